@@ -1,0 +1,139 @@
+"""Face parameters of one phantom individual: individual variation plus the disorder's shifts."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+from phantoms.disorders import shifts_for
+
+# Skin tones from light to dark; an individual lands between two neighbours.
+_SKIN_TONES = np.array(
+    [[246, 215, 190], [232, 190, 160], [214, 165, 128], [186, 132, 96], [141, 94, 64], [98, 64, 44]],
+    dtype=np.float64,
+)
+_HAIR_COLOURS = np.array(
+    [[30, 22, 18], [66, 44, 30], [112, 74, 42], [168, 128, 80], [214, 180, 120], [120, 40, 20]],
+    dtype=np.float64,
+)
+_IRIS_COLOURS = np.array([[70, 45, 25], [40, 30, 20], [70, 100, 140], [80, 110, 70], [110, 85, 50]])
+
+
+@dataclass(frozen=True)
+class FaceParams:
+    """Geometry in canvas units (the canvas spans -1..1 both ways), angles in degrees."""
+
+    face_width: float  # half-width of the face oval
+    face_height: float  # half-height of the face oval
+    jaw_taper: float  # 0 = oval chin, >0 pointed, <0 broad
+    squareness: float  # superellipse exponent of the lower face; 2 = ellipse
+    hairline: float  # y of the hairline; lower (more negative) = higher forehead
+    eye_spacing: float  # distance of each eye centre from the midline
+    eye_width: float  # half-width of the palpebral fissure
+    eye_open: float  # half-height of the palpebral fissure
+    fissure_slant: float  # >0 outer canthus higher (up-slanting)
+    brow_gap: float  # brow height above the eye centre
+    brow_arch: float  # peak height of the brow curve
+    brow_thickness: float
+    synophrys: float  # 0..1, how far the brows join across the midline
+    nose_length: float  # eye line to nose tip
+    nose_width: float  # half-width of the alae
+    philtrum: float  # nose base to upper lip
+    mouth_width: float  # half-width of the mouth
+    upper_lip: float
+    lower_lip: float
+    mouth_curve: float  # >0 corners up, <0 corners down
+    ear_drop: float  # how far below the eye line the ear centre sits
+    ear_size: float  # half-height of the ear
+    ear_rotation: float  # posterior rotation
+    age: float  # 0 = toddler proportions, 1 = adult
+    skin: tuple[float, float, float]
+    hair: tuple[float, float, float]
+    iris: tuple[float, float, float]
+    hair_length: float  # 0 = cropped, 1 = shoulder length
+    fringe: float  # 0..1 how far the fringe waves
+    shirt: tuple[float, float, float]
+    background: tuple[float, float, float]
+    roll: float  # head roll, degrees
+    shift_x: float
+    shift_y: float
+    scale: float
+    light_angle: float  # direction the key light comes from, radians
+    light_strength: float
+
+
+def individual_rng(disorder: str, individual: int) -> np.random.Generator:
+    # Salting with the class keeps identities distinct across classes, and crc32 is stable across
+    # Python runs (unlike hash()), so (disorder, individual) always renders the same portrait.
+    return np.random.default_rng([individual, zlib.crc32(disorder.encode("utf-8"))])
+
+
+def _mix(palette: np.ndarray, rng: np.random.Generator) -> tuple[float, float, float]:
+    pos = rng.uniform(0, len(palette) - 1)
+    low = int(np.floor(pos))
+    high = min(low + 1, len(palette) - 1)
+    colour = palette[low] * (1 - (pos - low)) + palette[high] * (pos - low)
+    return tuple(float(c) for c in colour)  # type: ignore[return-value]
+
+
+def base_params(rng: np.random.Generator) -> FaceParams:
+    """Individual variation around an unaffected average face."""
+    age = float(rng.uniform(0.0, 1.0))
+    # Young faces: rounder, shorter lower face, larger eyes relative to the face.
+    return FaceParams(
+        face_width=rng.normal(0.50, 0.02) + 0.02 * (1 - age),
+        face_height=rng.normal(0.66, 0.02) + 0.04 * age,
+        jaw_taper=rng.normal(0.1, 0.07),
+        squareness=rng.normal(2.0, 0.12),
+        hairline=rng.normal(-0.42, 0.02) - 0.04 * (1 - age),
+        eye_spacing=rng.normal(0.205, 0.015),
+        eye_width=rng.normal(0.095, 0.007) + 0.01 * (1 - age),
+        eye_open=rng.normal(0.043, 0.004) + 0.006 * (1 - age),
+        fissure_slant=rng.normal(2.0, 3.0),
+        brow_gap=rng.normal(0.1, 0.008),
+        brow_arch=rng.normal(0.025, 0.008),
+        brow_thickness=rng.normal(0.022, 0.004),
+        synophrys=0.0,
+        nose_length=rng.normal(0.18, 0.012) + 0.03 * age,
+        nose_width=rng.normal(0.065, 0.006),
+        philtrum=rng.normal(0.085, 0.008) + 0.02 * age,
+        mouth_width=rng.normal(0.14, 0.012),
+        upper_lip=rng.normal(0.022, 0.003),
+        lower_lip=rng.normal(0.028, 0.004),
+        mouth_curve=rng.normal(0.005, 0.008),
+        ear_drop=rng.normal(0.08, 0.015),
+        ear_size=rng.normal(0.11, 0.008),
+        ear_rotation=rng.normal(5.0, 4.0),
+        age=age,
+        skin=_mix(_SKIN_TONES, rng),
+        hair=_mix(_HAIR_COLOURS, rng),
+        iris=tuple(float(c) for c in _IRIS_COLOURS[rng.integers(len(_IRIS_COLOURS))]),  # type: ignore[arg-type]
+        hair_length=float(rng.uniform(0, 1)),
+        fringe=float(rng.uniform(0, 1)),
+        shirt=tuple(float(c) for c in rng.uniform(40, 220, size=3)),  # type: ignore[arg-type]
+        background=tuple(float(c) for c in rng.uniform(150, 235, size=3)),  # type: ignore[arg-type]
+        roll=rng.normal(0, 3.0),
+        shift_x=rng.normal(0, 0.02),
+        shift_y=rng.normal(0, 0.015),
+        scale=rng.normal(1.0, 0.03),
+        light_angle=float(rng.uniform(0, 2 * np.pi)),
+        light_strength=float(rng.uniform(0.05, 0.2)),
+    )
+
+
+def face_params(disorder: str, individual: int) -> FaceParams:
+    """The face of `individual` in class `disorder`; raises ValueError for an unknown class."""
+    shifts = shifts_for(disorder)
+    base = base_params(individual_rng(disorder, individual))
+    known = {f.name for f in fields(FaceParams)}
+    unknown = set(shifts) - known
+    if unknown:  # a typo in DISORDERS would otherwise be silently ignored
+        raise ValueError(f"disorder {disorder!r} shifts unknown features: {sorted(unknown)}")
+    if not shifts:
+        return base
+    shifted = {name: getattr(base, name) + delta for name, delta in shifts.items()}
+    if "synophrys" in shifts:
+        shifted["synophrys"] = min(1.0, shifted["synophrys"])
+    return replace(base, **shifted)
