@@ -1,0 +1,13 @@
+"""Settings for the test suite: production settings with a throwaway secret, plain HTTP and a
+temporary image bank."""
+import os
+import tempfile
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-any-deployment-0123456789")
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("DJANGO_SECURE_COOKIES", "0")
+os.environ.setdefault("SURVEY_IMAGE_BANK_ROOT", tempfile.mkdtemp(prefix="survey-test-bank-"))
+
+from config.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast users in tests only

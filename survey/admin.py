@@ -1,0 +1,160 @@
+"""The coordinators' admin: studies and their settings, the image bank, invites and progress.
+
+Sessions, questions and answers are read-only here: they are the study's record, written only by the
+participant flow's services.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils.html import format_html
+
+from survey import selectors
+from survey.models import Answer, Disorder, Invite, Outcome, Portrait, QuizSession, Study
+
+
+@admin.register(Disorder)
+class DisorderAdmin(admin.ModelAdmin):
+    list_display = ["code", "name"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(Study)
+class StudyAdmin(admin.ModelAdmin):
+    list_display = ["title", "slug", "is_open", "bank_size", "progress"]
+    list_filter = ["is_open"]
+    search_fields = ["title", "slug"]
+    prepopulated_fields = {"slug": ["title"]}
+    filter_horizontal = ["disorders"]
+    actions = ["issue_ten_invites"]
+    readonly_fields = ["progress_detail"]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "is_open", "disorders", "consent_text", "instructions", "show_feedback"]}),
+        ("Questions per session", {"fields": ["n_real_vs_synthetic", "n_reidentification", "n_diagnosis"]}),
+        ("Clock", {"fields": ["time_limit_real_vs_synthetic_ms", "time_limit_reidentification_ms",
+                              "time_limit_diagnosis_ms", "grace_ms", "load_allowance_ms"]}),
+        ("Question layout", {"fields": ["n_synthetic_in_real_vs_synthetic", "n_candidates_in_reidentification",
+                                        "n_options_in_diagnosis"]}),
+        ("Progress", {"fields": ["progress_detail"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_bank_size=Count("portraits", distinct=True))
+
+    @admin.display(description="Image bank", ordering="_bank_size")
+    def bank_size(self, study: Study) -> int:
+        return study._bank_size
+
+    @admin.display(description="Sessions (finished / started)")
+    def progress(self, study: Study) -> str:
+        p = selectors.study_progress(study)
+        return f"{p.sessions_finished} / {p.sessions_started}"
+
+    @admin.display(description="Progress")
+    def progress_detail(self, study: Study) -> str:
+        if study.pk is None:
+            return "—"
+        p = selectors.study_progress(study)
+        return (f"{p.sessions_started} sessions started, {p.sessions_finished} finished; "
+                f"{p.answered} answers, {p.skipped} skips, {p.timed_out} timeouts")
+
+    @admin.action(description="Issue 10 single-use invite links")
+    def issue_ten_invites(self, request, queryset) -> None:
+        for study in queryset:
+            Invite.objects.bulk_create(Invite(study=study) for _ in range(10))
+        self.message_user(request, "Issued 10 invite links per selected study; see Invites.", messages.SUCCESS)
+
+
+@admin.register(Portrait)
+class PortraitAdmin(admin.ModelAdmin):
+    list_display = ["thumbnail", "study", "kind", "disorder", "used_in_training", "checkpoint_id", "seed", "short_hash"]
+    list_filter = ["study", "kind", "disorder", "used_in_training"]
+    search_fields = ["content_hash", "original_name", "source", "checkpoint_id"]
+    readonly_fields = [f.name for f in Portrait._meta.fields] + ["thumbnail"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # portraits enter only through the normalising pipeline (import_images, fill_pool)
+
+    @admin.display(description="Hash")
+    def short_hash(self, portrait: Portrait) -> str:
+        return portrait.content_hash[:12]
+
+    @admin.display(description="Image")
+    def thumbnail(self, portrait: Portrait) -> str:
+        url = reverse("survey:bank-image", args=[portrait.pk])
+        return format_html('<img src="{}" alt="" width="64" height="64" loading="lazy">', url)
+
+
+@admin.register(Invite)
+class InviteAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "study", "reusable", "expires_at", "revoked_at", "sessions_started", "link"]
+    list_filter = ["study", "reusable"]
+    search_fields = ["label"]
+    readonly_fields = ["link", "created_at"]
+    actions = ["revoke"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_sessions=Count("sessions"))
+
+    @admin.display(description="Sessions", ordering="_sessions")
+    def sessions_started(self, invite: Invite) -> int:
+        return invite._sessions
+
+    @admin.display(description="Link")
+    def link(self, invite: Invite) -> str:
+        if invite.pk is None:
+            return "—"
+        url = settings.SITE_URL + reverse("survey:invite", args=[invite.token])
+        return format_html("<code>{}</code>", url)
+
+    @admin.action(description="Revoke the selected links")
+    def revoke(self, request, queryset) -> None:
+        from django.utils import timezone
+
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {count} link(s).", messages.SUCCESS)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(QuizSession)
+class QuizSessionAdmin(ReadOnlyAdmin):
+    list_display = ["pseudonym", "study", "stage", "started_at", "finished_at", "answered", "skipped", "timed_out"]
+    list_filter = ["study", "stage"]
+    search_fields = ["pseudonym"]
+    exclude = ["access_token"]
+
+    def get_queryset(self, request):
+        questions = Q(questions__is_practice=False)
+        return super().get_queryset(request).annotate(
+            _answered=Count("questions", filter=questions & Q(questions__answer__outcome=Outcome.ANSWERED)),
+            _skipped=Count("questions", filter=questions & Q(questions__answer__outcome=Outcome.SKIPPED)),
+            _timed_out=Count("questions", filter=questions & Q(questions__answer__outcome=Outcome.TIMEOUT)),
+        )
+
+    @admin.display(ordering="_answered")
+    def answered(self, session: QuizSession) -> int:
+        return session._answered
+
+    @admin.display(ordering="_skipped")
+    def skipped(self, session: QuizSession) -> int:
+        return session._skipped
+
+    @admin.display(ordering="_timed_out", description="timeouts")
+    def timed_out(self, session: QuizSession) -> int:
+        return session._timed_out
+
+
+@admin.register(Answer)
+class AnswerAdmin(ReadOnlyAdmin):
+    list_display = ["question", "outcome", "choice", "correct", "response_ms", "answered_at"]
+    list_filter = ["outcome", "question__category", "question__session__study"]

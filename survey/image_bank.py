@@ -1,0 +1,204 @@
+"""Writes to a study's image bank: a validated manifest import, and single generated portraits.
+
+An import checks every row and every file before it writes anything; one bad row means nothing is
+imported, and the error lists every problem with its file and manifest line.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from PIL import Image
+
+from survey.imaging import ImageRejected, NormalisedImage, normalise_bytes, normalise_image, store
+from survey.models import Portrait, PortraitKind, Study
+
+REQUIRED_COLUMNS = ("filename", "disorder", "kind")
+OPTIONAL_COLUMNS = ("used_in_training", "source", "checkpoint_id", "seed", "truncation")
+_BOOLEAN = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+
+
+class ImportRejected(ValueError):
+    """Nothing was imported; `problems` lists each one as 'manifest.csv line N (file.png): what'."""
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        super().__init__(f"{len(self.problems)} problem(s), nothing imported:\n" + "\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    line: int
+    filename: str
+    disorder: str
+    kind: str
+    used_in_training: bool | None
+    source: str
+    checkpoint_id: str
+    seed: int | None
+    truncation: float | None
+
+
+@dataclass(frozen=True)
+class PreparedPortrait:
+    row: ManifestRow
+    image: NormalisedImage
+
+
+def _parse_row(line: int, raw: dict[str, str], where: str, problems: list[str]) -> ManifestRow | None:
+    def field(name: str) -> str:
+        return (raw.get(name) or "").strip()
+
+    here = f"{where} line {line} ({field('filename') or 'no filename'})"
+    count_before = len(problems)
+    for name in REQUIRED_COLUMNS:
+        if not field(name):
+            problems.append(f"{here}: column {name!r} is empty")
+    kind = field("kind")
+    if kind and kind not in PortraitKind.values:
+        problems.append(f"{here}: kind {kind!r} is not one of {', '.join(PortraitKind.values)}")
+    used = field("used_in_training").lower()
+    if used and used not in _BOOLEAN:
+        problems.append(f"{here}: used_in_training {field('used_in_training')!r} is not 1/0, true/false or yes/no")
+    if kind == PortraitKind.REAL and not used:
+        problems.append(f"{here}: a real portrait needs used_in_training (1 or 0)")
+    seed = truncation = None
+    try:
+        seed = int(field("seed")) if field("seed") else None
+    except ValueError:
+        problems.append(f"{here}: seed {field('seed')!r} is not a whole number")
+    try:
+        truncation = float(field("truncation")) if field("truncation") else None
+    except ValueError:
+        problems.append(f"{here}: truncation {field('truncation')!r} is not a number")
+    if len(problems) > count_before:
+        return None
+    return ManifestRow(
+        line=line, filename=field("filename"), disorder=field("disorder"), kind=kind,
+        used_in_training=_BOOLEAN[used] if used else None, source=field("source"),
+        checkpoint_id=field("checkpoint_id"), seed=seed, truncation=truncation,
+    )
+
+
+def manifest_read(path: Path) -> list[ManifestRow]:
+    """Parse and check a manifest's columns and values (not yet its files)."""
+    where = path.name
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames or []
+            missing = [c for c in REQUIRED_COLUMNS if c not in header]
+            if missing:
+                raise ImportRejected([f"{where} line 1: missing column(s) {', '.join(missing)}; "
+                                      f"the header must include {', '.join(REQUIRED_COLUMNS)}"])
+            problems: list[str] = []
+            rows = [_parse_row(number, raw, where, problems) for number, raw in enumerate(reader, start=2)]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise ImportRejected([f"{where}: cannot be read as a UTF-8 CSV file ({error})"]) from None
+    if problems:
+        raise ImportRejected(problems)
+    if not rows:
+        raise ImportRejected([f"{where}: has a header but no rows"])
+    return [row for row in rows if row is not None]
+
+
+def _prepare(study: Study, folder: Path, rows: Sequence[ManifestRow], where: str) -> list[PreparedPortrait]:
+    known_disorders = set(study.disorders.values_list("code", flat=True))
+    in_bank = set(study.portraits.values_list("content_hash", flat=True))
+    first_line_of_hash: dict[str, int] = {}
+    problems: list[str] = []
+    prepared: list[PreparedPortrait] = []
+    root = folder.resolve()
+    for row in rows:
+        here = f"{where} line {row.line} ({row.filename})"
+        if row.disorder not in known_disorders:
+            problems.append(f"{here}: disorder {row.disorder!r} is not one of study {study.slug!r}'s disorders "
+                            f"({', '.join(sorted(known_disorders)) or 'none yet'})")
+        path = (folder / row.filename).resolve()
+        if not path.is_relative_to(root):
+            problems.append(f"{here}: the file must lie inside {folder}")
+            continue
+        try:
+            raw = path.read_bytes()
+        except OSError as error:
+            problems.append(f"{here}: cannot be read ({error.strerror or error})")
+            continue
+        try:
+            image = normalise_bytes(raw, size=settings.SURVEY_IMAGE_SIZE, quality=settings.SURVEY_IMAGE_QUALITY,
+                                    name=row.filename)
+        except ImageRejected as error:
+            problems.append(f"{here}: {error}")
+            continue
+        if image.content_hash in first_line_of_hash:
+            problems.append(f"{here}: same content as line {first_line_of_hash[image.content_hash]}")
+        elif image.content_hash in in_bank:
+            problems.append(f"{here}: this portrait is already in study {study.slug!r}'s bank")
+        first_line_of_hash.setdefault(image.content_hash, row.line)
+        prepared.append(PreparedPortrait(row, image))
+    if problems:
+        raise ImportRejected(problems)
+    return prepared
+
+
+def _portrait_fields(row: ManifestRow) -> dict:
+    return {
+        "kind": row.kind,
+        "used_in_training": row.used_in_training if row.kind == PortraitKind.REAL else None,
+        "source": row.source,
+        "checkpoint_id": row.checkpoint_id,
+        "seed": row.seed,
+        "truncation": row.truncation,
+        "original_name": row.filename,
+    }
+
+
+def bank_import(*, study: Study, folder: Path, manifest: Path) -> list[Portrait]:
+    """Validate every row and file of the manifest, then store and record them all, or nothing."""
+    rows = manifest_read(manifest)
+    prepared = _prepare(study, folder, rows, manifest.name)
+    disorders = {d.code: d for d in study.disorders.all()}
+    root = Path(settings.IMAGE_BANK_ROOT)
+    for item in prepared:
+        store(root, item.image)  # content-addressed, so a file left by a failed transaction is harmless
+    with transaction.atomic():
+        return Portrait.objects.bulk_create(
+            Portrait(
+                study=study, disorder=disorders[item.row.disorder], content_hash=item.image.content_hash,
+                width=item.image.width, height=item.image.height, byte_size=item.image.byte_size,
+                **_portrait_fields(item.row),
+            )
+            for item in prepared
+        )
+
+
+def portrait_add(
+    *,
+    study: Study,
+    image: Image.Image,
+    kind: str,
+    disorder_code: str,
+    used_in_training: bool | None = None,
+    source: str = "",
+    checkpoint_id: str = "",
+    seed: int | None = None,
+    truncation: float | None = None,
+) -> Portrait:
+    """Add one in-memory image (a generated portrait or latent average) through the same pipeline."""
+    normalised = normalise_image(image, size=settings.SURVEY_IMAGE_SIZE, quality=settings.SURVEY_IMAGE_QUALITY)
+    disorder = study.disorders.get(code=disorder_code)
+    store(Path(settings.IMAGE_BANK_ROOT), normalised)
+    portrait, _ = Portrait.objects.get_or_create(
+        study=study,
+        content_hash=normalised.content_hash,
+        defaults=dict(
+            kind=kind, disorder=disorder, width=normalised.width, height=normalised.height,
+            byte_size=normalised.byte_size, used_in_training=used_in_training if kind == PortraitKind.REAL else None,
+            source=source, checkpoint_id=checkpoint_id, seed=seed, truncation=truncation,
+        ),
+    )
+    return portrait

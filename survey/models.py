@@ -1,0 +1,334 @@
+"""The survey's data: studies and their image bank, invites, participants' sessions, questions and answers.
+
+Rules live in services.py; models hold data, constraints that make a rule impossible to break in the
+database (one answer per question, no portrait twice per session), and nothing else.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+def new_url_token() -> str:
+    """An unguessable token for URLs: 192 bits from the OS's CSPRNG."""
+    return secrets.token_urlsafe(24)
+
+
+def new_pseudonym() -> str:
+    """A short pseudonymous id that names a participant in exports; carries no personal data."""
+    return "P" + secrets.token_hex(6)
+
+
+def new_session_seed() -> int:
+    """The session's randomisation seed: stored, so the session's questions can be rebuilt."""
+    return secrets.randbits(62)
+
+
+class Category(models.TextChoices):
+    REAL_VS_SYNTHETIC = "real_vs_synthetic", "Real vs synthetic"
+    REIDENTIFICATION = "reidentification", "Re-identification"
+    DIAGNOSIS = "diagnosis", "Diagnosis"
+
+
+class PortraitKind(models.TextChoices):
+    REAL = "real", "Real portrait"
+    SYNTHETIC = "synthetic", "Synthetic portrait"
+    LATENT_AVERAGE = "latent_average", "Latent average"
+
+
+class StimulusKind(models.TextChoices):
+    """What a question shows, as named in the tidy export."""
+
+    MIXED = "mixed", "Mixed (real among synthetic)"
+    LATENT_AVERAGE = "latent_average", "Latent average"
+    REAL = "real", "Real"
+    SYNTHETIC = "synthetic", "Synthetic"
+
+
+class Outcome(models.TextChoices):
+    ANSWERED = "answered", "Answered"
+    SKIPPED = "skipped", "Skipped"
+    TIMEOUT = "timeout", "Timed out"
+
+
+class Disorder(models.Model):
+    code = models.SlugField(max_length=64, unique=True, help_text="Short code used in manifests and exports.")
+    name = models.CharField(max_length=200, help_text="Name shown to participants as a diagnosis option.")
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class Study(models.Model):
+    slug = models.SlugField(max_length=64, unique=True, help_text="Names the study in URLs and exports.")
+    title = models.CharField(max_length=200)
+    consent_text = models.TextField(help_text="Shown before anything else; the participant must agree to it.")
+    instructions = models.TextField(blank=True, help_text="Shown with the practice questions, before the timed quiz.")
+    disorders = models.ManyToManyField(Disorder, related_name="studies")
+    is_open = models.BooleanField(default=True, help_text="Closed studies accept no new sessions.")
+    show_feedback = models.BooleanField(
+        default=False, help_text="Show per-category scores on the end page (never during the quiz)."
+    )
+
+    n_real_vs_synthetic = models.PositiveSmallIntegerField(default=10, validators=[MaxValueValidator(200)])
+    n_reidentification = models.PositiveSmallIntegerField(default=10, validators=[MaxValueValidator(200)])
+    n_diagnosis = models.PositiveSmallIntegerField(default=10, validators=[MaxValueValidator(200)])
+
+    time_limit_real_vs_synthetic_ms = models.PositiveIntegerField(default=30_000, validators=[MinValueValidator(1000)])
+    time_limit_reidentification_ms = models.PositiveIntegerField(default=30_000, validators=[MinValueValidator(1000)])
+    time_limit_diagnosis_ms = models.PositiveIntegerField(default=15_000, validators=[MinValueValidator(1000)])
+    grace_ms = models.PositiveIntegerField(
+        default=2_000, help_text="Answers arriving this long after the deadline still count (network latency)."
+    )
+    load_allowance_ms = models.PositiveIntegerField(
+        default=10_000,
+        help_text="The clock waits this long at most for a question's portraits to load before it starts.",
+    )
+
+    n_synthetic_in_real_vs_synthetic = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(8)],
+        help_text="Synthetic portraits shown beside the one real portrait.",
+    )
+    n_candidates_in_reidentification = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(2), MaxValueValidator(8)],
+        help_text="Real portraits shown beside the latent average; exactly one was used in training.",
+    )
+    n_options_in_diagnosis = models.PositiveSmallIntegerField(
+        default=4, validators=[MinValueValidator(2), MaxValueValidator(20)],
+        help_text="Disorders offered as answers to a diagnosis question.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+        verbose_name_plural = "studies"
+
+    def __str__(self) -> str:
+        return self.title
+
+    def question_count(self, category: str) -> int:
+        return {
+            Category.REAL_VS_SYNTHETIC: self.n_real_vs_synthetic,
+            Category.REIDENTIFICATION: self.n_reidentification,
+            Category.DIAGNOSIS: self.n_diagnosis,
+        }[Category(category)]
+
+    def time_limit_ms(self, category: str) -> int:
+        return {
+            Category.REAL_VS_SYNTHETIC: self.time_limit_real_vs_synthetic_ms,
+            Category.REIDENTIFICATION: self.time_limit_reidentification_ms,
+            Category.DIAGNOSIS: self.time_limit_diagnosis_ms,
+        }[Category(category)]
+
+
+class Portrait(models.Model):
+    """One normalised image in a study's bank, stored under the hash of its normalised bytes."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="portraits")
+    kind = models.CharField(max_length=20, choices=PortraitKind.choices)
+    disorder = models.ForeignKey(Disorder, on_delete=models.PROTECT, related_name="portraits")
+    content_hash = models.CharField(max_length=64, help_text="SHA-256 of the normalised image; its storage name.")
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    byte_size = models.PositiveIntegerField()
+    used_in_training = models.BooleanField(
+        null=True, blank=True, help_text="Real portraits only: whether the generator was trained on it."
+    )
+    source = models.CharField(max_length=200, blank=True, help_text="Where a real portrait came from.")
+    checkpoint_id = models.CharField(max_length=80, blank=True, help_text="Generator checkpoint (generated kinds).")
+    seed = models.BigIntegerField(null=True, blank=True, help_text="Generator seed (synthetic portraits).")
+    truncation = models.FloatField(null=True, blank=True, help_text="Truncation psi (synthetic portraits).")
+    original_name = models.CharField(max_length=255, blank=True, help_text="File name at import; never exported.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "kind", "disorder", "content_hash"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "content_hash"], name="portrait_unique_content_per_study"),
+            models.CheckConstraint(
+                condition=Q(kind="real", used_in_training__isnull=False) | ~Q(kind="real"),
+                name="portrait_real_knows_training_use",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.disorder.code} ({self.content_hash[:10]})"
+
+
+class Invite(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="invites")
+    token = models.CharField(max_length=64, unique=True, default=new_url_token, editable=False)
+    label = models.CharField(max_length=200, blank=True, help_text="For the coordinator's own bookkeeping; never exported.")
+    reusable = models.BooleanField(default=False, help_text="A reusable link starts a new session for each visitor.")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "-created_at"]
+
+    def __str__(self) -> str:
+        return self.label or f"Invite {self.pk} to {self.study.slug}"
+
+    def is_usable_at(self, now: datetime) -> bool:
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return False
+        return self.expires_at is None or now < self.expires_at
+
+
+class QuizSession(models.Model):
+    """One participant's pass through a study. The participant is known only by a pseudonym."""
+
+    class Stage(models.TextChoices):
+        PROFILE = "profile", "Profile"
+        PRACTICE = "practice", "Instructions and practice"
+        QUIZ = "quiz", "Timed quiz"
+        FINISHED = "finished", "Finished"
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="sessions")
+    invite = models.ForeignKey(Invite, on_delete=models.SET_NULL, null=True, blank=True, related_name="sessions")
+    pseudonym = models.CharField(max_length=32, unique=True, default=new_pseudonym, editable=False)
+    access_token = models.CharField(max_length=64, unique=True, default=new_url_token, editable=False)
+    seed = models.BigIntegerField(default=new_session_seed, editable=False)
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.PROFILE)
+    profession = models.CharField(max_length=100, blank=True)
+    years_experience = models.PositiveSmallIntegerField(null=True, blank=True)
+    consented_at = models.DateTimeField()
+    started_at = models.DateTimeField(help_text="When the questions were drawn; the bank as of then is the seed's input.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["study", "-started_at"]
+        verbose_name = "participant session"
+
+    def __str__(self) -> str:
+        return f"{self.pseudonym} in {self.study.slug}"
+
+
+class Question(models.Model):
+    """A question drawn for one session. Settings in force are copied in, so editing a study later never
+    changes a running session's clock."""
+
+    session = models.ForeignKey(QuizSession, on_delete=models.CASCADE, related_name="questions")
+    is_practice = models.BooleanField(default=False)
+    position = models.PositiveSmallIntegerField(help_text="1-based order in the session (practice counted apart).")
+    category = models.CharField(max_length=30, choices=Category.choices)
+    disorder = models.ForeignKey(Disorder, on_delete=models.PROTECT, related_name="+")
+    stimulus_kind = models.CharField(max_length=20, choices=StimulusKind.choices)
+    correct_choice = models.CharField(max_length=64)
+    time_limit_ms = models.PositiveIntegerField()
+    grace_ms = models.PositiveIntegerField()
+    load_allowance_ms = models.PositiveIntegerField()
+    served_at = models.DateTimeField(null=True, blank=True, help_text="First sent to the participant.")
+    clock_started_at = models.DateTimeField(null=True, blank=True, help_text="Portraits revealed; the clock runs.")
+
+    class Meta:
+        ordering = ["session", "is_practice", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "is_practice", "position"], name="question_unique_position"),
+        ]
+
+    def __str__(self) -> str:
+        prefix = "Practice" if self.is_practice else "Question"
+        return f"{prefix} {self.position} ({self.category}) of {self.session.pseudonym}"
+
+    @property
+    def n_options(self) -> int:
+        return self.options.count()
+
+    def clock_start(self) -> datetime | None:
+        """When the clock started or will start at the latest: revealed, or served plus the load allowance."""
+        if self.clock_started_at is not None:
+            return self.clock_started_at
+        if self.served_at is None:
+            return None
+        return self.served_at + timedelta(milliseconds=self.load_allowance_ms)
+
+    def deadline(self) -> datetime | None:
+        start = self.clock_start()
+        return None if start is None else start + timedelta(milliseconds=self.time_limit_ms)
+
+
+class ShownImage(models.Model):
+    """A portrait as one session sees it: behind an opaque URL token that says nothing of its kind."""
+
+    class Role(models.TextChoices):
+        STIMULUS = "stimulus", "Stimulus"
+        OPTION = "option", "Option"
+
+    session = models.ForeignKey(QuizSession, on_delete=models.CASCADE, related_name="shown_images")
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="images")
+    portrait = models.ForeignKey(Portrait, on_delete=models.PROTECT, related_name="+")
+    token = models.CharField(max_length=64, unique=True, default=new_url_token, editable=False)
+    role = models.CharField(max_length=20, choices=Role.choices)
+    slot = models.PositiveSmallIntegerField(help_text="1-based place on the page.")
+    # Latent averages are a disorder's reference image, not a person: they may recur across questions.
+    repeatable = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["question", "role", "slot"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "portrait"], condition=Q(repeatable=False), name="shown_image_once_per_session"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.slot} of {self.question}"
+
+
+class Option(models.Model):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="options")
+    slot = models.PositiveSmallIntegerField(help_text="1-based place on the page.")
+    code = models.CharField(max_length=64, help_text="What the export records as the choice.")
+    label = models.CharField(max_length=200)
+    image = models.OneToOneField(ShownImage, on_delete=models.CASCADE, null=True, blank=True, related_name="option")
+
+    class Meta:
+        ordering = ["question", "slot"]
+        constraints = [
+            models.UniqueConstraint(fields=["question", "slot"], name="option_unique_slot"),
+            models.UniqueConstraint(fields=["question", "code"], name="option_unique_code"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.code})"
+
+
+class Answer(models.Model):
+    """The one outcome of a question: the database refuses a second."""
+
+    question = models.OneToOneField(Question, on_delete=models.CASCADE, related_name="answer")
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    choice = models.CharField(max_length=64, blank=True, help_text="Empty when skipped or timed out.")
+    correct = models.BooleanField(null=True, blank=True)
+    response_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Server-measured; empty on timeout.")
+    answered_at = models.DateTimeField(help_text="When recorded; for a timeout, the deadline that passed.")
+    late_choice = models.CharField(
+        max_length=64, blank=True, help_text="What a too-late submission claimed; kept for audit, never scored."
+    )
+
+    class Meta:
+        ordering = ["question"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(outcome="answered", correct__isnull=False, response_ms__isnull=False) & ~Q(choice="")
+                    | Q(outcome="skipped", correct__isnull=True, choice="")
+                    | Q(outcome="timeout", correct__isnull=True, choice="", response_ms__isnull=True)
+                ),
+                name="answer_fields_match_outcome",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()}: {self.question}"

@@ -1,0 +1,18 @@
+"""The participant's URLs. Invite and image tokens are opaque; nothing in a URL names a portrait's kind."""
+from django.urls import path
+
+from survey import views
+
+app_name = "survey"
+
+urlpatterns = [
+    path("i/<str:token>/", views.invite_landing, name="invite"),
+    path("quiz/", views.quiz, name="quiz"),
+    path("quiz/profile/", views.profile_submit, name="profile"),
+    path("quiz/begin/", views.quiz_begin, name="begin"),
+    path("quiz/q/<int:question_id>/start/", views.question_clock_start, name="clock-start"),
+    path("quiz/q/<int:question_id>/answer/", views.answer, name="answer"),
+    path("quiz/q/<int:question_id>/expire/", views.expire, name="expire"),
+    path("img/<str:token>", views.portrait, name="portrait"),
+    path("staff/portrait/<int:portrait_id>", views.bank_image, name="bank-image"),
+]
