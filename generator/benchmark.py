@@ -1,0 +1,63 @@
+"""`python -m generator.benchmark CKPT`: batched vs one-image-per-forward sampling, latent-average time."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from generator.averages import latent_average
+from generator.device import device_name, resolve_device
+from generator.model import load_generator
+from generator.sampling import generate_batch
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def images_per_second(model, label: int, n: int, batch: int) -> float:  # type: ignore[no-untyped-def]
+    seeds = list(range(n))
+    generate_batch(model, label, seeds[: min(batch, n)], 1.0)  # warm-up: kernels, allocator
+    _sync(model.device)
+    start = time.perf_counter()
+    for i in range(0, n, batch):
+        generate_batch(model, label, seeds[i : i + batch], 1.0)
+    _sync(model.device)
+    return n / (time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m generator.benchmark", description=__doc__)
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--n", type=int, default=512, help="images for the batched measurement")
+    parser.add_argument("--n-loop", type=int, default=64, help="images for the one-per-forward loop")
+    parser.add_argument("--threads", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = load_generator(args.checkpoint, device=str(resolve_device(args.device)))
+    label = 0
+    print(f"device: {device_name(model.device)}; checkpoint {model.checkpoint_id}, {model.config.resolution} px")
+    if model.device.type == "cuda":
+        print(f"autocast: {'bf16' if torch.cuda.is_bf16_supported() else 'fp16'}")
+    batched = images_per_second(model, label, args.n, args.batch)
+    loop = images_per_second(model, label, args.n_loop, 1)
+    print(f"batched (batch {args.batch}): {batched:8.1f} images/s")
+    print(f"one image per forward:      {loop:8.1f} images/s")
+    print(f"speed-up:                   {batched / loop:8.1f}x")
+    latent_average(model, label, 10_000)  # warm-up
+    _sync(model.device)
+    start = time.perf_counter()
+    latent_average(model, label, 10_000)
+    _sync(model.device)
+    print(f"latent average of 10,000 w: {(time.perf_counter() - start) * 1000:8.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""How often a phantom classifier recognises the requested disorder in generated images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from generator.classifier import load_classifier
+from generator.model import load_generator
+from generator.sampling import generate_batch
+
+
+@torch.inference_mode()
+def evaluate_classes(
+    checkpoint: Path,
+    classifier: Path,
+    per_disorder: int,
+    truncation: float,
+    device: torch.device,
+    batch: int = 64,
+    first_seed: int = 0,
+) -> list[dict[str, object]]:
+    """Top-1 accuracy per disorder on `per_disorder` generated images (seeds first_seed...)."""
+    model = load_generator(checkpoint, device=str(device))
+    clf = load_classifier(classifier, device)
+    rows = []
+    for disorder in model.disorders:
+        if disorder not in clf.disorders:
+            raise ValueError(f"classifier {classifier} does not know disorder {disorder!r}")
+        target = clf.disorders.index(disorder)
+        seeds = list(range(first_seed, first_seed + per_disorder))
+        correct = 0
+        for i in range(0, len(seeds), batch):
+            images = generate_batch(model, model.label_of(disorder), seeds[i : i + batch], truncation).float()
+            correct += int((clf.net(images).argmax(1) == target).sum())
+        rows.append({"disorder": disorder, "n": per_disorder, "top1": correct / per_disorder})
+    return rows
+
+
+def format_table(rows: list[dict[str, object]]) -> str:
+    lines = [f"{'disorder':<12} {'n':>5} {'top-1':>6}"]
+    lines += [f"{r['disorder']:<12} {r['n']:>5} {r['top1']:>6.3f}" for r in rows]
+    mean = sum(float(r["top1"]) for r in rows) / max(len(rows), 1)  # type: ignore[arg-type]
+    lines.append(f"{'mean':<12} {'':>5} {mean:>6.3f}   (chance {1 / max(len(rows), 1):.3f})")
+    return "\n".join(lines)

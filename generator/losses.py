@@ -1,0 +1,61 @@
+"""GAN losses, R1 and the GestaltLoss surrogate.
+
+The paper's GestaltLoss penalises the rank of the requested disorder in a frozen classifier's
+prediction. A rank (argsort) is piecewise constant, so its gradient is zero almost everywhere and
+the generator learns nothing from it. We use cross-entropy on the classifier's logits instead: it
+is smooth, it is minimal exactly when the requested disorder's logit dominates (rank 1), and
+unlike a soft rank it has no temperature to tune. The hard rank is still reported for logging.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def d_logistic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    return F.softplus(fake_scores).mean() + F.softplus(-real_scores).mean()
+
+
+def g_nonsaturating_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    return F.softplus(-fake_scores).mean()
+
+
+def r1_penalty(real_scores: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:
+    """Mean squared gradient norm of D on real images (real_images must require grad)."""
+    (grad,) = torch.autograd.grad(real_scores.sum(), real_images, create_graph=True)
+    return grad.pow(2).flatten(1).sum(dim=1).mean()
+
+
+class GestaltLoss(nn.Module):
+    """Cross-entropy of a frozen classifier on generated images against the requested disorder."""
+
+    def __init__(
+        self,
+        classifier: nn.Module,  # maps [-1, 1] images to logits over classifier_disorders
+        classifier_disorders: list[str],  # the classifier's class order
+        generator_disorders: list[str],  # the generator's class order
+    ) -> None:
+        super().__init__()
+        missing = [d for d in generator_disorders if d not in classifier_disorders]
+        if missing:
+            raise ValueError(f"the GestaltLoss classifier does not know disorders {missing}")
+        self.classifier = classifier.eval().requires_grad_(False)
+        index = [classifier_disorders.index(d) for d in generator_disorders]
+        self.register_buffer("to_classifier", torch.tensor(index, dtype=torch.long))
+
+    def train(self, mode: bool = True) -> GestaltLoss:
+        super().train(mode)
+        self.classifier.eval()  # frozen: batch-norm statistics must not drift with generated images
+        return self
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(self.classifier(images), self.to_classifier[labels])
+
+    @torch.no_grad()
+    def rank(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The paper's quantity: 0-based rank of the requested disorder (0 = ranked first)."""
+        logits = self.classifier(images)
+        target = logits.gather(1, self.to_classifier[labels][:, None])
+        return (logits > target).sum(dim=1)
