@@ -11,3 +11,6 @@ os.environ.setdefault("SURVEY_IMAGE_BANK_ROOT", tempfile.mkdtemp(prefix="survey-
 from config.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast users in tests only
+STATIC_ROOT = tempfile.mkdtemp(prefix="survey-test-static-")
+WHITENOISE_USE_FINDERS = True  # serve app static files without collectstatic
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405

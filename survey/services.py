@@ -7,6 +7,7 @@ constraint, so it holds even where the lock is a no-op (SQLite serialises writer
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -24,7 +25,9 @@ from survey.models import (
     ShownImage,
     Study,
 )
-from survey.planning import BankPortrait, PlannedQuestion, PlanSettings, plan_session
+from survey.planning import BankPortrait, PlanError, PlannedQuestion, PlanSettings, plan_session
+
+logger = logging.getLogger(__name__)
 
 
 class QuizError(Exception):
@@ -41,6 +44,14 @@ class StudyClosed(QuizError):
 
 class WrongStage(QuizError):
     pass
+
+
+class StudyNotReady(QuizError):
+    """The study's bank cannot supply a session; `detail` says what is missing, for the coordinator."""
+
+    def __init__(self, detail: str):
+        super().__init__("This study is not ready yet. Please tell the study's coordinator.")
+        self.detail = detail
 
 
 class QuestionNotCurrent(QuizError):
@@ -175,7 +186,11 @@ def session_start(*, invite: Invite, now: datetime | None = None) -> QuizSession
         if not invite.study.is_open:
             raise StudyClosed("This study is not accepting participants at the moment.")
         session = QuizSession.objects.create(study=invite.study, invite=invite, consented_at=now, started_at=now)
-        plan = plan_session(bank_snapshot(invite.study, as_of=now), plan_settings_for(invite.study), session.seed)
+        try:
+            plan = plan_session(bank_snapshot(invite.study, as_of=now), plan_settings_for(invite.study), session.seed)
+        except PlanError as error:
+            logger.error("Study %s cannot start a session: %s", invite.study.slug, error)
+            raise StudyNotReady(str(error)) from None  # the transaction rolls the session back
         _questions_create(session, plan)
     return session
 

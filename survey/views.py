@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -149,20 +149,22 @@ def expire(request: HttpRequest, question_id: int) -> HttpResponse:
     return redirect("survey:quiz")
 
 
-def _image_response(content_hash: str) -> FileResponse:
+def _image_response(content_hash: str) -> HttpResponse:
+    # Plain bytes, not FileResponse: that would name the stored file (its content hash) in a
+    # Content-Disposition header.
     path = stored_path(Path(settings.IMAGE_BANK_ROOT), content_hash)
     try:
-        handle = path.open("rb")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise Http404("No such image.") from None
-    response = FileResponse(handle, content_type=OUTPUT_CONTENT_TYPE)
+    response = HttpResponse(data, content_type=OUTPUT_CONTENT_TYPE)
     response["X-Content-Type-Options"] = "nosniff"
     return response
 
 
 @never_cache
 @require_GET
-def portrait(request: HttpRequest, token: str) -> FileResponse:
+def portrait(request: HttpRequest, token: str) -> HttpResponse:
     """A portrait, only for the participant it was shown to, or for staff."""
     session = participant_session(request)
     shown = selectors.shown_image_for_participant(token, session) if session else None
@@ -176,6 +178,6 @@ def portrait(request: HttpRequest, token: str) -> FileResponse:
 @never_cache
 @staff_member_required
 @require_GET
-def bank_image(request: HttpRequest, portrait_id: int) -> FileResponse:
+def bank_image(request: HttpRequest, portrait_id: int) -> HttpResponse:
     """A bank portrait for the coordinators' admin."""
     return _image_response(get_object_or_404(Portrait, pk=portrait_id).content_hash)

@@ -24,6 +24,7 @@ class DisorderFactory(factory.django.DjangoModelFactory):
 class StudyFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Study
+        skip_postgeneration_save = True
 
     slug = factory.Sequence(lambda n: f"study-{n}")
     title = factory.LazyAttribute(lambda s: f"Study {s.slug}")

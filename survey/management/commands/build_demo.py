@@ -1,0 +1,115 @@
+"""manage.py build_demo: a complete demo study of phantom portraits, a coordinator login and an invite.
+
+No real patient appears anywhere: real-kind portraits are the phantom renderer's. Synthetic portraits and
+latent averages come from the bundled generator checkpoint when it and torch are present; otherwise from
+the renderer, and their provenance says so.
+"""
+
+import csv
+import secrets
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.urls import reverse
+from PIL import Image
+
+import phantoms
+from survey.image_bank import bank_import, portrait_add
+from survey.models import Disorder, Invite, PortraitKind, Study
+
+BUNDLED_CHECKPOINT = Path(settings.BASE_DIR) / "fixtures" / "models" / "generator.safetensors"
+RENDERER_PROVENANCE = "phantom-renderer"
+CONSENT = """This is a demonstration of the survey platform. Every portrait in it is a computer-drawn phantom of
+a fictional disorder; no real person is shown.
+
+You will see 30 timed questions in three categories. Your answers are stored under a pseudonym."""
+INSTRUCTIONS = """Work quickly: each question has a time limit, shown by a countdown. The clock starts when the
+portraits appear. Use "Skip" if you do not want to answer."""
+
+
+def _torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class Command(BaseCommand):
+    help = "Build (or rebuild) the demo study with phantom portraits; print a participant link and the admin login."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--real-per-disorder", type=int, default=12)
+        parser.add_argument("--synthetic-per-disorder", type=int, default=12)
+        parser.add_argument("--renderer-only", action="store_true", help="Do not use the generator checkpoint.")
+        parser.add_argument("--slug", default="demo")
+
+    def handle(self, *args, real_per_disorder: int, synthetic_per_disorder: int, renderer_only: bool, slug: str, **options):
+        study = self._study(slug)
+        with tempfile.TemporaryDirectory() as folder:
+            self._import_real(study, Path(folder), real_per_disorder)
+        if not renderer_only and BUNDLED_CHECKPOINT.is_file() and _torch_available():
+            call_command("fill_pool", study.slug, checkpoint=BUNDLED_CHECKPOINT, per_disorder=synthetic_per_disorder,
+                         stdout=self.stdout)
+        else:
+            self.stdout.write("Generator checkpoint or torch not available: drawing the synthetic pool with the renderer.")
+            self._renderer_pool(study, synthetic_per_disorder)
+        self._announce(study)
+
+    @transaction.atomic
+    def _study(self, slug: str) -> Study:
+        Study.objects.filter(slug=slug).delete()
+        disorders = [
+            Disorder.objects.update_or_create(code=d.code, defaults={"name": d.name, "description": d.features})[0]
+            for d in phantoms.DISORDERS
+        ]
+        study = Study.objects.create(slug=slug, title="Phantom portrait study (demo)", consent_text=CONSENT,
+                                     instructions=INSTRUCTIONS, show_feedback=True)
+        study.disorders.set(disorders)
+        return study
+
+    def _import_real(self, study: Study, folder: Path, per_disorder: int) -> None:
+        manifest = phantoms.write_dataset(folder, per_class=per_disorder, size=settings.SURVEY_IMAGE_SIZE)
+        codes = {d.code for d in phantoms.DISORDERS}
+        with manifest.open(newline="") as handle:
+            rows = [row for row in csv.DictReader(handle) if row["disorder"] in codes]
+        study_manifest = folder / "study-manifest.csv"
+        with study_manifest.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        portraits = bank_import(study=study, folder=folder, manifest=study_manifest)
+        self.stdout.write(f"Imported {len(portraits)} phantom 'real' portraits through import_images' pipeline.")
+
+    def _renderer_pool(self, study: Study, per_disorder: int) -> None:
+        size = settings.SURVEY_IMAGE_SIZE
+        for disorder in phantoms.DISORDERS:
+            # Individuals far from the real ones, so no 'synthetic' portrait repeats a 'real' person.
+            for individual in range(100_000, 100_000 + per_disorder):
+                portrait_add(study=study, image=phantoms.render_portrait(disorder.code, individual, size),
+                             kind=PortraitKind.SYNTHETIC, disorder_code=disorder.code,
+                             checkpoint_id=RENDERER_PROVENANCE, seed=individual)
+            renders = [np.asarray(phantoms.render_portrait(disorder.code, i, size), dtype=np.float64)
+                       for i in range(200_000, 200_050)]
+            average = Image.fromarray(np.mean(renders, axis=0).round().astype(np.uint8))
+            portrait_add(study=study, image=average, kind=PortraitKind.LATENT_AVERAGE, disorder_code=disorder.code,
+                         checkpoint_id=f"{RENDERER_PROVENANCE}:pixel-average")
+
+    def _announce(self, study: Study) -> None:
+        user_model = get_user_model()
+        password = secrets.token_urlsafe(9)
+        user, _ = user_model.objects.get_or_create(username="coordinator", defaults={"is_staff": True, "is_superuser": True})
+        user.is_staff = user.is_superuser = True
+        user.set_password(password)
+        user.save()
+        invite = Invite.objects.create(study=study, label="demo link", reusable=True)
+        link = settings.SITE_URL + reverse("survey:invite", args=[invite.token])
+        self.stdout.write(self.style.SUCCESS(f"Demo study '{study.slug}' ready: {study.portraits.count()} portraits."))
+        self.stdout.write(f"Participant link (reusable): {link}")
+        self.stdout.write(f"Coordinator admin: {settings.SITE_URL}/admin/  user: coordinator  password: {password}")
