@@ -129,8 +129,7 @@ def _prepare(study: Study, folder: Path, rows: Sequence[ManifestRow], where: str
             problems.append(f"{here}: cannot be read ({error.strerror or error})")
             continue
         try:
-            image = normalise_bytes(raw, size=settings.SURVEY_IMAGE_SIZE, quality=settings.SURVEY_IMAGE_QUALITY,
-                                    name=row.filename)
+            image = normalise_bytes(raw, size=settings.SURVEY_IMAGE_SIZE, quality=settings.SURVEY_IMAGE_QUALITY)
         except ImageRejected as error:
             problems.append(f"{here}: {error}")
             continue

@@ -59,25 +59,28 @@ def normalise_image(image: Image.Image, *, size: int, quality: int) -> Normalise
     clean = Image.new("RGB", image.size)
     clean.paste(image)  # a fresh image carries no info dict, EXIF or ICC profile from the input
     buffer = io.BytesIO()
-    clean.save(buffer, format=OUTPUT_FORMAT, quality=quality, optimize=True, progressive=False, subsampling=0)
+    clean.save(buffer, format=OUTPUT_FORMAT, quality=quality, progressive=False, subsampling=0)
     data = buffer.getvalue()
     return NormalisedImage(data, hashlib.sha256(data).hexdigest(), size, size)
 
 
-def normalise_bytes(raw: bytes, *, size: int, quality: int, name: str = "image") -> NormalisedImage:
-    """Decode and normalise; an unreadable, truncated or oversized file raises ImageRejected."""
+def normalise_bytes(raw: bytes, *, size: int, quality: int) -> NormalisedImage:
+    """Decode and normalise; an unreadable, truncated or oversized file raises ImageRejected (the caller
+    says which file)."""
     try:
         with Image.open(io.BytesIO(raw)) as probe:
             probe.verify()  # catches truncated and corrupt files that open() alone accepts
         with Image.open(io.BytesIO(raw)) as image:
             if image.width * image.height > MAX_INPUT_PIXELS:
-                raise ImageRejected(f"{name}: {image.width}x{image.height} pixels is more than the pipeline accepts")
+                raise ImageRejected(f"{image.width}x{image.height} pixels is more than the pipeline accepts")
             image.load()
             return normalise_image(image, size=size, quality=quality)
     except ImageRejected:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise ImageRejected(f"{name}: not a readable image ({error})") from None
+    except UnidentifiedImageError:
+        raise ImageRejected("not a readable image (unknown format or corrupt header)") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise ImageRejected(f"not a readable image (truncated or corrupt: {error})") from None
 
 
 def stored_path(root: Path, content_hash: str) -> Path:

@@ -9,3 +9,16 @@ def image_bank_root(settings, tmp_path):
     """A private image bank folder per test."""
     settings.IMAGE_BANK_ROOT = tmp_path / "bank"
     return settings.IMAGE_BANK_ROOT
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `postgres` exercise row locks that SQLite does not have; run them where DATABASE_URL
+    points at PostgreSQL."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://...")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)

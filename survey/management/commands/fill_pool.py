@@ -34,6 +34,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, study: str, checkpoint: Path, per_disorder: int, truncation: float, seed_start: int,
                latent_samples: int, device: str, batch: int, **options):
+        checkpoint = Path(checkpoint)  # call_command passes keyword options unconverted
         if per_disorder < 1:
             raise CommandError("--per-disorder must be at least 1.")
         if not checkpoint.is_file():

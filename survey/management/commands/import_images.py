@@ -21,6 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--study", required=True, help="Slug of the study whose bank receives the portraits.")
 
     def handle(self, *args, folder: Path, manifest: Path, study: str, **options):
+        folder, manifest = Path(folder), Path(manifest)  # call_command passes keyword options unconverted
         if not folder.is_dir():
             raise CommandError(f"{folder} is not a folder.")
         if not manifest.is_file():
