@@ -12,7 +12,7 @@ from scipy.stats.contingency import odds_ratio
 from .proportions import _check_counts
 from .results import TestResult
 
-__all__ = ["chi2_two_proportions", "fisher_two_proportions", "tost_two_proportions",
+__all__ = ["CONDITIONAL_CI_MAX_N", "chi2_two_proportions", "fisher_two_proportions", "tost_two_proportions",
            "tost_from_estimate"]
 
 
@@ -87,6 +87,12 @@ def chi2_two_proportions(count1: int, nobs1: int, count2: int, nobs2: int,
                       extra={"p1": p1, "p2": p2, "min_expected": float(expected.min())})
 
 
+#: Above this many observations the exact conditional odds-ratio interval (minutes of
+#: root-finding over the noncentral hypergeometric at 10^5 answers) is replaced by
+#: Woolf's log-odds interval, indistinguishable from it at such sizes.
+CONDITIONAL_CI_MAX_N = 20_000
+
+
 def fisher_two_proportions(count1: int, nobs1: int, count2: int, nobs2: int,
                            conf_level: float = 0.95) -> TestResult:
     """Fisher's exact test that two proportions are equal (2x2 table).
@@ -103,7 +109,9 @@ def fisher_two_proportions(count1: int, nobs1: int, count2: int, nobs2: int,
     TestResult
         ``statistic`` and ``estimate`` are the conditional maximum-likelihood
         odds ratio and ``ci`` its exact conditional interval, as R reports them
-        (not the sample odds ratio ``a*d/(b*c)``).
+        (not the sample odds ratio ``a*d/(b*c)``). Above
+        ``CONDITIONAL_CI_MAX_N`` observations the interval is Woolf's
+        (``extra["ci_method"]`` says which).
 
     Notes
     -----
@@ -122,11 +130,18 @@ def fisher_two_proportions(count1: int, nobs1: int, count2: int, nobs2: int,
     table = _table(count1, nobs1, count2, nobs2)
     p_value = float(stats.fisher_exact(table, alternative="two-sided").pvalue)
     ratio = odds_ratio(table, kind="conditional")
-    ci = ratio.confidence_interval(confidence_level=conf_level)
-    return TestResult(statistic=float(ratio.statistic), p_value=p_value,
-                      ci=(float(ci.low), float(ci.high)), n=int(nobs1 + nobs2),
-                      method="Fisher's exact test", estimate=float(ratio.statistic),
-                      conf_level=conf_level)
+    if table.sum() <= CONDITIONAL_CI_MAX_N or (table == 0).any():
+        ci = ratio.confidence_interval(confidence_level=conf_level)
+        low, high, ci_method = float(ci.low), float(ci.high), "conditional (exact)"
+    else:
+        a, b, c, d = table.ravel().astype(float)
+        half = float(stats.norm.isf((1 - conf_level) / 2)) * math.sqrt(1/a + 1/b + 1/c + 1/d)
+        log_or = math.log(a * d / (b * c))
+        low, high, ci_method = math.exp(log_or - half), math.exp(log_or + half), "Woolf"
+    return TestResult(statistic=float(ratio.statistic), p_value=p_value, ci=(low, high),
+                      n=int(nobs1 + nobs2), method="Fisher's exact test",
+                      estimate=float(ratio.statistic), conf_level=conf_level,
+                      extra={"ci_method": ci_method})
 
 
 def tost_from_estimate(delta: float, se: float, margin: float, alpha: float = 0.05,

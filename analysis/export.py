@@ -114,21 +114,42 @@ def load_export(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
     label = None
     if isinstance(source, pd.DataFrame):
         raw = source.copy()
+        text_ready = False
     else:
+        text_ready = True  # the CSV reader gives str cells, "" for empty
         label = os.fspath(source)
         try:
-            raw = pd.read_csv(label, dtype=str, keep_default_na=False, na_filter=False,
-                              encoding="utf-8")
+            raw = _read_csv(label)
         except FileNotFoundError:
             raise ExportError("file not found", source=label) from None
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
             raise ExportError(f"not a readable UTF-8 CSV file ({exc})", source=label) from None
         except pd.errors.EmptyDataError:
             raise ExportError("the file is empty (no header row)", source=label) from None
-    return _validate(raw, label)
+    return _validate(raw, label, text_ready)
 
 
-def _validate(raw: pd.DataFrame, label: str | None) -> pd.DataFrame:
+_NUMERIC_COLUMNS: Final = ("position", "n_options", "chance", "correct", "time_limit_ms",
+                            "response_ms")
+
+
+def _read_csv(path: str) -> pd.DataFrame:
+    """Numbers parsed by the C reader (fast); on a bad number, reread all as text.
+
+    The text reread lets validation name the row and column of the bad cell.
+    """
+    header = pd.read_csv(path, nrows=0, encoding="utf-8").columns
+    numeric = [c for c in _NUMERIC_COLUMNS if c in header]
+    try:
+        return pd.read_csv(path, encoding="utf-8", keep_default_na=False,
+                           dtype={c: (float if c in numeric else object) for c in header},
+                           na_values={c: [""] for c in numeric})
+    except ValueError:
+        return pd.read_csv(path, dtype=object, keep_default_na=False, na_filter=False,
+                           encoding="utf-8")
+
+
+def _validate(raw: pd.DataFrame, label: str | None, text_ready: bool) -> pd.DataFrame:
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
         raise ExportError(f"required column missing (expected columns: {', '.join(COLUMNS)})",
@@ -136,8 +157,9 @@ def _validate(raw: pd.DataFrame, label: str | None) -> pd.DataFrame:
     if len(raw) == 0:
         raise ExportError("the export has a header but no rows", source=label)
     df = raw.reset_index(drop=True)
-    for col in _TEXT_COLUMNS:
-        df[col] = _as_text(df[col])
+    if not text_ready:
+        for col in _TEXT_COLUMNS:
+            df[col] = _as_text(df[col])
 
     def fail(mask: np.ndarray, column: str, message) -> None:
         # Report the first offending row; `message` may depend on it.
@@ -207,12 +229,14 @@ def _validate(raw: pd.DataFrame, label: str | None) -> pd.DataFrame:
 
 
 def _as_text(col: pd.Series) -> pd.Series:
-    # A DataFrame source may hold NaN/None for "empty"; the CSV path already has "".
-    if col.dtype == object or pd.api.types.is_string_dtype(col):
-        return col.fillna("").astype(str).str.strip()
+    # Cells are compared as written: stripping every cell of a 10^6-row file would cost
+    # seconds, and a stray space shows up in the error message's repr anyway.
+    if pd.api.types.is_string_dtype(col) and col.dtype != object:
+        return col.fillna("") if col.hasnans else col
+    # A DataFrame source may hold NaN/None for "empty" and numbers for ids.
     text = col.astype(object).where(col.notna(), "")
     return text.map(lambda v: v if isinstance(v, str) else (
-        str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))).str.strip()
+        str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))).astype(str)
 
 
 def _as_number(df: pd.DataFrame, column: str, fail, *, integer: bool = False,

@@ -1,0 +1,44 @@
+"""Hypothesis tests of the expert survey, rerunnable from the tidy export alone.
+
+No Django, no torch: numpy, scipy, pandas, statsmodels, matplotlib. Each test is
+one function returning a small frozen result (``TestResult``: statistic,
+p_value, ci, n, method, ...); ``build_report`` runs them all on an export.
+"""
+
+from .clustered import clustered_difference, gee_vs_chance, participant_counts
+from .comparison import (chi2_two_proportions, fisher_two_proportions, tost_from_estimate,
+                         tost_two_proportions)
+from .export import CATEGORIES, COLUMNS, OUTCOMES, ExportError, load_export
+from .power import PowerPlan, exact_binomial_power, plan_study
+from .proportions import binomial_vs_chance, excess_over_chance_bound, proportion_ci
+from .report import build_report, render_markdown
+from .results import NotTested, TestResult
+from .summary import (category_summary, disorder_breakdown, exclusion_summary, kind_summary,
+                      response_time_summary)
+
+
+def accuracy_figure(report, path):
+    """Draw the paper's Fig. 4 analogue; see :func:`analysis.figures.accuracy_figure`."""
+    # Imported lazily so that importing analysis does not load matplotlib.
+    from .figures import accuracy_figure as draw
+
+    return draw(report, path)
+
+
+def response_time_figure(report, path):
+    """Box plots of response times; see :func:`analysis.figures.response_time_figure`."""
+    from .figures import response_time_figure as draw
+
+    return draw(report, path)
+
+
+__all__ = [
+    "CATEGORIES", "COLUMNS", "OUTCOMES", "ExportError", "NotTested", "PowerPlan", "TestResult",
+    "accuracy_figure", "binomial_vs_chance", "build_report", "category_summary",
+    "chi2_two_proportions", "clustered_difference", "disorder_breakdown",
+    "exact_binomial_power", "excess_over_chance_bound", "exclusion_summary",
+    "fisher_two_proportions", "gee_vs_chance", "kind_summary", "load_export",
+    "participant_counts", "plan_study", "proportion_ci", "render_markdown",
+    "response_time_figure", "response_time_summary", "tost_from_estimate",
+    "tost_two_proportions",
+]

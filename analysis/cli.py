@@ -1,0 +1,132 @@
+"""Command line: ``python -m analysis report ...`` and ``python -m analysis power ...``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from .export import ExportError, load_export
+from .power import plan_study
+from .report import build_report, render_markdown
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m analysis",
+                                     description="Hypothesis tests of an expert-survey export.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    rep = sub.add_parser("report", help="run every test on a tidy export")
+    rep.add_argument("export", type=Path, help="tidy export CSV (see DESIGN.md)")
+    rep.add_argument("--json", required=True, type=Path, help="where to write the JSON results")
+    rep.add_argument("--out-dir", type=Path, default=None,
+                     help="folder for the Markdown report and figures (default: beside --json)")
+    rep.add_argument("--margin", type=float, default=0.10,
+                     help="equivalence margin, real vs synthetic diagnosis (default 0.10)")
+    rep.add_argument("--alpha", type=float, default=0.05, help="level of every test")
+    rep.add_argument("--study", default=None, help="analyse only this study of the export")
+    rep.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    pw = sub.add_parser("power", help="answers and participants needed per category")
+    pw.add_argument("--chance", type=float, required=True, help="1 / n_options, e.g. 0.25")
+    pw.add_argument("--excess", type=float, required=True,
+                    help="accuracy above chance to detect, e.g. 0.05")
+    pw.add_argument("--power", type=float, default=0.80)
+    pw.add_argument("--alpha", type=float, default=0.05)
+    pw.add_argument("--questions", type=int, default=10,
+                    help="questions of the category per participant (default 10)")
+    pw.add_argument("--icc", type=float, default=0.05,
+                    help="within-participant correlation for the design effect (default 0.05)")
+    pw.add_argument("--answer-rate", type=float, default=1.0,
+                    help="share of questions answered, not skipped/timed out (paper: 0.862)")
+    pw.add_argument("--alternative", choices=("two-sided", "greater"), default="two-sided")
+    pw.add_argument("--json", type=Path, default=None, help="also write the plan as JSON")
+    return parser
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run_report(args: argparse.Namespace) -> int:
+    df = load_export(args.export)
+    if args.study is not None:
+        df = df[df["study"] == args.study]
+        if df.empty:
+            raise ExportError(f"no rows of study {args.study!r}", column="study",
+                              source=str(args.export))
+    report = build_report(df, margin=args.margin, alpha=args.alpha)
+    out_dir = args.out_dir or args.json.parent
+    stem = args.json.stem
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Everything is rendered in a scratch folder first, then moved into place, so a
+    # failure halfway leaves no partial report behind.
+    scratch = Path(tempfile.mkdtemp(dir=out_dir, prefix=f".{stem}."))
+    try:
+        figures = {}
+        if not args.no_figures:
+            from .figures import accuracy_figure, response_time_figure
+
+            accuracy_figure(report, scratch / f"{stem}_accuracy.png")
+            response_time_figure(report, scratch / f"{stem}_response_times.png")
+            figures = {"accuracy": f"{stem}_accuracy.png",
+                       "response times": f"{stem}_response_times.png"}
+        (scratch / f"{stem}.md").write_text(render_markdown(report, figures), encoding="utf-8")
+        text = json.dumps(report, indent=2, allow_nan=False)
+        for produced in sorted(scratch.iterdir()):
+            os.replace(produced, out_dir / produced.name)
+        _write_atomically(args.json, text + "\n")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    p1 = report["categories"]
+    summary = "\n".join(f"{c}: {100 * e['accuracy']:.1f}% vs chance {100 * e['chance']:.1f}%, "
+                        f"p = {e['binomial']['p_value']:.3g}" if e["binomial"]["p_value"]
+                        is not None else f"{c}: not tested" for c, e in p1.items())
+    print(summary)
+    print(f"wrote {args.json} and {out_dir / (stem + '.md')}")
+    return 0
+
+
+def run_power(args: argparse.Namespace) -> int:
+    plan = plan_study(args.excess, args.chance, power=args.power, alpha=args.alpha,
+                      questions_per_participant=args.questions, icc=args.icc,
+                      answer_rate=args.answer_rate, alternative=args.alternative)
+    print(f"To detect {100 * plan.accuracy:.1f}% accuracy against chance "
+          f"{100 * plan.chance:.1f}% ({args.alternative}, alpha {plan.alpha}, power "
+          f"{plan.power}):")
+    print(f"  exact binomial test:        {plan.answers_exact} answers "
+          f"(power {plan.achieved_power:.3f})")
+    print(f"  with clustering (ICC {plan.icc}, {plan.questions_per_participant} per participant,"
+          f" design effect {plan.design_effect:.2f}): {plan.answers_clustered} answers")
+    print(f"  at answer rate {plan.answer_rate}: {plan.questions_presented} questions presented"
+          f" = {plan.participants} participants x {plan.questions_per_participant} questions")
+    if args.json:
+        _write_atomically(args.json, json.dumps(plan.to_dict(), indent=2) + "\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return run_report(args) if args.command == "report" else run_power(args)
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

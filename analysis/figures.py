@@ -1,0 +1,110 @@
+"""Figures of the report: the paper's Fig. 4 (chance vs observed) and response times."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+
+__all__ = ["accuracy_figure", "response_time_figure"]
+
+_LABELS = {"real_vs_synthetic": "1. Find the real\nportrait",
+           "reidentification": "2. Find the training\nmember",
+           "diagnosis": "3. Name the\ndisorder"}
+# Paper's colour code: original images black, generated images blue.
+_REAL, _SYNTH, _CHANCE = "#222222", "#1f77b4", "#d62728"
+
+
+def _point(ax, x: float, entry: dict[str, Any], color: str, label: str | None) -> None:
+    acc, ci = entry.get("accuracy"), entry["binomial"].get("ci95")
+    if acc is None or ci is None:
+        ax.annotate("no answers", (x, 0.02), ha="center", fontsize=8)
+        return
+    ax.errorbar([x], [acc], yerr=[[acc - ci[0]], [ci[1] - acc]], fmt="o", color=color,
+                capsize=5, markersize=7, label=label)
+    ax.annotate(f"{100 * acc:.1f}%", (x, ci[1] + 0.02), ha="center", fontsize=9)
+
+
+def accuracy_figure(report: dict[str, Any], path: str | Path) -> Path:
+    """Chance vs observed accuracy per category (95% Clopper-Pearson), and real vs synthetic.
+
+    Parameters
+    ----------
+    report : dict
+        From :func:`build_report`.
+    path : path
+        PNG to write.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from analysis import load_export, build_report, accuracy_figure
+    >>> r = build_report(load_export("fixtures/paper_export.csv"))
+    >>> out = accuracy_figure(r, pathlib.Path(tempfile.mkdtemp()) / "fig.png")
+    >>> out.stat().st_size > 0
+    True
+    """
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2),
+                                      gridspec_kw={"width_ratios": [3, 2]})
+    cats = list(report["categories"])
+    for i, cat in enumerate(cats):
+        entry = report["categories"][cat]
+        left.hlines(entry["chance"], i - 0.3, i + 0.3, color=_CHANCE, linestyle="--",
+                    label="chance" if i == 0 else None)
+        _point(left, i, entry, _REAL, "observed (95% CI)" if i == 0 else None)
+        p = entry["binomial"].get("p_value")
+        if p is not None:
+            left.annotate(f"p = {p:.2g}", (i, 0.93), ha="center", fontsize=8)
+    left.set_xticks(range(len(cats)), [_LABELS.get(c, c) for c in cats], fontsize=9)
+    left.set_xlim(-0.6, len(cats) - 0.4)
+    left.set_ylim(0, 1)
+    left.set_ylabel("accuracy (answered questions)")
+    left.set_title("Observed vs chance, per category", fontsize=10)
+    left.legend(loc="upper left", fontsize=8, frameon=False, bbox_to_anchor=(0, 0.93))
+    diag = report["diagnosis_real_vs_synthetic"]
+    if "real" in diag:
+        for i, (kind, color) in enumerate((("real", _REAL), ("synthetic", _SYNTH))):
+            right.hlines(diag[kind]["chance"], i - 0.3, i + 0.3, color=_CHANCE, linestyle="--")
+            _point(right, i, diag[kind], color, None)
+        right.set_xticks([0, 1], ["real\nportraits", "synthetic\nportraits"], fontsize=9)
+        tost = diag.get("tost")
+        if tost:
+            m = tost["extra"]["margin"]
+            right.set_title(f"Diagnosis: TOST ±{100 * m:.0f} pts p = {tost['p_value']:.2g}",
+                            fontsize=10)
+    else:
+        right.set_title("Diagnosis: no data", fontsize=10)
+    right.set_xlim(-0.6, 1.6)
+    right.set_ylim(0, 1)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def response_time_figure(report: dict[str, Any], path: str | Path) -> Path:
+    """Box plots of response time per category and result, from the report's quartiles.
+
+    Drawn from summary statistics (``ax.bxp``), so it costs the same for 10^3
+    or 10^6 answers. Whiskers show min and max.
+    """
+    rows = report["response_times"]
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    stats = [{"label": f"{r['category'].replace('_', ' ')}\n{r['result']} (n={r['n']})",
+              "med": r["median"], "q1": r["q1"], "q3": r["q3"], "whislo": r["min"],
+              "whishi": r["max"], "mean": r["mean"], "fliers": []} for r in rows]
+    if stats:
+        ax.bxp(stats, showmeans=True, showfliers=False)
+        ax.tick_params(axis="x", labelsize=7)
+    ax.set_ylabel("response time (ms)")
+    ax.set_title("Response times (timeouts excluded)", fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

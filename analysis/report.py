@@ -1,0 +1,369 @@
+"""The full report: every test of the study from one export, as a JSON-ready dict and Markdown."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .clustered import clustered_difference, gee_vs_chance, participant_counts
+from .comparison import chi2_two_proportions, fisher_two_proportions, tost_two_proportions
+from .export import ExportError
+from .proportions import binomial_vs_chance, excess_over_chance_bound, proportion_ci
+from .results import NotTested, TestResult
+from .summary import (MIN_ANSWERS, category_summary, disorder_breakdown, exclusion_summary,
+                      kind_summary, response_time_summary)
+
+__all__ = ["build_report", "render_markdown"]
+
+_TITLES = {"real_vs_synthetic": "1. Real vs synthetic (find the real portrait)",
+           "reidentification": "2. Re-identification (find the training member)",
+           "diagnosis": "3. Diagnosis (name the disorder)"}
+
+
+def build_report(df: pd.DataFrame, margin: float = 0.10, alpha: float = 0.05,
+                 min_answers: int = MIN_ANSWERS) -> dict[str, Any]:
+    """Run every test of the study on a validated export.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        From :func:`load_export`; one study.
+    margin : float
+        Equivalence margin for real vs synthetic diagnosis accuracy (0.10 = ±10 points).
+    alpha : float
+        Level of every test.
+    min_answers : int
+        Fewer answers than this in a group: counts and a reason, no p-value.
+
+    Returns
+    -------
+    dict
+        JSON-ready (no NaN; ``None`` where a number does not exist). Holds the
+        DESIGN.md keys ``categories`` and ``diagnosis_real_vs_synthetic`` and
+        adds ``exclusions``, clustered analyses, ``disorders``,
+        ``response_times`` and ``findings`` (plain sentences).
+
+    Raises
+    ------
+    ExportError
+        When the export holds more than one study, or a category mixes option counts.
+
+    Examples
+    --------
+    >>> from analysis import load_export, build_report
+    >>> r = build_report(load_export("fixtures/paper_export.csv"))
+    >>> f"{r['categories']['real_vs_synthetic']['binomial']['p_value']:.2g}"
+    '1.9e-05'
+    >>> round(r['categories']['reidentification']['binomial']['p_value'], 3)
+    0.889
+    """
+    if not 0 < margin < 1:
+        raise ValueError(f"margin must lie in (0, 1), got {margin!r}")
+    if not 0 < alpha < 0.5:
+        raise ValueError(f"alpha must lie in (0, 0.5), got {alpha!r}")
+    studies = df["study"].unique()
+    if len(studies) > 1:
+        second = int(np.flatnonzero(df["study"].to_numpy() != studies[0])[0]) + 1
+        raise ExportError(f"the export holds {len(studies)} studies ({', '.join(map(str, studies[:5]))}"
+                          f"); the report covers one: choose it with --study",
+                          column="study", row=second)
+    findings: list[str] = []
+    answered = df[df["outcome"] == "answered"]
+    categories = {}
+    for cat, row in category_summary(df).iterrows():
+        rows = answered[answered["category"] == cat]
+        categories[cat] = _category_entry(row, rows, alpha, min_answers, findings, cat)
+    report: dict[str, Any] = {
+        "study": str(studies[0]),
+        "n_participants": int(df["participant"].nunique()),
+        "alpha": alpha,
+        "margin": margin,
+        "exclusions": exclusion_summary(df),
+        "categories": categories,
+        "diagnosis_real_vs_synthetic": _diagnosis_entry(df, answered, margin, alpha,
+                                                        min_answers, findings),
+        "disorders": _records(disorder_breakdown(df, min_answers)),
+        "response_times": _records(response_time_summary(df)),
+        "findings": findings,
+    }
+    return _json_safe(report)
+
+
+def _counts_dict(row: pd.Series) -> dict[str, Any]:
+    out = {k: int(row[k]) for k in ("n_presented", "n_skipped", "n_timeout", "n_answered",
+                                    "n_correct")}
+    out["accuracy"] = None if out["n_answered"] == 0 else out["n_correct"] / out["n_answered"]
+    return out
+
+
+def _binomial_dict(k: int, n: int, chance: float, min_answers: int) -> dict[str, Any]:
+    if n == 0:
+        return {"p_value": None, "p_value_greater": None, "ci95": None,
+                "reason": "no answered questions (all skipped or timed out)"}
+    ci = list(proportion_ci(k, n))
+    if n < min_answers:
+        return {"p_value": None, "p_value_greater": None, "ci95": ci, "ci95_wilson":
+                list(proportion_ci(k, n, method="wilson")),
+                "reason": f"only {n} answered question(s); at least {min_answers} are needed "
+                          "before a p-value means anything"}
+    two = binomial_vs_chance(k, n, chance)
+    greater = binomial_vs_chance(k, n, chance, alternative="greater")
+    return {"p_value": two.p_value, "p_value_greater": greater.p_value, "ci95": ci,
+            "ci95_wilson": list(proportion_ci(k, n, method="wilson")),
+            "statistic": two.statistic, "method": two.method}
+
+
+def _significant(p: float | None, alpha: float) -> bool | None:
+    return None if p is None else p < alpha
+
+
+def _category_entry(row: pd.Series, rows: pd.DataFrame, alpha: float, min_answers: int,
+                    findings: list[str], cat: str) -> dict[str, Any]:
+    entry = _counts_dict(row)
+    chance = float(row["chance"])
+    entry["chance"] = chance
+    k, n = entry["n_correct"], entry["n_answered"]
+    entry["binomial"] = _binomial_dict(k, n, chance, min_answers)
+    if n >= min_answers:
+        bound = excess_over_chance_bound(k, n, chance)
+        entry["excess_over_chance"] = {
+            "estimate": bound.estimate, "upper_bound_95": bound.ci[1],
+            "statement": f"at most {100 * bound.ci[1]:.1f} points above chance "
+                         f"(one-sided 95% Clopper-Pearson bound; observed "
+                         f"{100 * bound.estimate:+.1f})"}
+    clustered = gee_vs_chance(participant_counts(rows["participant"], rows["correct"]),
+                              chance) if n else NotTested("GEE", 0, "no answers")
+    entry["clustered"] = _result_dict(clustered)
+    naive_sig = _significant(entry["binomial"]["p_value"], alpha)
+    clus_sig = _significant(entry["clustered"].get("p_value"), alpha)
+    if naive_sig is not None and clus_sig is not None:
+        agree = naive_sig == clus_sig
+        entry["naive_vs_clustered"] = {"naive_significant": naive_sig,
+                                       "clustered_significant": clus_sig, "agree": agree}
+        if not agree:
+            findings.append(
+                f"{cat}: the naive binomial test {'rejects' if naive_sig else 'does not reject'}"
+                f" chance (p = {entry['binomial']['p_value']:.3g}) but the participant-clustered"
+                f" GEE {'rejects' if clus_sig else 'does not'} (p = "
+                f"{entry['clustered']['p_value']:.3g}); trust the clustered analysis, which "
+                f"allows for each expert answering several questions.")
+    elif "reason" in entry["binomial"]:
+        findings.append(f"{cat}: not tested: {entry['binomial']['reason']}.")
+    return entry
+
+
+def _diagnosis_entry(df: pd.DataFrame, answered: pd.DataFrame, margin: float, alpha: float,
+                     min_answers: int, findings: list[str]) -> dict[str, Any]:
+    if not (df["category"] == "diagnosis").any():
+        return {"chi2": None, "p_value": None, "fisher_p_value": None,
+                "reason": "the export has no diagnosis questions"}
+    kinds = kind_summary(df, "diagnosis")
+    chance = float(1.0 / df.loc[df["category"] == "diagnosis", "n_options"].iat[0])
+    entry: dict[str, Any] = {}
+    for kind in ("real", "synthetic"):
+        if kind in kinds.index:
+            d = _counts_dict(kinds.loc[kind])
+        else:
+            d = {"n_presented": 0, "n_skipped": 0, "n_timeout": 0, "n_answered": 0,
+                 "n_correct": 0, "accuracy": None}
+        d["chance"] = chance
+        d["binomial"] = _binomial_dict(d["n_correct"], d["n_answered"], chance, min_answers)
+        entry[kind] = d
+    r, s = entry["real"], entry["synthetic"]
+    small = [k for k in ("real", "synthetic") if entry[k]["n_answered"] < min_answers]
+    pure = all(entry[k]["n_correct"] in (0, entry[k]["n_answered"]) for k in entry)
+    if small or pure:
+        entry.update(chi2=None, p_value=None, fisher_p_value=None,
+                     reason=(f"fewer than {min_answers} answers on {' and '.join(small)} "
+                             "portraits" if small else "no variation in correctness"))
+        findings.append(f"diagnosis real vs synthetic: not tested: {entry['reason']}.")
+        return entry
+    args = (r["n_correct"], r["n_answered"], s["n_correct"], s["n_answered"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chi2 = chi2_two_proportions(*args)
+    fisher = fisher_two_proportions(*args)
+    tost = tost_two_proportions(*args, margin=margin, alpha=alpha)
+    entry.update(chi2=chi2.statistic, p_value=chi2.p_value, fisher_p_value=fisher.p_value,
+                 difference=chi2.estimate, chi2_test=chi2.to_dict(), fisher=fisher.to_dict(),
+                 tost=tost.to_dict())
+    if caught:
+        entry["chi2_warning"] = str(caught[0].message)
+    counts = {kind: participant_counts(rows["participant"], rows["correct"])
+              for kind, rows in answered[answered["category"] == "diagnosis"]
+              .groupby("stimulus_kind")}
+    clustered = clustered_difference(counts["real"], counts["synthetic"], margin, alpha)
+    if isinstance(clustered, NotTested):
+        entry["clustered"] = clustered.to_dict()
+    else:
+        entry["clustered"] = {"difference": clustered[0].to_dict(),
+                              "tost": clustered[1].to_dict()}
+    equiv = tost.extra["equivalent"]
+    phrase = (f"real {100 * r['accuracy']:.1f}% vs synthetic {100 * s['accuracy']:.1f}%, "
+              f"difference {100 * chi2.estimate:+.1f} points, 90% CI "
+              f"[{100 * tost.ci[0]:+.1f}, {100 * tost.ci[1]:+.1f}]")
+    entry["statement"] = (
+        f"Diagnostic accuracy on synthetic portraits is {'equivalent' if equiv else 'not shown equivalent'}"
+        f" to real ones within ±{100 * margin:.0f} points (TOST p = {tost.p_value:.3g}; {phrase}).")
+    if not isinstance(clustered, NotTested):
+        c_equiv = clustered[1].extra["equivalent"]
+        if c_equiv != equiv:
+            findings.append(
+                f"diagnosis real vs synthetic: the naive TOST {'shows' if equiv else 'does not show'}"
+                f" equivalence within ±{100 * margin:.0f} points (p = {tost.p_value:.3g}) but "
+                f"with participant-clustered standard errors it {'does' if c_equiv else 'does not'}"
+                f" (p = {clustered[1].p_value:.3g}); trust the clustered analysis.")
+    return entry
+
+
+def _result_dict(result: TestResult | NotTested) -> dict[str, Any]:
+    return result.to_dict()
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return frame.to_dict(orient="records")
+
+
+def _json_safe(value: Any) -> Any:
+    """Plain Python types, NaN and infinities as None, so json.dump(allow_nan=False) works."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(value) else float(value)
+    return value
+
+
+def _fmt_p(p: float | None) -> str:
+    if p is None:
+        return "—"
+    if p == 0:
+        return "< 1e-300"  # below double precision; the exact value is smaller still
+    return f"{p:.2e}" if p < 1e-3 else f"{p:.3f}"
+
+
+def _fmt_pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f}%"
+
+
+def _fmt_ci(ci) -> str:
+    return "—" if ci is None else f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
+
+
+def render_markdown(report: dict[str, Any], figures: dict[str, str] | None = None) -> str:
+    """The report as Markdown: tables a reader can check and sentences a reader can quote.
+
+    Parameters
+    ----------
+    report : dict
+        From :func:`build_report` (or read back from its JSON).
+    figures : dict, optional
+        Figure name -> relative path, embedded as images.
+
+    Examples
+    --------
+    >>> from analysis import load_export, build_report, render_markdown
+    >>> md = render_markdown(build_report(load_export("fixtures/paper_export.csv")))
+    >>> md.splitlines()[0]
+    '# Expert survey report: gestaltgan-2023'
+    """
+    ex = report["exclusions"]
+    lines = [f"# Expert survey report: {report['study']}", "",
+             f"{report['n_participants']} participants. {ex['n_presented']} questions presented, "
+             f"{ex['n_skipped']} skipped, {ex['n_timeout']} timed out, {ex['n_analysed']} "
+             f"answered and analysed. Skips and timeouts are left out of every accuracy. "
+             f"Level α = {report['alpha']}.", ""]
+    if report["findings"]:
+        lines += ["## Findings to read first", ""] + [f"- {f}" for f in report["findings"]] + [""]
+    if figures:
+        lines += [f"![{name}]({path})" for name, path in figures.items()] + [""]
+    lines += ["## Accuracy against chance, per category", "",
+              "| category | presented | skipped | timeout | answered | correct | accuracy | chance "
+              "| 95% CI (Clopper-Pearson) | 95% CI (Wilson) | p two-sided | p greater |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|"]
+    for cat, e in report["categories"].items():
+        b = e["binomial"]
+        lines.append(f"| {cat} | {e['n_presented']} | {e['n_skipped']} | {e['n_timeout']} | "
+                     f"{e['n_answered']} | {e['n_correct']} | {_fmt_pct(e['accuracy'])} | "
+                     f"{_fmt_pct(e['chance'])} | {_fmt_ci(b.get('ci95'))} | "
+                     f"{_fmt_ci(b.get('ci95_wilson'))} | {_fmt_p(b['p_value'])} | "
+                     f"{_fmt_p(b['p_value_greater'])} |")
+    lines += ["", "Exact binomial tests against 1/n_options (R: `binom.test`).", ""]
+    for cat, e in report["categories"].items():
+        if "reason" in e["binomial"]:
+            lines.append(f"- **{cat}**: no test — {e['binomial']['reason']}.")
+    lines += ["", "## Clustered by participant (GEE, exchangeable)", "",
+              "Each expert answers about ten questions per category, so answers are not "
+              "independent. The GEE below allows for that; the design effect says how much the "
+              "clustering inflates the variance (effective n = n / design effect).", "",
+              "| category | GEE accuracy | 95% CI | ICC | design effect | effective n | p (Wald) "
+              "| naive p | same conclusion? |", "|---|---:|---|---:|---:|---:|---:|---:|---|"]
+    for cat, e in report["categories"].items():
+        c = e["clustered"]
+        if c.get("p_value") is None:
+            lines.append(f"| {cat} | — | — | — | — | — | — | {_fmt_p(e['binomial']['p_value'])} "
+                         f"| {c.get('reason', '')} |")
+            continue
+        agree = e.get("naive_vs_clustered", {}).get("agree")
+        lines.append(f"| {cat} | {_fmt_pct(c['estimate'])} | {_fmt_ci(c['ci'])} | "
+                     f"{c['extra']['icc']:.3f} | {c['extra']['design_effect']:.2f} | "
+                     f"{c['extra']['effective_n']:.0f} | {_fmt_p(c['p_value'])} | "
+                     f"{_fmt_p(e['binomial']['p_value'])} | "
+                     f"{'yes' if agree else '**no**' if agree is not None else '—'} |")
+    reid = report["categories"].get("reidentification", {})
+    if "excess_over_chance" in reid:
+        lines += ["", "## Re-identification: how far above chance, at most", "",
+                  f"Experts re-identified training members "
+                  f"{reid['excess_over_chance']['statement']}. A non-significant test alone "
+                  "does not show privacy; this bound is the claim the data support."]
+    d = report["diagnosis_real_vs_synthetic"]
+    lines += ["", "## Diagnosis on real vs synthetic portraits", ""]
+    if d.get("p_value") is None:
+        lines.append(f"Not tested: {d.get('reason')}.")
+    else:
+        lines += ["| portraits | answered | correct | accuracy | 95% CI | p vs chance |",
+                  "|---|---:|---:|---:|---|---:|"]
+        for kind in ("real", "synthetic"):
+            k = d[kind]
+            lines.append(f"| {kind} | {k['n_answered']} | {k['n_correct']} | "
+                         f"{_fmt_pct(k['accuracy'])} | {_fmt_ci(k['binomial'].get('ci95'))} | "
+                         f"{_fmt_p(k['binomial']['p_value'])} |")
+        t = d["tost"]
+        lines += ["", f"- Difference test: χ² = {d['chi2']:.3f} (Yates), p = {_fmt_p(d['p_value'])}; "
+                  f"Fisher's exact p = {_fmt_p(d['fisher_p_value'])}. A large p here does **not** "
+                  "show that the accuracies are the same.",
+                  f"- Equivalence (TOST, margin ±{100 * t['extra']['margin']:.0f} points): "
+                  f"p = {_fmt_p(t['p_value'])}, 90% CI of the difference "
+                  f"{_fmt_ci(t['ci'])} points. {d['statement']}"]
+        if "chi2_warning" in d:
+            lines.append(f"- Warning: {d['chi2_warning']}.")
+        c = d["clustered"]
+        if "tost" in c:
+            lines.append(f"- Clustered by participant: difference p = "
+                         f"{_fmt_p(c['difference']['p_value'])}, TOST p = "
+                         f"{_fmt_p(c['tost']['p_value'])} (design effect "
+                         f"{c['difference']['extra']['design_effect']:.2f}).")
+    lines += ["", "## Per disorder", "",
+              "Exact binomial test against chance per disorder; Holm (family-wise) and "
+              "Benjamini-Hochberg (false discovery rate) adjusted within each category.", "",
+              "| category | disorder | answered | correct | accuracy | p | p Holm | p BH | note |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for r in report["disorders"]:
+        lines.append(f"| {r['category']} | {r['disorder']} | {r['n_answered']} | "
+                     f"{r['n_correct']} | {_fmt_pct(r['accuracy'])} | {_fmt_p(r['p_value'])} | "
+                     f"{_fmt_p(r['p_holm'])} | {_fmt_p(r['p_bh'])} | {r['reason']} |")
+    lines += ["", "## Response times (ms; timeouts have none)", "",
+              "| category | result | n | median | IQR | mean |", "|---|---|---:|---:|---|---:|"]
+    for r in report["response_times"]:
+        lines.append(f"| {r['category']} | {r['result']} | {r['n']} | {r['median']:.0f} | "
+                     f"{r['q1']:.0f}–{r['q3']:.0f} | {r['mean']:.0f} |")
+    return "\n".join(lines) + "\n"
