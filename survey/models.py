@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -74,6 +75,10 @@ class Study(models.Model):
     consent_text = models.TextField(help_text="Shown before anything else; the participant must agree to it.")
     instructions = models.TextField(blank=True, help_text="Shown with the practice questions, before the timed quiz.")
     disorders = models.ManyToManyField(Disorder, related_name="studies")
+    coordinators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="coordinated_studies",
+        help_text="Staff who may manage this study and export its results (superusers may always).",
+    )
     is_open = models.BooleanField(default=True, help_text="Closed studies accept no new sessions.")
     show_feedback = models.BooleanField(
         default=False, help_text="Show per-category scores on the end page (never during the quiz)."
@@ -205,6 +210,8 @@ class QuizSession(models.Model):
     consented_at = models.DateTimeField()
     started_at = models.DateTimeField(help_text="When the questions were drawn; the bank as of then is the seed's input.")
     finished_at = models.DateTimeField(null=True, blank=True)
+    erased_at = models.DateTimeField(null=True, blank=True, help_text="Personal fields erased on request.")
+    erasure_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["study", "-started_at"]

@@ -172,17 +172,22 @@ def _questions_create(session: QuizSession, plan: Sequence[PlannedQuestion]) -> 
 # --- a session's life ---------------------------------------------------------------------------------
 
 
+def session_resumable(*, invite: Invite, now: datetime | None = None) -> QuizSession | None:
+    """The session a single-use link already started, which reopening the link resumes. A revoked or
+    expired link resumes nothing (InviteUnusable)."""
+    if not invite.is_usable_at(_now(now)):
+        raise InviteUnusable("This invitation link has expired or was withdrawn.")
+    return None if invite.reusable else invite.sessions.first()
+
+
 def session_start(*, invite: Invite, now: datetime | None = None) -> QuizSession:
     """Consent given on an invite: resume its session (single-use links) or draw a new one."""
     now = _now(now)
     with transaction.atomic():
         invite = Invite.objects.select_for_update().select_related("study").get(pk=invite.pk)
-        if not invite.reusable:
-            existing = invite.sessions.first()
-            if existing is not None:
-                return existing
-        if not invite.is_usable_at(now):
-            raise InviteUnusable("This invitation link has expired or was withdrawn.")
+        existing = session_resumable(invite=invite, now=now)
+        if existing is not None:
+            return existing
         if not invite.study.is_open:
             raise StudyClosed("This study is not accepting participants at the moment.")
         session = QuizSession.objects.create(study=invite.study, invite=invite, consented_at=now, started_at=now)
@@ -362,3 +367,39 @@ def question_expire(*, session: QuizSession, question_id: int, now: datetime | N
         answer = _record_timeout(question)
         _finish_if_done(session, now)
     return answer
+
+
+def study_expire_overdue(*, study: Study, now: datetime | None = None) -> int:
+    """Record timeouts for served questions whose deadline and grace have passed (abandoned sessions), so an
+    export counts them; returns how many were recorded."""
+    now = _now(now)
+    recorded = 0
+    pending = Question.objects.filter(
+        session__study=study, is_practice=False, served_at__isnull=False, answer__isnull=True
+    )
+    for question in pending:
+        if _is_overdue(question, now):
+            try:
+                _record_timeout(question)
+                recorded += 1
+            except AlreadyAnswered:
+                pass  # answered meanwhile; that answer stands
+    return recorded
+
+
+def participant_erase(*, session: QuizSession, reason: str, now: datetime | None = None) -> QuizSession:
+    """Erase a participant's personal fields on request; the pseudonymous answers stay, with the reason."""
+    if not reason.strip():
+        raise ValueError("An erasure needs a reason (e.g. the date and channel of the request).")
+    now = _now(now)
+    with transaction.atomic():
+        session = _locked(session)
+        session.profession = ""
+        session.years_experience = None
+        session.erased_at = now
+        session.erasure_reason = reason.strip()
+        session.save(update_fields=["profession", "years_experience", "erased_at", "erasure_reason"])
+        if session.invite is not None and not session.invite.reusable:
+            # A single-use link's label may name the person it was sent to.
+            Invite.objects.filter(pk=session.invite_id).update(label="")
+    return session

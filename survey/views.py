@@ -19,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from survey import selectors, services
+from survey.api.auth import session_from_authorization
 from survey.forms import ConsentForm, ProfileForm
 from survey.imaging import OUTPUT_CONTENT_TYPE, stored_path
 from survey.models import Invite, Portrait, QuizSession
@@ -27,10 +28,11 @@ SESSION_KEY = "survey_access_token"
 
 
 def participant_session(request: HttpRequest) -> QuizSession | None:
+    """The participant behind the browser's session cookie, or behind an API client's bearer token."""
     token = request.session.get(SESSION_KEY)
-    if not token:
-        return None
-    return QuizSession.objects.select_related("study").filter(access_token=token).first()
+    if token:
+        return QuizSession.objects.select_related("study").filter(access_token=token).first()
+    return session_from_authorization(request.META.get("HTTP_AUTHORIZATION", ""))
 
 
 def _require_participant(request: HttpRequest) -> QuizSession:
@@ -44,7 +46,10 @@ def _require_participant(request: HttpRequest) -> QuizSession:
 @require_http_methods(["GET", "POST"])
 def invite_landing(request: HttpRequest, token: str) -> HttpResponse:
     invite = get_object_or_404(Invite.objects.select_related("study"), token=token)
-    resumable = None if invite.reusable else invite.sessions.first()
+    try:
+        resumable = services.session_resumable(invite=invite)
+    except services.QuizError as error:
+        return render(request, "survey/unavailable.html", {"message": str(error)}, status=410)
     if resumable is not None:
         request.session[SESSION_KEY] = resumable.access_token
         return redirect("survey:quiz")

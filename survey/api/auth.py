@@ -1,0 +1,70 @@
+"""Who is calling the API: a participant (their session's access token) or a coordinator (staff, DRF token)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions, permissions
+
+from survey.models import QuizSession, Study
+
+PARTICIPANT_KEYWORD = "Bearer"
+
+
+def session_from_authorization(header: str) -> QuizSession | None:
+    """The session named by `Authorization: Bearer <access token>`, if any."""
+    parts = header.split()
+    if len(parts) != 2 or parts[0] != PARTICIPANT_KEYWORD:
+        return None
+    return QuizSession.objects.select_related("study").filter(access_token=parts[1]).first()
+
+
+class ParticipantAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer <token>` with the token returned when the session started."""
+
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header.startswith(PARTICIPANT_KEYWORD + " "):
+            return None
+        session = session_from_authorization(header)
+        if session is None:
+            raise exceptions.AuthenticationFailed("Unknown or withdrawn participant token.")
+        return (None, session)
+
+    def authenticate_header(self, request) -> str:
+        return PARTICIPANT_KEYWORD
+
+
+class IsParticipant(permissions.BasePermission):
+    message = "A participant token is needed: start a session with an invite first."
+
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.auth, QuizSession)
+
+
+class ParticipantAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = ParticipantAuthentication
+    name = "participantToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "The token returned by POST /api/participant/sessions/."}
+
+
+class IsStaff(permissions.IsAdminUser):
+    message = "Coordinator endpoints need a staff account's token."
+
+
+def studies_for(user) -> QuerySet[Study]:
+    """Superusers coordinate every study; other staff, the studies that list them."""
+    if user.is_superuser:
+        return Study.objects.all()
+    return Study.objects.filter(coordinators=user)
+
+
+def coordinated_study(user, slug: str) -> Study:
+    """The study, if this user may manage it; 404 otherwise (so others' studies are not revealed)."""
+    study = studies_for(user).filter(slug=slug).first()
+    if study is None:
+        raise Http404("No such study among yours.")
+    return study

@@ -1,0 +1,265 @@
+"""The participant API: the same quiz as the HTML flow, through the same services.
+
+Nothing returned here says whether an answer was right, which portrait is real, or where an image lives
+beyond its opaque per-session URL.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from survey import selectors, services
+from survey.api.auth import IsParticipant, ParticipantAuthentication
+from survey.forms import ProfileForm
+from survey.models import Answer, Invite, QuizSession
+from survey.selectors import QuestionView
+
+PROFESSIONS = [value for value, _ in ProfileForm.base_fields["profession"].choices if value]
+
+
+class ParticipantView(APIView):
+    authentication_classes = [ParticipantAuthentication]
+    permission_classes = [IsParticipant]
+
+    @property
+    def quiz_session(self) -> QuizSession:
+        return self.request.auth
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField()
+    message = serializers.CharField()
+
+
+def refusal(error: services.QuizError, code: str, http_status: int, **extra) -> Response:
+    return Response({"error": code, "message": str(error), **extra}, status=http_status)
+
+
+def outcome_payload(answer: Answer) -> dict:
+    return {"outcome": answer.outcome}
+
+
+# --- starting a session ---------------------------------------------------------------------------------
+
+
+class SessionStartIn(serializers.Serializer):
+    invite = serializers.CharField(max_length=64, help_text="The token from the invite link.")
+    consent = serializers.BooleanField(help_text="Must be true: the participant agreed to the study's consent text.")
+    profession = serializers.ChoiceField(choices=PROFESSIONS)
+    years_experience = serializers.IntegerField(min_value=0, max_value=70)
+
+    def validate_consent(self, value: bool) -> bool:
+        if not value:
+            raise ValidationError("The participant must agree to the consent text.")
+        return value
+
+
+class SessionOut(serializers.Serializer):
+    token = serializers.CharField(help_text="Send as `Authorization: Bearer <token>` on every later call.")
+    participant = serializers.CharField()
+    stage = serializers.CharField()
+
+
+class SessionStart(APIView):
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_scope = "invite"
+
+    @extend_schema(request=SessionStartIn, responses={201: SessionOut, 200: SessionOut, 400: ErrorSerializer,
+                                                       404: ErrorSerializer, 410: ErrorSerializer})
+    def post(self, request):
+        data = SessionStartIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        invite = get_object_or_404(Invite, token=data.validated_data["invite"])
+        resumed = not invite.reusable and invite.sessions.exists()
+        try:
+            with transaction.atomic():
+                session = services.session_start(invite=invite)
+                if session.stage == QuizSession.Stage.PROFILE:
+                    session = services.session_profile_submit(
+                        session=session, profession=data.validated_data["profession"],
+                        years_experience=data.validated_data["years_experience"])
+        except services.QuizError as error:
+            return refusal(error, "unavailable", status.HTTP_410_GONE)
+        body = {"token": session.access_token, "participant": session.pseudonym, "stage": session.stage}
+        return Response(body, status=status.HTTP_200_OK if resumed else status.HTTP_201_CREATED)
+
+
+class SessionStateOut(serializers.Serializer):
+    participant = serializers.CharField()
+    stage = serializers.CharField()
+    answered = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
+class SessionState(ParticipantView):
+    @extend_schema(responses=SessionStateOut)
+    def get(self, request):
+        session = self.quiz_session
+        timed = session.questions.filter(is_practice=False)
+        return Response({"participant": session.pseudonym, "stage": session.stage,
+                         "answered": timed.filter(answer__isnull=False).count(), "total": timed.count()})
+
+
+class SessionBegin(ParticipantView):
+    @extend_schema(request=None, responses={200: SessionStateOut, 409: ErrorSerializer})
+    def post(self, request):
+        try:
+            services.session_quiz_begin(session=self.quiz_session)
+        except services.WrongStage as error:
+            return refusal(error, "wrong_stage", status.HTTP_409_CONFLICT)
+        self.quiz_session.refresh_from_db()
+        return SessionState.get(self, request)
+
+
+# --- questions ------------------------------------------------------------------------------------------
+
+
+class OptionOut(serializers.Serializer):
+    slot = serializers.IntegerField()
+    code = serializers.CharField()
+    label = serializers.CharField()
+    image_url = serializers.CharField(allow_null=True)
+
+
+class QuestionOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    practice = serializers.BooleanField()
+    position = serializers.IntegerField()
+    total = serializers.IntegerField()
+    category = serializers.CharField()
+    prompt = serializers.CharField()
+    stimulus_urls = serializers.ListField(child=serializers.CharField())
+    options = OptionOut(many=True)
+    time_limit_ms = serializers.IntegerField()
+    load_allowance_ms = serializers.IntegerField()
+    clock_running = serializers.BooleanField()
+    remaining_ms = serializers.IntegerField(allow_null=True)
+
+
+def image_url(token: str) -> str:
+    return reverse("survey:portrait", args=[token])
+
+
+def question_payload(view: QuestionView) -> dict:
+    return {
+        "id": view.id, "practice": view.is_practice, "position": view.position, "total": view.total,
+        "category": view.category, "prompt": view.prompt,
+        "stimulus_urls": [image_url(t) for t in view.stimulus_tokens],
+        "options": [{"slot": o.slot, "code": o.code, "label": o.label,
+                     "image_url": image_url(o.image_token) if o.image_token else None} for o in view.options],
+        "time_limit_ms": view.time_limit_ms, "load_allowance_ms": view.load_allowance_ms,
+        "clock_running": view.clock_running, "remaining_ms": view.remaining_ms,
+    }
+
+
+class PracticeQuestions(ParticipantView):
+    @extend_schema(responses={200: QuestionOut(many=True), 409: ErrorSerializer})
+    def get(self, request):
+        try:
+            questions = services.practice_questions_serve(session=self.quiz_session)
+        except services.WrongStage as error:
+            return refusal(error, "wrong_stage", status.HTTP_409_CONFLICT)
+        return Response([question_payload(selectors.question_view(q)) for q in questions])
+
+
+class CurrentQuestion(ParticipantView):
+    @extend_schema(responses={200: QuestionOut, 204: OpenApiResponse(description="The session is finished."),
+                              409: ErrorSerializer})
+    def get(self, request):
+        try:
+            question = services.session_current_question(session=self.quiz_session)
+        except services.WrongStage as error:
+            return refusal(error, "wrong_stage", status.HTTP_409_CONFLICT)
+        if question is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(question_payload(selectors.question_view(question)))
+
+
+class ClockOut(serializers.Serializer):
+    remaining_ms = serializers.IntegerField()
+
+
+class OutcomeOut(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=["answered", "skipped", "timeout"])
+
+
+class AnswerIn(serializers.Serializer):
+    choice = serializers.CharField(max_length=64, help_text="The chosen option's code.")
+
+
+class QuestionAction(ParticipantView):
+    """Shared refusal handling for the calls that act on one question."""
+
+    def act(self, action) -> Response:
+        try:
+            return action()
+        except services.AlreadyAnswered as refused:
+            return refusal(refused, "already_answered", status.HTTP_409_CONFLICT, **outcome_payload(refused.answer))
+        except services.UnknownOption as error:
+            return Response({"choice": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+        except services.NotExpired as error:
+            return refusal(error, "not_expired", status.HTTP_409_CONFLICT, remaining_ms=error.remaining_ms)
+        except services.QuestionNotCurrent as error:
+            return refusal(error, "not_current", status.HTTP_409_CONFLICT)
+        except services.WrongStage as error:
+            return refusal(error, "wrong_stage", status.HTTP_409_CONFLICT)
+
+
+class QuestionStart(QuestionAction):
+    @extend_schema(request=None, responses={200: ClockOut, 409: ErrorSerializer})
+    def post(self, request, question_id: int):
+        def start():
+            question = services.question_clock_start(session=self.quiz_session, question_id=question_id)
+            return Response({"remaining_ms": selectors.remaining_ms(question, services.timezone.now())})
+        return self.act(start)
+
+
+class QuestionAnswer(QuestionAction):
+    @extend_schema(request=AnswerIn, responses={200: OutcomeOut, 400: ErrorSerializer, 409: ErrorSerializer})
+    def post(self, request, question_id: int):
+        data = AnswerIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        choice = data.validated_data["choice"]
+        return self.act(lambda: Response(outcome_payload(
+            services.answer_submit(session=self.quiz_session, question_id=question_id, choice=choice))))
+
+
+class QuestionSkip(QuestionAction):
+    @extend_schema(request=None, responses={200: OutcomeOut, 409: ErrorSerializer})
+    def post(self, request, question_id: int):
+        return self.act(lambda: Response(outcome_payload(
+            services.answer_submit(session=self.quiz_session, question_id=question_id, choice=None))))
+
+
+class QuestionExpire(QuestionAction):
+    @extend_schema(request=None, responses={200: OutcomeOut, 409: ErrorSerializer})
+    def post(self, request, question_id: int):
+        return self.act(lambda: Response(outcome_payload(
+            services.question_expire(session=self.quiz_session, question_id=question_id))))
+
+
+class ScoreOut(serializers.Serializer):
+    category = serializers.CharField()
+    answered = serializers.IntegerField()
+    correct = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    timed_out = serializers.IntegerField()
+
+
+class Scores(ParticipantView):
+    @extend_schema(responses={200: ScoreOut(many=True), 403: ErrorSerializer})
+    def get(self, request):
+        session = self.quiz_session
+        if session.stage != QuizSession.Stage.FINISHED or not session.study.show_feedback:
+            return Response({"error": "no_feedback", "message": "Scores are shown only after the last question, "
+                             "and only if the study allows it."}, status=status.HTTP_403_FORBIDDEN)
+        return Response([{"category": s.category, "answered": s.answered, "correct": s.correct,
+                          "skipped": s.skipped, "timed_out": s.timed_out} for s in selectors.session_scores(session)])

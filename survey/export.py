@@ -1,0 +1,150 @@
+"""A study's results as tables: the tidy answers export of DESIGN.md, participants, and the settings that
+describe how the study ran.
+
+Exports carry pseudonymous ids and content hashes only: never names, emails, invite tokens or labels,
+file names or paths.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from django.db.models import Count, Q
+
+from survey.models import Answer, Outcome, Portrait, QuizSession, Study
+
+ANSWER_COLUMNS = [
+    "study", "participant", "session", "category", "position", "question", "disorder", "stimulus_kind",
+    "n_options", "chance", "correct_choice", "choice", "outcome", "correct", "time_limit_ms", "response_ms",
+    "started_at", "answered_at", "seed",
+]
+PARTICIPANT_COLUMNS = [
+    "participant", "session", "profession", "years_experience", "stage", "started_at", "finished_at",
+    "n_answered", "n_skipped", "n_timeout", "erased",
+]
+STUDY_SETTING_FIELDS = [
+    "slug", "title", "is_open", "show_feedback", "n_real_vs_synthetic", "n_reidentification", "n_diagnosis",
+    "time_limit_real_vs_synthetic_ms", "time_limit_reidentification_ms", "time_limit_diagnosis_ms", "grace_ms",
+    "load_allowance_ms", "n_synthetic_in_real_vs_synthetic", "n_candidates_in_reidentification",
+    "n_options_in_diagnosis",
+]
+FORMATS = {"csv": "text/csv", "json": "application/json",
+           "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def iso_ms(moment: datetime | None) -> str:
+    """ISO 8601 in UTC with millisecond precision, as the export contract asks."""
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def platform_version() -> str:
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    return tomllib.loads(pyproject.read_text())["project"]["version"]
+
+
+def answers_frame(study: Study) -> pd.DataFrame:
+    """One row per question a participant was shown and that has an outcome, in the contract's columns."""
+    answers = (
+        Answer.objects.filter(question__session__study=study, question__is_practice=False)
+        .select_related("question__session", "question__disorder")
+        .annotate(n_options=Count("question__options"))
+        .order_by("question__session__started_at", "question__session_id", "question__position")
+    )
+    rows = []
+    for answer in answers:
+        question = answer.question
+        session = question.session
+        rows.append({
+            "study": study.slug,
+            "participant": session.pseudonym,
+            "session": session.pk,
+            "category": question.category,
+            "position": question.position,
+            "question": question.pk,
+            "disorder": question.disorder.code,
+            "stimulus_kind": question.stimulus_kind,
+            "n_options": answer.n_options,
+            "chance": 1 / answer.n_options,
+            "correct_choice": question.correct_choice,
+            "choice": answer.choice,
+            "outcome": answer.outcome,
+            "correct": "" if answer.correct is None else int(answer.correct),
+            "time_limit_ms": question.time_limit_ms,
+            "response_ms": "" if answer.response_ms is None else answer.response_ms,
+            "started_at": iso_ms(question.clock_start()),
+            "answered_at": iso_ms(answer.answered_at),
+            "seed": session.seed,
+        })
+    return pd.DataFrame(rows, columns=ANSWER_COLUMNS)
+
+
+def participants_frame(study: Study) -> pd.DataFrame:
+    timed = Q(questions__is_practice=False)
+    sessions = study.sessions.annotate(
+        n_answered=Count("questions", filter=timed & Q(questions__answer__outcome=Outcome.ANSWERED)),
+        n_skipped=Count("questions", filter=timed & Q(questions__answer__outcome=Outcome.SKIPPED)),
+        n_timeout=Count("questions", filter=timed & Q(questions__answer__outcome=Outcome.TIMEOUT)),
+    ).order_by("started_at", "pk")
+    rows = [{
+        "participant": s.pseudonym,
+        "session": s.pk,
+        "profession": s.profession,
+        "years_experience": "" if s.years_experience is None else s.years_experience,
+        "stage": s.stage,
+        "started_at": iso_ms(s.started_at),
+        "finished_at": iso_ms(s.finished_at),
+        "n_answered": s.n_answered,
+        "n_skipped": s.n_skipped,
+        "n_timeout": s.n_timeout,
+        "erased": int(s.erased_at is not None),
+    } for s in sessions]
+    return pd.DataFrame(rows, columns=PARTICIPANT_COLUMNS)
+
+
+def study_settings(study: Study) -> dict:
+    """Every parameter of the study and what its bank held, so an export describes itself."""
+    portraits = Portrait.objects.filter(study=study).select_related("disorder").order_by("kind", "disorder__code", "content_hash")
+    return {
+        "platform_version": platform_version(),
+        "export_contract": "DESIGN.md tidy export v1",
+        "study": {name: getattr(study, name) for name in STUDY_SETTING_FIELDS},
+        "disorders": [{"code": d.code, "name": d.name} for d in study.disorders.order_by("code")],
+        "generator_checkpoints": sorted({p.checkpoint_id for p in portraits if p.checkpoint_id}),
+        "image_bank": [{
+            "content_hash": p.content_hash, "kind": p.kind, "disorder": p.disorder.code,
+            "used_in_training": p.used_in_training, "checkpoint_id": p.checkpoint_id, "seed": p.seed,
+            "truncation": p.truncation,
+        } for p in portraits],
+        "sessions": study.sessions.count(),
+        "sessions_finished": study.sessions.filter(stage=QuizSession.Stage.FINISHED).count(),
+    }
+
+
+def answers_csv(study: Study) -> bytes:
+    return answers_frame(study).to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def render(study: Study, table: str, fmt: str) -> bytes:
+    """One export file: table in {answers, participants, settings}, fmt in {csv, json, xlsx}."""
+    if table == "settings":
+        return json.dumps(study_settings(study), indent=2, default=str).encode("utf-8")
+    frame = answers_frame(study) if table == "answers" else participants_frame(study)
+    if fmt == "csv":
+        return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    if fmt == "json":
+        return frame.to_json(orient="records", indent=2).encode("utf-8")
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        frame.to_excel(writer, sheet_name=table, index=False)
+    return buffer.getvalue()
+
+
+def file_name(study: Study, table: str, fmt: str) -> str:
+    return f"{study.slug}-{table}.{'json' if table == 'settings' else fmt}"
