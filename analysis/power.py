@@ -47,7 +47,7 @@ def exact_binomial_power(nobs: int, chance: float, accuracy: float, alpha: float
     --------
     >>> from analysis import exact_binomial_power
     >>> round(exact_binomial_power(531, 0.25, 1 / 3), 3)
-    0.991
+    0.989
     """
     if nobs < 1:
         raise ValueError(f"nobs must be at least 1, got {nobs}")
@@ -132,7 +132,7 @@ def plan_study(excess: float, chance: float, power: float = 0.80, alpha: float =
     >>> from analysis import plan_study
     >>> plan = plan_study(0.05, 0.25, questions_per_participant=10, icc=0.05)
     >>> plan.answers_exact, plan.participants
-    (620, 90)
+    (607, 89)
     """
     _check_probability(chance, "chance")
     accuracy = chance + excess

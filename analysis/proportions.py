@@ -62,9 +62,9 @@ def proportion_ci(count: int, nobs: int, conf_level: float = 0.95,
     --------
     >>> from analysis import proportion_ci
     >>> [round(x, 4) for x in proportion_ci(177, 531)]
-    [0.2932, 0.3754]
+    [0.2933, 0.3752]
     >>> [round(x, 4) for x in proportion_ci(177, 531, method="wilson")]
-    [0.2938, 0.3752]
+    [0.2946, 0.3745]
     """
     _check_counts(count, nobs)
     _check_probability(conf_level, "conf_level")
