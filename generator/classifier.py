@@ -55,14 +55,16 @@ class PhantomClassifier(nn.Module):
         self.config = config
         widths = (3,) + config.channels
         self.features = nn.Sequential(*[_Stage(a, b) for a, b in zip(widths[:-1], widths[1:])])
-        self.head = nn.Linear(config.channels[-1], config.num_classes)
+        side = config.resolution // 2 ** len(config.channels)
+        # a flattened head keeps where features are: spacing and height are the disorders' signs
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.2), nn.Linear(config.channels[-1] * side * side, config.num_classes))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         check_shape("classifier images", images, (None, 3, None, None))
         r = self.config.resolution
         if images.shape[-1] != r or images.shape[-2] != r:
             images = F.interpolate(images, size=(r, r), mode="bilinear", align_corners=False, antialias=True)
-        return self.head(self.features(images).mean(dim=(2, 3)))
+        return self.head(self.features(images))
 
 
 @dataclass
