@@ -12,7 +12,8 @@ from scipy.stats.contingency import odds_ratio
 from .proportions import _check_counts
 from .results import TestResult
 
-__all__ = ["CONDITIONAL_CI_MAX_N", "chi2_two_proportions", "fisher_two_proportions", "tost_two_proportions",
+__all__ = ["CONDITIONAL_CI_MAX_N", "chi2_two_proportions", "fisher_two_proportions",
+           "tost_two_proportions",
            "tost_from_estimate"]
 
 

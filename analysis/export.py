@@ -106,10 +106,14 @@ def load_export(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
     ...            n_options=4, chance=0.25, correct_choice="KS", choice="NS",
     ...            outcome="answered", correct=1, time_limit_ms=15000, response_ms=4200,
     ...            started_at="", answered_at="", seed="7")
-    >>> load_export(pd.DataFrame([row]))
-    Traceback (most recent call last):
-    ...
-    analysis.export.ExportError: row 1 (line 2), column 'correct': is 1 but choice 'NS' differs from correct_choice 'KS'
+    >>> from analysis import ExportError
+    >>> try:
+    ...     load_export(pd.DataFrame([row]))
+    ... except ExportError as err:
+    ...     print(err.column, err.row)
+    ...     print(str(err).split(": ", 1)[1])
+    correct 1
+    is 1 but choice 'NS' differs from correct_choice 'KS'
     """
     label = None
     if isinstance(source, pd.DataFrame):

@@ -68,8 +68,9 @@ def build_report(df: pd.DataFrame, margin: float = 0.10, alpha: float = 0.05,
     studies = df["study"].unique()
     if len(studies) > 1:
         second = int(np.flatnonzero(df["study"].to_numpy() != studies[0])[0]) + 1
-        raise ExportError(f"the export holds {len(studies)} studies ({', '.join(map(str, studies[:5]))}"
-                          f"); the report covers one: choose it with --study",
+        names = ", ".join(map(str, studies[:5]))
+        raise ExportError(f"the export holds {len(studies)} studies ({names}); the report "
+                          "covers one: choose it with --study",
                           column="study", row=second)
     findings: list[str] = []
     answered = df[df["outcome"] == "answered"]
@@ -207,13 +208,15 @@ def _diagnosis_entry(df: pd.DataFrame, answered: pd.DataFrame, margin: float, al
               f"difference {100 * chi2.estimate:+.1f} points, 90% CI "
               f"[{100 * tost.ci[0]:+.1f}, {100 * tost.ci[1]:+.1f}]")
     entry["statement"] = (
-        f"Diagnostic accuracy on synthetic portraits is {'equivalent' if equiv else 'not shown equivalent'}"
+        f"Diagnostic accuracy on synthetic portraits is "
+        f"{'equivalent' if equiv else 'not shown equivalent'}"
         f" to real ones within ±{100 * margin:.0f} points (TOST p = {tost.p_value:.3g}; {phrase}).")
     if not isinstance(clustered, NotTested):
         c_equiv = clustered[1].extra["equivalent"]
         if c_equiv != equiv:
             findings.append(
-                f"diagnosis real vs synthetic: the naive TOST {'shows' if equiv else 'does not show'}"
+                f"diagnosis real vs synthetic: the naive TOST "
+                f"{'shows' if equiv else 'does not show'}"
                 f" equivalence within ±{100 * margin:.0f} points (p = {tost.p_value:.3g}) but "
                 f"with participant-clustered standard errors it {'does' if c_equiv else 'does not'}"
                 f" (p = {clustered[1].p_value:.3g}); trust the clustered analysis.")
@@ -338,7 +341,8 @@ def render_markdown(report: dict[str, Any], figures: dict[str, str] | None = Non
                          f"{_fmt_pct(k['accuracy'])} | {_fmt_ci(k['binomial'].get('ci95'))} | "
                          f"{_fmt_p(k['binomial']['p_value'])} |")
         t = d["tost"]
-        lines += ["", f"- Difference test: χ² = {d['chi2']:.3f} (Yates), p = {_fmt_p(d['p_value'])}; "
+        lines += ["", f"- Difference test: χ² = {d['chi2']:.3f} (Yates), "
+                  f"p = {_fmt_p(d['p_value'])}; "
                   f"Fisher's exact p = {_fmt_p(d['fisher_p_value'])}. A large p here does **not** "
                   "show that the accuracies are the same.",
                   f"- Equivalence (TOST, margin ±{100 * t['extra']['margin']:.0f} points): "
