@@ -116,6 +116,9 @@ IMAGE_BANK_ROOT = Path(env_str("SURVEY_IMAGE_BANK_ROOT", str(VAR_DIR / "image-ba
 SURVEY_IMAGE_SIZE = env_int("SURVEY_IMAGE_SIZE", 256, minimum=32)
 SURVEY_IMAGE_QUALITY = env_int("SURVEY_IMAGE_QUALITY", 90, minimum=50)
 
+# Portrait uploads through the API send many files at once.
+DATA_UPLOAD_MAX_NUMBER_FILES = env_int("SURVEY_UPLOAD_MAX_FILES", 1000, minimum=1)
+
 SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_COOKIE_AGE", 60 * 60 * 24 * 14, minimum=60)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -24,7 +24,7 @@ class DisorderAdmin(admin.ModelAdmin):
 
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
-    list_display = ["title", "slug", "is_open", "bank_size", "progress"]
+    list_display = ["title", "slug", "is_open", "bank_size", "progress", "dashboard"]
     list_filter = ["is_open"]
     search_fields = ["title", "slug"]
     prepopulated_fields = {"slug": ["title"]}
@@ -60,6 +60,13 @@ class StudyAdmin(admin.ModelAdmin):
         p = selectors.study_progress(study)
         return (f"{p.sessions_started} sessions started, {p.sessions_finished} finished; "
                 f"{p.answered} answers, {p.skipped} skips, {p.timed_out} timeouts")
+
+    @admin.display(description="Dashboard and exports")
+    def dashboard(self, study: Study) -> str:
+        return format_html('<a href="{}">open</a> · <a href="{}">answers CSV</a> · <a href="{}">XLSX</a>',
+                           reverse("survey:dashboard", args=[study.slug]),
+                           reverse("api:study-export", args=[study.slug, "answers", "csv"]),
+                           reverse("api:study-export", args=[study.slug, "answers", "xlsx"]))
 
     @admin.action(description="Issue 10 single-use invite links")
     def issue_ten_invites(self, request, queryset) -> None:

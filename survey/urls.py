@@ -15,4 +15,5 @@ urlpatterns = [
     path("quiz/q/<int:question_id>/expire/", views.expire, name="expire"),
     path("img/<str:token>", views.portrait, name="portrait"),
     path("staff/portrait/<int:portrait_id>", views.bank_image, name="bank-image"),
+    path("staff/studies/<slug:slug>/dashboard/", views.study_dashboard, name="dashboard"),
 ]

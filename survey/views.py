@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from survey import selectors, services
-from survey.api.auth import session_from_authorization
+from survey.api.auth import coordinated_study, session_from_authorization
 from survey.forms import ConsentForm, ProfileForm
 from survey.imaging import OUTPUT_CONTENT_TYPE, stored_path
 from survey.models import Invite, Portrait, QuizSession
@@ -186,3 +186,15 @@ def portrait(request: HttpRequest, token: str) -> HttpResponse:
 def bank_image(request: HttpRequest, portrait_id: int) -> HttpResponse:
     """A bank portrait for the coordinators' admin."""
     return _image_response(get_object_or_404(Portrait, pk=portrait_id).content_hash)
+
+
+@never_cache
+@staff_member_required
+@require_GET
+def study_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
+    """A coordinator's live view of one of their studies."""
+    from survey.dashboard import study_dashboard as build  # pandas and matplotlib only when asked for
+
+    study = coordinated_study(request.user, slug)
+    return render(request, "survey/dashboard.html", {"study": study, "dashboard": build(study),
+                                                     "title": f"Dashboard: {study.title}"})

@@ -210,6 +210,7 @@ class Invites(StudyScoped):
 
 
 class InviteRevoke(StudyScoped):
+    serializer_class = InviteSerializer
     @extend_schema(request=None, responses=InviteSerializer)
     def post(self, request, slug: str, invite_id: int):
         invite = get_object_or_404(Invite, pk=invite_id, study=self.study())
@@ -224,6 +225,7 @@ class EraseIn(serializers.Serializer):
 
 
 class ParticipantErase(StudyScoped):
+    serializer_class = EraseIn
     @extend_schema(request=EraseIn, responses={200: OpenApiResponse(description="Erased.")})
     def post(self, request, slug: str, participant: str):
         """Erase a participant's personal fields; their pseudonymous answers stay in the study."""

@@ -143,3 +143,27 @@ def test_the_export_is_read_by_the_analysis_package(study, tmp_path):
     path.write_bytes(export.answers_csv(study))
     frame = analysis.load_export(path)
     assert len(frame) == 30
+
+
+def test_the_dashboard_shows_progress_accuracy_and_downloads(study, admin_client):
+    play(study)
+    page = admin_client.get(f"/staff/studies/{study.slug}/dashboard/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "1</strong> sessions started" in html and "Clopper-Pearson" in html
+    assert "data:image/png;base64," in html
+    assert f"/api/studies/{study.slug}/export/answers.csv" in html
+    assert admin_client.get(f"/api/studies/{study.slug}/export/answers.csv").status_code == 200
+
+
+def test_the_dashboard_is_for_the_studys_coordinators_only(study, client, django_user_model):
+    outsider = django_user_model.objects.create_user("outsider", is_staff=True)
+    client.force_login(outsider)
+    assert client.get(f"/staff/studies/{study.slug}/dashboard/").status_code == 404
+    client.logout()
+    assert client.get(f"/staff/studies/{study.slug}/dashboard/").status_code == 302  # to the login page
+
+
+def test_the_dashboard_of_a_study_without_answers(study, admin_client):
+    page = admin_client.get(f"/staff/studies/{study.slug}/dashboard/")
+    assert page.status_code == 200 and b"No answers yet" in page.content
