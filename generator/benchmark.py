@@ -10,7 +10,9 @@ import torch
 
 from generator.averages import latent_average
 from generator.device import device_name, resolve_device
-from generator.model import load_generator
+from generator.config import PRESETS
+from generator.model import LoadedGenerator, load_generator
+from generator.networks import Generator
 from generator.sampling import generate_batch
 
 
@@ -19,7 +21,7 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def images_per_second(model, label: int, n: int, batch: int) -> float:  # type: ignore[no-untyped-def]
+def images_per_second(model: LoadedGenerator, label: int, n: int, batch: int) -> float:
     seeds = list(range(n))
     generate_batch(model, label, seeds[: min(batch, n)], 1.0)  # warm-up: kernels, allocator
     _sync(model.device)
@@ -30,9 +32,18 @@ def images_per_second(model, label: int, n: int, batch: int) -> float:  # type: 
     return n / (time.perf_counter() - start)
 
 
+def untrained_model(preset: str, device: torch.device) -> LoadedGenerator:
+    """Random weights of a preset: speed does not depend on the weights, only on the shapes."""
+    config = PRESETS[preset]
+    net = Generator(config).eval().requires_grad_(False).to(device)
+    names = [f"class{i}" for i in range(config.num_classes)]
+    return LoadedGenerator(net, names, f"untrained-{preset}", config, {}, device)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m generator.benchmark", description=__doc__)
-    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("checkpoint", type=Path, nargs="?", help="generator checkpoint (or use --untrained)")
+    parser.add_argument("--untrained", metavar="PRESET", help="time a randomly initialised preset instead, e.g. real256")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--n", type=int, default=512, help="images for the batched measurement")
@@ -41,7 +52,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = load_generator(args.checkpoint, device=str(resolve_device(args.device)))
+    device = resolve_device(args.device)
+    if args.checkpoint is not None:
+        model = load_generator(args.checkpoint, device=str(device))
+    elif args.untrained:
+        model = untrained_model(args.untrained, device)
+    else:
+        parser.error("give a checkpoint or --untrained PRESET")
     label = 0
     print(f"device: {device_name(model.device)}; checkpoint {model.checkpoint_id}, {model.config.resolution} px")
     if model.device.type == "cuda":

@@ -15,5 +15,6 @@ urlpatterns = [
     path("quiz/q/<int:question_id>/expire/", views.expire, name="expire"),
     path("img/<str:token>", views.portrait, name="portrait"),
     path("staff/portrait/<int:portrait_id>", views.bank_image, name="bank-image"),
+    path("healthz", views.health, name="health"),
     path("staff/studies/<slug:slug>/dashboard/", views.study_dashboard, name="dashboard"),
 ]

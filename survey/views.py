@@ -22,7 +22,7 @@ from survey import selectors, services
 from survey.api.auth import coordinated_study, session_from_authorization
 from survey.forms import ConsentForm, ProfileForm
 from survey.imaging import OUTPUT_CONTENT_TYPE, stored_path
-from survey.models import Invite, Portrait, QuizSession
+from survey.models import Invite, Portrait, QuizSession, Study
 
 SESSION_KEY = "survey_access_token"
 
@@ -198,3 +198,10 @@ def study_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     study = coordinated_study(request.user, slug)
     return render(request, "survey/dashboard.html", {"study": study, "dashboard": build(study),
                                                      "title": f"Dashboard: {study.title}"})
+
+
+@never_cache
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    """Liveness with one trivial database query: for load balancers, and the load tool's baseline."""
+    return JsonResponse({"ok": True, "studies": Study.objects.count()})

@@ -200,3 +200,7 @@ def test_images_of_every_kind_are_delivered_identically(client, real_study):
     (fmt, mode, size, info, _), = next(iter(signatures))
     assert (fmt, mode, size) == ("JPEG", "RGB", (256, 256))
     assert not {"exif", "icc_profile", "comment"} & set(info)
+
+
+def test_the_health_endpoint_touches_the_database(client, db):
+    assert client.get("/healthz").json() == {"ok": True, "studies": 0}
