@@ -3,6 +3,7 @@ README.md lists them all."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -50,6 +51,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "survey.security.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -146,10 +148,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
-    # Invite tokens are unguessable; the limit stops anyone from trying many of them quickly.
-    "DEFAULT_THROTTLE_RATES": {"invite": env_str("SURVEY_INVITE_RATE", "30/minute")},
 }
+# Uses of invite tokens (page and API, valid or not) per client address: tokens are unguessable, and the
+# limit stops anyone from trying many of them quickly.
+SURVEY_INVITE_RATE = env_str("SURVEY_INVITE_RATE", "30/minute")
+if not re.fullmatch(r"\d+/(second|minute|hour|day)", SURVEY_INVITE_RATE):
+    raise ImproperlyConfigured(f"SURVEY_INVITE_RATE={SURVEY_INVITE_RATE!r} is not like 30/minute (second, minute, hour, day).")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Synthetic-portrait study platform API",
     "DESCRIPTION": "Participant API (bearer token from POST /api/participant/sessions/) and coordinator API "

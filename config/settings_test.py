@@ -14,3 +14,4 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast use
 STATIC_ROOT = tempfile.mkdtemp(prefix="survey-test-static-")
 WHITENOISE_USE_FINDERS = True  # serve app static files without collectstatic
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+SURVEY_INVITE_RATE = "10000/minute"  # tests of the limit set their own

@@ -6,9 +6,7 @@ from a cache, and a portrait must not stay on the participant's disk.
 
 from __future__ import annotations
 
-from pathlib import Path
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,7 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from survey import selectors, services
 from survey.api.auth import coordinated_study, session_from_authorization
 from survey.forms import ConsentForm, ProfileForm
-from survey.imaging import OUTPUT_CONTENT_TYPE, stored_path
+from survey.security import invite_attempt_allowed
+from survey.delivery import image_response
 from survey.models import Invite, Portrait, QuizSession, Study
 
 SESSION_KEY = "survey_access_token"
@@ -45,6 +44,10 @@ def _require_participant(request: HttpRequest) -> QuizSession:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def invite_landing(request: HttpRequest, token: str) -> HttpResponse:
+    if not invite_attempt_allowed(request):
+        return render(request, "survey/unavailable.html",
+                      {"message": "Too many attempts from your network. Please wait a minute and open the link again."},
+                      status=429)
     invite = get_object_or_404(Invite.objects.select_related("study"), token=token)
     try:
         resumable = services.session_resumable(invite=invite)
@@ -154,19 +157,6 @@ def expire(request: HttpRequest, question_id: int) -> HttpResponse:
     return redirect("survey:quiz")
 
 
-def _image_response(content_hash: str) -> HttpResponse:
-    # Plain bytes, not FileResponse: that would name the stored file (its content hash) in a
-    # Content-Disposition header.
-    path = stored_path(Path(settings.IMAGE_BANK_ROOT), content_hash)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise Http404("No such image.") from None
-    response = HttpResponse(data, content_type=OUTPUT_CONTENT_TYPE)
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
 @never_cache
 @require_GET
 def portrait(request: HttpRequest, token: str) -> HttpResponse:
@@ -177,7 +167,7 @@ def portrait(request: HttpRequest, token: str) -> HttpResponse:
         shown = selectors.shown_image_for_staff(token)
     if shown is None:
         raise Http404("No such image.")
-    return _image_response(shown.portrait.content_hash)
+    return image_response(shown.portrait.content_hash)
 
 
 @never_cache
@@ -185,7 +175,7 @@ def portrait(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def bank_image(request: HttpRequest, portrait_id: int) -> HttpResponse:
     """A bank portrait for the coordinators' admin."""
-    return _image_response(get_object_or_404(Portrait, pk=portrait_id).content_hash)
+    return image_response(get_object_or_404(Portrait, pk=portrait_id).content_hash)
 
 
 @never_cache

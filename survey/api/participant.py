@@ -19,6 +19,7 @@ from survey import selectors, services
 from survey.api.auth import IsParticipant, ParticipantAuthentication
 from survey.forms import ProfileForm
 from survey.models import Answer, Invite, QuizSession
+from survey.security import invite_attempt_allowed
 from survey.selectors import QuestionView
 
 PROFESSIONS = [value for value, _ in ProfileForm.base_fields["profession"].choices if value]
@@ -70,11 +71,14 @@ class SessionOut(serializers.Serializer):
 class SessionStart(APIView):
     authentication_classes: list = []
     permission_classes: list = []
-    throttle_scope = "invite"
 
     @extend_schema(request=SessionStartIn, responses={201: SessionOut, 200: SessionOut, 400: ErrorSerializer,
-                                                       404: ErrorSerializer, 410: ErrorSerializer})
+                                                       404: ErrorSerializer, 410: ErrorSerializer,
+                                                       429: ErrorSerializer})
     def post(self, request):
+        if not invite_attempt_allowed(request):
+            return Response({"error": "rate_limited", "message": "Too many invite attempts; try again later."},
+                            status=status.HTTP_429_TOO_MANY_REQUESTS)
         data = SessionStartIn(data=request.data)
         data.is_valid(raise_exception=True)
         invite = get_object_or_404(Invite, token=data.validated_data["invite"])

@@ -1,0 +1,69 @@
+"""The leak audit: what the browser receives must not tell real from synthetic."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+from PIL import Image
+
+from survey.image_bank import portrait_add
+from survey.imaging import stored_path
+from survey.leakage import audit_study
+from tests.survey.factories import DisorderFactory, StudyFactory
+
+
+@pytest.fixture
+def bank_study(db, image_bank_root):
+    disorder = DisorderFactory(code="velmar")
+    study = StudyFactory(slug="audit", disorders=[disorder])
+    rng = np.random.default_rng(7)
+    for kind, used, n in [("real", True, 12), ("synthetic", None, 12), ("latent_average", None, 2)]:
+        for _ in range(n):
+            # Same texture statistics for every kind, so only a pipeline fault could separate them.
+            image = Image.fromarray(rng.integers(60, 200, (80, 80, 3), dtype=np.uint8))
+            portrait_add(study=study, image=image, kind=kind, disorder_code="velmar", used_in_training=used)
+    return study
+
+
+def test_a_clean_bank_shows_no_difference(bank_study):
+    report = audit_study(bank_study)
+    assert report.counts == {"real": 12, "synthetic": 12, "latent_average": 2}
+    assert report.differences == [] and report.clean
+    assert report.byte_size_test["p_value"] > 0.05
+
+
+def test_the_command_reports_a_clean_bank(bank_study):
+    out = io.StringIO()
+    call_command("audit_leakage", "audit", stdout=out)
+    assert "No difference between kinds" in out.getvalue()
+
+
+def test_it_catches_an_image_that_bypassed_the_pipeline(bank_study, image_bank_root):
+    planted = bank_study.portraits.filter(kind="synthetic").first()
+    exif = Image.Exif()
+    exif[0x010F] = "GeneratorCam"
+    buffer = io.BytesIO()
+    Image.new("RGB", (300, 300), (90, 90, 90)).save(buffer, "PNG", exif=exif.tobytes())
+    stored_path(image_bank_root, planted.content_hash).write_bytes(buffer.getvalue())
+    report = audit_study(bank_study)
+    joined = "\n".join(report.differences)
+    assert "width differs" in joined and "format differs" in joined
+    assert "carry metadata" in joined
+    with pytest.raises(CommandError):
+        call_command("audit_leakage", "audit", stdout=io.StringIO())
+
+
+def test_it_catches_byte_sizes_that_give_the_kind_away(db, image_bank_root):
+    study = StudyFactory(slug="sizes", disorders=[DisorderFactory(code="velmar")])
+    rng = np.random.default_rng(3)
+    for _ in range(15):
+        noisy = Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))  # large JPEGs
+        portrait_add(study=study, image=noisy, kind="real", disorder_code="velmar", used_in_training=True)
+        flat = Image.new("RGB", (64, 64), tuple(int(v) for v in rng.integers(0, 256, 3)))  # tiny JPEGs
+        portrait_add(study=study, image=flat, kind="synthetic", disorder_code="velmar")
+    report = audit_study(study)
+    assert report.byte_size_test["p_value"] < 0.001
+    assert any("byte sizes" in line for line in report.differences)
