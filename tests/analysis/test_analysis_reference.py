@@ -140,3 +140,47 @@ def test_bad_arguments_raise_value_error(call):
 def test_chi2_warns_on_small_expected_counts():
     with pytest.warns(UserWarning, match="expected count"):
         chi2_two_proportions(1, 6, 4, 7)
+
+
+# --- the provenance of the reference values, made executable ----------------------------------------
+BINOMIAL_REFERENCES = [
+    (177, 531, Fraction(1, 4), ref.BINOM_177_531),
+    (176, 523, Fraction(1, 3), ref.BINOM_176_523),
+    (682, 925, Fraction(3, 4), ref.BINOM_682_925),
+    (133, 274, Fraction(1, 4), ref.BINOM_133_274),
+]
+
+
+@pytest.mark.parametrize("count, nobs, chance, expected", BINOMIAL_REFERENCES)
+def test_binomial_reference_p_values_are_rs_rule_in_exact_arithmetic(count, nobs, chance, expected):
+    pmf = [comb(nobs, j) * chance**j * (1 - chance) ** (nobs - j) for j in range(nobs + 1)]
+    bound = pmf[count] * Fraction(10**7 + 1, 10**7)  # R's relErr in binom.test
+    assert_allclose(float(sum(x for x in pmf if x <= bound)), expected["p_value"], rtol=1e-12)
+    assert_allclose(float(sum(pmf[count:])), expected["p_greater"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("count, nobs, chance, expected", BINOMIAL_REFERENCES)
+def test_clopper_pearson_reference_ends_leave_two_and_a_half_percent_in_each_tail(count, nobs, chance, expected):
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 40
+    low, high = (mpmath.mpf(x) for x in expected["ci"])
+
+    def upper_tail(p):  # P(X >= count | p)
+        return mpmath.fsum(mpmath.binomial(nobs, j) * p**j * (1 - p) ** (nobs - j) for j in range(count, nobs + 1))
+
+    def lower_tail(p):  # P(X <= count | p)
+        return mpmath.fsum(mpmath.binomial(nobs, j) * p**j * (1 - p) ** (nobs - j) for j in range(count + 1))
+
+    assert abs(float(upper_tail(low)) - 0.025) < 1e-12
+    assert abs(float(lower_tail(high)) - 0.025) < 1e-12
+
+
+def test_wilson_reference_is_the_closed_form():
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 40
+    k, n = mpmath.mpf(177), mpmath.mpf(531)
+    z = mpmath.sqrt(2) * mpmath.erfinv(mpmath.mpf("0.95"))
+    p = k / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * mpmath.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    assert_allclose([float(centre - half), float(centre + half)], ref.WILSON_177_531, rtol=1e-12)
