@@ -92,9 +92,11 @@ def cmd_averages(args: argparse.Namespace) -> None:
     device = _setup(args)
     image, rows = averages_figure(args.checkpoint, args.n_latent, args.n_pixel, device, args.data)
     image.save(args.out)
-    print(f"{'disorder':<12} {'latent sharpness':>17} {'pixel-average sharpness':>24}")
+    print("sharpness = variance of the Laplacian (higher is sharper)")
+    print(f"{'disorder':<12} {'real pixel avg':>15} {'generated pixel avg':>20} {'latent avg':>11}")
     for r in rows:
-        print(f"{r['disorder']:<12} {r['latent_laplacian_var']:>17.1f} {r['pixel_laplacian_var']:>24.1f}")
+        real = f"{r['real_pixel_laplacian_var']:.1f}" if "real_pixel_laplacian_var" in r else "-"
+        print(f"{r['disorder']:<12} {real:>15} {r['pixel_laplacian_var']:>20.1f} {r['latent_laplacian_var']:>11.1f}")
     print(f"wrote {args.out}")
 
 
@@ -164,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--n-latent", dest="n_latent", type=int, default=10_000, help="w samples in the latent average")
     p.add_argument("--n-pixel", dest="n_pixel", type=int, default=64, help="portraits in the pixel average")
-    p.add_argument("--data", type=Path, help="average real phantoms from this dataset instead of generated images")
+    p.add_argument("--data", type=Path, help="also show the pixel average of real phantoms from this dataset")
     _add_device(p)
     p.set_defaults(func=cmd_averages)
     return parser

@@ -50,27 +50,30 @@ def averages_figure(
     device: torch.device,
     data_dir: Path | None = None,
 ) -> tuple[Image.Image, list[dict[str, float | str]]]:
-    """Per disorder: pixel average (generated, or real phantoms from data_dir) | latent average."""
+    """Per disorder: [pixel average of real phantoms from data_dir |] pixel average of generated
+    portraits | latent average, with the variance of the Laplacian of each."""
     model = load_generator(checkpoint, device=str(device))
     real = load_image_set(data_dir, model.config.resolution, training_only=False) if data_dir else None
     rows, table = [], []
     for label, disorder in enumerate(model.disorders):
+        generated = np.stack([img for _, img in iter_samples(model, disorder, list(range(n_pixel)), 1.0)])
+        tiles = [pixel_average(generated), latent_average(model, label, n_latent)]
+        entry: dict[str, float | str] = {
+            "disorder": disorder,
+            "pixel_laplacian_var": laplacian_variance(tiles[0]),
+            "latent_laplacian_var": laplacian_variance(tiles[1]),
+        }
         if real is not None:
             idx = (real.labels == real.disorders.index(disorder)).nonzero().squeeze(1)[:n_pixel]
-            images = real.images[idx].permute(0, 2, 3, 1).numpy()
-        else:
-            images = np.stack([img for _, img in iter_samples(model, disorder, list(range(n_pixel)), 1.0)])
-        pixel = pixel_average(images)
-        latent = latent_average(model, label, n_latent)
-        table.append({
-            "disorder": disorder,
-            "pixel_laplacian_var": laplacian_variance(pixel),
-            "latent_laplacian_var": laplacian_variance(latent),
-        })
-        rows.append(_labelled_row(disorder, [pixel, latent], scale=3 if model.config.resolution <= 64 else 1))
-    header = Image.new("RGB", (rows[0].width, 16), (255, 255, 255))
+            tiles.insert(0, pixel_average(real.images[idx].permute(0, 2, 3, 1).numpy()))
+            entry["real_pixel_laplacian_var"] = laplacian_variance(tiles[0])
+        table.append(entry)
+        rows.append(_labelled_row(disorder, tiles, scale=3 if model.config.resolution <= 64 else 1))
     size = rows[0].height
+    header = Image.new("RGB", (rows[0].width, 16), (255, 255, 255))
     draw = ImageDraw.Draw(header)
-    draw.text((_LABEL_W + 4, 2), f"pixel average (n={n_pixel})", fill=(0, 0, 0))
-    draw.text((_LABEL_W + size + 4, 2), f"latent average (n={n_latent})", fill=(0, 0, 0))
+    titles = ([f"real pixel avg (n={n_pixel})"] if real is not None else []) + [
+        f"generated pixel avg (n={n_pixel})", f"latent avg (n={n_latent})"]
+    for i, title in enumerate(titles):
+        draw.text((_LABEL_W + i * size + 4, 2), title, fill=(0, 0, 0))
     return _stack([header] + rows), table
