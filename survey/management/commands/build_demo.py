@@ -23,7 +23,7 @@ import phantoms
 from survey.image_bank import bank_import, portrait_add
 from survey.models import Disorder, Invite, PortraitKind, Study
 
-BUNDLED_CHECKPOINT = Path(settings.BASE_DIR) / "fixtures" / "models" / "generator.safetensors"
+BUNDLED_CHECKPOINT = Path(settings.BASE_DIR) / "fixtures" / "models" / "generator-demo64.safetensors"
 RENDERER_PROVENANCE = "phantom-renderer"
 CONSENT = """This is a demonstration of the survey platform. Every portrait in it is a computer-drawn phantom of
 a fictional disorder; no real person is shown.
