@@ -20,7 +20,9 @@ ensure_venv() {
   local stamp=".venv/.installed-$(cat requirements*.txt | sha256sum | cut -c1-16)-$(basename "$requirements")"
   if [ ! -f "$stamp" ]; then
     echo "Installing $requirements into .venv"
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements"
+    # This machine's pip configuration names extra local indexes; their "is ignored" notes are noise.
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements" 2>&1 \
+      | { grep -v "is ignored: it is neither a file nor a directory" || true; }
     touch "$stamp"
   fi
 }

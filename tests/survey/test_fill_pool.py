@@ -1,0 +1,80 @@
+"""manage.py fill_pool: a generator checkpoint's portraits and latent averages enter the bank through the
+same normalising pipeline as imported ones."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from PIL import Image
+
+from survey.imaging import stored_path
+from survey.models import Portrait
+from tests.survey.factories import DisorderFactory, StudyFactory
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path) -> tuple[Path, str]:
+    from generator.checkpoint import save_checkpoint
+    from generator.config import PRESETS
+    from generator.networks import Generator
+
+    torch.manual_seed(0)
+    config = PRESETS["tiny"]
+    net = Generator(config)
+    disorders = ["alpha", "beta", "unaffected"][: config.num_classes]
+    path = tmp_path / "tiny.safetensors"
+    checkpoint_id = save_checkpoint(path, kind="generator", config=config.to_json(), disorders=disorders,
+                                    provenance={"purpose": "test"},
+                                    tensors={f"G_ema.{k}": v for k, v in net.state_dict().items()})
+    return path, checkpoint_id
+
+
+@pytest.fixture
+def study(db, image_bank_root):
+    return StudyFactory(slug="gen", disorders=[DisorderFactory(code="alpha"), DisorderFactory(code="beta")])
+
+
+def test_it_adds_normalised_synthetic_portraits_and_latent_averages(study, tiny_checkpoint, image_bank_root):
+    path, checkpoint_id = tiny_checkpoint
+    out = io.StringIO()
+    call_command("fill_pool", "gen", checkpoint=str(path), per_disorder=3, latent_samples=64, stdout=out)
+    synthetic = Portrait.objects.filter(study=study, kind="synthetic")
+    averages = Portrait.objects.filter(study=study, kind="latent_average")
+    assert synthetic.count() == 6 and averages.count() == 2
+    assert set(synthetic.values_list("seed", flat=True)) == {0, 1, 2}
+    assert set(Portrait.objects.values_list("checkpoint_id", flat=True)) == {checkpoint_id}
+    assert set(synthetic.values_list("truncation", flat=True)) == {0.7}
+    for portrait in Portrait.objects.all():
+        image = Image.open(stored_path(image_bank_root, portrait.content_hash))
+        assert (image.format, image.mode, image.size) == ("JPEG", "RGB", (256, 256))
+
+
+def test_a_disorder_the_model_never_learned_is_a_clear_error(db, tiny_checkpoint, image_bank_root):
+    StudyFactory(slug="other", disorders=[DisorderFactory(code="alpha"), DisorderFactory(code="zeta")])
+    with pytest.raises(CommandError, match="not trained on zeta"):
+        call_command("fill_pool", "other", checkpoint=str(tiny_checkpoint[0]), per_disorder=1, latent_samples=8)
+    assert not Portrait.objects.exists()
+
+
+def test_a_corrupt_checkpoint_is_a_clear_error(study, tmp_path):
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not a checkpoint")
+    with pytest.raises(CommandError, match="Cannot load"):
+        call_command("fill_pool", "gen", checkpoint=str(broken), per_disorder=1)
+
+
+def test_the_web_process_does_not_import_torch():
+    """Loading every URL, view, API and admin module must not pull torch in."""
+    code = ("import os, sys, django; os.environ['DJANGO_SETTINGS_MODULE']='config.settings_test'; django.setup(); "
+            "import config.urls, survey.admin, survey.api.urls, survey.views, survey.dashboard; "
+            "from django.urls import get_resolver; get_resolver().url_patterns; "
+            "sys.exit(1 if 'torch' in sys.modules or 'generator' in sys.modules else 0)")
+    root = Path(__file__).resolve().parents[2]
+    assert subprocess.run([sys.executable, "-c", code], cwd=root).returncode == 0
