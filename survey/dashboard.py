@@ -8,9 +8,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import analysis
 import pandas as pd
 
+import analysis
 from survey import export, selectors
 from survey.models import Study
 

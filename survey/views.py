@@ -6,22 +6,21 @@ from a cache, and a portrait must not stay on the participant's disk.
 
 from __future__ import annotations
 
-
 from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.contrib.admin.views.decorators import staff_member_required
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from survey import selectors, services
 from survey.api.auth import coordinated_study, session_from_authorization
-from survey.forms import ConsentForm, ProfileForm
-from survey.security import invite_attempt_allowed
 from survey.delivery import image_response
+from survey.forms import ConsentForm, ProfileForm
 from survey.models import Invite, Portrait, QuizSession, Study
+from survey.security import invite_attempt_allowed
 
 SESSION_KEY = "survey_access_token"
 
@@ -183,7 +182,9 @@ def bank_image(request: HttpRequest, portrait_id: int) -> HttpResponse:
 @require_GET
 def study_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     """A coordinator's live view of one of their studies."""
-    from survey.dashboard import study_dashboard as build  # pandas and matplotlib only when asked for
+    from survey.dashboard import (
+        study_dashboard as build,  # pandas and matplotlib only when asked for
+    )
 
     study = coordinated_study(request.user, slug)
     return render(request, "survey/dashboard.html", {"study": study, "dashboard": build(study),

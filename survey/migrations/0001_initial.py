@@ -2,8 +2,9 @@
 
 import django.core.validators
 import django.db.models.deletion
-import survey.models
 from django.db import migrations, models
+
+import survey.models
 
 
 class Migration(migrations.Migration):

@@ -12,7 +12,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from survey.models import Invite, Portrait, Study
-from tests.survey.factories import DisorderFactory, StudyFactory
+from tests.survey.factories import StudyFactory
 
 
 def client_for(user) -> APIClient:

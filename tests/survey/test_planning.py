@@ -6,7 +6,14 @@ from collections import Counter
 
 import pytest
 
-from survey.planning import BankPortrait, PlanError, PlanSettings, balanced_slots, plan_session, slot_code
+from survey.planning import (
+    BankPortrait,
+    PlanError,
+    PlanSettings,
+    balanced_slots,
+    plan_session,
+    slot_code,
+)
 
 DISORDERS = tuple(f"phx{i}" for i in range(8))
 
@@ -16,7 +23,7 @@ def bank(training=6, held_out=6, synthetic=8, averages=1) -> list[BankPortrait]:
     for d in DISORDERS:
         for kind, used, n in [("real", True, training), ("real", False, held_out),
                               ("synthetic", None, synthetic), ("latent_average", None, averages)]:
-            for i in range(n):
+            for _ in range(n):
                 pid = len(portraits) + 1
                 portraits.append(BankPortrait(pid, f"{pid:064x}", kind, d, used))
     return portraits
@@ -56,7 +63,7 @@ def test_it_asks_each_category_in_one_block_with_positions_1_to_30():
     plan = timed(plan_session(BANK, SETTINGS, 7))
     assert [q.position for q in plan] == list(range(1, 31))
     assert Counter(q.category for q in plan) == {"real_vs_synthetic": 10, "reidentification": 10, "diagnosis": 10}
-    changes = sum(1 for a, b in zip(plan, plan[1:]) if a.category != b.category)
+    changes = sum(1 for a, b in zip(plan, plan[1:], strict=False) if a.category != b.category)
     assert changes == 2
 
 

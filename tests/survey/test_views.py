@@ -25,9 +25,9 @@ def real_study(disorders, image_bank_root):
     study = StudyFactory(disorders=disorders, n_real_vs_synthetic=4, n_reidentification=4, n_diagnosis=4)
     rng = np.random.default_rng(0)
     for disorder in disorders:
-        def add(kind, used=None):
+        def add(kind, used=None, code=disorder.code):
             noise = Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8))
-            portrait_add(study=study, image=noise, kind=kind, disorder_code=disorder.code, used_in_training=used)
+            portrait_add(study=study, image=noise, kind=kind, disorder_code=code, used_in_training=used)
         for _ in range(3):
             add("real", True)
             add("real", False)

@@ -5,7 +5,7 @@ import json as json_module
 from django.core.management.base import BaseCommand, CommandError
 
 from survey.leakage import audit_study
-from survey.models import Study
+from survey.management.study_lookup import study_by_slug
 
 
 class Command(BaseCommand):
@@ -19,10 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
 
     def handle(self, *args, study: str, **options):
-        try:
-            target = Study.objects.get(slug=study)
-        except Study.DoesNotExist:
-            raise CommandError(f"No study with slug {study!r}.") from None
+        target = study_by_slug(study)
         report = audit_study(target)
         if options["json"]:
             self.stdout.write(_dumps(report))

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from survey import export, services
-from survey.models import Study
+from survey.management.study_lookup import study_by_slug
 
 FILES = [("answers", "csv"), ("answers", "json"), ("answers", "xlsx"), ("participants", "csv"),
          ("participants", "xlsx"), ("settings", "json")]
@@ -20,10 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, study: str, out: Path, **options):
         out = Path(out)
-        try:
-            target = Study.objects.get(slug=study)
-        except Study.DoesNotExist:
-            raise CommandError(f"No study with slug {study!r}.") from None
+        target = study_by_slug(study)
         out.mkdir(parents=True, exist_ok=True)
         expired = services.study_expire_overdue(study=target)
         if expired:

@@ -9,7 +9,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from survey.image_bank import portrait_add
-from survey.models import PortraitKind, Study
+from survey.management.study_lookup import study_by_slug
+from survey.models import PortraitKind
 
 
 def parse_seed_start(value: str) -> int:
@@ -39,10 +40,7 @@ class Command(BaseCommand):
             raise CommandError("--per-disorder must be at least 1.")
         if not checkpoint.is_file():
             raise CommandError(f"Checkpoint {checkpoint} does not exist.")
-        try:
-            target = Study.objects.get(slug=study)
-        except Study.DoesNotExist:
-            raise CommandError(f"No study with slug {study!r}.") from None
+        target = study_by_slug(study)
         try:
             from generator import api
         except ImportError as error:

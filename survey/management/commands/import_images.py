@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from survey.image_bank import ImportRejected, bank_import
-from survey.models import Study
+from survey.management.study_lookup import study_by_slug
 
 
 class Command(BaseCommand):
@@ -26,10 +26,7 @@ class Command(BaseCommand):
             raise CommandError(f"{folder} is not a folder.")
         if not manifest.is_file():
             raise CommandError(f"Manifest {manifest} does not exist.")
-        try:
-            target = Study.objects.get(slug=study)
-        except Study.DoesNotExist:
-            raise CommandError(f"No study with slug {study!r}. Create it in the admin first.") from None
+        target = study_by_slug(study)
         try:
             portraits = bank_import(study=target, folder=folder, manifest=manifest)
         except ImportRejected as rejected:
