@@ -10,7 +10,13 @@ from generator.averages import latent_average
 from generator.model import LoadedGenerator, load_generator
 from generator.sampling import iter_samples, provenance
 
-__all__ = ["LoadedGenerator", "disorders", "latent_average_image", "load_checkpoint", "sample_images"]
+__all__ = [
+    "LoadedGenerator",
+    "disorders",
+    "latent_average_image",
+    "load_checkpoint",
+    "sample_images",
+]
 
 
 def load_checkpoint(path: str | Path, device: str = "auto") -> LoadedGenerator:

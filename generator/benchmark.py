@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 
 from generator.averages import latent_average
-from generator.device import device_name, resolve_device
 from generator.config import PRESETS
+from generator.device import device_name, resolve_device
 from generator.model import LoadedGenerator, load_generator
 from generator.networks import Generator
 from generator.sampling import generate_batch
@@ -42,12 +42,20 @@ def untrained_model(preset: str, device: torch.device) -> LoadedGenerator:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m generator.benchmark", description=__doc__)
-    parser.add_argument("checkpoint", type=Path, nargs="?", help="generator checkpoint (or use --untrained)")
-    parser.add_argument("--untrained", metavar="PRESET", help="time a randomly initialised preset instead, e.g. real256")
+    parser.add_argument(
+        "checkpoint", type=Path, nargs="?", help="generator checkpoint (or use --untrained)"
+    )
+    parser.add_argument(
+        "--untrained",
+        metavar="PRESET",
+        help="time a randomly initialised preset instead, e.g. real256",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--n", type=int, default=512, help="images for the batched measurement")
-    parser.add_argument("--n-loop", type=int, default=64, help="images for the one-per-forward loop")
+    parser.add_argument(
+        "--n-loop", type=int, default=64, help="images for the one-per-forward loop"
+    )
     parser.add_argument("--threads", type=int, default=0)
     args = parser.parse_args(argv)
     if args.threads:
@@ -60,7 +68,9 @@ def main(argv: list[str] | None = None) -> None:
     else:
         parser.error("give a checkpoint or --untrained PRESET")
     label = 0
-    print(f"device: {device_name(model.device)}; checkpoint {model.checkpoint_id}, {model.config.resolution} px")
+    print(
+        f"device: {device_name(model.device)}; checkpoint {model.checkpoint_id}, {model.config.resolution} px"
+    )
     if model.device.type == "cuda":
         print(f"autocast: {'bf16' if torch.cuda.is_bf16_supported() else 'fp16'}")
     batched = images_per_second(model, label, args.n, args.batch)

@@ -38,7 +38,7 @@ class Checkpoint:
     def with_prefix(self, prefix: str) -> dict[str, torch.Tensor]:
         """The tensors under `prefix.` with the prefix removed (one module's state dict)."""
         start = prefix + "."
-        return {k[len(start):]: v for k, v in self.tensors.items() if k.startswith(start)}
+        return {k[len(start) :]: v for k, v in self.tensors.items() if k.startswith(start)}
 
 
 def content_id(meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> str:
@@ -87,23 +87,36 @@ def load_checkpoint_file(path: Path, expected_kind: str | None = None) -> Checkp
     try:
         with safe_open(str(path), framework="pt", device="cpu") as fh:
             raw = (fh.metadata() or {}).get(_META_KEY)
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open is not a dict)
     except Exception as exc:  # safetensors raises its own error types for corrupt headers
         raise CheckpointError(f"{path}: not a readable safetensors checkpoint ({exc})") from exc
     if raw is None:
-        raise CheckpointError(f"{path}: safetensors file without '{_META_KEY}' metadata; not one of ours")
+        raise CheckpointError(
+            f"{path}: safetensors file without '{_META_KEY}' metadata; not one of ours"
+        )
     meta = json.loads(raw)
     if meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: format_version {meta.get('format_version')} but this code reads {FORMAT_VERSION}")
+        raise CheckpointError(
+            f"{path}: format_version {meta.get('format_version')} but this code reads {FORMAT_VERSION}"
+        )
     if expected_kind is not None and meta["kind"] != expected_kind:
-        raise CheckpointError(f"{path}: a {meta['kind']} checkpoint, but a {expected_kind} checkpoint is needed")
+        raise CheckpointError(
+            f"{path}: a {meta['kind']} checkpoint, but a {expected_kind} checkpoint is needed"
+        )
     stored_id = meta.pop("checkpoint_id")
     actual = content_id(meta, tensors)
     if actual != stored_id:
-        raise CheckpointError(f"{path}: content hash {actual} does not match stored id {stored_id}; file altered or corrupt")
+        raise CheckpointError(
+            f"{path}: content hash {actual} does not match stored id {stored_id}; file altered or corrupt"
+        )
     return Checkpoint(
-        kind=meta["kind"], config=meta["config"], disorders=meta["disorders"], provenance=meta["provenance"],
-        extra=meta["extra"], checkpoint_id=stored_id, tensors=tensors,
+        kind=meta["kind"],
+        config=meta["config"],
+        disorders=meta["disorders"],
+        provenance=meta["provenance"],
+        extra=meta["extra"],
+        checkpoint_id=stored_id,
+        tensors=tensors,
     )
 
 
@@ -116,20 +129,28 @@ def load_module_state(module: torch.nn.Module, state: dict[str, torch.Tensor], w
     if result.unexpected_keys:
         problems.append(f"unexpected {result.unexpected_keys[:5]}")
     if problems:
-        raise CheckpointError(f"{where}: tensors do not match the network config: {'; '.join(problems)}")
+        raise CheckpointError(
+            f"{where}: tensors do not match the network config: {'; '.join(problems)}"
+        )
 
 
-def optimizer_to_tensors(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, torch.Tensor], list[Any]]:
+def optimizer_to_tensors(
+    opt: torch.optim.Optimizer, prefix: str
+) -> tuple[dict[str, torch.Tensor], list[Any]]:
     """Flatten an optimizer state dict into tensors plus its JSON-able param groups."""
     sd = opt.state_dict()
     tensors = {}
     for idx, state in sd["state"].items():
         for key, value in state.items():
-            tensors[f"{prefix}.{idx}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
+            tensors[f"{prefix}.{idx}.{key}"] = (
+                value if torch.is_tensor(value) else torch.tensor(value)
+            )
     return tensors, sd["param_groups"]
 
 
-def optimizer_from_tensors(opt: torch.optim.Optimizer, ckpt: Checkpoint, prefix: str, groups: list[Any]) -> None:
+def optimizer_from_tensors(
+    opt: torch.optim.Optimizer, ckpt: Checkpoint, prefix: str, groups: list[Any]
+) -> None:
     state: dict[int, dict[str, torch.Tensor]] = {}
     for name, value in ckpt.with_prefix(prefix).items():
         idx, key = name.split(".", 1)

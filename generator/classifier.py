@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from generator.augment import diff_augment
-from generator.checkpoint import CheckpointError, load_checkpoint_file, load_module_state, save_checkpoint
+from generator.checkpoint import (
+    CheckpointError,
+    load_checkpoint_file,
+    load_module_state,
+    save_checkpoint,
+)
 from generator.data import load_image_set, to_float
 from generator.layers import check_shape
 
@@ -28,7 +34,11 @@ class ClassifierConfig:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ClassifierConfig:
-        return cls(resolution=int(data["resolution"]), channels=tuple(data["channels"]), num_classes=int(data["num_classes"]))
+        return cls(
+            resolution=int(data["resolution"]),
+            channels=tuple(data["channels"]),
+            num_classes=int(data["num_classes"]),
+        )
 
 
 class _Stage(nn.Sequential):
@@ -54,16 +64,22 @@ class PhantomClassifier(nn.Module):
         super().__init__()
         self.config = config
         widths = (3,) + config.channels
-        self.features = nn.Sequential(*[_Stage(a, b) for a, b in zip(widths[:-1], widths[1:])])
+        self.features = nn.Sequential(*[_Stage(a, b) for a, b in pairwise(widths)])
         side = config.resolution // 2 ** len(config.channels)
         # a flattened head keeps where features are: spacing and height are the disorders' signs
-        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.2), nn.Linear(config.channels[-1] * side * side, config.num_classes))
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(0.2),
+            nn.Linear(config.channels[-1] * side * side, config.num_classes),
+        )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         check_shape("classifier images", images, (None, 3, None, None))
         r = self.config.resolution
         if images.shape[-1] != r or images.shape[-2] != r:
-            images = F.interpolate(images, size=(r, r), mode="bilinear", align_corners=False, antialias=True)
+            images = F.interpolate(
+                images, size=(r, r), mode="bilinear", align_corners=False, antialias=True
+            )
         return self.head(self.features(images))
 
 
@@ -78,10 +94,14 @@ def load_classifier(path: Path, device: torch.device | str = "cpu") -> LoadedCla
     ckpt = load_checkpoint_file(path, expected_kind="classifier")
     config = ClassifierConfig.from_json(ckpt.config)
     if config.num_classes != len(ckpt.disorders):
-        raise CheckpointError(f"{path}: {config.num_classes} classes in config, {len(ckpt.disorders)} disorders listed")
+        raise CheckpointError(
+            f"{path}: {config.num_classes} classes in config, {len(ckpt.disorders)} disorders listed"
+        )
     net = PhantomClassifier(config)
     load_module_state(net, ckpt.with_prefix("classifier"), f"{path} (classifier)")
-    return LoadedClassifier(net.eval().requires_grad_(False).to(device), list(ckpt.disorders), ckpt.checkpoint_id)
+    return LoadedClassifier(
+        net.eval().requires_grad_(False).to(device), list(ckpt.disorders), ckpt.checkpoint_id
+    )
 
 
 def train_classifier(
@@ -92,10 +112,11 @@ def train_classifier(
     batch: int = 64,
     lr: float = 2e-3,
     seed: int = 0,
-    device: torch.device = torch.device("cpu"),
+    device: torch.device | None = None,
     config: ClassifierConfig | None = None,
 ) -> tuple[str, float]:
     """Train on every manifest row except a held-out tenth; return (checkpoint id, held-out accuracy)."""
+    device = device or torch.device("cpu")
     torch.manual_seed(seed)
     base = config or ClassifierConfig()
     data = load_image_set(data_dir, base.resolution, training_only=False)
@@ -125,20 +146,35 @@ def train_classifier(
         acc = accuracy(net, data.images[val], data.labels[val], device)
         elapsed = time.monotonic() - start
         eta = elapsed / (epoch + 1) * (epochs - epoch - 1)
-        print(f"epoch {epoch + 1}/{epochs} loss {loss.item():.3f} held-out acc {acc:.3f} elapsed {elapsed:.0f}s eta {eta:.0f}s", flush=True)
+        print(
+            f"epoch {epoch + 1}/{epochs} loss {loss.item():.3f} held-out acc {acc:.3f} elapsed {elapsed:.0f}s eta {eta:.0f}s",
+            flush=True,
+        )
     provenance = {
         "data_manifest_sha256": data.manifest_sha256,
-        "epochs": epochs, "batch": batch, "lr": lr, "seed": seed,
-        "held_out_accuracy": acc, "torch_version": torch.__version__,
+        "epochs": epochs,
+        "batch": batch,
+        "lr": lr,
+        "seed": seed,
+        "held_out_accuracy": acc,
+        "torch_version": torch.__version__,
     }
     tensors = {f"classifier.{k}": v for k, v in net.state_dict().items()}
-    ckpt_id = save_checkpoint(out, kind="classifier", config=config.to_json(), disorders=data.disorders,
-                              provenance=provenance, tensors=tensors)
+    ckpt_id = save_checkpoint(
+        out,
+        kind="classifier",
+        config=config.to_json(),
+        disorders=data.disorders,
+        provenance=provenance,
+        tensors=tensors,
+    )
     return ckpt_id, acc
 
 
 @torch.no_grad()
-def accuracy(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, device: torch.device) -> float:
+def accuracy(
+    net: nn.Module, images: torch.Tensor, labels: torch.Tensor, device: torch.device
+) -> float:
     net.eval()
     correct = 0
     for i in range(0, len(labels), 256):

@@ -18,7 +18,9 @@ class NetworkConfig:
     embed_dim: int = 128  # label embedding size in the mapping network
     mapping_layers: int = 4  # MLP depth of the mapping network
     mapping_lr_mul: float = 0.01  # StyleGAN's reduced learning rate for the mapping MLP
-    channels: dict[int, int] = field(default_factory=lambda: {4: 128, 8: 128, 16: 64, 32: 32, 64: 16})  # per resolution
+    channels: dict[int, int] = field(
+        default_factory=lambda: {4: 128, 8: 128, 16: 64, 32: 32, 64: 16}
+    )  # per resolution
     num_classes: int = 9  # disorders plus unaffected; must equal len(disorders) of a checkpoint
     w_avg_beta: float = 0.995  # decay of the per-class running w average
 
@@ -72,20 +74,32 @@ class TrainConfig:
     ema_half_life_images: int = 2_000  # EMA generator half-life counted in images
     ema_rampup: float = 0.05  # half-life grows with training: min(this * images seen)
     diffaugment: str = "color,translation,cutout"  # DiffAugment policy, comma separated
-    unaffected_factor: float = 20.0  # exposure of `unaffected` relative to one disorder (paper: x20)
+    unaffected_factor: float = (
+        20.0  # exposure of `unaffected` relative to one disorder (paper: x20)
+    )
     gestalt_weight: float = 0.0  # lambda of the GestaltLoss; 0 turns it off
     checkpoint_every: int = 500  # steps between resumable checkpoints
 
 
 PRESETS: dict[str, NetworkConfig] = {
     "tiny": NetworkConfig(
-        resolution=16, z_dim=16, w_dim=16, embed_dim=16, mapping_layers=2,
-        channels={4: 16, 8: 16, 16: 8}, num_classes=3,
+        resolution=16,
+        z_dim=16,
+        w_dim=16,
+        embed_dim=16,
+        mapping_layers=2,
+        channels={4: 16, 8: 16, 16: 8},
+        num_classes=3,
     ),
     "demo64": NetworkConfig(),
     "real256": NetworkConfig(
-        resolution=256, z_dim=512, w_dim=512, embed_dim=512, mapping_layers=8,
-        channels={4: 512, 8: 512, 16: 512, 32: 512, 64: 256, 128: 128, 256: 64}, num_classes=21,
+        resolution=256,
+        z_dim=512,
+        w_dim=512,
+        embed_dim=512,
+        mapping_layers=8,
+        channels={4: 512, 8: 512, 16: 512, 32: 512, 64: 256, 128: 128, 256: 64},
+        num_classes=21,
     ),
 }
 
@@ -97,7 +111,9 @@ def load_network_config(spec: str, num_classes: int | None = None) -> NetworkCon
     else:
         path = Path(spec)
         if not path.is_file():
-            raise ValueError(f"config {spec!r} is neither a preset ({', '.join(PRESETS)}) nor a JSON file")
+            raise ValueError(
+                f"config {spec!r} is neither a preset ({', '.join(PRESETS)}) nor a JSON file"
+            )
         config = NetworkConfig.from_json(json.loads(path.read_text(encoding="utf-8")))
     if num_classes is not None and num_classes != config.num_classes:
         data = config.to_json()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 
@@ -13,7 +13,9 @@ def resolve_device(spec: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(spec)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {spec!r} asked for, but torch sees no CUDA device; use --device cpu or auto")
+        raise ValueError(
+            f"device {spec!r} asked for, but torch sees no CUDA device; use --device cpu or auto"
+        )
     return device
 
 

@@ -32,7 +32,9 @@ def evaluate_classes(
         seeds = list(range(first_seed, first_seed + per_disorder))
         correct = 0
         for i in range(0, len(seeds), batch):
-            images = generate_batch(model, model.label_of(disorder), seeds[i : i + batch], truncation).float()
+            images = generate_batch(
+                model, model.label_of(disorder), seeds[i : i + batch], truncation
+            ).float()
             correct += int((clf.net(images).argmax(1) == target).sum())
         rows.append({"disorder": disorder, "n": per_disorder, "top1": correct / per_disorder})
     return rows

@@ -42,9 +42,13 @@ def load_generator(
     config = NetworkConfig.from_json(ckpt.config)
     if expected_config is not None and expected_config != config:
         diff = "; ".join(config.differences(expected_config))
-        raise CheckpointError(f"{path}: network config differs from the one asked for ({diff}); pass the matching --config")
+        raise CheckpointError(
+            f"{path}: network config differs from the one asked for ({diff}); pass the matching --config"
+        )
     if config.num_classes != len(ckpt.disorders):
-        raise CheckpointError(f"{path}: config has {config.num_classes} classes but {len(ckpt.disorders)} disorders are listed")
+        raise CheckpointError(
+            f"{path}: config has {config.num_classes} classes but {len(ckpt.disorders)} disorders are listed"
+        )
     net = Generator(config)
     load_module_state(net, ckpt.with_prefix("G_ema"), f"{path} (G_ema)")
     dev = resolve_device(device)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
@@ -38,7 +39,7 @@ class MappingNetwork(nn.Module):
         self.embed = nn.Embedding(num_classes, embed_dim)
         widths = [z_dim + embed_dim] + [w_dim] * layers
         self.mlp = nn.Sequential(
-            *[EqualLinear(a, b, lr_mul=lr_mul, activate=True) for a, b in zip(widths[:-1], widths[1:])]
+            *[EqualLinear(a, b, lr_mul=lr_mul, activate=True) for a, b in pairwise(widths)]
         )
         self.w_avg_beta = w_avg_beta
         self.register_buffer("w_avg", torch.zeros(num_classes, w_dim))
@@ -89,20 +90,24 @@ class SynthesisNetwork(nn.Module):
         self.const = nn.Parameter(torch.randn(1, ch[4], 4, 4))
         self.convs = nn.ModuleList([StyledConv(ch[4], ch[4], config.w_dim)])
         self.to_rgbs = nn.ModuleList([ToRGB(ch[4], config.w_dim)])
-        for prev, r in zip(res[:-1], res[1:]):
+        for prev, r in pairwise(res):
             self.convs.append(StyledConv(ch[prev], ch[r], config.w_dim, upsample=True))
             self.convs.append(StyledConv(ch[r], ch[r], config.w_dim))
             self.to_rgbs.append(ToRGB(ch[r], config.w_dim))
         # one noise map per styled conv, at that conv's output resolution
         self.noise_resolutions = [4] + [r for r in res[1:] for _ in range(2)]
 
-    def make_noise(self, batch: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+    def make_noise(
+        self, batch: int, generator: torch.Generator | None = None
+    ) -> list[torch.Tensor]:
         return [torch.randn(batch, 1, r, r, generator=generator) for r in self.noise_resolutions]
 
     def forward(self, w: torch.Tensor, noise: list[torch.Tensor] | None = None) -> torch.Tensor:
         check_shape("w", w, (None, self.w_dim))
         if noise is not None and len(noise) != len(self.noise_resolutions):
-            raise ValueError(f"noise: expected {len(self.noise_resolutions)} maps, got {len(noise)}")
+            raise ValueError(
+                f"noise: expected {len(self.noise_resolutions)} maps, got {len(noise)}"
+            )
         layer_noise = noise if noise is not None else [None] * len(self.noise_resolutions)
         x = self.const.expand(w.shape[0], -1, -1, -1)
         x = self.convs[0](x, w, layer_noise[0])
@@ -121,8 +126,13 @@ class Generator(nn.Module):
         super().__init__()
         self.config = config
         self.mapping = MappingNetwork(
-            config.z_dim, config.w_dim, config.num_classes, config.embed_dim,
-            config.mapping_layers, config.mapping_lr_mul, config.w_avg_beta,
+            config.z_dim,
+            config.w_dim,
+            config.num_classes,
+            config.embed_dim,
+            config.mapping_layers,
+            config.mapping_lr_mul,
+            config.w_avg_beta,
         )
         self.synthesis = SynthesisNetwork(config)
 
@@ -165,7 +175,7 @@ class Discriminator(nn.Module):
         res = config.resolutions()[::-1]  # from full resolution down to 4
         self.resolution = config.resolution
         self.from_rgb = EqualConv2d(3, ch[res[0]], 1)
-        self.blocks = nn.Sequential(*[DiscriminatorBlock(ch[a], ch[b]) for a, b in zip(res[:-1], res[1:])])
+        self.blocks = nn.Sequential(*[DiscriminatorBlock(ch[a], ch[b]) for a, b in pairwise(res)])
         self.final_conv = EqualConv2d(ch[4] + 1, ch[4], 3)
         self.final_linear = EqualLinear(ch[4] * 16, ch[4], activate=True)
         self.out = EqualLinear(ch[4], 1)

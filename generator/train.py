@@ -44,14 +44,21 @@ class TrainState:
     step: int = 0
 
 
-def build_state(config: NetworkConfig, train: TrainConfig, device: torch.device, seed: int) -> TrainState:
+def build_state(
+    config: NetworkConfig, train: TrainConfig, device: torch.device, seed: int
+) -> TrainState:
     torch.manual_seed(seed)
     G, D = Generator(config).to(device), Discriminator(config).to(device)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     # lazy R1 regularisation: Adam's settings are rescaled as in StyleGAN2
     c = train.r1_interval / (train.r1_interval + 1)
     opt_G = torch.optim.Adam(G.parameters(), lr=train.g_lr, betas=train.betas, eps=1e-8)
-    opt_D = torch.optim.Adam(D.parameters(), lr=train.d_lr * c, betas=(train.betas[0] ** c, train.betas[1] ** c), eps=1e-8)
+    opt_D = torch.optim.Adam(
+        D.parameters(),
+        lr=train.d_lr * c,
+        betas=(train.betas[0] ** c, train.betas[1] ** c),
+        eps=1e-8,
+    )
     return TrainState(G, D, G_ema, opt_G, opt_D)
 
 
@@ -66,15 +73,23 @@ def state_tensors(state: TrainState) -> tuple[dict[str, torch.Tensor], dict[str,
     return tensors, {"step": state.step, "opt_G_groups": groups_g, "opt_D_groups": groups_d}
 
 
-def restore_state(state: TrainState, path: Path, config: NetworkConfig, disorders: list[str]) -> None:
+def restore_state(
+    state: TrainState, path: Path, config: NetworkConfig, disorders: list[str]
+) -> None:
     ckpt = load_checkpoint_file(path, expected_kind="generator")
     stored = NetworkConfig.from_json(ckpt.config)
     if stored != config:
-        raise CheckpointError(f"{path}: cannot resume, network config differs ({'; '.join(stored.differences(config))})")
+        raise CheckpointError(
+            f"{path}: cannot resume, network config differs ({'; '.join(stored.differences(config))})"
+        )
     if ckpt.disorders != disorders:
-        raise CheckpointError(f"{path}: cannot resume, disorders {ckpt.disorders} differ from the data's {disorders}")
+        raise CheckpointError(
+            f"{path}: cannot resume, disorders {ckpt.disorders} differ from the data's {disorders}"
+        )
     if "step" not in ckpt.extra:
-        raise CheckpointError(f"{path}: an exported generator without training state; resume from {LATEST}")
+        raise CheckpointError(
+            f"{path}: an exported generator without training state; resume from {LATEST}"
+        )
     for prefix, module in (("G", state.G), ("D", state.D), ("G_ema", state.G_ema)):
         load_module_state(module, ckpt.with_prefix(prefix), f"{path} ({prefix})")
     optimizer_from_tensors(state.opt_G, ckpt, "opt_G", ckpt.extra["opt_G_groups"])
@@ -133,7 +148,12 @@ def train_step(
     # generator step
     fake_labels = sampler.fake_labels(n, g).to(device)
     z = torch.randn(n, cfg.z_dim, generator=g).to(device)
-    fake = G(z, fake_labels, noise=[m.to(device) for m in G.synthesis.make_noise(n, g)], update_w_avg=True)
+    fake = G(
+        z,
+        fake_labels,
+        noise=[m.to(device) for m in G.synthesis.make_noise(n, g)],
+        update_w_avg=True,
+    )
     g_loss = g_nonsaturating_loss(D(diff_augment(fake, train.diffaugment), fake_labels))
     stats["g_adv"] = g_loss.item()
     if gestalt is not None and train.gestalt_weight > 0:
@@ -157,12 +177,13 @@ def run_training(
     *,
     steps: int,
     seed: int = 0,
-    device: torch.device = torch.device("cpu"),
+    device: torch.device | None = None,
     classifier_path: Path | None = None,
     resume: Path | None = None,
     command: str = "",
 ) -> Path:
     """Train to `steps` total steps (resuming from out_dir/latest when present); return the export."""
+    device = device or torch.device("cpu")
     data = load_image_set(data_dir, config.resolution, training_only=True)
     if len(data.disorders) != config.num_classes:
         config = NetworkConfig.from_json(config.to_json() | {"num_classes": len(data.disorders)})
@@ -176,15 +197,29 @@ def run_training(
     gestalt = None
     if train.gestalt_weight > 0:
         if classifier_path is None:
-            raise ValueError("gestalt_weight > 0 needs --classifier CKPT (train one with train-classifier)")
+            raise ValueError(
+                "gestalt_weight > 0 needs --classifier CKPT (train one with train-classifier)"
+            )
         clf = load_classifier(classifier_path, device)
         gestalt = GestaltLoss(clf.net, clf.disorders, data.disorders).to(device)
     provenance = {
-        "data_dir": str(data_dir), "data_manifest_sha256": data.manifest_sha256, "data_images": len(data.labels),
-        "seed": seed, "train_config": asdict(train), "classifier": str(classifier_path) if classifier_path else None,
-        "torch_version": torch.__version__, "command": command,
+        "data_dir": str(data_dir),
+        "data_manifest_sha256": data.manifest_sha256,
+        "data_images": len(data.labels),
+        "seed": seed,
+        "train_config": asdict(train),
+        "classifier": str(classifier_path) if classifier_path else None,
+        "torch_version": torch.__version__,
+        "command": command,
     }
-    bar = tqdm(total=steps, initial=state.step, unit="step", desc="training", file=sys.stderr, mininterval=5.0)
+    bar = tqdm(
+        total=steps,
+        initial=state.step,
+        unit="step",
+        desc="training",
+        file=sys.stderr,
+        mininterval=5.0,
+    )
     start, start_step = time.monotonic(), state.step
     while state.step < steps:
         stats = train_step(state, data, sampler, train, device, seed, gestalt)
@@ -201,24 +236,38 @@ def run_training(
 
 def _provenance_now(provenance: dict[str, Any], state: TrainState, batch: int) -> dict[str, Any]:
     return provenance | {
-        "steps": state.step, "images_seen": state.step * batch,
-        "saved_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "steps": state.step,
+        "images_seen": state.step * batch,
+        "saved_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
 
-def save_training_checkpoint(state: TrainState, path: Path, data: ImageSet, provenance: dict[str, Any]) -> str:
+def save_training_checkpoint(
+    state: TrainState, path: Path, data: ImageSet, provenance: dict[str, Any]
+) -> str:
     tensors, extra = state_tensors(state)
     return save_checkpoint(
-        path, kind="generator", config=state.G.config.to_json(), disorders=data.disorders,
-        provenance=_provenance_now(provenance, state, provenance["train_config"]["batch"]), tensors=tensors, extra=extra,
+        path,
+        kind="generator",
+        config=state.G.config.to_json(),
+        disorders=data.disorders,
+        provenance=_provenance_now(provenance, state, provenance["train_config"]["batch"]),
+        tensors=tensors,
+        extra=extra,
     )
 
 
-def export_generator(state: TrainState, path: Path, data: ImageSet, provenance: dict[str, Any]) -> Path:
+def export_generator(
+    state: TrainState, path: Path, data: ImageSet, provenance: dict[str, Any]
+) -> Path:
     """The EMA generator alone: what sampling, the survey and the fixtures need."""
     tensors = {f"G_ema.{k}": v for k, v in state.G_ema.state_dict().items()}
     save_checkpoint(
-        path, kind="generator", config=state.G.config.to_json(), disorders=data.disorders,
-        provenance=_provenance_now(provenance, state, provenance["train_config"]["batch"]), tensors=tensors,
+        path,
+        kind="generator",
+        config=state.G.config.to_json(),
+        disorders=data.disorders,
+        provenance=_provenance_now(provenance, state, provenance["train_config"]["batch"]),
+        tensors=tensors,
     )
     return path

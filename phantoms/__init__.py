@@ -7,4 +7,11 @@ from phantoms.dataset import write_dataset
 from phantoms.disorders import DISORDERS, UNAFFECTED, PhantomDisorder, class_codes
 from phantoms.render import render_portrait
 
-__all__ = ["DISORDERS", "UNAFFECTED", "PhantomDisorder", "class_codes", "render_portrait", "write_dataset"]
+__all__ = [
+    "DISORDERS",
+    "UNAFFECTED",
+    "PhantomDisorder",
+    "class_codes",
+    "render_portrait",
+    "write_dataset",
+]

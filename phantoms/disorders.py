@@ -5,9 +5,9 @@ Every name and code here is invented; none describes a real condition.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 UNAFFECTED = "unaffected"
 
@@ -28,44 +28,76 @@ def _disorder(code: str, name: str, features: str, **shifts: float) -> PhantomDi
 # Each shift is 2-4 individual standard deviations so the gestalt is visible but not a caricature.
 DISORDERS: tuple[PhantomDisorder, ...] = (
     _disorder(
-        "velmar", "Velmar phantom syndrome",
+        "velmar",
+        "Velmar phantom syndrome",
         "widely spaced eyes, down-slanting palpebral fissures, broad nose",
-        eye_spacing=0.065, fissure_slant=-11.0, nose_width=0.035,
+        eye_spacing=0.065,
+        fissure_slant=-11.0,
+        nose_width=0.035,
     ),
     _disorder(
-        "ostrin", "Ostrin phantom syndrome",
+        "ostrin",
+        "Ostrin phantom syndrome",
         "long smooth philtrum, thin upper lip, highly arched brows meeting in the middle",
-        philtrum=0.075, upper_lip=-0.012, brow_arch=0.045, synophrys=1.0,
+        philtrum=0.075,
+        upper_lip=-0.012,
+        brow_arch=0.045,
+        synophrys=1.0,
     ),
     _disorder(
-        "quellan", "Quellan phantom syndrome",
+        "quellan",
+        "Quellan phantom syndrome",
         "narrow face, up-slanting palpebral fissures, small mouth",
-        face_width=-0.07, fissure_slant=12.0, mouth_width=-0.045,
+        face_width=-0.07,
+        fissure_slant=12.0,
+        mouth_width=-0.045,
     ),
     _disorder(
-        "dravik", "Dravik phantom syndrome",
+        "dravik",
+        "Dravik phantom syndrome",
         "round full face, low-set posteriorly rotated ears, wide mouth",
-        face_width=0.06, jaw_taper=-0.2, ear_drop=0.11, ear_rotation=22.0, mouth_width=0.06,
+        face_width=0.06,
+        jaw_taper=-0.2,
+        ear_drop=0.11,
+        ear_rotation=22.0,
+        mouth_width=0.06,
     ),
     _disorder(
-        "torvelle", "Torvelle phantom syndrome",
+        "torvelle",
+        "Torvelle phantom syndrome",
         "long face with pointed chin, short palpebral fissures, high forehead",
-        face_height=0.07, jaw_taper=0.25, eye_width=-0.025, hairline=-0.08,
+        face_height=0.07,
+        jaw_taper=0.25,
+        eye_width=-0.025,
+        hairline=-0.08,
     ),
     _disorder(
-        "sarnoth", "Sarnoth phantom syndrome",
+        "sarnoth",
+        "Sarnoth phantom syndrome",
         "thick straight low brows, short philtrum, full everted lower lip",
-        brow_thickness=0.025, brow_arch=-0.03, brow_gap=-0.03, philtrum=-0.035, lower_lip=0.025,
+        brow_thickness=0.025,
+        brow_arch=-0.03,
+        brow_gap=-0.03,
+        philtrum=-0.035,
+        lower_lip=0.025,
     ),
     _disorder(
-        "ilvaine", "Ilvaine phantom syndrome",
+        "ilvaine",
+        "Ilvaine phantom syndrome",
         "close-set eyes, long narrow nose, large protruding ears",
-        eye_spacing=-0.05, nose_length=0.06, nose_width=-0.02, ear_size=0.05,
+        eye_spacing=-0.05,
+        nose_length=0.06,
+        nose_width=-0.02,
+        ear_size=0.05,
     ),
     _disorder(
-        "mordane", "Mordane phantom syndrome",
+        "mordane",
+        "Mordane phantom syndrome",
         "square broad jaw, down-turned mouth corners, narrow palpebral fissures",
-        jaw_taper=-0.3, squareness=1.6, mouth_curve=-0.035, eye_open=-0.017,
+        jaw_taper=-0.3,
+        squareness=1.6,
+        mouth_curve=-0.035,
+        eye_open=-0.017,
     ),
 )
 

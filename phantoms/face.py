@@ -11,7 +11,14 @@ from phantoms.disorders import shifts_for
 
 # Skin tones from light to dark; an individual lands between two neighbours.
 _SKIN_TONES = np.array(
-    [[246, 215, 190], [232, 190, 160], [214, 165, 128], [186, 132, 96], [141, 94, 64], [98, 64, 44]],
+    [
+        [246, 215, 190],
+        [232, 190, 160],
+        [214, 165, 128],
+        [186, 132, 96],
+        [141, 94, 64],
+        [98, 64, 44],
+    ],
     dtype=np.float64,
 )
 _HAIR_COLOURS = np.array(

@@ -39,7 +39,12 @@ class _Canvas:
         self.draw.ellipse([cx - rxp, cy - ryp, cx + rxp, cy + ryp], fill=_rgb(fill))
 
     def line(self, points: list[Point], fill: Colour, width: float) -> None:
-        self.draw.line([self.px(p) for p in points], fill=_rgb(fill), width=max(1, round(self.length(width))), joint="curve")
+        self.draw.line(
+            [self.px(p) for p in points],
+            fill=_rgb(fill),
+            width=max(1, round(self.length(width))),
+            joint="curve",
+        )
 
 
 def _rgb(c: Colour) -> tuple[int, int, int]:
@@ -54,12 +59,19 @@ def _blend(a: Colour, b: Colour, t: float) -> Colour:
     return (a[0] * (1 - t) + b[0] * t, a[1] * (1 - t) + b[1] * t, a[2] * (1 - t) + b[2] * t)
 
 
-def _rotated_ellipse(centre: Point, rx: float, ry: float, angle_deg: float, n: int = 40) -> list[Point]:
+def _rotated_ellipse(
+    centre: Point, rx: float, ry: float, angle_deg: float, n: int = 40
+) -> list[Point]:
     a = math.radians(angle_deg)
     pts = []
     for t in np.linspace(0, 2 * math.pi, n, endpoint=False):
         x, y = rx * math.cos(t), ry * math.sin(t)
-        pts.append((centre[0] + x * math.cos(a) - y * math.sin(a), centre[1] + x * math.sin(a) + y * math.cos(a)))
+        pts.append(
+            (
+                centre[0] + x * math.cos(a) - y * math.sin(a),
+                centre[1] + x * math.sin(a) + y * math.cos(a),
+            )
+        )
     return pts
 
 
@@ -83,15 +95,27 @@ def _draw_back_hair(cv: _Canvas, p: FaceParams) -> None:
     top = _FACE_CENTRE_Y - p.face_height * 0.95 - 0.08
     bottom = _FACE_CENTRE_Y + 0.1 + 0.55 * p.hair_length
     w = p.face_width + 0.09
-    cv.ellipse((0.0, (top + _FACE_CENTRE_Y) / 2 + 0.02), w, (_FACE_CENTRE_Y - top) / 2 + 0.12, p.hair)
+    cv.ellipse(
+        (0.0, (top + _FACE_CENTRE_Y) / 2 + 0.02), w, (_FACE_CENTRE_Y - top) / 2 + 0.12, p.hair
+    )
     if p.hair_length > 0.35:
-        cv.polygon([(-w, _FACE_CENTRE_Y - 0.1), (w, _FACE_CENTRE_Y - 0.1), (w * 0.97, bottom), (-w * 0.97, bottom)], p.hair)
+        cv.polygon(
+            [
+                (-w, _FACE_CENTRE_Y - 0.1),
+                (w, _FACE_CENTRE_Y - 0.1),
+                (w * 0.97, bottom),
+                (-w * 0.97, bottom),
+            ],
+            p.hair,
+        )
 
 
 def _draw_body(cv: _Canvas, p: FaceParams) -> None:
     neck_top = _FACE_CENTRE_Y + p.face_height * 0.6
     nw = p.face_width * 0.45
-    cv.polygon([(-nw, neck_top), (nw, neck_top), (nw * 1.1, 1.0), (-nw * 1.1, 1.0)], _shade(p.skin, 0.85))
+    cv.polygon(
+        [(-nw, neck_top), (nw, neck_top), (nw * 1.1, 1.0), (-nw * 1.1, 1.0)], _shade(p.skin, 0.85)
+    )
     chin = _FACE_CENTRE_Y + p.face_height
     cv.ellipse((0.0, chin + 0.5), 0.95, 0.4, p.shirt)
 
@@ -102,7 +126,9 @@ def _draw_ear(cv: _Canvas, p: FaceParams, side: int) -> None:
     angle = side * p.ear_rotation  # posterior rotation tips the top of each ear backwards
     cv.polygon(_rotated_ellipse(centre, p.ear_size * 0.5, p.ear_size, angle), _shade(p.skin, 0.9))
     inner = (centre[0] + side * 0.015, centre[1])
-    cv.polygon(_rotated_ellipse(inner, p.ear_size * 0.25, p.ear_size * 0.62, angle), _shade(p.skin, 0.75))
+    cv.polygon(
+        _rotated_ellipse(inner, p.ear_size * 0.25, p.ear_size * 0.62, angle), _shade(p.skin, 0.75)
+    )
 
 
 def _eye_y(p: FaceParams) -> float:
@@ -117,7 +143,10 @@ def _draw_fringe(cv: _Canvas, p: FaceParams, outline: list[Point]) -> None:
     xs = [pt[0] for pt in above]
     left, right = min(xs), max(xs)
     # a wavy lower edge, the wave depth set by the individual's fringe
-    wave = [(x, hairline + 0.03 * p.fringe * math.sin(9 * x + 2 * p.fringe)) for x in np.linspace(right, left, 24)]
+    wave = [
+        (x, hairline + 0.03 * p.fringe * math.sin(9 * x + 2 * p.fringe))
+        for x in np.linspace(right, left, 24)
+    ]
     cv.polygon(sorted(above, key=lambda q: math.atan2(q[1] - hairline, q[0])) + wave, p.hair)
 
 
@@ -175,7 +204,10 @@ def _draw_brow(cv: _Canvas, p: FaceParams, side: int) -> None:
     if p.synophrys > 0:  # a bridge of hair between the brows, as wide as the synophrys
         y = base_y
         w = p.brow_thickness * 0.7 * p.synophrys
-        cv.polygon([(-inner, y - w / 2), (inner, y - w / 2), (inner, y + w / 2), (-inner, y + w / 2)], colour)
+        cv.polygon(
+            [(-inner, y - w / 2), (inner, y - w / 2), (inner, y + w / 2), (-inner, y + w / 2)],
+            colour,
+        )
 
 
 def _nose_tip_y(p: FaceParams) -> float:
@@ -199,15 +231,32 @@ def _draw_mouth(cv: _Canvas, p: FaceParams) -> None:
     lip = _blend(p.skin, (180, 70, 75), 0.45)
     # philtral ridges: two faint lines from nose base to upper lip
     for side in (-1, 1):
-        cv.line([(side * 0.02, base), (side * 0.026, mouth_y - p.upper_lip * 0.8)], _shade(p.skin, 0.9), 0.008)
+        cv.line(
+            [(side * 0.02, base), (side * 0.026, mouth_y - p.upper_lip * 0.8)],
+            _shade(p.skin, 0.9),
+            0.008,
+        )
     xs = np.linspace(-p.mouth_width, p.mouth_width, 24)
 
     def corner_lift(x: float) -> float:
         return p.mouth_curve * (x / p.mouth_width) ** 2
 
-    upper_top = [(x, mouth_y - corner_lift(x) - p.upper_lip * (1 - (x / p.mouth_width) ** 2) * (1 - 0.35 * math.exp(-(x / 0.03) ** 2))) for x in xs]
+    upper_top = [
+        (
+            x,
+            mouth_y
+            - corner_lift(x)
+            - p.upper_lip
+            * (1 - (x / p.mouth_width) ** 2)
+            * (1 - 0.35 * math.exp(-((x / 0.03) ** 2))),
+        )
+        for x in xs
+    ]
     seam = [(x, mouth_y - corner_lift(x)) for x in xs]
-    lower_bottom = [(x, mouth_y - corner_lift(x) + p.lower_lip * (1 - (x / p.mouth_width) ** 2) ** 0.8) for x in xs]
+    lower_bottom = [
+        (x, mouth_y - corner_lift(x) + p.lower_lip * (1 - (x / p.mouth_width) ** 2) ** 0.8)
+        for x in xs
+    ]
     cv.polygon(upper_top + seam[::-1], _shade(lip, 0.9))
     cv.polygon(seam + lower_bottom[::-1], lip)
     cv.line(seam, _shade(lip, 0.5), 0.008)
@@ -246,7 +295,12 @@ def draw_face(p: FaceParams, size: int, rng: np.random.Generator) -> Image.Image
         _draw_ear(cv, p, side)
     cv.polygon(outline, p.skin)
     for side in (-1, 1):  # soft cheeks
-        cv.ellipse((side * p.face_width * 0.55, _nose_tip_y(p)), 0.09, 0.06, _blend(p.skin, (220, 120, 120), 0.12))
+        cv.ellipse(
+            (side * p.face_width * 0.55, _nose_tip_y(p)),
+            0.09,
+            0.06,
+            _blend(p.skin, (220, 120, 120), 0.12),
+        )
     _draw_fringe(cv, p, outline)
     for side in (-1, 1):
         _draw_brow(cv, p, side)

@@ -5,19 +5,23 @@ import torch
 
 from generator import api
 from generator.checkpoint import CheckpointError, save_checkpoint
-from generator.config import NetworkConfig
+from generator.config import PRESETS, NetworkConfig
 from generator.model import load_generator
 from generator.sampling import generate_batch
-
-from generator.config import PRESETS
 
 TINY = PRESETS["tiny"]
 
 
 def _save(model, path: Path) -> str:  # type: ignore[no-untyped-def]
     tensors = {f"G_ema.{k}": v for k, v in model.generator.state_dict().items()}
-    return save_checkpoint(path, kind="generator", config=model.config.to_json(), disorders=model.disorders,
-                           provenance={"note": "test"}, tensors=tensors)
+    return save_checkpoint(
+        path,
+        kind="generator",
+        config=model.config.to_json(),
+        disorders=model.disorders,
+        provenance={"note": "test"},
+        tensors=tensors,
+    )
 
 
 def test_a_loaded_checkpoint_reproduces_the_saved_generator(tmp_path, tiny_model) -> None:  # type: ignore[no-untyped-def]
@@ -50,15 +54,31 @@ def test_a_mismatched_config_is_refused_with_the_differing_field(tmp_path, tiny_
 
 def test_tensors_that_do_not_fit_the_stored_config_are_refused(tmp_path, tiny_model) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "g.safetensors"
-    tensors = {f"G_ema.{k}": v for k, v in tiny_model.generator.state_dict().items() if "const" not in k}
-    save_checkpoint(path, kind="generator", config=TINY.to_json(), disorders=tiny_model.disorders, provenance={}, tensors=tensors)
+    tensors = {
+        f"G_ema.{k}": v for k, v in tiny_model.generator.state_dict().items() if "const" not in k
+    }
+    save_checkpoint(
+        path,
+        kind="generator",
+        config=TINY.to_json(),
+        disorders=tiny_model.disorders,
+        provenance={},
+        tensors=tensors,
+    )
     with pytest.raises(CheckpointError, match="missing"):
         load_generator(path)
 
 
 def test_a_classifier_file_or_a_foreign_file_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "c.safetensors"
-    save_checkpoint(path, kind="classifier", config={}, disorders=[], provenance={}, tensors={"x": torch.zeros(1)})
+    save_checkpoint(
+        path,
+        kind="classifier",
+        config={},
+        disorders=[],
+        provenance={},
+        tensors={"x": torch.zeros(1)},
+    )
     with pytest.raises(CheckpointError, match="classifier checkpoint, but a generator"):
         load_generator(path)
     junk = tmp_path / "junk.safetensors"

@@ -5,8 +5,6 @@ from generator.config import PRESETS
 from generator.networks import Discriminator, Generator
 from generator.seeds import parse_seeds, seed_inputs
 
-from generator.config import PRESETS
-
 TINY = PRESETS["tiny"]
 
 

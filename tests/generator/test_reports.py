@@ -13,12 +13,18 @@ from generator.train import run_training
 TINY = PRESETS["tiny"]
 
 
-def test_grid_averages_evaluation_and_benchmark_run_on_a_tiny_model(phantom_data: Path, tmp_path: Path) -> None:
-    ckpt = run_training(phantom_data, tmp_path / "g", TINY, TrainConfig(batch=4, checkpoint_every=10), steps=1)
+def test_grid_averages_evaluation_and_benchmark_run_on_a_tiny_model(
+    phantom_data: Path, tmp_path: Path
+) -> None:
+    ckpt = run_training(
+        phantom_data, tmp_path / "g", TINY, TrainConfig(batch=4, checkpoint_every=10), steps=1
+    )
     cpu = torch.device("cpu")
     grid = sample_grid(ckpt, tmp_path / "grid.png", per_disorder=2, truncation=0.7, device=cpu)
     assert grid.height == 9 * 32  # one row per class, tiles shown at 2x
-    figure, rows = averages_figure(ckpt, n_latent=500, n_pixel=4, device=cpu, data_dir=phantom_data)
+    _figure, rows = averages_figure(
+        ckpt, n_latent=500, n_pixel=4, device=cpu, data_dir=phantom_data
+    )
     assert len(rows) == 9 and {"real_pixel_laplacian_var", "latent_laplacian_var"} <= set(rows[0])
     clf = tmp_path / "clf.safetensors"
     train_classifier(phantom_data, clf, epochs=1, batch=4, config=ClassifierConfig(16, (8, 8), 9))
@@ -30,5 +36,12 @@ def test_grid_averages_evaluation_and_benchmark_run_on_a_tiny_model(phantom_data
 
 def test_checkpoint_save_is_atomic(tmp_path: Path) -> None:
     path = tmp_path / "x.safetensors"
-    save_checkpoint(path, kind="classifier", config={}, disorders=[], provenance={}, tensors={"a": torch.ones(2)})
+    save_checkpoint(
+        path,
+        kind="classifier",
+        config={},
+        disorders=[],
+        provenance={},
+        tensors={"a": torch.ones(2)},
+    )
     assert path.exists() and not path.with_name("x.safetensors.tmp").exists()

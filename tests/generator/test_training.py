@@ -4,14 +4,17 @@ import pytest
 import torch
 
 from generator.checkpoint import CheckpointError, load_checkpoint_file
-from generator.classifier import ClassifierConfig, PhantomClassifier, load_classifier, train_classifier
-from generator.config import NetworkConfig, TrainConfig
+from generator.classifier import (
+    ClassifierConfig,
+    PhantomClassifier,
+    load_classifier,
+    train_classifier,
+)
+from generator.config import PRESETS, NetworkConfig, TrainConfig
 from generator.data import BalancedSampler, class_weights, load_image_set
 from generator.losses import GestaltLoss
 from generator.networks import Generator
 from generator.train import EXPORT, LATEST, run_training
-
-from generator.config import PRESETS
 
 TINY = PRESETS["tiny"]
 
@@ -26,7 +29,12 @@ def test_gestalt_loss_gradient_reaches_the_generator() -> None:
     labels = torch.tensor([0, 1, 2, 0])
     images = G(torch.randn(4, TINY.z_dim), labels, noise=G.synthesis.make_noise(4))
     loss_fn(images, labels).backward()
-    for name in ("mapping.embed.weight", "mapping.mlp.0.weight", "synthesis.const", "synthesis.to_rgbs.0.conv.weight"):
+    for name in (
+        "mapping.embed.weight",
+        "mapping.mlp.0.weight",
+        "synthesis.const",
+        "synthesis.to_rgbs.0.conv.weight",
+    ):
         grad = dict(G.named_parameters())[name].grad
         assert grad is not None and grad.abs().sum() > 0, name
     assert all(p.grad is None for p in clf.parameters())  # the judge stays frozen
@@ -48,7 +56,9 @@ def test_balanced_sampling_gives_unaffected_its_exposure_factor() -> None:
     assert torch.allclose(freq, torch.tensor([0.2, 0.2, 0.6], dtype=torch.float64), atol=0.02)
 
 
-def test_a_few_steps_train_and_a_resumed_run_matches_an_uninterrupted_one(phantom_data: Path, tmp_path: Path) -> None:
+def test_a_few_steps_train_and_a_resumed_run_matches_an_uninterrupted_one(
+    phantom_data: Path, tmp_path: Path
+) -> None:
     straight = run_training(phantom_data, tmp_path / "a", TINY, _TRAIN, steps=4)
     run_training(phantom_data, tmp_path / "b", TINY, _TRAIN, steps=2)
     assert load_checkpoint_file(tmp_path / "b" / LATEST).extra["step"] == 2
@@ -67,9 +77,13 @@ def test_resuming_with_another_config_is_refused(phantom_data: Path, tmp_path: P
         run_training(phantom_data, tmp_path, wider, _TRAIN, steps=2)
 
 
-def test_training_with_gestalt_loss_and_classifier_checkpoint(phantom_data: Path, tmp_path: Path) -> None:
+def test_training_with_gestalt_loss_and_classifier_checkpoint(
+    phantom_data: Path, tmp_path: Path
+) -> None:
     clf_path = tmp_path / "clf.safetensors"
-    train_classifier(phantom_data, clf_path, epochs=1, batch=4, config=ClassifierConfig(16, (8, 8), 9))
+    train_classifier(
+        phantom_data, clf_path, epochs=1, batch=4, config=ClassifierConfig(16, (8, 8), 9)
+    )
     clf = load_classifier(clf_path)
     assert clf.disorders == load_image_set(phantom_data, 16, training_only=False).disorders
     train = TrainConfig(batch=4, r1_interval=2, checkpoint_every=10, gestalt_weight=0.5)

@@ -28,7 +28,9 @@ def test_it_writes_pngs_and_a_manifest(tmp_path: Path) -> None:
 def test_the_cli_writes_a_dataset(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "phantoms", str(tmp_path), "--per-class", "1", "--size", "24"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "manifest.csv" in out.stdout
     assert (tmp_path / "manifest.csv").exists()

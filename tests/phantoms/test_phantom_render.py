@@ -6,7 +6,11 @@ import pytest
 import phantoms
 from phantoms.face import FaceParams, face_params
 
-_GEOMETRY = [f.name for f in fields(FaceParams) if isinstance(getattr(face_params("unaffected", 0), f.name), float)]
+_GEOMETRY = [
+    f.name
+    for f in fields(FaceParams)
+    if isinstance(getattr(face_params("unaffected", 0), f.name), float)
+]
 
 
 def test_it_renders_rgb_at_the_requested_size() -> None:
@@ -50,7 +54,9 @@ def _spread(n: int = 60) -> dict[str, float]:
 
 
 @pytest.mark.parametrize("disorder", phantoms.DISORDERS, ids=lambda d: d.code)
-def test_each_disorder_shifts_its_features_and_only_those(disorder: phantoms.PhantomDisorder) -> None:
+def test_each_disorder_shifts_its_features_and_only_those(
+    disorder: phantoms.PhantomDisorder,
+) -> None:
     base, sd = _mean_features("unaffected"), _spread()
     mean = _mean_features(disorder.code)
     for name in _GEOMETRY:
