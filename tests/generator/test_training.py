@@ -90,3 +90,16 @@ def test_training_with_gestalt_loss_and_classifier_checkpoint(
     out = run_training(phantom_data, tmp_path / "g", TINY, train, steps=2, classifier_path=clf_path)
     assert out.name == EXPORT
     assert load_checkpoint_file(out).provenance["train_config"]["gestalt_weight"] == 0.5
+
+
+def test_the_train_cli_trains_exports_and_resumes(phantom_data: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "generator", "train", str(phantom_data), "--config", "tiny"]
+    args += ["--out", str(tmp_path), "--batch", "4", "--checkpoint-every", "1", "--threads", "1"]
+    subprocess.run([*args, "--steps", "1"], check=True, capture_output=True)
+    done = subprocess.run([*args, "--steps", "2"], check=True, capture_output=True, text=True)
+    assert "resumed from" in done.stderr and "exported" in done.stdout
+    provenance = load_checkpoint_file(tmp_path / EXPORT).provenance
+    assert provenance["steps"] == 2 and "--config tiny" in provenance["command"]
