@@ -104,7 +104,13 @@ def cmd_evaluate_classes(args: argparse.Namespace) -> None:
 
     device = _setup(args)
     rows = evaluate_classes(
-        args.checkpoint, args.classifier, args.per_disorder, args.truncation, device, args.batch
+        args.checkpoint,
+        args.classifier,
+        args.per_disorder,
+        args.truncation,
+        device,
+        args.batch,
+        real_dir=args.real,
     )
     print(format_table(rows))
 
@@ -215,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classifier", type=Path, required=True)
     p.add_argument("--per-disorder", type=int, default=200)
     p.add_argument("--truncation", type=float, default=1.0)
+    p.add_argument(
+        "--real", type=Path, help="phantom dataset to score too (render unseen individuals)"
+    )
     p.add_argument("--batch", type=int, default=64)
     _add_device(p)
     p.set_defaults(func=cmd_evaluate_classes)

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from generator.classifier import load_classifier
+from generator.data import load_image_set, to_float
 from generator.model import load_generator
 from generator.sampling import generate_batch
 
@@ -20,10 +21,15 @@ def evaluate_classes(
     device: torch.device,
     batch: int = 64,
     first_seed: int = 0,
+    real_dir: Path | None = None,
 ) -> list[dict[str, object]]:
-    """Top-1 accuracy per disorder on `per_disorder` generated images (seeds first_seed...)."""
+    """Top-1 accuracy per disorder on `per_disorder` generated images (seeds first_seed...), and
+    on the real phantoms of `real_dir` when given, for comparison."""
     model = load_generator(checkpoint, device=str(device))
     clf = load_classifier(classifier, device)
+    real = (
+        load_image_set(real_dir, model.config.resolution, training_only=False) if real_dir else None
+    )
     rows = []
     for disorder in model.disorders:
         if disorder not in clf.disorders:
@@ -36,13 +42,27 @@ def evaluate_classes(
                 model, model.label_of(disorder), seeds[i : i + batch], truncation
             ).float()
             correct += int((clf.net(images).argmax(1) == target).sum())
-        rows.append({"disorder": disorder, "n": per_disorder, "top1": correct / per_disorder})
+        row: dict[str, object] = {
+            "disorder": disorder,
+            "n": per_disorder,
+            "top1": correct / per_disorder,
+        }
+        if real is not None and disorder in real.disorders:
+            mask = real.labels == real.disorders.index(disorder)
+            logits = clf.net(to_float(real.images[mask]).to(device))
+            row["real_top1"] = float((logits.argmax(1) == target).float().mean())
+            row["real_n"] = int(mask.sum())
+        rows.append(row)
     return rows
 
 
 def format_table(rows: list[dict[str, object]]) -> str:
-    lines = [f"{'disorder':<12} {'n':>5} {'top-1':>6}"]
-    lines += [f"{r['disorder']:<12} {r['n']:>5} {r['top1']:>6.3f}" for r in rows]
+    with_real = all("real_top1" in r for r in rows)
+    head = f"{'disorder':<12} {'n':>5} {'top-1':>6}"
+    lines = [head + (f"   {'real n':>6} {'real top-1':>10}" if with_real else "")]
+    for r in rows:
+        line = f"{r['disorder']:<12} {r['n']:>5} {r['top1']:>6.3f}"
+        lines.append(line + (f"   {r['real_n']:>6} {r['real_top1']:>10.3f}" if with_real else ""))
     mean = sum(float(r["top1"]) for r in rows) / max(len(rows), 1)  # type: ignore[arg-type]
     lines.append(f"{'mean':<12} {'':>5} {mean:>6.3f}   (chance {1 / max(len(rows), 1):.3f})")
     return "\n".join(lines)

@@ -28,8 +28,11 @@ def test_grid_averages_evaluation_and_benchmark_run_on_a_tiny_model(
     assert len(rows) == 9 and {"real_pixel_laplacian_var", "latent_laplacian_var"} <= set(rows[0])
     clf = tmp_path / "clf.safetensors"
     train_classifier(phantom_data, clf, epochs=1, batch=4, config=ClassifierConfig(16, (8, 8), 9))
-    table = evaluate_classes(ckpt, clf, per_disorder=3, truncation=1.0, device=cpu)
+    table = evaluate_classes(
+        ckpt, clf, per_disorder=3, truncation=1.0, device=cpu, real_dir=phantom_data
+    )
     assert [r["n"] for r in table] == [3] * 9 and "chance 0.111" in format_table(table)
+    assert all(r["real_n"] == 2 for r in table) and "real top-1" in format_table(table)
     model = untrained_model("tiny", cpu)
     assert images_per_second(model, 0, n=8, batch=4) > 0
 
