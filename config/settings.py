@@ -117,6 +117,9 @@ IMAGE_BANK_ROOT = Path(env_str("SURVEY_IMAGE_BANK_ROOT", str(VAR_DIR / "image-ba
 # The one pipeline every portrait passes through (survey/imaging.py).
 SURVEY_IMAGE_SIZE = env_int("SURVEY_IMAGE_SIZE", 256, minimum=32)
 SURVEY_IMAGE_QUALITY = env_int("SURVEY_IMAGE_QUALITY", 90, minimum=50)
+# Every delivered image is padded to a multiple of this many bytes, so download sizes do not tell
+# real from synthetic (0 turns padding off; manage.py audit_leakage checks the result).
+SURVEY_IMAGE_PAD_BYTES = env_int("SURVEY_IMAGE_PAD_BYTES", 65536, minimum=0)
 
 # Portrait uploads through the API send many files at once.
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("SURVEY_UPLOAD_MAX_FILES", 1000, minimum=1)

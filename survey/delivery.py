@@ -11,6 +11,19 @@ from django.utils.cache import add_never_cache_headers
 from survey.imaging import OUTPUT_CONTENT_TYPE, stored_path
 
 
+def padded(data: bytes, block: int) -> bytes:
+    """The JPEG followed by zero bytes up to a multiple of `block` (at least one block).
+
+    How many bytes an image takes says something about its content (a smooth synthetic portrait
+    compresses better than a photograph), and anyone watching the network or the developer tools sees it.
+    Decoders stop at the JPEG's end-of-image marker, so the padding changes no pixel and adds no metadata.
+    """
+    if block <= 0:
+        return data
+    target = max(block, -(-len(data) // block) * block)
+    return data + bytes(target - len(data))
+
+
 def image_response(content_hash: str) -> HttpResponse:
     """The image's bytes with headers that are the same for every portrait (no file name, no caching).
 
@@ -22,7 +35,7 @@ def image_response(content_hash: str) -> HttpResponse:
         data = path.read_bytes()
     except FileNotFoundError:
         raise Http404("No such image.") from None
-    response = HttpResponse(data, content_type=OUTPUT_CONTENT_TYPE)
+    response = HttpResponse(padded(data, settings.SURVEY_IMAGE_PAD_BYTES), content_type=OUTPUT_CONTENT_TYPE)
     response["X-Content-Type-Options"] = "nosniff"
     add_never_cache_headers(response)
     return response

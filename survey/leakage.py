@@ -110,7 +110,9 @@ def audit_study(study: Study) -> LeakageReport:
     sizes = {kind: [d.byte_size for d in delivered if d.kind == kind] for kind in KINDS_COMPARED}
     report.byte_sizes = {kind: _summarise(values) for kind, values in sizes.items() if values}
     real, synthetic = sizes[PortraitKind.REAL], sizes[PortraitKind.SYNTHETIC]
-    if len(real) >= 2 and len(synthetic) >= 2:
+    if len(set(real) | set(synthetic)) == 1:
+        report.byte_size_test = {"statistic": 0.0, "p_value": 1.0}  # every image the same size: nothing to test
+    elif len(real) >= 2 and len(synthetic) >= 2:
         test = stats.mannwhitneyu(real, synthetic, alternative="two-sided")
         report.byte_size_test = {"statistic": float(test.statistic), "p_value": float(test.pvalue)}
         if test.pvalue < 0.05:

@@ -239,10 +239,11 @@ def session_quiz_begin(*, session: QuizSession) -> QuizSession:
     return session
 
 
-def _first_unanswered(session: QuizSession) -> Question | None:
-    return (
-        session.questions.filter(is_practice=False, answer__isnull=True).order_by("position").first()
-    )
+def _first_unanswered(session: QuizSession, *, with_disorder: bool = False) -> Question | None:
+    questions = session.questions.filter(is_practice=False, answer__isnull=True).order_by("position")
+    if with_disorder:  # the question page names the disorder: one join instead of a second query
+        questions = questions.select_related("disorder")
+    return questions.first()
 
 
 def _record(question: Question, **fields) -> Answer:
@@ -280,7 +281,7 @@ def session_current_question(*, session: QuizSession, now: datetime | None = Non
     with transaction.atomic():
         session = _locked(session)
         _require_stage(session, QuizSession.Stage.QUIZ, QuizSession.Stage.FINISHED)
-        while (question := _first_unanswered(session)) is not None:
+        while (question := _first_unanswered(session, with_disorder=True)) is not None:
             if question.served_at is None:
                 question.served_at = now
                 question.save(update_fields=["served_at"])
@@ -293,13 +294,16 @@ def session_current_question(*, session: QuizSession, now: datetime | None = Non
 
 
 def _current_or_refuse(session: QuizSession, question_id: int) -> Question:
+    current = _first_unanswered(session)
+    if current is not None and current.pk == question_id and current.served_at is not None:
+        # The usual case, in one query: the question asked about is the served, unanswered current one.
+        return current
     try:
         question = session.questions.select_related("answer").get(pk=question_id, is_practice=False)
     except Question.DoesNotExist:
         raise QuestionNotCurrent("That question is not part of this session.") from None
     if hasattr(question, "answer"):
         raise AlreadyAnswered(question.answer)
-    current = _first_unanswered(session)
     if current is None or current.pk != question.pk or question.served_at is None:
         raise QuestionNotCurrent("That is not the question you are on.")
     return question

@@ -56,7 +56,9 @@ def test_it_catches_an_image_that_bypassed_the_pipeline(bank_study, image_bank_r
         call_command("audit_leakage", "audit", stdout=io.StringIO())
 
 
-def test_it_catches_byte_sizes_that_give_the_kind_away(db, image_bank_root):
+@pytest.fixture
+def revealing_sizes(db, image_bank_root):
+    """Real portraits that compress badly, synthetic ones that compress well."""
     study = StudyFactory(slug="sizes", disorders=[DisorderFactory(code="velmar")])
     rng = np.random.default_rng(3)
     for _ in range(15):
@@ -64,6 +66,31 @@ def test_it_catches_byte_sizes_that_give_the_kind_away(db, image_bank_root):
         portrait_add(study=study, image=noisy, kind="real", disorder_code="velmar", used_in_training=True)
         flat = Image.new("RGB", (64, 64), tuple(int(v) for v in rng.integers(0, 256, 3)))  # tiny JPEGs
         portrait_add(study=study, image=flat, kind="synthetic", disorder_code="velmar")
-    report = audit_study(study)
+    return study
+
+
+def test_it_catches_byte_sizes_that_give_the_kind_away(revealing_sizes, settings):
+    settings.SURVEY_IMAGE_PAD_BYTES = 0
+    report = audit_study(revealing_sizes)
     assert report.byte_size_test["p_value"] < 0.001
     assert any("byte sizes" in line for line in report.differences)
+
+
+def test_padding_makes_every_delivered_image_the_same_size(revealing_sizes, settings):
+    settings.SURVEY_IMAGE_PAD_BYTES = 65536
+    report = audit_study(revealing_sizes)
+    assert {s["min"] for s in report.byte_sizes.values()} == {65536}
+    assert {s["max"] for s in report.byte_sizes.values()} == {65536}
+    assert report.clean
+
+
+def test_padding_changes_no_pixel(image_bank_root):
+    from survey.delivery import padded
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(buffer, "JPEG")
+    original = buffer.getvalue()
+    grown = padded(original, 4096)
+    assert len(grown) == 4096 and grown.startswith(original)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(grown))), np.asarray(Image.open(io.BytesIO(original))))
+    assert Image.open(io.BytesIO(grown)).info == Image.open(io.BytesIO(original)).info
