@@ -138,3 +138,22 @@ def test_a_question_times_out_in_the_browser(page, live_server, browser_study):
     assert Answer.objects.get(question=first).outcome == Outcome.TIMEOUT
     wait_for_question(page)  # and the next question follows
     assert session.questions.get(is_practice=False, position=2).served_at is not None
+
+
+@pytest.mark.parametrize("viewport", [{"width": 768, "height": 1024}, {"width": 1366, "height": 768}],
+                         ids=["tablet-portrait", "laptop"])
+def test_a_question_fits_the_screen_without_sideways_scrolling(browser, live_server, browser_study, viewport, artifacts):
+    context = browser.new_context(viewport=viewport, has_touch=viewport["width"] < 1000)
+    page = context.new_page()
+    try:
+        start(page, live_server, browser_study)
+        page.click("text=Start the timed survey")
+        wait_for_question(page)
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0
+        for button in page.locator("[data-option]").all():
+            box = button.bounding_box()
+            assert box["height"] >= 44 and box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]
+        page.screenshot(path=str(artifacts / f"question-{viewport['width']}x{viewport['height']}.png"), full_page=True)
+    finally:
+        context.close()
