@@ -55,6 +55,9 @@ def invite_landing(request: HttpRequest, token: str) -> HttpResponse:
     if resumable is not None:
         request.session[SESSION_KEY] = resumable.access_token
         return redirect("survey:quiz")
+    current = participant_session(request)
+    if current is not None and current.invite_id == invite.pk:
+        return redirect("survey:quiz")  # this browser already started a session on this (reusable) link
     form = ConsentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

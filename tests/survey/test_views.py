@@ -204,3 +204,11 @@ def test_images_of_every_kind_are_delivered_identically(client, real_study):
 
 def test_the_health_endpoint_touches_the_database(client, db):
     assert client.get("/healthz").json() == {"ok": True, "studies": 0}
+
+
+def test_reopening_a_reusable_link_in_the_same_browser_resumes_its_session(client, real_study):
+    invite = InviteFactory(study=real_study, reusable=True)
+    url = reverse("survey:invite", args=[invite.token])
+    client.post(url, {"agree": "on"})
+    assert client.get(url).url == reverse("survey:quiz")
+    assert QuizSession.objects.filter(invite=invite).count() == 1
