@@ -21,7 +21,7 @@ from PIL import Image
 
 import phantoms
 from survey.image_bank import bank_import, portrait_add
-from survey.models import Disorder, Invite, PortraitKind, Study
+from survey.models import Disorder, Invite, PortraitKind, QuizSession, Study
 
 BUNDLED_CHECKPOINT = Path(settings.BASE_DIR) / "fixtures" / "models" / "generator-demo64.safetensors"
 RENDERER_PROVENANCE = "phantom-renderer"
@@ -46,24 +46,31 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--real-per-disorder", type=int, default=12)
+        parser.add_argument(
+            "--real-size", type=int, default=64,
+            help="Pixels of the rendered 'real' phantoms: the bundled generator's resolution, so real and "
+                 "synthetic portraits are upscaled alike by the image bank's pipeline.")
         parser.add_argument("--synthetic-per-disorder", type=int, default=12)
         parser.add_argument("--renderer-only", action="store_true", help="Do not use the generator checkpoint.")
         parser.add_argument("--slug", default="demo")
 
-    def handle(self, *args, real_per_disorder: int, synthetic_per_disorder: int, renderer_only: bool, slug: str, **options):
+    def handle(self, *args, real_per_disorder: int, real_size: int, synthetic_per_disorder: int, renderer_only: bool,
+               slug: str, **options):
         study = self._study(slug)
         with tempfile.TemporaryDirectory() as folder:
-            self._import_real(study, Path(folder), real_per_disorder)
+            self._import_real(study, Path(folder), real_per_disorder, real_size)
         if not renderer_only and BUNDLED_CHECKPOINT.is_file() and _torch_available():
             call_command("fill_pool", study.slug, checkpoint=BUNDLED_CHECKPOINT, per_disorder=synthetic_per_disorder,
                          stdout=self.stdout)
         else:
             self.stdout.write("Generator checkpoint or torch not available: drawing the synthetic pool with the renderer.")
-            self._renderer_pool(study, synthetic_per_disorder)
+            self._renderer_pool(study, synthetic_per_disorder, real_size)
         self._announce(study)
 
     @transaction.atomic
     def _study(self, slug: str) -> Study:
+        # A rebuilt demo starts empty: its earlier sessions go first (sessions protect their study).
+        QuizSession.objects.filter(study__slug=slug).delete()
         Study.objects.filter(slug=slug).delete()
         disorders = [
             Disorder.objects.update_or_create(code=d.code, defaults={"name": d.name, "description": d.features})[0]
@@ -74,8 +81,8 @@ class Command(BaseCommand):
         study.disorders.set(disorders)
         return study
 
-    def _import_real(self, study: Study, folder: Path, per_disorder: int) -> None:
-        manifest = phantoms.write_dataset(folder, per_class=per_disorder, size=settings.SURVEY_IMAGE_SIZE)
+    def _import_real(self, study: Study, folder: Path, per_disorder: int, size: int) -> None:
+        manifest = phantoms.write_dataset(folder, per_class=per_disorder, size=size)
         codes = {d.code for d in phantoms.DISORDERS}
         with manifest.open(newline="") as handle:
             rows = [row for row in csv.DictReader(handle) if row["disorder"] in codes]
@@ -87,8 +94,7 @@ class Command(BaseCommand):
         portraits = bank_import(study=study, folder=folder, manifest=study_manifest)
         self.stdout.write(f"Imported {len(portraits)} phantom 'real' portraits through import_images' pipeline.")
 
-    def _renderer_pool(self, study: Study, per_disorder: int) -> None:
-        size = settings.SURVEY_IMAGE_SIZE
+    def _renderer_pool(self, study: Study, per_disorder: int, size: int) -> None:
         for disorder in phantoms.DISORDERS:
             # Individuals far from the real ones, so no 'synthetic' portrait repeats a 'real' person.
             for individual in range(100_000, 100_000 + per_disorder):
