@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
 
 from generator.averages import latent_average
+from generator.gates.pipeline import REASONS, GateSet, build_gates
 from generator.model import LoadedGenerator, load_generator
-from generator.sampling import iter_samples, provenance
+from generator.sampling import generate_batch, iter_samples, provenance, to_uint8
 
 __all__ = [
+    "REASONS",
+    "GateSet",
+    "GatedSamples",
     "LoadedGenerator",
     "disorders",
+    "gated_samples",
     "latent_average_image",
     "load_checkpoint",
+    "load_gates",
     "sample_images",
 ]
 
@@ -59,3 +68,77 @@ def latent_average_image(
         "kind": "latent_average",
     }
     return Image.fromarray(image), info
+
+
+def load_gates(
+    model: LoadedGenerator,
+    *,
+    classifier: str | Path | None = None,
+    face_detector: str = "auto",
+    training_data: str | Path | None = None,
+    skip: frozenset[str] = frozenset(),
+    face_threshold: float = 0.999,
+    top_k: int = 5,
+    privacy_percentile: float = 1.0,
+) -> tuple[GateSet, list[str]]:
+    """The quality and privacy gates for this model's portraits (bundled phantom models by default
+    for a phantom checkpoint), and one line per gate saying what runs."""
+    return build_gates(
+        model.disorders,
+        model.config.resolution,
+        model.device,
+        classifier=Path(classifier) if classifier else None,
+        face_detector=face_detector,
+        training_data=Path(training_data) if training_data else None,
+        skip=frozenset(skip),
+        face_threshold=face_threshold,
+        top_k=top_k,
+        privacy_percentile=privacy_percentile,
+    )
+
+
+@dataclass
+class GatedSamples:
+    accepted: list[tuple[Image.Image, dict]]  # passing portraits with provenance, in seed order
+    tried: int  # seeds generated
+    rejected: int  # portraits that failed at least one gate
+    reasons: Counter = field(default_factory=Counter)  # gate name -> portraits failing it
+
+
+def gated_samples(
+    model: LoadedGenerator,
+    gates: GateSet,
+    disorder: str,
+    wanted: int,
+    seed_start: int,
+    truncation: float,
+    batch: int = 64,
+    max_seeds: int | None = None,
+) -> GatedSamples:
+    """Generate seeds seed_start, seed_start+1, ... until `wanted` portraits pass every gate or
+    `max_seeds` (default 10 x wanted) seeds are spent; rejected seeds are skipped, never retried."""
+    limit = max_seeds if max_seeds is not None else 10 * wanted
+    label = model.label_of(disorder)
+    out = GatedSamples([], 0, 0)
+    seed = seed_start
+    while len(out.accepted) < wanted and out.tried < limit:
+        # as many seeds as the pass rate so far says are needed, so few are wasted either way
+        rate = (len(out.accepted) + 1) / (out.tried + 1)
+        missing = wanted - len(out.accepted)
+        size = min(batch, limit - out.tried, math.ceil(missing / rate))
+        seeds = list(range(seed, seed + size))
+        seed += size
+        images = generate_batch(model, label, seeds, truncation).float()
+        result = gates.check(images, disorder)
+        ok = result.all_passed
+        pixels = to_uint8(images)
+        out.tried += size
+        for i, s in enumerate(seeds):
+            if bool(ok[i]) and len(out.accepted) < wanted:
+                out.accepted.append(
+                    (Image.fromarray(pixels[i]), provenance(model, disorder, s, truncation))
+                )
+            elif not bool(ok[i]):
+                out.rejected += 1
+                out.reasons.update(result.failed_gates(i))
+    return out

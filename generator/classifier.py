@@ -73,14 +73,25 @@ class PhantomClassifier(nn.Module):
             nn.Linear(config.channels[-1] * side * side, config.num_classes),
         )
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def resized(self, images: torch.Tensor) -> torch.Tensor:
         check_shape("classifier images", images, (None, 3, None, None))
         r = self.config.resolution
         if images.shape[-1] != r or images.shape[-2] != r:
             images = F.interpolate(
                 images, size=(r, r), mode="bilinear", align_corners=False, antialias=True
             )
-        return self.head(self.features(images))
+        return images
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(self.resized(images)))
+
+    def stage_outputs(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """Feature maps after each stage: the gates' embedding and the inversion's feature loss."""
+        x, outputs = self.resized(images), []
+        for stage in self.features:
+            x = stage(x)
+            outputs.append(x)
+        return outputs
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""`python -m generator {train,train-classifier,sample,evaluate-classes,grid,averages}`."""
+"""`python -m generator {train,train-classifier,train-face-check,sample,evaluate,evaluate-classes,
+grid,averages,invert,invert-study}`."""
 
 from __future__ import annotations
 
@@ -75,6 +76,19 @@ def cmd_train_classifier(args: argparse.Namespace) -> None:
     print(f"wrote {args.out} (id {ckpt_id}); held-out accuracy on real phantoms {acc:.3f}")
 
 
+def cmd_train_face_check(args: argparse.Namespace) -> None:
+    from generator.gates.facecheck import train_face_check
+
+    device = _setup(args)
+    ckpt_id, rates = train_face_check(
+        args.data_dir, args.out, epochs=args.epochs, seed=args.seed, device=device
+    )
+    print(
+        f"wrote {args.out} (id {ckpt_id}); held-out phantoms passing at 0.999: "
+        f"{rates['faces_passing']:.3f}, non-faces passing: {rates['non_faces_passing']:.3f}"
+    )
+
+
 def cmd_sample(args: argparse.Namespace) -> None:
     from PIL import Image
 
@@ -97,6 +111,159 @@ def cmd_sample(args: argparse.Namespace) -> None:
     print(
         f"wrote {len(seeds)} images of {args.disorder} to {args.out} (checkpoint {model.checkpoint_id})"
     )
+
+
+def _gate_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--classifier", type=Path,
+        help="disorder classifier: phantom .safetensors or TorchScript (default: the bundled "
+        "phantom classifier for a phantom checkpoint)",
+    )
+    p.add_argument(
+        "--face-detector", default="auto",
+        help="auto (phantom face check for a phantom checkpoint), phantom, mtcnn (optional extra), none",
+    )
+    p.add_argument("--face-threshold", type=float, default=0.999)
+    p.add_argument("--top-k", type=int, default=5, help="disorder gate: requested disorder in the top k")
+    p.add_argument(
+        "--privacy-percentile", type=float, default=1.0,
+        help="flag portraits nearer to a training portrait than this percentile of held-out ones",
+    )
+    p.add_argument(
+        "--skip-gates", default="",
+        help="comma-separated gates to turn off: face, disorder, privacy (or all)",
+    )
+
+
+def _skip(spec: str) -> frozenset[str]:
+    from generator.gates.pipeline import GATE_NAMES
+
+    names = {s.strip() for s in spec.split(",") if s.strip()}
+    return frozenset(GATE_NAMES) if "all" in names else frozenset(names)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from generator import gate_report
+    from generator.gates.pipeline import build_gates
+    from generator.model import load_generator
+
+    device = _setup(args)
+    model = load_generator(args.checkpoint, device=str(device))
+    gates, notes = build_gates(
+        model.disorders, model.config.resolution, device, classifier=args.classifier,
+        face_detector=args.face_detector, training_data=args.data, skip=_skip(args.skip_gates),
+        face_threshold=args.face_threshold, top_k=args.top_k,
+        privacy_percentile=args.privacy_percentile,
+    )
+    for line in notes:
+        print(line, file=sys.stderr)
+    rows, closest = gate_report.evaluate_gates(
+        model, gates, args.per_disorder, args.truncation, args.batch
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    command = "python -m generator " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    gate_report.write_csv(rows, args.out / "gates.csv")
+    train = gates.privacy.train_images if gates.privacy is not None else None
+    gate_report.figure(rows, closest, train).save(args.out / "gates.png")
+    (args.out / "gates.md").write_text(
+        gate_report.markdown_report(
+            rows, model, gates, notes, command, args.truncation, "gates.png"
+        ),
+        encoding="utf-8",
+    )
+    print(gate_report.markdown_table(rows))
+    print(f"wrote {args.out / 'gates.csv'}, {args.out / 'gates.md'}, {args.out / 'gates.png'}")
+
+
+def _inversion_settings(args: argparse.Namespace):  # -> InversionSettings (torch-free import here)
+    from generator.invert import InversionSettings
+
+    return InversionSettings(
+        steps=args.steps, lr=args.lr, w_plus=args.w_plus, pixel_weight=args.pixel_weight,
+        feature_weight=args.feature_weight, noise_weight=args.noise_weight,
+        optimise_noise=not args.no_noise,
+    )
+
+
+def _feature_net(spec: str, device: torch.device):  # -> FeatureNet | None
+    """`bundled` (the phantom classifier's stage outputs), `none`, or a classifier file."""
+    from generator.gates.classifiers import load_disorder_classifier
+    from generator.gates.pipeline import BUNDLED_CLASSIFIER
+
+    if spec == "none":
+        return None
+    path = BUNDLED_CLASSIFIER if spec == "bundled" else Path(spec)
+    return load_disorder_classifier(path, device).feature_maps
+
+
+def cmd_invert(args: argparse.Namespace) -> None:
+    from PIL import Image
+    from safetensors.torch import save_file
+
+    from generator.averages import pixel_average
+    from generator.invert import invert, inverted_latent_average, load_targets
+    from generator.model import load_generator
+    from generator.sampling import to_uint8
+
+    device = _setup(args)
+    model = load_generator(args.checkpoint, device=str(device))
+    init = model.label_of(args.disorder)
+    targets = load_targets(args.images, model.config.resolution)
+    settings = _inversion_settings(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    ws = []
+    for start in range(0, len(targets), args.batch):
+        chunk = targets[start : start + args.batch]
+        result = invert(model, chunk, init, settings, _feature_net(args.feature_net, device),
+                        progress=True, seed=start)
+        ws.append(result.w)
+        for i, image in enumerate(to_uint8(result.reconstructions)):
+            source = args.images[start + i]
+            Image.fromarray(image).save(args.out / f"{source.stem}_inverted.png")
+            rows.append((source.name, float(result.initial_loss[i]), float(result.final_loss[i]),
+                         float(result.final_pixel[i]), float(result.final_feature[i])))
+    w = torch.cat(ws)
+    save_file({"w": w.contiguous()}, str(args.out / "w.safetensors"),
+              metadata={"checkpoint_id": model.checkpoint_id, "init_disorder": args.disorder,
+                        "w_plus": str(settings.w_plus)})
+    Image.fromarray(to_uint8(inverted_latent_average(model, w))[0]).save(
+        args.out / "latent_average.png")
+    Image.fromarray(pixel_average(to_uint8(targets))).save(args.out / "pixel_average.png")
+    with (args.out / "losses.csv").open("w", encoding="utf-8") as fh:
+        fh.write("image,loss_start,loss_end,pixel_end,feature_end\n")
+        fh.writelines(f"{n},{a:.6f},{b:.6f},{c:.6f},{d:.6f}\n" for n, a, b, c, d in rows)
+    mean_before = sum(r[1] for r in rows) / len(rows)
+    mean_after = sum(r[2] for r in rows) / len(rows)
+    print(f"inverted {len(rows)} portraits from {args.disorder}'s mean w "
+          f"({'w+' if settings.w_plus else 'w'}, {settings.steps} steps): mean loss "
+          f"{mean_before:.4f} -> {mean_after:.4f}")
+    print(f"wrote {args.out}/: *_inverted.png, losses.csv, w.safetensors, latent_average.png, "
+          "pixel_average.png")
+
+
+def cmd_invert_study(args: argparse.Namespace) -> None:
+    from generator.gates.classifiers import load_disorder_classifier
+    from generator.gates.pipeline import BUNDLED_CLASSIFIER
+    from generator.inversion_study import figure, run_study, summary_lines, write_csv
+    from generator.model import load_generator
+
+    device = _setup(args)
+    model = load_generator(args.checkpoint, device=str(device))
+    classifier = load_disorder_classifier(args.classifier or BUNDLED_CLASSIFIER, device)
+    unseen = [d for d in args.disorders.split(",") if d]
+    outcomes = run_study(model, classifier, args.data, unseen, args.init_disorder, args.groups,
+                         args.per_group, _inversion_settings(args),
+                         _feature_net(args.feature_net, device))
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_csv(outcomes, args.out / "invert-study.csv")
+    figure(outcomes).save(args.out / "invert-study.png")
+    lines = summary_lines(outcomes)
+    (args.out / "invert-study.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"recognised as their disorder by {classifier.name} (top-1), per group of "
+          f"{args.per_group} portraits; p = mean probability of the true disorder")
+    print("\n".join(lines))
+    print(f"wrote {args.out / 'invert-study.csv'}, {args.out / 'invert-study.png'}")
 
 
 def cmd_evaluate_classes(args: argparse.Namespace) -> None:
@@ -139,6 +306,20 @@ def cmd_averages(args: argparse.Namespace) -> None:
             f"{r['disorder']:<12} {real:>15} {r['pixel_laplacian_var']:>20.1f} {r['latent_laplacian_var']:>11.1f}"
         )
     print(f"wrote {args.out}")
+
+
+def _inversion_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--steps", type=int, default=200, help="fixed Adam step budget")
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--w-plus", action="store_true", help="one w per layer instead of one w")
+    p.add_argument("--pixel-weight", type=float, default=1.0)
+    p.add_argument("--feature-weight", type=float, default=1.0)
+    p.add_argument("--noise-weight", type=float, default=1e3, help="noise regularisation weight")
+    p.add_argument("--no-noise", action="store_true", help="keep noise off; optimise w only")
+    p.add_argument(
+        "--feature-net", default="bundled",
+        help="bundled (phantom classifier's stage outputs), none, or a classifier file",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -202,6 +383,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_device(p)
     p.set_defaults(func=cmd_train_classifier)
 
+    p = sub.add_parser(
+        "train-face-check", help="train the tiny phantom face / non-face model of the face gate"
+    )
+    p.add_argument("data_dir", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--seed", type=int, default=0)
+    _add_device(p)
+    p.set_defaults(func=cmd_train_face_check)
+
     p = sub.add_parser("sample", help="write seeded samples with provenance JSON beside each")
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--disorder", required=True)
@@ -213,6 +404,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=64)
     _add_device(p)
     p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser(
+        "evaluate", help="face, disorder and privacy gates per disorder: CSV, Markdown, figure"
+    )
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--per-disorder", type=int, default=1000)
+    p.add_argument(
+        "--data", type=Path,
+        help="manifest folder: used_in_training=1 rows are the training portraits, 0 the "
+        "held-out ones (the privacy gate runs only with it)",
+    )
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--truncation", type=float, default=1.0)
+    p.add_argument("--batch", type=int, default=64)
+    _gate_options(p)
+    _add_device(p)
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser(
         "evaluate-classes", help="classifier top-1 accuracy on generated images, per disorder"
@@ -227,6 +435,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=64)
     _add_device(p)
     p.set_defaults(func=cmd_evaluate_classes)
+
+    p = sub.add_parser("invert", help="GAN inversion of real portraits, and their latent average")
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("images", type=Path, nargs="+")
+    p.add_argument(
+        "--disorder", required=True,
+        help="start from this class's mean w (for a disorder the model never saw: unaffected)",
+    )
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--batch", type=int, default=16, help="portraits inverted together")
+    _inversion_options(p)
+    _add_device(p)
+    p.set_defaults(func=cmd_invert)
+
+    p = sub.add_parser(
+        "invert-study",
+        help="unseen disorders: inverted latent average vs pixel average, judged by a classifier",
+    )
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--data", type=Path, required=True, help="phantom folder with the unseen disorders")
+    p.add_argument("--disorders", required=True, help="comma-separated disorders the model never saw")
+    p.add_argument("--init-disorder", default="unaffected", help="whose mean w starts the inversion")
+    p.add_argument("--groups", type=int, default=5)
+    p.add_argument("--per-group", type=int, default=8)
+    p.add_argument("--classifier", type=Path, help="judge (default: the bundled phantom classifier)")
+    p.add_argument("--out", type=Path, required=True)
+    _inversion_options(p)
+    _add_device(p)
+    p.set_defaults(func=cmd_invert_study)
 
     p = sub.add_parser("grid", help="PNG grid: one row of samples per disorder")
     p.add_argument("checkpoint", type=Path)

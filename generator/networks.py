@@ -102,8 +102,20 @@ class SynthesisNetwork(nn.Module):
     ) -> list[torch.Tensor]:
         return [torch.randn(batch, 1, r, r, generator=generator) for r in self.noise_resolutions]
 
+    @property
+    def num_ws(self) -> int:
+        """Styles a w+ latent carries: one per styled conv, then one per ToRGB."""
+        return len(self.convs) + len(self.to_rgbs)
+
     def forward(self, w: torch.Tensor, noise: list[torch.Tensor] | None = None) -> torch.Tensor:
-        check_shape("w", w, (None, self.w_dim))
+        """w is [B, w_dim] (one style for every layer) or w+ [B, num_ws, w_dim] (GAN inversion)."""
+        if w.ndim == 3:
+            check_shape("w+", w, (None, self.num_ws, self.w_dim))
+            per_layer = w.unbind(1)
+            conv_ws, rgb_ws = per_layer[: len(self.convs)], per_layer[len(self.convs) :]
+        else:
+            check_shape("w", w, (None, self.w_dim))
+            conv_ws, rgb_ws = [w] * len(self.convs), [w] * len(self.to_rgbs)
         if noise is not None and len(noise) != len(self.noise_resolutions):
             raise ValueError(
                 f"noise: expected {len(self.noise_resolutions)} maps, got {len(noise)}"
@@ -112,12 +124,12 @@ class SynthesisNetwork(nn.Module):
         # channels-last lets oneDNN/cuDNN run the convolutions without layout reorders: ~3x faster
         # batched sampling on CPU; every later op keeps the layout
         x = self.const.expand(w.shape[0], -1, -1, -1).contiguous(memory_format=torch.channels_last)
-        x = self.convs[0](x, w, layer_noise[0])
-        rgb = self.to_rgbs[0](x, w, None)
+        x = self.convs[0](x, conv_ws[0], layer_noise[0])
+        rgb = self.to_rgbs[0](x, rgb_ws[0], None)
         for i, to_rgb in enumerate(self.to_rgbs[1:]):
-            x = self.convs[1 + 2 * i](x, w, layer_noise[1 + 2 * i])
-            x = self.convs[2 + 2 * i](x, w, layer_noise[2 + 2 * i])
-            rgb = to_rgb(x, w, rgb)
+            x = self.convs[1 + 2 * i](x, conv_ws[1 + 2 * i], layer_noise[1 + 2 * i])
+            x = self.convs[2 + 2 * i](x, conv_ws[2 + 2 * i], layer_noise[2 + 2 * i])
+            rgb = to_rgb(x, rgb_ws[1 + i], rgb)
         return rgb
 
 

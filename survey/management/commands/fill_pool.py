@@ -1,7 +1,9 @@
-"""manage.py fill_pool STUDY --checkpoint CKPT --per-disorder N
+"""manage.py fill_pool STUDY --checkpoint CKPT --per-disorder N [--classifier C --training-data D]
 
-Fills a study's synthetic pool and latent averages from a generator checkpoint. The generator (and torch)
-is imported here, in a batch command, never by the web process.
+Fills a study's synthetic pool and latent averages from a generator checkpoint. Synthetic portraits enter
+only if they pass the generator's gates (a face, the disorder's features, not a near-copy of a training
+portrait); rejected seeds are skipped and counted. The generator (and torch) is imported here, in a batch
+command, never by the web process.
 """
 
 from pathlib import Path
@@ -32,9 +34,26 @@ class Command(BaseCommand):
         parser.add_argument("--latent-samples", type=int, default=10_000, help="w samples averaged per latent average.")
         parser.add_argument("--device", default="auto", help="auto, cpu or cuda.")
         parser.add_argument("--batch", type=int, default=64)
+        parser.add_argument("--classifier", type=Path, default=None,
+                            help="Disorder classifier for the disorder and privacy gates (default: the bundled "
+                                 "phantom classifier when the checkpoint's disorders are phantom ones).")
+        parser.add_argument("--training-data", type=Path, default=None,
+                            help="Manifest folder of the training portraits (used_in_training=1) and held-out "
+                                 "ones (0); the privacy gate runs only with it.")
+        parser.add_argument("--face-detector", default="auto", help="auto, phantom, mtcnn or none.")
+        parser.add_argument("--skip-gates", default="",
+                            help="Comma-separated gates to turn off: face, disorder, privacy, or all.")
+        parser.add_argument("--face-threshold", type=float, default=0.999)
+        parser.add_argument("--top-k", type=int, default=5, help="The disorder must be in the classifier's top k.")
+        parser.add_argument("--privacy-percentile", type=float, default=1.0)
+        parser.add_argument("--max-tries-factor", type=int, default=10,
+                            help="Give up on a disorder after per-disorder x this many seeds.")
 
     def handle(self, *args, study: str, checkpoint: Path, per_disorder: int, truncation: float, seed_start: int,
                latent_samples: int, device: str, batch: int, **options):
+        gate_options = {key: options.get(key, default) for key, default in (
+            ("classifier", None), ("training_data", None), ("face_detector", "auto"), ("skip_gates", ""),
+            ("face_threshold", 0.999), ("top_k", 5), ("privacy_percentile", 1.0))}
         checkpoint = Path(checkpoint)  # call_command passes keyword options unconverted
         if per_disorder < 1:
             raise CommandError("--per-disorder must be at least 1.")
@@ -56,10 +75,13 @@ class Command(BaseCommand):
         if missing:
             raise CommandError(f"The checkpoint was not trained on {', '.join(missing)}; it knows {', '.join(sorted(known))}.")
 
-        seeds = list(range(seed_start, seed_start + per_disorder))
+        gates = self._gates(api, model, gate_options)
+        max_seeds = per_disorder * max(int(options.get("max_tries_factor") or 10), 1)
         added = 0
         for code in codes:
-            for image, provenance in api.sample_images(model, code, seeds, truncation, batch=batch):
+            batch_result = api.gated_samples(model, gates, code, per_disorder, seed_start, truncation,
+                                             batch=batch, max_seeds=max_seeds)
+            for image, provenance in batch_result.accepted:
                 portrait_add(study=target, image=image, kind=PortraitKind.SYNTHETIC, disorder_code=code,
                              checkpoint_id=provenance["checkpoint_id"], seed=provenance["seed"],
                              truncation=provenance["truncation"])
@@ -67,5 +89,31 @@ class Command(BaseCommand):
             average, provenance = api.latent_average_image(model, code, n_samples=latent_samples)
             portrait_add(study=target, image=average, kind=PortraitKind.LATENT_AVERAGE, disorder_code=code,
                          checkpoint_id=provenance["checkpoint_id"])
-            self.stdout.write(f"  {code}: {len(seeds)} synthetic portraits and a latent average")
+            self.stdout.write(f"  {code}: {len(batch_result.accepted)} synthetic portraits and a latent average; "
+                              f"{self._rejections(api, batch_result)}")
+            if len(batch_result.accepted) < per_disorder:
+                self.stderr.write(f"  {code}: only {len(batch_result.accepted)} of {per_disorder} passed within "
+                                  f"{batch_result.tried} seeds; raise --max-tries-factor or check the model.")
         self.stdout.write(self.style.SUCCESS(f"Added {added} synthetic portraits and {len(codes)} latent averages to {target.slug}."))
+
+    def _gates(self, api, model, options):
+        skip_spec = {name.strip() for name in str(options["skip_gates"]).split(",") if name.strip()}
+        skip = frozenset(("face", "disorder", "privacy")) if "all" in skip_spec else frozenset(skip_spec)
+        try:
+            gates, notes = api.load_gates(model, classifier=options["classifier"],
+                                          face_detector=options["face_detector"],
+                                          training_data=options["training_data"], skip=skip,
+                                          face_threshold=options["face_threshold"], top_k=options["top_k"],
+                                          privacy_percentile=options["privacy_percentile"])
+        except (ValueError, OSError, ImportError) as error:
+            raise CommandError(f"Cannot set up the gates: {error}") from None
+        for line in notes:
+            self.stdout.write(f"  {line}")
+        return gates
+
+    @staticmethod
+    def _rejections(api, result) -> str:
+        if not result.rejected:
+            return f"rejected 0 of {result.tried} generated"
+        why = ", ".join(f"{api.REASONS[gate]}: {count}" for gate, count in sorted(result.reasons.items()))
+        return f"rejected {result.rejected} of {result.tried} generated ({why})"

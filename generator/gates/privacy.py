@@ -1,0 +1,103 @@
+"""The privacy gate: a generated portrait must not sit closer to a training portrait than real,
+unseen portraits of the same population do.
+
+Reference: for each held-out real portrait, its distance to the nearest training portrait in the
+classifier's embedding. A generated portrait whose own nearest-training distance falls below the
+`percentile`-th of those is flagged as a possible near-copy.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from generator.data import load_image_set, to_float
+from generator.gates.classifiers import DisorderClassifier
+
+DEFAULT_PERCENTILE = 1.0  # flag generated images closer than 99 % of held-out real portraits
+
+
+@dataclass(frozen=True)
+class PrivacyReference:
+    train_embeddings: torch.Tensor  # [M, D] unit-length embeddings of the training portraits
+    train_names: list[str]  # file name of each training portrait, for the report
+    heldout_distances: torch.Tensor  # [K] nearest-training distance of each held-out portrait
+    percentile: float  # which percentile of heldout_distances is the threshold
+    threshold: float  # distances strictly below it are flagged
+    train_images: torch.Tensor | None = None  # uint8 NCHW, kept for the report's figure
+
+
+def nearest_training(
+    embeddings: torch.Tensor, train_embeddings: torch.Tensor, chunk: int = 1024
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(distance, index) of the nearest training embedding for each row, Euclidean, chunked so
+    the [N, M] distance matrix never has to fit at once."""
+    train = train_embeddings.to(embeddings.device, embeddings.dtype)
+    dists, idxs = [], []
+    for start in range(0, len(embeddings), chunk):
+        d = torch.cdist(embeddings[start : start + chunk], train)
+        best = d.min(dim=1)
+        dists.append(best.values)
+        idxs.append(best.indices)
+    return torch.cat(dists).cpu(), torch.cat(idxs).cpu()
+
+
+def threshold_at(heldout_distances: torch.Tensor, percentile: float) -> float:
+    if not 0.0 <= percentile <= 100.0:
+        raise ValueError(f"privacy percentile must lie in [0, 100], got {percentile}")
+    if len(heldout_distances) == 0:
+        raise ValueError("the privacy gate needs at least one held-out real portrait")
+    return float(torch.quantile(heldout_distances.double(), percentile / 100.0))
+
+
+@torch.inference_mode()
+def embed_all(classifier: DisorderClassifier, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    """uint8 NCHW images -> [N, D] embeddings, in batches on the classifier's device."""
+    out = [
+        classifier.embed(to_float(images[i : i + batch]).to(classifier.device)).float()
+        for i in range(0, len(images), batch)
+    ]
+    return torch.cat(out) if out else torch.empty(0, 0)
+
+
+def build_reference(
+    classifier: DisorderClassifier,
+    train_images: torch.Tensor,
+    heldout_images: torch.Tensor,
+    percentile: float = DEFAULT_PERCENTILE,
+    train_names: list[str] | None = None,
+) -> PrivacyReference:
+    """From uint8 NCHW training and held-out real portraits (never the same individuals)."""
+    if len(train_images) == 0:
+        raise ValueError("the privacy gate needs at least one training portrait")
+    train = embed_all(classifier, train_images)
+    heldout, _ = nearest_training(embed_all(classifier, heldout_images), train)
+    return PrivacyReference(
+        train_embeddings=train.cpu(),
+        train_names=train_names or [f"train{i}" for i in range(len(train))],
+        heldout_distances=heldout,
+        percentile=percentile,
+        threshold=threshold_at(heldout, percentile),
+        train_images=train_images,
+    )
+
+
+def load_split(data_dir: Path, resolution: int) -> tuple[torch.Tensor, list[str], torch.Tensor]:
+    """(training images, their file names, held-out images) of a manifest folder: rows with
+    used_in_training=1 are the training portraits, rows with 0 the held-out ones."""
+    manifest = Path(data_dir) / "manifest.csv"
+    data = load_image_set(data_dir, resolution, training_only=False)
+    if manifest.is_file():
+        with manifest.open(encoding="utf-8", newline="") as fh:
+            used = {r["filename"]: r["used_in_training"].strip() == "1" for r in csv.DictReader(fh)}
+    mask = torch.tensor([used[name] for name in data.individuals], dtype=torch.bool)
+    if not mask.any() or mask.all():
+        raise ValueError(
+            f"{manifest}: the privacy gate needs rows with used_in_training=1 (training portraits) "
+            "and rows with 0 (held-out real portraits of other individuals)"
+        )
+    names = [n for n, m in zip(data.individuals, mask.tolist()) if m]
+    return data.images[mask], names, data.images[~mask]

@@ -1,0 +1,128 @@
+"""`python -m generator invert-study`: for disorders a generator never trained on, is the latent
+average of inverted real portraits recognised as its disorder more often than their pixel average?"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from generator.data import load_image_set, to_float
+from generator.gates.classifiers import DisorderClassifier, target_ranks
+from generator.invert import InversionSettings, invert, inverted_latent_average
+from generator.model import LoadedGenerator
+from generator.sampling import to_uint8
+
+
+@dataclass(frozen=True)
+class GroupOutcome:
+    disorder: str
+    group: int
+    n: int
+    latent_rank: int  # rank of the true disorder for the inverted latent average (1 = recognised)
+    latent_probability: float
+    pixel_rank: int  # same for the pixel average of the same portraits
+    pixel_probability: float
+    loss_before: float  # mean reconstruction loss at the starting w
+    loss_after: float
+    tiles: tuple[np.ndarray, ...]  # pixel average, inverted latent average, first targets/recons
+
+
+@torch.inference_mode()
+def _judge(classifier: DisorderClassifier, image: torch.Tensor, target: int) -> tuple[int, float]:
+    logits = classifier.logits(image.to(classifier.device)).float()
+    return int(target_ranks(logits, target)[0]), float(logits.softmax(1)[0, target])
+
+
+def run_study(
+    model: LoadedGenerator,
+    classifier: DisorderClassifier,
+    data_dir: Path,
+    disorders: list[str],
+    init_disorder: str,
+    groups: int,
+    per_group: int,
+    settings: InversionSettings,
+    feature_net: object | None,
+) -> list[GroupOutcome]:
+    """Disjoint groups of `per_group` real portraits per disorder, first rows of the manifest."""
+    data = load_image_set(data_dir, model.config.resolution, training_only=False)
+    init = model.label_of(init_disorder)
+    outcomes = []
+    for disorder in disorders:
+        if disorder not in data.disorders or disorder not in classifier.disorders:
+            raise ValueError(f"{disorder!r} must be in {data_dir} and known to the classifier")
+        idx = (data.labels == data.disorders.index(disorder)).nonzero().squeeze(1)
+        if len(idx) < groups * per_group:
+            raise ValueError(f"{data_dir}: {len(idx)} portraits of {disorder}, need {groups * per_group}")
+        target = classifier.disorders.index(disorder)
+        for k in range(groups):
+            images = to_float(data.images[idx[k * per_group : (k + 1) * per_group]])
+            print(f"{disorder} group {k + 1}/{groups}: inverting {per_group} portraits", flush=True)
+            result = invert(model, images, init, settings, feature_net, progress=True, seed=k)  # type: ignore[arg-type]
+            latent = inverted_latent_average(model, result.w)
+            pixel = images.mean(dim=0, keepdim=True)
+            lr, lp = _judge(classifier, latent, target)
+            pr, pp = _judge(classifier, pixel, target)
+            tiles = (to_uint8(pixel)[0], to_uint8(latent)[0],
+                     *to_uint8(images[:3]), *to_uint8(result.reconstructions[:3]))
+            outcomes.append(GroupOutcome(disorder, k, per_group, lr, lp, pr, pp,
+                                         float(result.initial_loss.mean()),
+                                         float(result.final_loss.mean()), tiles))
+    return outcomes
+
+
+def summary_lines(outcomes: list[GroupOutcome]) -> list[str]:
+    head = (f"{'disorder':<10} {'groups':>6} {'latent top-1':>12} {'pixel top-1':>11} "
+            f"{'latent p':>8} {'pixel p':>8} {'loss before':>11} {'after':>7}")
+    lines = [head]
+    for disorder in dict.fromkeys(o.disorder for o in outcomes):
+        rows = [o for o in outcomes if o.disorder == disorder]
+        lines.append(
+            f"{disorder:<10} {len(rows):>6} {sum(o.latent_rank == 1 for o in rows):>9}/{len(rows):<2} "
+            f"{sum(o.pixel_rank == 1 for o in rows):>8}/{len(rows):<2} "
+            f"{np.mean([o.latent_probability for o in rows]):>8.3f} "
+            f"{np.mean([o.pixel_probability for o in rows]):>8.3f} "
+            f"{np.mean([o.loss_before for o in rows]):>11.4f} {np.mean([o.loss_after for o in rows]):>7.4f}"
+        )
+    n = len(outcomes)
+    lines.append(
+        f"{'all':<10} {n:>6} {sum(o.latent_rank == 1 for o in outcomes):>9}/{n:<2} "
+        f"{sum(o.pixel_rank == 1 for o in outcomes):>8}/{n:<2}"
+    )
+    return lines
+
+
+def write_csv(outcomes: list[GroupOutcome], path: Path) -> None:
+    fields = ["disorder", "group", "n", "latent_rank", "latent_probability", "pixel_rank",
+              "pixel_probability", "loss_before", "loss_after"]
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(fields)
+        for o in outcomes:
+            writer.writerow([getattr(o, f) for f in fields])
+
+
+def figure(outcomes: list[GroupOutcome], scale: int = 2) -> Image.Image:
+    """One row per group: pixel average | inverted latent average | 3 portraits | their inversions."""
+    side = outcomes[0].tiles[0].shape[0] * scale
+    label_w = 110
+    titles = ["pixel avg", "inverted latent avg", "real 1", "real 2", "real 3", "inv 1", "inv 2", "inv 3"]
+    img = Image.new("RGB", (label_w + side * len(titles), 16 + side * len(outcomes)), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    for i, title in enumerate(titles):
+        draw.text((label_w + i * side + 2, 2), title, fill=(0, 0, 0))
+    for row, o in enumerate(outcomes):
+        y = 16 + row * side
+        mark = lambda rank: "yes" if rank == 1 else f"rank {rank}"  # noqa: E731
+        draw.text((2, y + 4), f"{o.disorder} #{o.group + 1}", fill=(0, 0, 0))
+        draw.text((2, y + 20), f"pixel: {mark(o.pixel_rank)}", fill=(0, 0, 0))
+        draw.text((2, y + 36), f"latent: {mark(o.latent_rank)}", fill=(0, 0, 0))
+        for i, tile in enumerate(o.tiles):
+            img.paste(Image.fromarray(tile).resize((side, side), Image.Resampling.NEAREST),
+                      (label_w + i * side, y))
+    return img
