@@ -1,4 +1,5 @@
-"""`python -m generator.benchmark CKPT`: batched vs one-image-per-forward sampling, latent-average time."""
+"""`python -m generator.benchmark CKPT`: batched vs one-image-per-forward sampling, latent-average time,
+and the gates' (evaluation's) images/s beside sampling's."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import torch
 from generator.averages import latent_average
 from generator.config import PRESETS
 from generator.device import device_name, resolve_device
+from generator.gates.pipeline import GateSet, build_gates
+from generator.gates.privacy import PrivacyReference
 from generator.model import LoadedGenerator, load_generator
 from generator.networks import Generator
 from generator.sampling import generate_batch
@@ -30,6 +33,38 @@ def images_per_second(model: LoadedGenerator, label: int, n: int, batch: int) ->
         generate_batch(model, label, seeds[i : i + batch], 1.0)
     _sync(model.device)
     return n / (time.perf_counter() - start)
+
+
+def gates_per_second(model: LoadedGenerator, gates: GateSet, n: int, batch: int) -> float:
+    """Images/s of the gates alone, on images generated beforehand (sampling is timed apart)."""
+    disorder = model.disorders[0]
+    label = model.label_of(disorder)
+    images = [generate_batch(model, label, list(range(i, min(i + batch, n))), 1.0).float()
+              for i in range(0, n, batch)]
+    gates.check(images[0], disorder)  # warm-up
+    _sync(model.device)
+    start = time.perf_counter()
+    for chunk in images:
+        gates.check(chunk, disorder)
+    _sync(model.device)
+    return n / (time.perf_counter() - start)
+
+
+def timing_gates(model: LoadedGenerator, reference_size: int) -> tuple[GateSet, str]:
+    """The default gates of a phantom checkpoint; the privacy reference is random unit vectors of
+    the classifier's embedding size: a nearest-neighbour search costs the same whatever they hold."""
+    gates, _ = build_gates(model.disorders, model.config.resolution, model.device,
+                           skip=frozenset({"privacy"}))
+    if gates.classifier is None:
+        return gates, "no classifier for these disorders: give a phantom checkpoint"
+    probe = torch.zeros(1, 3, model.config.resolution, model.config.resolution, device=model.device)
+    with torch.inference_mode():
+        dim = gates.classifier.embed(probe).shape[1]
+    train = torch.nn.functional.normalize(torch.randn(reference_size, dim), dim=1)
+    gates.privacy = PrivacyReference(train, [], torch.ones(1), 1.0, 0.0)
+    shifts = (2 * gates.privacy.shift_radius + 1) ** 2
+    return gates, (f"face check + classifier top-k + nearest of {reference_size:,} training "
+                   f"embeddings at {shifts} shifts")
 
 
 def untrained_model(preset: str, device: torch.device) -> LoadedGenerator:
@@ -57,6 +92,8 @@ def main(argv: list[str] | None = None) -> None:
         "--n-loop", type=int, default=64, help="images for the one-per-forward loop"
     )
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--reference-size", type=int, default=1350,
+                        help="training portraits in the privacy gate's search (bundled model: 1,350)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -78,6 +115,16 @@ def main(argv: list[str] | None = None) -> None:
     print(f"batched (batch {args.batch}): {batched:8.1f} images/s")
     print(f"one image per forward:      {loop:8.1f} images/s")
     print(f"speed-up:                   {batched / loop:8.1f}x")
+    if model.checkpoint_id.startswith("untrained"):
+        print("gates:                      skipped (untrained preset has no phantom disorders)")
+    else:
+        gates, what = timing_gates(model, args.reference_size)
+        if gates.classifier is not None:
+            rate = gates_per_second(model, gates, args.n, args.batch)
+            print(f"gates (batch {args.batch}):    {rate:8.1f} images/s  ({what})")
+            print(f"sampling + gates:           {1 / (1 / batched + 1 / rate):8.1f} images/s")
+        else:
+            print(f"gates: {what}")
     latent_average(model, label, 10_000)  # warm-up
     _sync(model.device)
     start = time.perf_counter()

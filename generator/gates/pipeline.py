@@ -14,7 +14,7 @@ from generator.gates.privacy import (
     PrivacyReference,
     build_reference,
     load_split,
-    nearest_training,
+    shift_tolerant_nearest,
 )
 
 GATE_NAMES = ("face", "disorder", "privacy")
@@ -91,9 +91,8 @@ class GateSet:
             if self.disorder_gate:
                 results.passed["disorder"] = results.rank <= self.top_k
         if self.privacy is not None:
-            embeddings = self.classifier.embed(x).float()
-            results.distance, results.nearest = nearest_training(
-                embeddings, self.privacy.train_embeddings
+            results.distance, results.nearest = shift_tolerant_nearest(
+                self.classifier, x, self.privacy.train_embeddings, self.privacy.shift_radius
             )
             results.passed["privacy"] = results.distance >= self.privacy.threshold
         return results

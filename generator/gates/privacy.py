@@ -4,6 +4,11 @@ unseen portraits of the same population do.
 Reference: for each held-out real portrait, its distance to the nearest training portrait in the
 classifier's embedding. A generated portrait whose own nearest-training distance falls below the
 `percentile`-th of those is flagged as a possible near-copy.
+
+A classifier's flattened feature map moves a lot under a one-pixel shift (stride-2 convolutions
+alias), so a copy jittered by a pixel or two would look like a new person. The distance is therefore
+the minimum over translations of the query by up to `shift_radius` pixels, for held-out and generated
+portraits alike.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from generator.data import load_image_set, to_float
 from generator.gates.classifiers import DisorderClassifier
 
 DEFAULT_PERCENTILE = 1.0  # flag generated images closer than 99 % of held-out real portraits
+DEFAULT_SHIFT_RADIUS = 2  # pixels of jitter a near-copy may carry and still be caught
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,7 @@ class PrivacyReference:
     percentile: float  # which percentile of heldout_distances is the threshold
     threshold: float  # distances strictly below it are flagged
     train_images: torch.Tensor | None = None  # uint8 NCHW, kept for the report's figure
+    shift_radius: int = DEFAULT_SHIFT_RADIUS  # queries are compared at every shift up to this
 
 
 def nearest_training(
@@ -54,6 +61,28 @@ def threshold_at(heldout_distances: torch.Tensor, percentile: float) -> float:
 
 
 @torch.inference_mode()
+def shift_tolerant_nearest(
+    classifier: DisorderClassifier,
+    images: torch.Tensor,
+    train_embeddings: torch.Tensor,
+    radius: int = DEFAULT_SHIFT_RADIUS,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(distance, index) of the nearest training portrait over all translations of each float
+    image by -radius..radius pixels in x and y (a circular shift: the border is background)."""
+    best_d, best_i = None, None
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            moved = images.roll((dy, dx), dims=(2, 3)) if dy or dx else images
+            d, i = nearest_training(classifier.embed(moved).float(), train_embeddings)
+            if best_d is None:
+                best_d, best_i = d, i
+            else:
+                closer = d < best_d
+                best_d, best_i = torch.where(closer, d, best_d), torch.where(closer, i, best_i)
+    return best_d, best_i  # type: ignore[return-value]
+
+
+@torch.inference_mode()
 def embed_all(classifier: DisorderClassifier, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
     """uint8 NCHW images -> [N, D] embeddings, in batches on the classifier's device."""
     out = [
@@ -69,12 +98,20 @@ def build_reference(
     heldout_images: torch.Tensor,
     percentile: float = DEFAULT_PERCENTILE,
     train_names: list[str] | None = None,
+    shift_radius: int = DEFAULT_SHIFT_RADIUS,
+    batch: int = 256,
 ) -> PrivacyReference:
     """From uint8 NCHW training and held-out real portraits (never the same individuals)."""
     if len(train_images) == 0:
         raise ValueError("the privacy gate needs at least one training portrait")
     train = embed_all(classifier, train_images)
-    heldout, _ = nearest_training(embed_all(classifier, heldout_images), train)
+    heldout = torch.cat([
+        shift_tolerant_nearest(
+            classifier, to_float(heldout_images[i : i + batch]).to(classifier.device), train,
+            shift_radius,
+        )[0]
+        for i in range(0, len(heldout_images), batch)
+    ]) if len(heldout_images) else torch.empty(0)
     return PrivacyReference(
         train_embeddings=train.cpu(),
         train_names=train_names or [f"train{i}" for i in range(len(train))],
@@ -82,6 +119,7 @@ def build_reference(
         percentile=percentile,
         threshold=threshold_at(heldout, percentile),
         train_images=train_images,
+        shift_radius=shift_radius,
     )
 
 

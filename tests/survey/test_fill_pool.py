@@ -78,3 +78,53 @@ def test_the_web_process_does_not_import_torch():
             "sys.exit(1 if 'torch' in sys.modules or 'generator' in sys.modules else 0)")
     root = Path(__file__).resolve().parents[2]
     assert subprocess.run([sys.executable, "-c", code], cwd=root).returncode == 0
+
+
+@pytest.fixture
+def phantom_tiny_checkpoint(tmp_path) -> Path:
+    """An untrained generator whose classes are phantom disorders: the bundled gates judge it, and
+    its random images are no faces."""
+    from generator.checkpoint import save_checkpoint
+    from generator.config import PRESETS
+    from generator.networks import Generator
+
+    torch.manual_seed(0)
+    config = PRESETS["tiny"]
+    path = tmp_path / "phantom-tiny.safetensors"
+    save_checkpoint(path, kind="generator", config=config.to_json(), disorders=["quellan", "velmar", "unaffected"],
+                    provenance={"purpose": "test"},
+                    tensors={f"G_ema.{k}": v for k, v in Generator(config).state_dict().items()})
+    return path
+
+
+@pytest.fixture
+def phantom_study(db, image_bank_root):
+    return StudyFactory(slug="ph", disorders=[DisorderFactory(code="quellan"), DisorderFactory(code="velmar")])
+
+
+def test_it_keeps_portraits_that_fail_the_gates_out_and_says_why(phantom_study, phantom_tiny_checkpoint):
+    out, err = io.StringIO(), io.StringIO()
+    call_command("fill_pool", "ph", checkpoint=str(phantom_tiny_checkpoint), per_disorder=2, latent_samples=16,
+                 max_tries_factor=3, stdout=out, stderr=err)
+    text = out.getvalue()
+    assert not Portrait.objects.filter(study=phantom_study, kind="synthetic").exists()
+    assert Portrait.objects.filter(study=phantom_study, kind="latent_average").count() == 2
+    assert "face gate: phantom face check" in text
+    assert "quellan: 0 synthetic portraits and a latent average; rejected 6 of 6 generated" in text
+    assert "no face (detector confidence below threshold): 6" in text
+    assert "only 0 of 2 passed within 6 seeds" in err.getvalue()
+
+
+def test_skipping_the_gates_adds_every_portrait(phantom_study, phantom_tiny_checkpoint):
+    out = io.StringIO()
+    call_command("fill_pool", "ph", checkpoint=str(phantom_tiny_checkpoint), per_disorder=2, latent_samples=16,
+                 skip_gates="all", stdout=out)
+    assert Portrait.objects.filter(study=phantom_study, kind="synthetic").count() == 4
+    assert "rejected 0 of 2 generated" in out.getvalue() and "face gate: off" in out.getvalue()
+
+
+def test_a_missing_classifier_file_is_a_clear_error(phantom_study, phantom_tiny_checkpoint, tmp_path):
+    with pytest.raises(CommandError, match="Cannot set up the gates"):
+        call_command("fill_pool", "ph", checkpoint=str(phantom_tiny_checkpoint), per_disorder=1,
+                     classifier=str(tmp_path / "nope.safetensors"))
+    assert not Portrait.objects.exists()

@@ -1,0 +1,79 @@
+"""GAN inversion on the tiny model: shapes, w+, and that a few steps reduce the reconstruction loss."""
+
+from __future__ import annotations
+
+import torch
+
+from generator.invert import (
+    InversionSettings,
+    feature_distance,
+    invert,
+    inverted_latent_average,
+    noise_regularisation,
+    start_w,
+)
+
+
+def _pooled_features(images: torch.Tensor) -> list[torch.Tensor]:
+    """A stand-in feature network: the loss only needs maps with a channel axis."""
+    return [torch.nn.functional.avg_pool2d(images, 2), torch.nn.functional.avg_pool2d(images, 4)]
+
+
+def _targets(model, n: int = 3) -> torch.Tensor:
+    """Portraits the model can reach: its own images from other classes' w, with noise."""
+    g = torch.Generator().manual_seed(5)
+    z = torch.randn(n, model.config.z_dim, generator=g)
+    labels = torch.tensor([1] * n)
+    with torch.no_grad():
+        w = model.generator.mapping(z, labels)
+        return model.generator.synthesis(w, model.generator.synthesis.make_noise(n, g))
+
+
+def test_a_full_w_plus_of_equal_styles_gives_the_plain_w_image(tiny_model):
+    synthesis = tiny_model.generator.synthesis
+    w = torch.randn(2, tiny_model.config.w_dim)
+    w_plus = w[:, None, :].expand(-1, synthesis.num_ws, -1)
+    with torch.no_grad():
+        assert torch.allclose(synthesis(w), synthesis(w_plus), atol=1e-6)
+
+
+def test_inversion_reduces_the_loss_and_returns_the_right_shapes(tiny_model):
+    targets = _targets(tiny_model)
+    result = invert(tiny_model, targets, init_label=0,
+                    settings=InversionSettings(steps=15, lr=0.1), feature_net=_pooled_features)
+    r = tiny_model.config.resolution
+    assert result.w.shape == (3, tiny_model.config.w_dim)
+    assert result.reconstructions.shape == (3, 3, r, r)
+    assert len(result.history) == 15
+    assert (result.final_loss < result.initial_loss).all()
+    assert result.final_loss.mean() < 0.7 * result.initial_loss.mean()
+    assert torch.allclose(result.final_loss, result.final_pixel + result.final_feature, atol=1e-5)
+    average = inverted_latent_average(tiny_model, result.w)
+    assert average.shape == (1, 3, r, r)
+
+
+def test_w_plus_inversion_starts_at_the_class_mean_in_every_layer(tiny_model):
+    w0 = start_w(tiny_model, 2, 4, w_plus=True)
+    synthesis = tiny_model.generator.synthesis
+    assert w0.shape == (4, synthesis.num_ws, tiny_model.config.w_dim)
+    assert torch.equal(w0[3, -1], tiny_model.generator.mapping.w_avg[2])
+    result = invert(tiny_model, _targets(tiny_model, 2), init_label=2,
+                    settings=InversionSettings(steps=8, lr=0.1, w_plus=True, optimise_noise=False))
+    assert result.w.shape == (2, synthesis.num_ws, tiny_model.config.w_dim)
+    assert (result.final_loss < result.initial_loss).all()
+    assert inverted_latent_average(tiny_model, result.w).shape[0] == 1
+
+
+def test_the_model_stays_frozen_during_inversion(tiny_model):
+    before = {k: v.clone() for k, v in tiny_model.generator.state_dict().items()}
+    invert(tiny_model, _targets(tiny_model, 1), 0, InversionSettings(steps=3))
+    after = tiny_model.generator.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_feature_distance_is_zero_for_equal_maps_and_noise_penalty_for_structure():
+    maps = _pooled_features(torch.randn(2, 3, 16, 16))
+    assert torch.allclose(feature_distance(maps, maps), torch.zeros(2))
+    white = [torch.randn(1, 1, 16, 16, generator=torch.Generator().manual_seed(0))]
+    smooth = [torch.ones(1, 1, 16, 16)]
+    assert noise_regularisation(smooth) > 10 * noise_regularisation(white)
