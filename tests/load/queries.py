@@ -13,6 +13,7 @@ tests/load/run.py too. The regular test suite checks the same in tests/survey/te
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import sys
 import tempfile
@@ -127,6 +128,7 @@ def run(banks: list[int], show_sql: bool) -> bool:
         from survey.models import Invite
 
         setup_test_environment()  # lets the test client's host through ALLOWED_HOSTS
+        logging.getLogger("django.request").setLevel(logging.ERROR)  # the expected 404s of file-less images
         try:
             print(f"migrated a throwaway database in {migrate():.1f} s")
             study = study_create("queries", per_category=5)

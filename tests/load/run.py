@@ -5,7 +5,7 @@ answer the server acknowledged is looked up in the tidy export.
     .venv/bin/python tests/load/run.py --participants 200
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust; LOAD_PG_ADMIN_URL overrides) and the dev
-requirements (aiohttp). Takes about 2-4 minutes at 200 participants. In one command it:
+requirements (aiohttp). Takes about 5 minutes at 200 participants on 2 cores. In one command it:
   1. creates a throwaway database, migrates it, builds a study with a rendered bank (~20 s);
   2. starts two gunicorn instances of config.wsgi:application on two loopback ports (--workers, --threads);
   3. drives --participants simulated participants concurrently (clients spread over both instances):
@@ -127,6 +127,30 @@ def cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, f
     return used
 
 
+def established_socket_inodes(port: int) -> set[str]:
+    """Socket inodes of TCP connections to 127.0.0.1:`port` that are established (from /proc/net/tcp)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].rsplit(":", 1)[1], 16)
+        if local_port == port and fields[3] == "01":  # 01: ESTABLISHED
+            inodes.add(fields[9])
+    return inodes
+
+
+def serving(pid: int, inodes: set[str]) -> bool:
+    """Whether the process holds one of these connections: a sync worker holds a client's socket only
+    while it handles that client's request."""
+    try:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            target = os.readlink(fd)
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                return True
+    except OSError:
+        pass
+    return False
+
+
 @dataclass
 class Instance:
     name: str
@@ -225,6 +249,7 @@ class Ack:
     outcome: str
     choice: str | None  # what the participant sent (None for a skip or an expire)
     via: str  # "200", or "409" when a retry found the first outcome already recorded
+    intent: str = ""  # what the participant did: answered, skipped or timeout (let the time run out)
 
 
 @dataclass
@@ -285,13 +310,13 @@ class Run:
             await asyncio.sleep(min(5.0, 0.25 * 2**attempt) * random.uniform(0.5, 1.5))
         raise GaveUp(f"{method} {path} failed {MAX_ATTEMPTS} times")
 
-    def acknowledge(self, question_id: int, reply: Reply, choice: str | None) -> None:
+    def acknowledge(self, question_id: int, reply: Reply, choice: str | None, intent: str) -> None:
         """Note an outcome the server acknowledged: 200, or 409 already_answered carrying the first outcome."""
         body = reply.body if isinstance(reply.body, dict) else {}
         if reply.status == 200:
-            ack = Ack(body["outcome"], choice, "200")
+            ack = Ack(body["outcome"], choice, "200", intent)
         elif reply.status == 409 and body.get("error") == "already_answered":
-            ack = Ack(body["outcome"], choice, "409")
+            ack = Ack(body["outcome"], choice, "409", intent)
         else:
             self.anomalies[f"answer refused: {reply.status} {body.get('error', '')}"] += 1
             return
@@ -342,17 +367,17 @@ async def answer_question(run: Run, instance: Instance, token: str, question: di
             if reply.status == 409 and body.get("error") == "not_expired":  # our clock ran ahead of the server's
                 await asyncio.sleep(body["remaining_ms"] / 1000 + 0.05)
                 continue
-            run.acknowledge(qid, reply, None)
+            run.acknowledge(qid, reply, None, "timeout")
             return
     await asyncio.sleep(random.uniform(*run.args.think))
     if roll < run.args.timeout_share + run.args.skip_share:
         reply = await run.call(instance, "POST", f"/api/participant/questions/{qid}/skip/", "skip", token=token)
-        run.acknowledge(qid, reply, None)
+        run.acknowledge(qid, reply, None, "skipped")
     else:
         choice = random.choice(question["options"])["code"]
         reply = await run.call(instance, "POST", f"/api/participant/questions/{qid}/answer/", "answer", token=token,
                                json={"choice": choice})
-        run.acknowledge(qid, reply, choice)
+        run.acknowledge(qid, reply, choice, "answered")
 
 
 async def participant(run: Run, index: int) -> None:
@@ -408,9 +433,18 @@ async def killer(run: Run, expected_answers: int) -> None:
         await asyncio.sleep(0.05)
     instance = run.instances[0]
     before = instance.workers()
-    victim = random.choice(before)
+    # Aim at a worker in the middle of a request, so the kill loses a response (look for up to 5 s).
+    victim, busy = random.choice(before), False
+    looking_until = time.monotonic() + 5
+    while time.monotonic() < looking_until and not busy:
+        inodes = established_socket_inodes(instance.port)
+        candidates = [pid for pid in before if serving(pid, inodes)]
+        if candidates:
+            victim, busy = random.choice(candidates), True
+        else:
+            await asyncio.sleep(0.002)
     os.kill(victim, signal.SIGKILL)
-    run.kill = {"instance": instance.name, "pid": victim, "at": run.now(), "acks": len(run.acks)}
+    run.kill = {"instance": instance.name, "pid": victim, "at": run.now(), "acks": len(run.acks), "busy": busy}
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         now_workers = set(instance.workers())
@@ -446,6 +480,10 @@ async def drive(args: argparse.Namespace, instances: list[Instance], invite: str
     # 2 s keep-alive closes them: otherwise a request can go out on a socket the server is closing.
     connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=1.0)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as client:
+        # aiohttp silently resends a GET once when the server drops the connection; this tool does its own
+        # browser-like retries so that every lost response is counted and attributed. (No public switch.)
+        if hasattr(client, "_retry_connection"):
+            client._retry_connection = False
         run = Run(args, instances, invite, client)
         stop = asyncio.Event()
         probe = asyncio.create_task(healthz_probe(run, stop))
@@ -674,7 +712,9 @@ def main(argv: list[str] | None = None) -> int:
             for line in run.gave_up[:10]:
                 print("  gave up:", line)
             if run.kill:
-                print(f"SIGKILL worker {run.kill['pid']} of {run.kill['instance']} at {run.kill['at']:.1f} s "
+                print(f"SIGKILL worker {run.kill['pid']} of {run.kill['instance']} "
+                      f"({'holding a client connection' if run.kill['busy'] else 'idle: none was busy'}) "
+                      f"at {run.kill['at']:.1f} s "
                       f"(after {run.kill['acks']} answers); respawned as {run.kill.get('respawned_as')} "
                       f"in {run.kill.get('respawn_s', float('nan')):.1f} s")
             for what, count in run.anomalies.items():
@@ -694,6 +734,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"already_answered after a lost response: {vias['409']})")
             print(f"export rows {verdict.in_export}; lost {verdict.lost}; duplicated {verdict.duplicated}; other "
                   f"outcome than acknowledged {verdict.mismatched}; conflicting acknowledgements {len(run.ack_conflicts)}")
+            late = Counter(ack.intent for ack in run.acks.values() if ack.intent != ack.outcome)
+            print(f"answers and skips sent in time by the client's clock but recorded as timeouts, because they "
+                  f"reached the server after limit + grace: {sum(late.values())} {dict(late)}")
             print(f"export rows never acknowledged to a client: {sum(verdict.unacknowledged.values())} "
                   f"{dict(verdict.unacknowledged)} (server-recorded timeouts)")
             print(f"sessions by stage: {dict(verdict.sessions)}")
