@@ -138,17 +138,27 @@ def established_socket_inodes(port: int) -> set[str]:
     return inodes
 
 
-def serving(pid: int, inodes: set[str]) -> bool:
-    """Whether the process holds one of these connections: a sync worker holds a client's socket only
-    while it handles that client's request."""
+def held(pid: int, inodes: set[str]) -> set[str]:
+    """Which of these connections the process holds: a sync worker holds a client's socket only while it
+    handles that client's request."""
+    found = set()
     try:
         for fd in Path(f"/proc/{pid}/fd").iterdir():
             target = os.readlink(fd)
             if target.startswith("socket:[") and target[8:-1] in inodes:
-                return True
+                found.add(target[8:-1])
     except OSError:
         pass
-    return False
+    return found
+
+
+def mid_request(pids: list[int], port: int) -> list[int]:
+    """Workers holding the same client connection in two looks 5 ms apart: in the middle of a request
+    rather than between sending a response and closing its socket."""
+    first = {pid: held(pid, established_socket_inodes(port)) for pid in pids}
+    time.sleep(0.005)
+    second = {pid: held(pid, established_socket_inodes(port)) for pid in pids}
+    return [pid for pid in pids if first[pid] & second[pid]]
 
 
 @dataclass
@@ -280,6 +290,7 @@ class Run:
     sessions_started: int = 0
     kill: dict = field(default_factory=dict)
     wall: float = 0.0
+    in_flight: Counter = field(default_factory=Counter)  # requests awaiting a response, by instance
     cpu: Counter = field(default_factory=Counter)
     ids: itertools.count = field(default_factory=itertools.count)
 
@@ -295,15 +306,18 @@ class Run:
             if token:
                 headers["Authorization"] = f"Bearer {token}"
             started = self.now()
+            self.in_flight[instance.name] += 1
             try:
                 async with self.client.request(method, instance.base + path, json=json, headers=headers) as response:
                     raw = await response.read()
                     status = response.status
                     is_json = response.content_type == "application/json"
             except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+                self.in_flight[instance.name] -= 1
                 self.attempts.append(Attempt(label, instance.name, request_id, started, self.now(), None,
                                              type(error).__name__))
             else:
+                self.in_flight[instance.name] -= 1
                 self.attempts.append(Attempt(label, instance.name, request_id, started, self.now(), status))
                 if status < 500:
                     return Reply(status, _json(raw) if is_json and raw else None)
@@ -437,14 +451,14 @@ async def killer(run: Run, expected_answers: int) -> None:
     victim, busy = random.choice(before), False
     looking_until = time.monotonic() + 5
     while time.monotonic() < looking_until and not busy:
-        inodes = established_socket_inodes(instance.port)
-        candidates = [pid for pid in before if serving(pid, inodes)]
+        candidates = mid_request(before, instance.port)
         if candidates:
             victim, busy = random.choice(candidates), True
         else:
             await asyncio.sleep(0.002)
     os.kill(victim, signal.SIGKILL)
-    run.kill = {"instance": instance.name, "pid": victim, "at": run.now(), "acks": len(run.acks), "busy": busy}
+    run.kill = {"instance": instance.name, "pid": victim, "at": run.now(), "acks": len(run.acks), "busy": busy,
+                "in_flight": run.in_flight[instance.name]}
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         now_workers = set(instance.workers())
@@ -562,6 +576,9 @@ def attribute_failures(run: Run) -> tuple[int, int]:
     n_5xx = sum(1 for a in run.attempts if a.status is not None and a.status >= 500)
     n_lost = sum(1 for a in run.attempts if a.status is None)
     print(f"5xx responses: {n_5xx}; requests without a response (connection error / client timeout): {n_lost}")
+    if kill:
+        finished = sum(1 for pid, _ in logged.values() if pid == kill["pid"])
+        print(f"the killed worker {kill['pid']} had finished and logged {finished} requests before the SIGKILL")
     for line in allowed:
         print("  allowed:    ", line)
     for line in unexplained[:30]:
@@ -713,7 +730,8 @@ def main(argv: list[str] | None = None) -> int:
                 print("  gave up:", line)
             if run.kill:
                 print(f"SIGKILL worker {run.kill['pid']} of {run.kill['instance']} "
-                      f"({'holding a client connection' if run.kill['busy'] else 'idle: none was busy'}) "
+                      f"({'mid-request' if run.kill['busy'] else 'none seen mid-request in 5 s'}; "
+                      f"{run.kill['in_flight']} requests to {run.kill['instance']} awaiting responses) "
                       f"at {run.kill['at']:.1f} s "
                       f"(after {run.kill['acks']} answers); respawned as {run.kill.get('respawned_as')} "
                       f"in {run.kill.get('respawn_s', float('nan')):.1f} s")
