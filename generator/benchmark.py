@@ -39,8 +39,10 @@ def gates_per_second(model: LoadedGenerator, gates: GateSet, n: int, batch: int)
     """Images/s of the gates alone, on images generated beforehand (sampling is timed apart)."""
     disorder = model.disorders[0]
     label = model.label_of(disorder)
-    images = [generate_batch(model, label, list(range(i, min(i + batch, n))), 1.0).float()
-              for i in range(0, n, batch)]
+    images = [
+        generate_batch(model, label, list(range(i, min(i + batch, n))), 1.0).float()
+        for i in range(0, n, batch)
+    ]
     gates.check(images[0], disorder)  # warm-up
     _sync(model.device)
     start = time.perf_counter()
@@ -53,8 +55,9 @@ def gates_per_second(model: LoadedGenerator, gates: GateSet, n: int, batch: int)
 def timing_gates(model: LoadedGenerator, reference_size: int) -> tuple[GateSet, str]:
     """The default gates of a phantom checkpoint; the privacy reference is random unit vectors of
     the classifier's embedding size: a nearest-neighbour search costs the same whatever they hold."""
-    gates, _ = build_gates(model.disorders, model.config.resolution, model.device,
-                           skip=frozenset({"privacy"}))
+    gates, _ = build_gates(
+        model.disorders, model.config.resolution, model.device, skip=frozenset({"privacy"})
+    )
     if gates.classifier is None:
         return gates, "no classifier for these disorders: give a phantom checkpoint"
     probe = torch.zeros(1, 3, model.config.resolution, model.config.resolution, device=model.device)
@@ -63,8 +66,10 @@ def timing_gates(model: LoadedGenerator, reference_size: int) -> tuple[GateSet, 
     train = torch.nn.functional.normalize(torch.randn(reference_size, dim), dim=1)
     gates.privacy = PrivacyReference(train, [], torch.ones(1), 1.0, 0.0)
     shifts = (2 * gates.privacy.shift_radius + 1) ** 2
-    return gates, (f"face check + classifier top-k + nearest of {reference_size:,} training "
-                   f"embeddings at {shifts} shifts")
+    return gates, (
+        f"face check + classifier top-k + nearest of {reference_size:,} training "
+        f"embeddings at {shifts} shifts"
+    )
 
 
 def untrained_model(preset: str, device: torch.device) -> LoadedGenerator:
@@ -92,8 +97,12 @@ def main(argv: list[str] | None = None) -> None:
         "--n-loop", type=int, default=64, help="images for the one-per-forward loop"
     )
     parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--reference-size", type=int, default=1350,
-                        help="training portraits in the privacy gate's search (bundled model: 1,350)")
+    parser.add_argument(
+        "--reference-size",
+        type=int,
+        default=1350,
+        help="training portraits in the privacy gate's search (bundled model: 1,350)",
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -115,22 +115,29 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 def _gate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--classifier", type=Path,
+        "--classifier",
+        type=Path,
         help="disorder classifier: phantom .safetensors or TorchScript (default: the bundled "
         "phantom classifier for a phantom checkpoint)",
     )
     p.add_argument(
-        "--face-detector", default="auto",
+        "--face-detector",
+        default="auto",
         help="auto (phantom face check for a phantom checkpoint), phantom, mtcnn (optional extra), none",
     )
     p.add_argument("--face-threshold", type=float, default=0.999)
-    p.add_argument("--top-k", type=int, default=5, help="disorder gate: requested disorder in the top k")
     p.add_argument(
-        "--privacy-percentile", type=float, default=1.0,
+        "--top-k", type=int, default=5, help="disorder gate: requested disorder in the top k"
+    )
+    p.add_argument(
+        "--privacy-percentile",
+        type=float,
+        default=1.0,
         help="flag portraits nearer to a training portrait than this percentile of held-out ones",
     )
     p.add_argument(
-        "--skip-gates", default="",
+        "--skip-gates",
+        default="",
         help="comma-separated gates to turn off: face, disorder, privacy (or all)",
     )
 
@@ -150,9 +157,15 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     device = _setup(args)
     model = load_generator(args.checkpoint, device=str(device))
     gates, notes = build_gates(
-        model.disorders, model.config.resolution, device, classifier=args.classifier,
-        face_detector=args.face_detector, training_data=args.data, skip=_skip(args.skip_gates),
-        face_threshold=args.face_threshold, top_k=args.top_k,
+        model.disorders,
+        model.config.resolution,
+        device,
+        classifier=args.classifier,
+        face_detector=args.face_detector,
+        training_data=args.data,
+        skip=_skip(args.skip_gates),
+        face_threshold=args.face_threshold,
+        top_k=args.top_k,
         privacy_percentile=args.privacy_percentile,
     )
     for line in notes:
@@ -179,8 +192,12 @@ def _inversion_settings(args: argparse.Namespace):  # -> InversionSettings (torc
     from generator.invert import InversionSettings
 
     return InversionSettings(
-        steps=args.steps, lr=args.lr, w_plus=args.w_plus, pixel_weight=args.pixel_weight,
-        feature_weight=args.feature_weight, noise_weight=args.noise_weight,
+        steps=args.steps,
+        lr=args.lr,
+        w_plus=args.w_plus,
+        pixel_weight=args.pixel_weight,
+        feature_weight=args.feature_weight,
+        noise_weight=args.noise_weight,
         optimise_noise=not args.no_noise,
     )
 
@@ -215,31 +232,56 @@ def cmd_invert(args: argparse.Namespace) -> None:
     ws = []
     for start in range(0, len(targets), args.batch):
         chunk = targets[start : start + args.batch]
-        result = invert(model, chunk, init, settings, _feature_net(args.feature_net, device),
-                        progress=True, seed=start)
+        result = invert(
+            model,
+            chunk,
+            init,
+            settings,
+            _feature_net(args.feature_net, device),
+            progress=True,
+            seed=start,
+        )
         ws.append(result.w)
         for i, image in enumerate(to_uint8(result.reconstructions)):
             source = args.images[start + i]
             Image.fromarray(image).save(args.out / f"{source.stem}_inverted.png")
-            rows.append((source.name, float(result.initial_loss[i]), float(result.final_loss[i]),
-                         float(result.final_pixel[i]), float(result.final_feature[i])))
+            rows.append(
+                (
+                    source.name,
+                    float(result.initial_loss[i]),
+                    float(result.final_loss[i]),
+                    float(result.final_pixel[i]),
+                    float(result.final_feature[i]),
+                )
+            )
     w = torch.cat(ws)
-    save_file({"w": w.contiguous()}, str(args.out / "w.safetensors"),
-              metadata={"checkpoint_id": model.checkpoint_id, "init_disorder": args.disorder,
-                        "w_plus": str(settings.w_plus)})
+    save_file(
+        {"w": w.contiguous()},
+        str(args.out / "w.safetensors"),
+        metadata={
+            "checkpoint_id": model.checkpoint_id,
+            "init_disorder": args.disorder,
+            "w_plus": str(settings.w_plus),
+        },
+    )
     Image.fromarray(to_uint8(inverted_latent_average(model, w))[0]).save(
-        args.out / "latent_average.png")
+        args.out / "latent_average.png"
+    )
     Image.fromarray(pixel_average(to_uint8(targets))).save(args.out / "pixel_average.png")
     with (args.out / "losses.csv").open("w", encoding="utf-8") as fh:
         fh.write("image,loss_start,loss_end,pixel_end,feature_end\n")
         fh.writelines(f"{n},{a:.6f},{b:.6f},{c:.6f},{d:.6f}\n" for n, a, b, c, d in rows)
     mean_before = sum(r[1] for r in rows) / len(rows)
     mean_after = sum(r[2] for r in rows) / len(rows)
-    print(f"inverted {len(rows)} portraits from {args.disorder}'s mean w "
-          f"({'w+' if settings.w_plus else 'w'}, {settings.steps} steps): mean loss "
-          f"{mean_before:.4f} -> {mean_after:.4f}")
-    print(f"wrote {args.out}/: *_inverted.png, losses.csv, w.safetensors, latent_average.png, "
-          "pixel_average.png")
+    print(
+        f"inverted {len(rows)} portraits from {args.disorder}'s mean w "
+        f"({'w+' if settings.w_plus else 'w'}, {settings.steps} steps): mean loss "
+        f"{mean_before:.4f} -> {mean_after:.4f}"
+    )
+    print(
+        f"wrote {args.out}/: *_inverted.png, losses.csv, w.safetensors, latent_average.png, "
+        "pixel_average.png"
+    )
 
 
 def cmd_invert_study(args: argparse.Namespace) -> None:
@@ -252,16 +294,26 @@ def cmd_invert_study(args: argparse.Namespace) -> None:
     model = load_generator(args.checkpoint, device=str(device))
     classifier = load_disorder_classifier(args.classifier or BUNDLED_CLASSIFIER, device)
     unseen = [d for d in args.disorders.split(",") if d]
-    outcomes = run_study(model, classifier, args.data, unseen, args.init_disorder, args.groups,
-                         args.per_group, _inversion_settings(args),
-                         _feature_net(args.feature_net, device))
+    outcomes = run_study(
+        model,
+        classifier,
+        args.data,
+        unseen,
+        args.init_disorder,
+        args.groups,
+        args.per_group,
+        _inversion_settings(args),
+        _feature_net(args.feature_net, device),
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(outcomes, args.out / "invert-study.csv")
     figure(outcomes).save(args.out / "invert-study.png")
     lines = summary_lines(outcomes)
     (args.out / "invert-study.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"recognised as their disorder by {classifier.name} (top-1), per group of "
-          f"{args.per_group} portraits; p = mean probability of the true disorder")
+    print(
+        f"recognised as their disorder by {classifier.name} (top-1), per group of "
+        f"{args.per_group} portraits; p = mean probability of the true disorder"
+    )
     print("\n".join(lines))
     print(f"wrote {args.out / 'invert-study.csv'}, {args.out / 'invert-study.png'}")
 
@@ -317,7 +369,8 @@ def _inversion_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--noise-weight", type=float, default=1e3, help="noise regularisation weight")
     p.add_argument("--no-noise", action="store_true", help="keep noise off; optimise w only")
     p.add_argument(
-        "--feature-net", default="bundled",
+        "--feature-net",
+        default="bundled",
         help="bundled (phantom classifier's stage outputs), none, or a classifier file",
     )
 
@@ -411,7 +464,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--per-disorder", type=int, default=1000)
     p.add_argument(
-        "--data", type=Path,
+        "--data",
+        type=Path,
         help="manifest folder: used_in_training=1 rows are the training portraits, 0 the "
         "held-out ones (the privacy gate runs only with it)",
     )
@@ -440,7 +494,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", type=Path)
     p.add_argument("images", type=Path, nargs="+")
     p.add_argument(
-        "--disorder", required=True,
+        "--disorder",
+        required=True,
         help="start from this class's mean w (for a disorder the model never saw: unaffected)",
     )
     p.add_argument("--out", type=Path, required=True)
@@ -454,12 +509,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="unseen disorders: inverted latent average vs pixel average, judged by a classifier",
     )
     p.add_argument("checkpoint", type=Path)
-    p.add_argument("--data", type=Path, required=True, help="phantom folder with the unseen disorders")
-    p.add_argument("--disorders", required=True, help="comma-separated disorders the model never saw")
-    p.add_argument("--init-disorder", default="unaffected", help="whose mean w starts the inversion")
+    p.add_argument(
+        "--data", type=Path, required=True, help="phantom folder with the unseen disorders"
+    )
+    p.add_argument(
+        "--disorders", required=True, help="comma-separated disorders the model never saw"
+    )
+    p.add_argument(
+        "--init-disorder", default="unaffected", help="whose mean w starts the inversion"
+    )
     p.add_argument("--groups", type=int, default=5)
     p.add_argument("--per-group", type=int, default=8)
-    p.add_argument("--classifier", type=Path, help="judge (default: the bundled phantom classifier)")
+    p.add_argument(
+        "--classifier", type=Path, help="judge (default: the bundled phantom classifier)"
+    )
     p.add_argument("--out", type=Path, required=True)
     _inversion_options(p)
     _add_device(p)

@@ -17,8 +17,17 @@ from generator.model import LoadedGenerator
 from generator.sampling import generate_batch, to_uint8
 
 COLUMNS = (
-    "disorder", "n", "fail_case_rate", "top1", "top5", "privacy_flagged", "privacy_min_distance",
-    "privacy_median_distance", "privacy_threshold", "passed", "pass_rate",
+    "disorder",
+    "n",
+    "fail_case_rate",
+    "top1",
+    "top5",
+    "privacy_flagged",
+    "privacy_min_distance",
+    "privacy_median_distance",
+    "privacy_threshold",
+    "passed",
+    "pass_rate",
 )
 
 
@@ -115,8 +124,10 @@ def write_csv(rows: list[dict[str, object]], path: Path) -> None:
 
 
 def markdown_table(rows: list[dict[str, object]]) -> str:
-    head = ("| disorder | n | fail-case rate | top-1 | top-5 | privacy flagged | min dist | "
-            "median dist | passed all |")
+    head = (
+        "| disorder | n | fail-case rate | top-1 | top-5 | privacy flagged | min dist | "
+        "median dist | passed all |"
+    )
     lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(
@@ -141,27 +152,35 @@ def markdown_report(
         "",
         f"`{command}`",
         "",
-        f"{rows[0]['n'] if rows else 0} portraits per disorder (seeds from 0, truncation "
-        f"{truncation:g}), {model.config.resolution} px.",
+        (
+            f"{rows[0]['n'] if rows else 0} portraits per disorder (seeds from 0, truncation "
+            f"{truncation:g}), {model.config.resolution} px."
+        ),
         "",
         *[f"- {line}" for line in notes],
         "",
         markdown_table(rows),
         "",
         "- **fail-case rate**: share of portraits whose face confidence is below the threshold.",
-        "- **top-1 / top-5**: share of portraits the classifier ranks as the requested disorder "
-        "first / among its first five (n/a: the classifier does not know the disorder).",
-        "- **privacy flagged**: portraits nearer to a training portrait than the threshold; "
-        "**min / median dist**: their nearest-training distances in the classifier's embedding.",
+        (
+            "- **top-1 / top-5**: share of portraits the classifier ranks as the requested disorder "
+            "first / among its first five (n/a: the classifier does not know the disorder)."
+        ),
+        (
+            "- **privacy flagged**: portraits nearer to a training portrait than the threshold; "
+            "**min / median dist**: their nearest-training distances in the classifier's embedding."
+        ),
         "- **passed all**: portraits that pass every gate in force (what fill_pool would add).",
     ]
     if gates.privacy is not None:
         d = gates.privacy.heldout_distances
         parts += [
             "",
-            f"Held-out real portraits' nearest-training distance: 1st percentile "
-            f"{float(torch.quantile(d.double(), 0.01)):.4f}, median {float(d.median()):.4f}, "
-            f"n = {len(d)}.",
+            (
+                f"Held-out real portraits' nearest-training distance: 1st percentile "
+                f"{float(torch.quantile(d.double(), 0.01)):.4f}, median {float(d.median()):.4f}, "
+                f"n = {len(d)}."
+            ),
         ]
     parts += ["", f"![per-disorder gates]({figure_name})", ""]
     return "\n".join(parts)
@@ -196,13 +215,19 @@ def figure(
         y = 30 + i * row_h
         draw.text((4, y + row_h // 2 - 6), str(r["disorder"]), fill=(0, 0, 0))
         flagged = r["privacy_flagged"]
-        values = [r["fail_case_rate"], r["top1"], r["top5"],
-                  None if flagged is None else int(flagged) / int(r["n"])]  # type: ignore[arg-type]
+        values = [
+            r["fail_case_rate"],
+            r["top1"],
+            r["top5"],
+            None if flagged is None else int(flagged) / int(r["n"]),
+        ]  # type: ignore[arg-type]
         for j, (value, colour) in enumerate(zip(values, _BAR_COLOURS.values())):
             top = y + 4 + j * 14
             draw.rectangle((label_w, top, label_w + bar_w, top + 11), outline=(220, 220, 220))
             if value is not None:
-                draw.rectangle((label_w, top, label_w + int(bar_w * float(value)), top + 11), fill=colour)
+                draw.rectangle(
+                    (label_w, top, label_w + int(bar_w * float(value)), top + 11), fill=colour
+                )
                 draw.text((label_w + bar_w + 2, top), f"{float(value):.2f}", fill=(0, 0, 0))
         pair = closest.get(str(r["disorder"]))
         if pair is not None and train_images is not None:

@@ -58,7 +58,9 @@ def run_study(
             raise ValueError(f"{disorder!r} must be in {data_dir} and known to the classifier")
         idx = (data.labels == data.disorders.index(disorder)).nonzero().squeeze(1)
         if len(idx) < groups * per_group:
-            raise ValueError(f"{data_dir}: {len(idx)} portraits of {disorder}, need {groups * per_group}")
+            raise ValueError(
+                f"{data_dir}: {len(idx)} portraits of {disorder}, need {groups * per_group}"
+            )
         target = classifier.disorders.index(disorder)
         for k in range(groups):
             images = to_float(data.images[idx[k * per_group : (k + 1) * per_group]])
@@ -68,17 +70,34 @@ def run_study(
             pixel = images.mean(dim=0, keepdim=True)
             lr, lp = _judge(classifier, latent, target)
             pr, pp = _judge(classifier, pixel, target)
-            tiles = (to_uint8(pixel)[0], to_uint8(latent)[0],
-                     *to_uint8(images[:3]), *to_uint8(result.reconstructions[:3]))
-            outcomes.append(GroupOutcome(disorder, k, per_group, lr, lp, pr, pp,
-                                         float(result.initial_loss.mean()),
-                                         float(result.final_loss.mean()), tiles))
+            tiles = (
+                to_uint8(pixel)[0],
+                to_uint8(latent)[0],
+                *to_uint8(images[:3]),
+                *to_uint8(result.reconstructions[:3]),
+            )
+            outcomes.append(
+                GroupOutcome(
+                    disorder,
+                    k,
+                    per_group,
+                    lr,
+                    lp,
+                    pr,
+                    pp,
+                    float(result.initial_loss.mean()),
+                    float(result.final_loss.mean()),
+                    tiles,
+                )
+            )
     return outcomes
 
 
 def summary_lines(outcomes: list[GroupOutcome]) -> list[str]:
-    head = (f"{'disorder':<10} {'groups':>6} {'latent top-1':>12} {'pixel top-1':>11} "
-            f"{'latent p':>8} {'pixel p':>8} {'loss before':>11} {'after':>7}")
+    head = (
+        f"{'disorder':<10} {'groups':>6} {'latent top-1':>12} {'pixel top-1':>11} "
+        f"{'latent p':>8} {'pixel p':>8} {'loss before':>11} {'after':>7}"
+    )
     lines = [head]
     for disorder in dict.fromkeys(o.disorder for o in outcomes):
         rows = [o for o in outcomes if o.disorder == disorder]
@@ -98,8 +117,17 @@ def summary_lines(outcomes: list[GroupOutcome]) -> list[str]:
 
 
 def write_csv(outcomes: list[GroupOutcome], path: Path) -> None:
-    fields = ["disorder", "group", "n", "latent_rank", "latent_probability", "pixel_rank",
-              "pixel_probability", "loss_before", "loss_after"]
+    fields = [
+        "disorder",
+        "group",
+        "n",
+        "latent_rank",
+        "latent_probability",
+        "pixel_rank",
+        "pixel_probability",
+        "loss_before",
+        "loss_after",
+    ]
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(fields)
@@ -107,22 +135,38 @@ def write_csv(outcomes: list[GroupOutcome], path: Path) -> None:
             writer.writerow([getattr(o, f) for f in fields])
 
 
+def _mark(rank: int) -> str:
+    return "yes" if rank == 1 else f"rank {rank}"
+
+
 def figure(outcomes: list[GroupOutcome], scale: int = 2) -> Image.Image:
     """One row per group: pixel average | inverted latent average | 3 portraits | their inversions."""
     side = outcomes[0].tiles[0].shape[0] * scale
     label_w = 110
-    titles = ["pixel avg", "inverted latent avg", "real 1", "real 2", "real 3", "inv 1", "inv 2", "inv 3"]
-    img = Image.new("RGB", (label_w + side * len(titles), 16 + side * len(outcomes)), (255, 255, 255))
+    titles = [
+        "pixel avg",
+        "inverted latent avg",
+        "real 1",
+        "real 2",
+        "real 3",
+        "inv 1",
+        "inv 2",
+        "inv 3",
+    ]
+    img = Image.new(
+        "RGB", (label_w + side * len(titles), 16 + side * len(outcomes)), (255, 255, 255)
+    )
     draw = ImageDraw.Draw(img)
     for i, title in enumerate(titles):
         draw.text((label_w + i * side + 2, 2), title, fill=(0, 0, 0))
     for row, o in enumerate(outcomes):
         y = 16 + row * side
-        mark = lambda rank: "yes" if rank == 1 else f"rank {rank}"  # noqa: E731
         draw.text((2, y + 4), f"{o.disorder} #{o.group + 1}", fill=(0, 0, 0))
-        draw.text((2, y + 20), f"pixel: {mark(o.pixel_rank)}", fill=(0, 0, 0))
-        draw.text((2, y + 36), f"latent: {mark(o.latent_rank)}", fill=(0, 0, 0))
+        draw.text((2, y + 20), f"pixel: {_mark(o.pixel_rank)}", fill=(0, 0, 0))
+        draw.text((2, y + 36), f"latent: {_mark(o.latent_rank)}", fill=(0, 0, 0))
         for i, tile in enumerate(o.tiles):
-            img.paste(Image.fromarray(tile).resize((side, side), Image.Resampling.NEAREST),
-                      (label_w + i * side, y))
+            img.paste(
+                Image.fromarray(tile).resize((side, side), Image.Resampling.NEAREST),
+                (label_w + i * side, y),
+            )
     return img

@@ -114,7 +114,9 @@ def invert(
         params += noise
     opt = torch.optim.Adam(params, lr=s.lr, betas=(0.9, 0.999))
     with torch.no_grad():
-        target_features = feature_net(targets) if feature_net is not None and s.feature_weight else None
+        target_features = (
+            feature_net(targets) if feature_net is not None and s.feature_weight else None
+        )
 
     def losses() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         images = synthesis(w, noise)

@@ -25,7 +25,9 @@ class FaceDetector(Protocol):
     def confidence(self, images: torch.Tensor) -> torch.Tensor: ...
 
 
-def face_passes(confidence: torch.Tensor, threshold: float = DEFAULT_FACE_THRESHOLD) -> torch.Tensor:
+def face_passes(
+    confidence: torch.Tensor, threshold: float = DEFAULT_FACE_THRESHOLD
+) -> torch.Tensor:
     """Boolean [N]: a fail-case is a confidence strictly below the threshold."""
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"face threshold must lie in [0, 1], got {threshold}")
@@ -49,7 +51,9 @@ class MTCNNFaceDetector:
 
     name = "mtcnn"
 
-    def __init__(self, device: torch.device | str = "cpu", params: MTCNNParams | None = None) -> None:
+    def __init__(
+        self, device: torch.device | str = "cpu", params: MTCNNParams | None = None
+    ) -> None:
         try:  # lazy: facenet-pytorch needs torchvision, which the core stack does not
             from facenet_pytorch import MTCNN
         except ImportError as error:

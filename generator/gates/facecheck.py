@@ -102,8 +102,10 @@ def _non_face(kind: int, face: torch.Tensor, h: int, w: int, g: torch.Generator)
     if kind == 1:  # flat colour, as a collapsed generator makes
         return colour.expand(3, h, w) + torch.randn(3, h, w, generator=g) * 0.02
     if kind == 2:  # linear gradient between two colours
-        t = torch.linspace(0, 1, w).view(1, 1, w) if bool(torch.rand(1, generator=g) < 0.5) else (
-            torch.linspace(0, 1, h).view(1, h, 1)
+        t = (
+            torch.linspace(0, 1, w).view(1, 1, w)
+            if bool(torch.rand(1, generator=g) < 0.5)
+            else (torch.linspace(0, 1, h).view(1, h, 1))
         )
         return colour + (torch.rand(3, 1, 1, generator=g) * 2 - 1 - colour) * t
     if kind == 3:  # the face's tiles shuffled: face colours and edges, no face layout
@@ -181,7 +183,11 @@ def train_face_check(
     } | rates
     tensors = {f"face_check.{k}": v for k, v in net.state_dict().items()}
     ckpt_id = save_checkpoint(
-        out, kind=KIND, config=config.to_json(), disorders=["face"], provenance=provenance,
+        out,
+        kind=KIND,
+        config=config.to_json(),
+        disorders=["face"],
+        provenance=provenance,
         tensors=tensors,
     )
     return ckpt_id, rates

@@ -70,9 +70,11 @@ class GateSet:
 
     @property
     def active(self) -> list[str]:
-        on = {"face": self.face is not None,
-              "disorder": self.classifier is not None and self.disorder_gate,
-              "privacy": self.privacy is not None}
+        on = {
+            "face": self.face is not None,
+            "disorder": self.classifier is not None and self.disorder_gate,
+            "privacy": self.privacy is not None,
+        }
         return [g for g in GATE_NAMES if on[g]]
 
     @torch.inference_mode()
@@ -137,7 +139,9 @@ def build_gates(
         from generator.gates.facecheck import load_face_check
 
         face = load_face_check(BUNDLED_FACE_CHECK, device)
-        notes.append(f"face gate: phantom face check {face.checkpoint_id}, threshold {face_threshold}")
+        notes.append(
+            f"face gate: phantom face check {face.checkpoint_id}, threshold {face_threshold}"
+        )
     elif face_detector == "auto":
         notes.append("face gate: off (not a phantom checkpoint; pass --face-detector mtcnn)")
     else:
@@ -160,14 +164,18 @@ def build_gates(
     if "privacy" in skip:
         notes.append("privacy gate: off")
     elif clf is None or training_data is None:
-        notes.append("privacy gate: off (needs a classifier and --training-data with held-out rows)")
+        notes.append(
+            "privacy gate: off (needs a classifier and --training-data with held-out rows)"
+        )
     else:
         train, names, heldout = load_split(training_data, resolution)
         reference = build_reference(clf, train, heldout, privacy_percentile, names)
         notes.append(
-            f"privacy gate: flag nearest-training distance < {reference.threshold:.4f} (the "
+            f"privacy gate: flag nearest-training distance < {reference.threshold:.4f} ("
             f"percentile {privacy_percentile:g} of {len(heldout)} held-out real portraits; "
             f"{len(train)} training portraits)"
         )
-    gates = GateSet(face, clf, reference, face_threshold, top_k, disorder_gate="disorder" not in skip)
+    gates = GateSet(
+        face, clf, reference, face_threshold, top_k, disorder_gate="disorder" not in skip
+    )
     return gates, notes

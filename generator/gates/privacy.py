@@ -83,7 +83,9 @@ def shift_tolerant_nearest(
 
 
 @torch.inference_mode()
-def embed_all(classifier: DisorderClassifier, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
+def embed_all(
+    classifier: DisorderClassifier, images: torch.Tensor, batch: int = 256
+) -> torch.Tensor:
     """uint8 NCHW images -> [N, D] embeddings, in batches on the classifier's device."""
     out = [
         classifier.embed(to_float(images[i : i + batch]).to(classifier.device)).float()
@@ -105,13 +107,21 @@ def build_reference(
     if len(train_images) == 0:
         raise ValueError("the privacy gate needs at least one training portrait")
     train = embed_all(classifier, train_images)
-    heldout = torch.cat([
-        shift_tolerant_nearest(
-            classifier, to_float(heldout_images[i : i + batch]).to(classifier.device), train,
-            shift_radius,
-        )[0]
-        for i in range(0, len(heldout_images), batch)
-    ]) if len(heldout_images) else torch.empty(0)
+    heldout = (
+        torch.cat(
+            [
+                shift_tolerant_nearest(
+                    classifier,
+                    to_float(heldout_images[i : i + batch]).to(classifier.device),
+                    train,
+                    shift_radius,
+                )[0]
+                for i in range(0, len(heldout_images), batch)
+            ]
+        )
+        if len(heldout_images)
+        else torch.empty(0)
+    )
     return PrivacyReference(
         train_embeddings=train.cpu(),
         train_names=train_names or [f"train{i}" for i in range(len(train))],

@@ -33,20 +33,41 @@ def phantom_tiny_checkpoint(tmp_path: Path) -> Path:
     torch.manual_seed(0)
     net = Generator(PRESETS["tiny"])
     path = tmp_path / "tiny.safetensors"
-    save_checkpoint(path, kind="generator", config=PRESETS["tiny"].to_json(),
-                    disorders=["quellan", "velmar", "unaffected"], provenance={},
-                    tensors={f"G_ema.{k}": v for k, v in net.state_dict().items()})
+    save_checkpoint(
+        path,
+        kind="generator",
+        config=PRESETS["tiny"].to_json(),
+        disorders=["quellan", "velmar", "unaffected"],
+        provenance={},
+        tensors={f"G_ema.{k}": v for k, v in net.state_dict().items()},
+    )
     return path
 
 
 def test_evaluate_writes_the_table_report_and_figure(phantoms64: Path, tmp_path: Path, capsys):
     out = tmp_path / "eval"
-    main(["evaluate", str(BUNDLED_GENERATOR), "--per-disorder", "4", "--data", str(phantoms64),
-          "--out", str(out), "--threads", "1", "--device", "cpu"])
+    main(
+        [
+            "evaluate",
+            str(BUNDLED_GENERATOR),
+            "--per-disorder",
+            "4",
+            "--data",
+            str(phantoms64),
+            "--out",
+            str(out),
+            "--threads",
+            "1",
+            "--device",
+            "cpu",
+        ]
+    )
     with (out / "gates.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert [r["disorder"] for r in rows] == load_generator(BUNDLED_GENERATOR).disorders
-    assert all(r["n"] == "4" and r["privacy_flagged"] != "" and r["fail_case_rate"] != "" for r in rows)
+    assert all(
+        r["n"] == "4" and r["privacy_flagged"] != "" and r["fail_case_rate"] != "" for r in rows
+    )
     report = (out / "gates.md").read_text()
     assert "| disorder | n | fail-case rate | top-1 | top-5 |" in report and "gates.png" in report
     assert (out / "gates.png").stat().st_size > 1000
@@ -55,8 +76,22 @@ def test_evaluate_writes_the_table_report_and_figure(phantoms64: Path, tmp_path:
 
 def test_evaluate_without_data_reports_privacy_as_not_run(tmp_path: Path):
     out = tmp_path / "eval"
-    main(["evaluate", str(BUNDLED_GENERATOR), "--per-disorder", "2", "--out", str(out),
-          "--skip-gates", "face", "--threads", "1", "--device", "cpu"])
+    main(
+        [
+            "evaluate",
+            str(BUNDLED_GENERATOR),
+            "--per-disorder",
+            "2",
+            "--out",
+            str(out),
+            "--skip-gates",
+            "face",
+            "--threads",
+            "1",
+            "--device",
+            "cpu",
+        ]
+    )
     with (out / "gates.csv").open() as fh:
         row = next(csv.DictReader(fh))
     assert row["privacy_flagged"] == "" and row["fail_case_rate"] == "" and row["top5"] != ""
@@ -68,8 +103,24 @@ def test_invert_writes_reconstructions_losses_and_the_latent_average(
 ):
     images = sorted(phantom_data.glob("quellan_*.png"))
     out = tmp_path / "inv"
-    main(["invert", str(phantom_tiny_checkpoint), *map(str, images), "--disorder", "unaffected",
-          "--out", str(out), "--steps", "3", "--feature-net", "none", "--w-plus", "--threads", "1"])
+    main(
+        [
+            "invert",
+            str(phantom_tiny_checkpoint),
+            *map(str, images),
+            "--disorder",
+            "unaffected",
+            "--out",
+            str(out),
+            "--steps",
+            "3",
+            "--feature-net",
+            "none",
+            "--w-plus",
+            "--threads",
+            "1",
+        ]
+    )
     for name in ("latent_average.png", "pixel_average.png", "w.safetensors", "losses.csv"):
         assert (out / name).is_file()
     assert len((out / "losses.csv").read_text().splitlines()) == 1 + len(images)
@@ -81,9 +132,26 @@ def test_invert_study_compares_latent_and_pixel_averages(
     phantom_tiny_checkpoint: Path, phantom_data: Path, tmp_path: Path, capsys
 ):
     out = tmp_path / "study"
-    main(["invert-study", str(phantom_tiny_checkpoint), "--data", str(phantom_data),
-          "--disorders", "dravik", "--groups", "1", "--per-group", "2", "--steps", "2",
-          "--out", str(out), "--threads", "1"])
+    main(
+        [
+            "invert-study",
+            str(phantom_tiny_checkpoint),
+            "--data",
+            str(phantom_data),
+            "--disorders",
+            "dravik",
+            "--groups",
+            "1",
+            "--per-group",
+            "2",
+            "--steps",
+            "2",
+            "--out",
+            str(out),
+            "--threads",
+            "1",
+        ]
+    )
     with (out / "invert-study.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 1 and rows[0]["disorder"] == "dravik" and int(rows[0]["latent_rank"]) >= 1

@@ -35,8 +35,11 @@ BUNDLED_GENERATOR = BUNDLED_CLASSIFIER.parent / "generator-demo64.safetensors"
 
 
 def _phantoms(codes: list[str], individuals: range, size: int = 64) -> torch.Tensor:
-    arrays = [np.asarray(phantoms.render_portrait(c, individual=i, size=size))
-              for c in codes for i in individuals]
+    arrays = [
+        np.asarray(phantoms.render_portrait(c, individual=i, size=size))
+        for c in codes
+        for i in individuals
+    ]
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 
@@ -67,7 +70,7 @@ def test_the_mtcnn_adapter_uses_fixed_parameters_and_its_best_box(monkeypatch):
 
         def detect(self, images):
             calls["sizes"] = [im.size for im in images]
-            return None, [np.array([0.2, 0.99995]), None]
+            return None, [np.array([0.2, 0.99995]), [None]]  # facenet-pytorch 2.6: [None] = no face
 
     monkeypatch.setitem(sys.modules, "facenet_pytorch", types.SimpleNamespace(MTCNN=FakeMTCNN))
     detector = MTCNNFaceDetector()
@@ -119,7 +122,10 @@ def test_a_torchscript_classifier_with_its_contract_is_accepted(tmp_path: Path):
     assert torch.allclose(clf.embed(x).norm(dim=1), torch.ones(5))
     gates = GateSet(classifier=clf, top_k=1)
     result = gates.check(x, "alpha")
-    assert result.rank is not None and result.passed["disorder"].tolist() == (result.rank == 1).tolist()
+    assert (
+        result.rank is not None
+        and result.passed["disorder"].tolist() == (result.rank == 1).tolist()
+    )
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -218,8 +224,9 @@ def test_gated_samples_skip_rejected_seeds_and_count_why(tiny_model):
             self.seen += len(images)
             return (seeds % 2 == 0).float()
 
-    out = api.gated_samples(tiny_model, GateSet(face=OddSeedsAreNotFaces()), "alpha", 3, 0, 0.7,
-                            batch=4)
+    out = api.gated_samples(
+        tiny_model, GateSet(face=OddSeedsAreNotFaces()), "alpha", 3, 0, 0.7, batch=4
+    )
     assert [info["seed"] for _, info in out.accepted] == [0, 2, 4]
     assert out.rejected == out.tried - 3 and out.reasons["face"] == out.rejected
     none = api.gated_samples(tiny_model, GateSet(face=_Never()), "alpha", 2, 0, 0.7, max_seeds=5)

@@ -39,8 +39,13 @@ def test_a_full_w_plus_of_equal_styles_gives_the_plain_w_image(tiny_model):
 
 def test_inversion_reduces_the_loss_and_returns_the_right_shapes(tiny_model):
     targets = _targets(tiny_model)
-    result = invert(tiny_model, targets, init_label=0,
-                    settings=InversionSettings(steps=15, lr=0.1), feature_net=_pooled_features)
+    result = invert(
+        tiny_model,
+        targets,
+        init_label=0,
+        settings=InversionSettings(steps=15, lr=0.1),
+        feature_net=_pooled_features,
+    )
     r = tiny_model.config.resolution
     assert result.w.shape == (3, tiny_model.config.w_dim)
     assert result.reconstructions.shape == (3, 3, r, r)
@@ -57,8 +62,12 @@ def test_w_plus_inversion_starts_at_the_class_mean_in_every_layer(tiny_model):
     synthesis = tiny_model.generator.synthesis
     assert w0.shape == (4, synthesis.num_ws, tiny_model.config.w_dim)
     assert torch.equal(w0[3, -1], tiny_model.generator.mapping.w_avg[2])
-    result = invert(tiny_model, _targets(tiny_model, 2), init_label=2,
-                    settings=InversionSettings(steps=8, lr=0.1, w_plus=True, optimise_noise=False))
+    result = invert(
+        tiny_model,
+        _targets(tiny_model, 2),
+        init_label=2,
+        settings=InversionSettings(steps=8, lr=0.1, w_plus=True, optimise_noise=False),
+    )
     assert result.w.shape == (2, synthesis.num_ws, tiny_model.config.w_dim)
     assert (result.final_loss < result.initial_loss).all()
     assert inverted_latent_average(tiny_model, result.w).shape[0] == 1
