@@ -138,14 +138,13 @@ def established_socket_inodes(port: int) -> set[str]:
     return inodes
 
 
-def held(pid: int, inodes: set[str]) -> set[str]:
-    """Which of these connections the process holds: a sync worker holds a client's socket only while it
-    handles that client's request."""
+def sockets(pid: int) -> set[str]:
+    """Inodes of the sockets a process holds."""
     found = set()
     try:
         for fd in Path(f"/proc/{pid}/fd").iterdir():
             target = os.readlink(fd)
-            if target.startswith("socket:[") and target[8:-1] in inodes:
+            if target.startswith("socket:["):
                 found.add(target[8:-1])
     except OSError:
         pass
@@ -153,12 +152,15 @@ def held(pid: int, inodes: set[str]) -> set[str]:
 
 
 def mid_request(pids: list[int], port: int) -> list[int]:
-    """Workers holding the same client connection in two looks 5 ms apart: in the middle of a request
-    rather than between sending a response and closing its socket."""
-    first = {pid: held(pid, established_socket_inodes(port)) for pid in pids}
+    """Workers holding the same client connection in two looks 5 ms apart: in the middle of a request,
+    not between sending a response and closing the socket. A sync worker's other sockets (the listening
+    one, its database connection) are told apart once, through /proc/net/tcp, which is slow to read with
+    thousands of closed connections in TIME_WAIT; the two looks then read only the workers' fds."""
+    clients_now = established_socket_inodes(port)
+    steady = {pid: sockets(pid) - clients_now for pid in pids}
+    first = {pid: sockets(pid) - steady[pid] for pid in pids}
     time.sleep(0.005)
-    second = {pid: held(pid, established_socket_inodes(port)) for pid in pids}
-    return [pid for pid in pids if first[pid] & second[pid]]
+    return [pid for pid in pids if first[pid] & (sockets(pid) - steady[pid])]
 
 
 @dataclass
