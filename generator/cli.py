@@ -228,19 +228,12 @@ def cmd_invert(args: argparse.Namespace) -> None:
     targets = load_targets(args.images, model.config.resolution)
     settings = _inversion_settings(args)
     args.out.mkdir(parents=True, exist_ok=True)
+    feature_net = _feature_net(args.feature_net, device)
     rows = []
     ws = []
     for start in range(0, len(targets), args.batch):
         chunk = targets[start : start + args.batch]
-        result = invert(
-            model,
-            chunk,
-            init,
-            settings,
-            _feature_net(args.feature_net, device),
-            progress=True,
-            seed=start,
-        )
+        result = invert(model, chunk, init, settings, feature_net, progress=True, seed=start)
         ws.append(result.w)
         for i, image in enumerate(to_uint8(result.reconstructions)):
             source = args.images[start + i]

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 
 from generator.data import load_image_set, to_float
 from generator.gates.classifiers import DisorderClassifier, target_ranks
-from generator.invert import InversionSettings, invert, inverted_latent_average
+from generator.invert import FeatureNet, InversionSettings, invert, inverted_latent_average
 from generator.model import LoadedGenerator
 from generator.sampling import to_uint8
 
@@ -47,7 +47,7 @@ def run_study(
     groups: int,
     per_group: int,
     settings: InversionSettings,
-    feature_net: object | None,
+    feature_net: FeatureNet | None,
 ) -> list[GroupOutcome]:
     """Disjoint groups of `per_group` real portraits per disorder, first rows of the manifest."""
     data = load_image_set(data_dir, model.config.resolution, training_only=False)
@@ -65,7 +65,7 @@ def run_study(
         for k in range(groups):
             images = to_float(data.images[idx[k * per_group : (k + 1) * per_group]])
             print(f"{disorder} group {k + 1}/{groups}: inverting {per_group} portraits", flush=True)
-            result = invert(model, images, init, settings, feature_net, progress=True, seed=k)  # type: ignore[arg-type]
+            result = invert(model, images, init, settings, feature_net, progress=True, seed=k)
             latent = inverted_latent_average(model, result.w)
             pixel = images.mean(dim=0, keepdim=True)
             lr, lp = _judge(classifier, latent, target)

@@ -138,9 +138,8 @@ def load_split(data_dir: Path, resolution: int) -> tuple[torch.Tensor, list[str]
     used_in_training=1 are the training portraits, rows with 0 the held-out ones."""
     manifest = Path(data_dir) / "manifest.csv"
     data = load_image_set(data_dir, resolution, training_only=False)
-    if manifest.is_file():
-        with manifest.open(encoding="utf-8", newline="") as fh:
-            used = {r["filename"]: r["used_in_training"].strip() == "1" for r in csv.DictReader(fh)}
+    with manifest.open(encoding="utf-8", newline="") as fh:  # load_image_set checked it exists
+        used = {r["filename"]: r["used_in_training"].strip() == "1" for r in csv.DictReader(fh)}
     mask = torch.tensor([used[name] for name in data.individuals], dtype=torch.bool)
     if not mask.any() or mask.all():
         raise ValueError(
