@@ -68,6 +68,7 @@ def test_evaluate_writes_the_table_report_and_figure(phantoms64: Path, tmp_path:
     assert all(
         r["n"] == "4" and r["privacy_flagged"] != "" and r["fail_case_rate"] != "" for r in rows
     )
+    assert all(int(r["latent_average_rank"]) >= 1 for r in rows)
     report = (out / "gates.md").read_text()
     assert "| disorder | n | fail-case rate | top-1 | top-5 |" in report and "gates.png" in report
     assert (out / "gates.png").stat().st_size > 1000
