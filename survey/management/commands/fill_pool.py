@@ -113,7 +113,10 @@ class Command(BaseCommand):
 
     @staticmethod
     def _rejections(api, result) -> str:
+        # seeds are generated in batches, so a few passing portraits beyond the quota may go unused
+        unused = result.tried - result.rejected - len(result.accepted)
+        extra = f"; {unused} passing left unused" if unused else ""
         if not result.rejected:
-            return f"rejected 0 of {result.tried} generated"
+            return f"rejected 0 of {result.tried} generated{extra}"
         why = ", ".join(f"{api.REASONS[gate]}: {count}" for gate, count in sorted(result.reasons.items()))
-        return f"rejected {result.rejected} of {result.tried} generated ({why})"
+        return f"rejected {result.rejected} of {result.tried} generated ({why}){extra}"
