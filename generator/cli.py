@@ -1,5 +1,5 @@
-"""`python -m generator {train,train-classifier,train-face-check,sample,evaluate,evaluate-classes,
-grid,averages,invert,invert-study}`."""
+"""`python -m generator COMMAND`: train, train-classifier, train-face-check, sample, evaluate,
+evaluate-classes, invert, invert-study, grid, averages."""
 
 from __future__ import annotations
 
