@@ -83,7 +83,7 @@ def test_the_mtcnn_adapter_uses_fixed_parameters_and_its_best_box(monkeypatch):
 
 def test_without_facenet_pytorch_mtcnn_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "facenet_pytorch", None)
-    with pytest.raises(ImportError, match="README_GENERATOR"):
+    with pytest.raises(ImportError, match="Gates and GAN inversion"):
         MTCNNFaceDetector()
 
 
