@@ -136,14 +136,13 @@ def _needs(category: str, settings: PlanSettings, real_stimulus: bool) -> dict[s
 
 
 def _can_supply(pools: _Pools, disorder: str, needs: dict[str, int]) -> bool:
-    for pool, n in needs.items():
-        if pool == "real_any":
-            have = pools.available(REAL_HELD_OUT, disorder) + pools.available(REAL_TRAINING, disorder)
-        else:
-            have = pools.available(pool, disorder)
-        if have < n:
-            return False
-    return True
+    return all(_have(pools, disorder, pool) >= n for pool, n in needs.items())
+
+
+def _have(pools: _Pools, disorder: str, pool: str) -> int:
+    if pool == "real_any":
+        return pools.available(REAL_HELD_OUT, disorder) + pools.available(REAL_TRAINING, disorder)
+    return pools.available(pool, disorder)
 
 
 def _pick_disorder(
@@ -156,6 +155,7 @@ def _pick_disorder(
             f"the image bank cannot supply {what}: no disorder has {wanted} portrait(s) left unused. "
             "Add portraits to the bank or lower the study's question counts."
         )
+    # Spread questions evenly over disorders: the next one is drawn among the least used so far.
     fewest = min(used[d] for d in eligible)
     disorder = rng.choice([d for d in eligible if used[d] == fewest])
     used[disorder] += 1
@@ -186,8 +186,10 @@ def _reidentification(rng, pools, settings, disorder, member_slot, practice, pos
 
 def _diagnosis(rng, pools, settings, disorder, correct_slot, real_stimulus, practice, position) -> PlannedQuestion:
     if real_stimulus:
-        # Held-out portraits first: training members are what the other two categories need.
-        pool = REAL_HELD_OUT if pools.available(REAL_HELD_OUT, disorder) else REAL_TRAINING
+        # From whichever real pool of the disorder has more left: both kinds are scarce (training members
+        # for the other two categories, held-out portraits for re-identification), so spend the larger.
+        held_out, training = pools.available(REAL_HELD_OUT, disorder), pools.available(REAL_TRAINING, disorder)
+        pool = REAL_HELD_OUT if held_out >= training else REAL_TRAINING
         portrait = pools.take(pool, disorder)[0]
     else:
         portrait = pools.take(SYNTHETIC, disorder)[0]
@@ -242,10 +244,27 @@ def validate_settings(settings: PlanSettings) -> None:
         raise PlanError(f"unknown categories: {sorted(unknown)}")
 
 
+# A draw is greedy, so a bank with little to spare can run dry in one draw and suffice in another.
+MAX_DRAWS = 20
+
+
 def plan_session(bank: Sequence[BankPortrait], settings: PlanSettings, seed: int) -> list[PlannedQuestion]:
-    """Every question of a session, practice first, in the order they will be asked."""
+    """Every question of a session, practice first, in the order they will be asked.
+
+    If a draw runs out of portraits, the draw is repeated with the next stream derived from the same seed,
+    so the plan stays a function of the seed; after MAX_DRAWS the first draw's error is raised.
+    """
     validate_settings(settings)
-    rng = random.Random(seed)
+    first_error: PlanError | None = None
+    for draw in range(MAX_DRAWS):
+        try:
+            return _draw(bank, settings, random.Random(seed if draw == 0 else f"{seed}/{draw}"))
+        except PlanError as error:
+            first_error = first_error or error
+    raise first_error
+
+
+def _draw(bank: Sequence[BankPortrait], settings: PlanSettings, rng: random.Random) -> list[PlannedQuestion]:
     pools = _Pools.from_bank(bank, rng)
     category_order = rng.sample(CATEGORIES, len(CATEGORIES))
     plan: list[PlannedQuestion] = []

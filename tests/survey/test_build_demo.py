@@ -16,7 +16,7 @@ BUNDLED = "fixtures/models/generator-demo64.safetensors"
 
 def build(*args: str) -> str:
     out = io.StringIO()
-    call_command("build_demo", *args, "--real-per-disorder", "8", "--synthetic-per-disorder", "6", stdout=out)
+    call_command("build_demo", *args, "--synthetic-per-disorder", "6", stdout=out)
     return out.getvalue()
 
 
