@@ -115,6 +115,21 @@ def load_classifier(path: Path, device: torch.device | str = "cpu") -> LoadedCla
     )
 
 
+def split_held_out(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices of a seeded held-out tenth (at least one item), and of the rest."""
+    order = torch.randperm(n, generator=generator)
+    n_val = max(n // 10, 1)
+    return order[:n_val], order[n_val:]
+
+
+def adamw_one_cycle(
+    net: torch.nn.Module, lr: float, total_steps: int
+) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.OneCycleLR]:
+    """The small models' optimiser: AdamW with light weight decay under a one-cycle schedule."""
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total_steps)
+
+
 def train_classifier(
     data_dir: Path,
     out: Path,
@@ -133,13 +148,9 @@ def train_classifier(
     data = load_image_set(data_dir, base.resolution, training_only=False)
     config = ClassifierConfig(base.resolution, base.channels, len(data.disorders))
     g = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(data.labels), generator=g)
-    n_val = max(len(order) // 10, 1)
-    val, train = order[:n_val], order[n_val:]
+    val, train = split_held_out(len(data.labels), g)
     net = PhantomClassifier(config).to(device)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    steps = epochs * max(len(train) // batch, 1)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    opt, sched = adamw_one_cycle(net, lr, epochs * max(len(train) // batch, 1))
     start, step = time.monotonic(), 0
     for epoch in range(epochs):
         net.train()

@@ -29,6 +29,15 @@ def class_order(codes: set[str]) -> list[str]:
     return sorted(codes - {UNAFFECTED}) + ([UNAFFECTED] if UNAFFECTED in codes else [])
 
 
+def read_portrait(path: Path, resolution: int) -> np.ndarray:
+    """One portrait file as uint8 [R, R, 3], resized with Lanczos; OSError if it cannot be read."""
+    with Image.open(path) as img:
+        img = img.convert("RGB")
+        if img.size != (resolution, resolution):
+            img = img.resize((resolution, resolution), Image.Resampling.LANCZOS)
+        return np.asarray(img)
+
+
 def load_image_set(data_dir: Path, resolution: int, training_only: bool = True) -> ImageSet:
     """Images of the manifest (only rows with used_in_training=1 when training_only), resized."""
     data_dir = Path(data_dir)
@@ -49,13 +58,8 @@ def load_image_set(data_dir: Path, resolution: int, training_only: bool = True) 
     disorders = class_order({r["disorder"] for r in rows})
     arrays, labels = [], []
     for line, row in enumerate(rows, start=2):
-        path = data_dir / row["filename"]
         try:
-            with Image.open(path) as img:
-                img = img.convert("RGB")
-                if img.size != (resolution, resolution):
-                    img = img.resize((resolution, resolution), Image.Resampling.LANCZOS)
-                arrays.append(np.asarray(img))
+            arrays.append(read_portrait(data_dir / row["filename"], resolution))
         except OSError as exc:
             raise ValueError(f"{manifest}: cannot read {row['filename']} ({exc})") from exc
         labels.append(disorders.index(row["disorder"]))

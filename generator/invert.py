@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from tqdm import tqdm
 
+from generator.data import read_portrait
 from generator.layers import check_shape
 from generator.model import LoadedGenerator
 
@@ -169,11 +169,7 @@ def load_targets(paths: list[Path], resolution: int) -> torch.Tensor:
     arrays = []
     for path in paths:
         try:
-            with Image.open(path) as img:
-                img = img.convert("RGB")
-                if img.size != (resolution, resolution):
-                    img = img.resize((resolution, resolution), Image.Resampling.LANCZOS)
-                arrays.append(np.asarray(img))
+            arrays.append(read_portrait(path, resolution))
         except OSError as error:
             raise ValueError(f"{path}: cannot read the portrait ({error})") from None
     if not arrays:

@@ -19,7 +19,7 @@ from torch import nn
 
 from generator.augment import diff_augment
 from generator.checkpoint import load_checkpoint_file, load_module_state, save_checkpoint
-from generator.classifier import _Stage
+from generator.classifier import _Stage, adamw_one_cycle, split_held_out
 from generator.data import load_image_set, to_float
 from generator.layers import check_shape
 
@@ -142,13 +142,9 @@ def train_face_check(
     config = config or FaceCheckConfig()
     data = load_image_set(data_dir, 64, training_only=False)
     g = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(data.labels), generator=g)
-    n_val = max(len(order) // 10, 1)
-    val, train = order[:n_val], order[n_val:]
+    val, train = split_held_out(len(data.labels), g)
     net = FaceCheckNet(config).to(device)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    steps = epochs * max(len(train) // batch, 1)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    opt, sched = adamw_one_cycle(net, lr, epochs * max(len(train) // batch, 1))
     start = time.monotonic()
     for epoch in range(epochs):
         net.train()
