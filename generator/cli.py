@@ -55,6 +55,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         device=device,
         classifier_path=args.classifier,
         resume=args.resume,
+        init_from=args.init_from,
         command=command,
     )
     print(f"exported {path}")
@@ -396,6 +397,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume",
         type=Path,
         help="training checkpoint to resume (default: OUT/latest.safetensors if present)",
+    )
+    p.add_argument(
+        "--init-from",
+        dest="init_from",
+        type=Path,
+        help="exported generator to start a fresh run from (a fine-tune); ignored when resuming",
     )
     p.add_argument("--classifier", type=Path, help="frozen phantom classifier for the GestaltLoss")
     p.add_argument("--batch", type=int)

@@ -169,6 +169,27 @@ def train_step(
     return stats
 
 
+def init_generator_from(
+    state: TrainState, path: Path, config: NetworkConfig, disorders: list[str]
+) -> str:
+    """Start a fresh run from an exported generator (a fine-tune, e.g. with GestaltLoss): its EMA weights
+    become both G and G_ema; the discriminator and optimisers start anew. Returns its checkpoint id."""
+    ckpt = load_checkpoint_file(path, expected_kind="generator")
+    stored = NetworkConfig.from_json(ckpt.config)
+    if stored != config:
+        raise CheckpointError(
+            f"{path}: cannot start from it, network config differs ({'; '.join(stored.differences(config))})"
+        )
+    if ckpt.disorders != disorders:
+        raise CheckpointError(
+            f"{path}: cannot start from it, disorders {ckpt.disorders} differ from the data's {disorders}"
+        )
+    weights = ckpt.with_prefix("G_ema")
+    for module in (state.G, state.G_ema):
+        load_module_state(module, weights, f"{path} (G_ema)")
+    return ckpt.checkpoint_id
+
+
 def run_training(
     data_dir: Path,
     out_dir: Path,
@@ -180,9 +201,11 @@ def run_training(
     device: torch.device | None = None,
     classifier_path: Path | None = None,
     resume: Path | None = None,
+    init_from: Path | None = None,
     command: str = "",
 ) -> Path:
-    """Train to `steps` total steps (resuming from out_dir/latest when present); return the export."""
+    """Train to `steps` total steps (resuming from out_dir/latest when present; a fresh run may start
+    from an exported generator, `init_from`); return the export."""
     device = device or torch.device("cpu")
     data = load_image_set(data_dir, config.resolution, training_only=True)
     if len(data.disorders) != config.num_classes:
@@ -191,9 +214,13 @@ def run_training(
     state = build_state(config, train, device, seed)
     out_dir = Path(out_dir)
     resume = resume or (out_dir / LATEST if (out_dir / LATEST).is_file() else None)
+    initialised_from = None
     if resume is not None:
         restore_state(state, resume, config, data.disorders)
         print(f"resumed from {resume} at step {state.step}", file=sys.stderr)
+    elif init_from is not None:
+        initialised_from = init_generator_from(state, init_from, config, data.disorders)
+        print(f"starting from the generator {initialised_from} ({init_from})", file=sys.stderr)
     gestalt = None
     if train.gestalt_weight > 0:
         if classifier_path is None:
@@ -209,6 +236,7 @@ def run_training(
         "seed": seed,
         "train_config": asdict(train),
         "classifier": str(classifier_path) if classifier_path else None,
+        "initialised_from": initialised_from,
         "torch_version": torch.__version__,
         "command": command,
     }

@@ -103,3 +103,33 @@ def test_the_train_cli_trains_exports_and_resumes(phantom_data: Path, tmp_path: 
     assert "resumed from" in done.stderr and "exported" in done.stdout
     provenance = load_checkpoint_file(tmp_path / EXPORT).provenance
     assert provenance["steps"] == 2 and "--config tiny" in provenance["command"]
+
+
+def test_a_fresh_run_can_start_from_an_exported_generator(phantom_data: Path, tmp_path: Path) -> None:
+    from generator.config import TrainConfig as Train
+    from generator.train import build_state, init_generator_from
+
+    exported = run_training(phantom_data, tmp_path / "base", TINY, _TRAIN, steps=2)
+    base = load_checkpoint_file(exported)
+    config = NetworkConfig.from_json(base.config)  # the trainer sized the classes to the data's
+    state = build_state(config, Train(), torch.device("cpu"), seed=5)
+    checkpoint_id = init_generator_from(state, exported, config, list(base.disorders))
+    assert checkpoint_id == base.checkpoint_id and state.step == 0
+    for module in (state.G, state.G_ema):
+        for name, tensor in module.state_dict().items():
+            assert torch.equal(tensor, base.tensors[f"G_ema.{name}"]), name
+
+    tuned = run_training(phantom_data, tmp_path / "tuned", TINY, _TRAIN, steps=1, init_from=exported)
+    assert load_checkpoint_file(tuned).provenance["initialised_from"] == base.checkpoint_id
+
+
+def test_starting_from_a_generator_of_other_disorders_is_refused(phantom_data: Path, tmp_path: Path) -> None:
+    from generator.config import TrainConfig as Train
+    from generator.train import build_state, init_generator_from
+
+    exported = run_training(phantom_data, tmp_path / "base", TINY, _TRAIN, steps=1)
+    base = load_checkpoint_file(exported)
+    config = NetworkConfig.from_json(base.config)
+    state = build_state(config, Train(), torch.device("cpu"), seed=0)
+    with pytest.raises(CheckpointError, match="disorders"):
+        init_generator_from(state, exported, config, list(reversed(base.disorders)))
