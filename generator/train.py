@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from generator.augment import diff_augment
 from generator.checkpoint import (
+    Checkpoint,
     CheckpointError,
     load_checkpoint_file,
     load_module_state,
@@ -73,19 +74,21 @@ def state_tensors(state: TrainState) -> tuple[dict[str, torch.Tensor], dict[str,
     return tensors, {"step": state.step, "opt_G_groups": groups_g, "opt_D_groups": groups_d}
 
 
-def restore_state(
-    state: TrainState, path: Path, config: NetworkConfig, disorders: list[str]
-) -> None:
+def _matching_generator(path: Path, config: NetworkConfig, disorders: list[str], refusal: str) -> Checkpoint:
+    """A generator checkpoint made for this network and these disorders, or a CheckpointError saying why not."""
     ckpt = load_checkpoint_file(path, expected_kind="generator")
     stored = NetworkConfig.from_json(ckpt.config)
     if stored != config:
-        raise CheckpointError(
-            f"{path}: cannot resume, network config differs ({'; '.join(stored.differences(config))})"
-        )
+        raise CheckpointError(f"{path}: {refusal}, network config differs ({'; '.join(stored.differences(config))})")
     if ckpt.disorders != disorders:
-        raise CheckpointError(
-            f"{path}: cannot resume, disorders {ckpt.disorders} differ from the data's {disorders}"
-        )
+        raise CheckpointError(f"{path}: {refusal}, disorders {ckpt.disorders} differ from the data's {disorders}")
+    return ckpt
+
+
+def restore_state(
+    state: TrainState, path: Path, config: NetworkConfig, disorders: list[str]
+) -> None:
+    ckpt = _matching_generator(path, config, disorders, "cannot resume")
     if "step" not in ckpt.extra:
         raise CheckpointError(
             f"{path}: an exported generator without training state; resume from {LATEST}"
@@ -174,16 +177,7 @@ def init_generator_from(
 ) -> str:
     """Start a fresh run from an exported generator (a fine-tune, e.g. with GestaltLoss): its EMA weights
     become both G and G_ema; the discriminator and optimisers start anew. Returns its checkpoint id."""
-    ckpt = load_checkpoint_file(path, expected_kind="generator")
-    stored = NetworkConfig.from_json(ckpt.config)
-    if stored != config:
-        raise CheckpointError(
-            f"{path}: cannot start from it, network config differs ({'; '.join(stored.differences(config))})"
-        )
-    if ckpt.disorders != disorders:
-        raise CheckpointError(
-            f"{path}: cannot start from it, disorders {ckpt.disorders} differ from the data's {disorders}"
-        )
+    ckpt = _matching_generator(path, config, disorders, "cannot start from it")
     weights = ckpt.with_prefix("G_ema")
     for module in (state.G, state.G_ema):
         load_module_state(module, weights, f"{path} (G_ema)")
