@@ -105,9 +105,9 @@ def update_ema(state: TrainState, train: TrainConfig) -> None:
     images_seen = (state.step + 1) * train.batch
     half_life = min(train.ema_half_life_images, max(images_seen * train.ema_rampup, 1.0))
     beta = 0.5 ** (train.batch / half_life)
-    for p_ema, p in zip(state.G_ema.parameters(), state.G.parameters()):
+    for p_ema, p in zip(state.G_ema.parameters(), state.G.parameters(), strict=True):
         p_ema.lerp_(p, 1 - beta)
-    for b_ema, b in zip(state.G_ema.buffers(), state.G.buffers()):
+    for b_ema, b in zip(state.G_ema.buffers(), state.G.buffers(), strict=True):
         b_ema.copy_(b)
 
 
