@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from generator.averages import latent_average
 from generator.config import PRESETS
@@ -33,6 +34,27 @@ def images_per_second(model: LoadedGenerator, label: int, n: int, batch: int) ->
         generate_batch(model, label, seeds[i : i + batch], 1.0)
     _sync(model.device)
     return n / (time.perf_counter() - start)
+
+
+def flops_per_image(model: LoadedGenerator, label: int) -> float:
+    """Convolution and matrix-multiply FLOPs of one generated image (elementwise work not counted)."""
+    with FlopCounterMode(display=False) as counter:
+        generate_batch(model, label, [0], 1.0)
+    return float(counter.get_total_flops())
+
+
+def matmul_flops_per_second(device: torch.device, size: int = 1024, repeats: int = 20) -> float:
+    """What this device sustains on one large float32 matrix multiply: the ceiling a
+    compute-bound network can approach, whatever its batch size."""
+    a = torch.randn(size, size, device=device)
+    b = torch.randn(size, size, device=device)
+    a @ b  # warm-up
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    _sync(device)
+    return 2 * size**3 * repeats / (time.perf_counter() - start)
 
 
 def gates_per_second(model: LoadedGenerator, gates: GateSet, n: int, batch: int) -> float:
@@ -80,6 +102,23 @@ def untrained_model(preset: str, device: torch.device) -> LoadedGenerator:
     return LoadedGenerator(net, names, f"untrained-{preset}", config, {}, device)
 
 
+def print_compute_rate(
+    model: LoadedGenerator, label: int, batched: float, loop: float
+) -> None:
+    """Why batching gains what it gains: a network that already keeps the device busy one image at
+    a time cannot be sped up by batching beyond the device's arithmetic ceiling."""
+    per_image = flops_per_image(model, label)
+    ceiling = matmul_flops_per_second(model.device)
+    print(f"work per image:             {per_image / 1e6:8.1f} MFLOP (convolutions and matmuls)")
+    for what, rate in (("batched", batched), ("one per forward", loop)):
+        achieved = rate * per_image
+        print(
+            f"  {what + ':':<25}{achieved / 1e9:8.1f} GFLOP/s"
+            f" = {100 * achieved / ceiling:4.0f} % of a 1024x1024 matmul ({ceiling / 1e9:.1f} GFLOP/s)"
+        )
+    print(f"speed-up ceiling:           {ceiling / (loop * per_image):8.1f}x  (matmul rate / loop's rate)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m generator.benchmark", description=__doc__)
     parser.add_argument(
@@ -124,6 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"batched (batch {args.batch}): {batched:8.1f} images/s")
     print(f"one image per forward:      {loop:8.1f} images/s")
     print(f"speed-up:                   {batched / loop:8.1f}x")
+    print_compute_rate(model, label, batched, loop)
     if model.checkpoint_id.startswith("untrained"):
         print("gates:                      skipped (untrained preset has no phantom disorders)")
     else:

@@ -1,11 +1,12 @@
+from itertools import pairwise
 from pathlib import Path
 
 import torch
 
-from generator.benchmark import images_per_second, untrained_model
+from generator.benchmark import flops_per_image, images_per_second, untrained_model
 from generator.checkpoint import save_checkpoint
 from generator.classifier import ClassifierConfig, train_classifier
-from generator.config import PRESETS, TrainConfig
+from generator.config import PRESETS, NetworkConfig, TrainConfig
 from generator.evaluate import evaluate_classes, format_table
 from generator.figures import averages_figure, sample_grid
 from generator.train import run_training
@@ -48,3 +49,24 @@ def test_checkpoint_save_is_atomic(tmp_path: Path) -> None:
         tensors={"a": torch.ones(2)},
     )
     assert path.exists() and not path.with_name("x.safetensors.tmp").exists()
+
+
+def _generator_flops(config: NetworkConfig) -> int:
+    """Multiply-adds x 2 of one image, by hand: styled 3x3 convs, ToRGB 1x1 convs, each layer's
+    style affine and demodulation product, and the mapping MLP."""
+    ch, res = config.channels, config.resolutions()
+    convs = [(4, ch[4], ch[4])]
+    rgbs = [(4, ch[4])]
+    for prev, r in pairwise(res):
+        convs += [(r, ch[prev], ch[r]), (r, ch[r], ch[r])]
+        rgbs.append((r, ch[r]))
+    total = sum(2 * r * r * i * o * 9 + 2 * config.w_dim * i + 2 * i * o for r, i, o in convs)
+    total += sum(2 * r * r * i * 3 + 2 * config.w_dim * i for r, i in rgbs)
+    widths = [config.z_dim + config.embed_dim] + [config.w_dim] * config.mapping_layers
+    return total + sum(2 * a * b for a, b in pairwise(widths))
+
+
+def test_the_benchmark_counts_the_arithmetic_of_one_image() -> None:
+    # the compute-rate lines of the benchmark rest on this count
+    model = untrained_model("tiny", torch.device("cpu"))
+    assert flops_per_image(model, 0) == _generator_flops(TINY)
