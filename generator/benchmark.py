@@ -102,9 +102,7 @@ def untrained_model(preset: str, device: torch.device) -> LoadedGenerator:
     return LoadedGenerator(net, names, f"untrained-{preset}", config, {}, device)
 
 
-def print_compute_rate(
-    model: LoadedGenerator, label: int, batched: float, loop: float
-) -> None:
+def print_compute_rate(model: LoadedGenerator, label: int, batched: float, loop: float) -> None:
     """Why batching gains what it gains: a network that already keeps the device busy one image at
     a time cannot be sped up by batching beyond the device's arithmetic ceiling."""
     per_image = flops_per_image(model, label)
@@ -116,7 +114,9 @@ def print_compute_rate(
             f"  {what + ':':<25}{achieved / 1e9:8.1f} GFLOP/s"
             f" = {100 * achieved / ceiling:4.0f} % of a 1024x1024 matmul ({ceiling / 1e9:.1f} GFLOP/s)"
         )
-    print(f"speed-up ceiling:           {ceiling / (loop * per_image):8.1f}x  (matmul rate / loop's rate)")
+    print(
+        f"speed-up ceiling:           {ceiling / (loop * per_image):8.1f}x  (matmul rate / loop's rate)"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -174,7 +174,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"sampling + gates:           {1 / (1 / batched + 1 / rate):8.1f} images/s")
             gates.privacy = None  # the shifted nearest-neighbour search is most of the cost
             no_privacy = gates_per_second(model, gates, args.n, args.batch)
-            print(f"gates without privacy:      {no_privacy:8.1f} images/s  (face check + classifier)")
+            print(
+                f"gates without privacy:      {no_privacy:8.1f} images/s  (face check + classifier)"
+            )
         else:
             print(f"gates: {what}")
     latent_average(model, label, 10_000)  # warm-up

@@ -74,14 +74,20 @@ def state_tensors(state: TrainState) -> tuple[dict[str, torch.Tensor], dict[str,
     return tensors, {"step": state.step, "opt_G_groups": groups_g, "opt_D_groups": groups_d}
 
 
-def _matching_generator(path: Path, config: NetworkConfig, disorders: list[str], refusal: str) -> Checkpoint:
+def _matching_generator(
+    path: Path, config: NetworkConfig, disorders: list[str], refusal: str
+) -> Checkpoint:
     """A generator checkpoint made for this network and these disorders, or a CheckpointError saying why not."""
     ckpt = load_checkpoint_file(path, expected_kind="generator")
     stored = NetworkConfig.from_json(ckpt.config)
     if stored != config:
-        raise CheckpointError(f"{path}: {refusal}, network config differs ({'; '.join(stored.differences(config))})")
+        raise CheckpointError(
+            f"{path}: {refusal}, network config differs ({'; '.join(stored.differences(config))})"
+        )
     if ckpt.disorders != disorders:
-        raise CheckpointError(f"{path}: {refusal}, disorders {ckpt.disorders} differ from the data's {disorders}")
+        raise CheckpointError(
+            f"{path}: {refusal}, disorders {ckpt.disorders} differ from the data's {disorders}"
+        )
     return ckpt
 
 

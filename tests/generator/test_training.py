@@ -105,7 +105,9 @@ def test_the_train_cli_trains_exports_and_resumes(phantom_data: Path, tmp_path: 
     assert provenance["steps"] == 2 and "--config tiny" in provenance["command"]
 
 
-def test_a_fresh_run_can_start_from_an_exported_generator(phantom_data: Path, tmp_path: Path) -> None:
+def test_a_fresh_run_can_start_from_an_exported_generator(
+    phantom_data: Path, tmp_path: Path
+) -> None:
     from generator.config import TrainConfig as Train
     from generator.train import build_state, init_generator_from
 
@@ -119,11 +121,15 @@ def test_a_fresh_run_can_start_from_an_exported_generator(phantom_data: Path, tm
         for name, tensor in module.state_dict().items():
             assert torch.equal(tensor, base.tensors[f"G_ema.{name}"]), name
 
-    tuned = run_training(phantom_data, tmp_path / "tuned", TINY, _TRAIN, steps=1, init_from=exported)
+    tuned = run_training(
+        phantom_data, tmp_path / "tuned", TINY, _TRAIN, steps=1, init_from=exported
+    )
     assert load_checkpoint_file(tuned).provenance["initialised_from"] == base.checkpoint_id
 
 
-def test_starting_from_a_generator_of_other_disorders_is_refused(phantom_data: Path, tmp_path: Path) -> None:
+def test_starting_from_a_generator_of_other_disorders_is_refused(
+    phantom_data: Path, tmp_path: Path
+) -> None:
     from generator.config import TrainConfig as Train
     from generator.train import build_state, init_generator_from
 
