@@ -281,13 +281,21 @@ def cmd_invert(args: argparse.Namespace) -> None:
 def cmd_invert_study(args: argparse.Namespace) -> None:
     from generator.gates.classifiers import load_disorder_classifier
     from generator.gates.pipeline import BUNDLED_CLASSIFIER
-    from generator.inversion_study import figure, run_study, summary_lines, write_csv
+    from generator.inversion_study import (
+        Misalignment,
+        figure,
+        run_study,
+        summary_lines,
+        write_csv,
+    )
     from generator.model import load_generator
 
     device = _setup(args)
     model = load_generator(args.checkpoint, device=str(device))
     classifier = load_disorder_classifier(args.classifier or BUNDLED_CLASSIFIER, device)
     unseen = [d for d in args.disorders.split(",") if d]
+    misalignment = Misalignment(args.misalign_shift, args.misalign_scale, args.misalign_degrees)
+    print(misalignment.describe())
     outcomes = run_study(
         model,
         classifier,
@@ -298,6 +306,7 @@ def cmd_invert_study(args: argparse.Namespace) -> None:
         args.per_group,
         _inversion_settings(args),
         _feature_net(args.feature_net, device),
+        misalignment,
     )
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(outcomes, args.out / "invert-study.csv")
@@ -524,6 +533,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--classifier", type=Path, help="judge (default: the bundled phantom classifier)"
     )
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument(
+        "--misalign-shift",
+        type=float,
+        default=0.0,
+        help="largest random shift per portrait, fraction of the side (photographs: ~0.05)",
+    )
+    p.add_argument(
+        "--misalign-scale", type=float, default=0.0, help="largest random relative size change"
+    )
+    p.add_argument(
+        "--misalign-degrees", type=float, default=0.0, help="largest random roll in degrees"
+    )
     _inversion_options(p)
     _add_device(p)
     p.set_defaults(func=cmd_invert_study)

@@ -7,8 +7,11 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+import math
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 from generator.data import load_image_set, to_float
@@ -16,6 +19,60 @@ from generator.gates.classifiers import DisorderClassifier, target_ranks
 from generator.invert import FeatureNet, InversionSettings, invert, inverted_latent_average
 from generator.model import LoadedGenerator
 from generator.sampling import to_uint8
+
+
+@dataclass(frozen=True)
+class Misalignment:
+    """Residual misalignment to give the portraits before either route averages them.
+
+    Phantoms are rendered in perfect alignment, so their pixel average stays sharp; photographs
+    aligned on landmarks still differ in position, scale and roll. Each portrait gets its own
+    similarity transform drawn uniformly within these bounds (all zero: the portraits as they are)."""
+
+    shift: float = 0.0  # largest shift, as a fraction of the side
+    scale: float = 0.0  # largest relative change of size
+    degrees: float = 0.0  # largest roll
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.shift < 0.5 and 0 <= self.scale < 0.5 and 0 <= self.degrees <= 45):
+            raise ValueError(
+                f"misalignment out of range: shift {self.shift} and scale {self.scale} must lie "
+                f"in [0, 0.5), degrees {self.degrees} in [0, 45]"
+            )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.shift or self.scale or self.degrees)
+
+    def describe(self) -> str:
+        if not self.active:
+            return "portraits as rendered (aligned)"
+        return (
+            f"each portrait misaligned by up to {self.shift:.0%} shift, {self.scale:.0%} scale "
+            f"and {self.degrees:g} degrees roll"
+        )
+
+
+def misalign(images: torch.Tensor, bounds: Misalignment, seed: int) -> torch.Tensor:
+    """[N, 3, R, R] -> the same portraits, each moved by its own seeded similarity transform
+    (edges repeat the border, as a photograph's background continues)."""
+    if not bounds.active:
+        return images
+    n = images.shape[0]
+    g = torch.Generator().manual_seed(seed)
+
+    def uniform(limit: float, size: tuple[int, ...] = (n,)) -> torch.Tensor:
+        return (torch.rand(size, generator=g) * 2 - 1) * limit
+
+    angle = uniform(math.radians(bounds.degrees))
+    zoom = torch.exp(uniform(math.log1p(bounds.scale)))
+    shift = uniform(2 * bounds.shift, (n, 2))  # affine_grid spans [-1, 1]: twice the fraction
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    )
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images.float(), grid, padding_mode="border", align_corners=False)
 
 
 @dataclass(frozen=True)
@@ -48,8 +105,10 @@ def run_study(
     per_group: int,
     settings: InversionSettings,
     feature_net: FeatureNet | None,
+    misalignment: Misalignment = Misalignment(),
 ) -> list[GroupOutcome]:
-    """Disjoint groups of `per_group` real portraits per disorder, first rows of the manifest."""
+    """Disjoint groups of `per_group` real portraits per disorder, first rows of the manifest;
+    both routes average the same (optionally misaligned) portraits."""
     data = load_image_set(data_dir, model.config.resolution, training_only=False)
     init = model.label_of(init_disorder)
     outcomes = []
@@ -64,6 +123,7 @@ def run_study(
         target = classifier.disorders.index(disorder)
         for k in range(groups):
             images = to_float(data.images[idx[k * per_group : (k + 1) * per_group]])
+            images = misalign(images, misalignment, seed=1000 * target + k)
             print(f"{disorder} group {k + 1}/{groups}: inverting {per_group} portraits", flush=True)
             result = invert(model, images, init, settings, feature_net, progress=True, seed=k)
             latent = inverted_latent_average(model, result.w)

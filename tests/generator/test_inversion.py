@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from generator.invert import (
@@ -12,6 +13,7 @@ from generator.invert import (
     noise_regularisation,
     start_w,
 )
+from generator.inversion_study import Misalignment, misalign
 
 
 def _pooled_features(images: torch.Tensor) -> list[torch.Tensor]:
@@ -86,3 +88,55 @@ def test_feature_distance_is_zero_for_equal_maps_and_noise_penalty_for_structure
     white = [torch.randn(1, 1, 16, 16, generator=torch.Generator().manual_seed(0))]
     smooth = [torch.ones(1, 1, 16, 16)]
     assert noise_regularisation(smooth) > 10 * noise_regularisation(white)
+
+
+def _dot(side: int = 32, at: tuple[int, int] = (16, 16)) -> torch.Tensor:
+    image = torch.full((1, 3, side, side), -1.0)
+    image[:, :, at[0], at[1]] = 1.0
+    return image
+
+
+def _centre_of_brightness(images: torch.Tensor) -> torch.Tensor:
+    """[N, 2] (row, column) of each image's brightness-weighted centre."""
+    weight = (images.mean(dim=1) + 1).clamp(min=0)  # [N, H, W], background 0
+    rows = torch.arange(images.shape[2], dtype=torch.float32)
+    total = weight.sum(dim=(1, 2))
+    return torch.stack(
+        [(weight.sum(2) * rows).sum(1) / total, (weight.sum(1) * rows).sum(1) / total], 1
+    )
+
+
+def test_no_misalignment_leaves_the_portraits_untouched():
+    images = torch.rand(4, 3, 16, 16) * 2 - 1
+    assert misalign(images, Misalignment(), seed=0) is images
+
+
+def test_misalignment_moves_each_portrait_within_its_bounds_and_repeats_per_seed():
+    images = _dot().expand(12, -1, -1, -1)
+    bounds = Misalignment(shift=0.1)  # at most 3.2 px of a 32 px side
+    moved = misalign(images, bounds, seed=3)
+    offsets = _centre_of_brightness(moved) - _centre_of_brightness(images)
+    assert offsets.abs().max() <= 0.1 * 32 + 0.5
+    assert (offsets.abs().sum(1) > 0.5).sum() >= 8  # most portraits really move
+    assert len({tuple(o.round().tolist()) for o in offsets}) > 3  # each its own way
+    assert torch.equal(moved, misalign(images, bounds, seed=3))
+    assert not torch.equal(moved, misalign(images, bounds, seed=4))
+
+
+def test_misaligned_portraits_average_to_a_blurrier_image(phantom_data):
+    from generator.averages import laplacian_variance
+    from generator.data import load_image_set, to_float
+    from generator.sampling import to_uint8
+
+    images = to_float(load_image_set(phantom_data, 16, training_only=False).images)
+    bounds = Misalignment(shift=0.08, scale=0.08, degrees=8)
+    aligned = to_uint8(images.mean(dim=0, keepdim=True))[0]
+    blurred = to_uint8(misalign(images, bounds, seed=0).mean(dim=0, keepdim=True))[0]
+    assert laplacian_variance(blurred) < laplacian_variance(aligned)
+
+
+def test_misalignment_bounds_are_checked():
+    with pytest.raises(ValueError, match="misalignment out of range"):
+        Misalignment(shift=0.6)
+    with pytest.raises(ValueError, match="degrees"):
+        Misalignment(degrees=90)
