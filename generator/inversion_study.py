@@ -4,10 +4,9 @@ average of inverted real portraits recognised as its disorder more often than th
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
-
-import math
 
 import numpy as np
 import torch

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from generator.inversion_study import Misalignment, misalign
 from generator.invert import (
     InversionSettings,
     feature_distance,
@@ -13,7 +14,6 @@ from generator.invert import (
     noise_regularisation,
     start_w,
 )
-from generator.inversion_study import Misalignment, misalign
 
 
 def _pooled_features(images: torch.Tensor) -> list[torch.Tensor]:
