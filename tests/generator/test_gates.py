@@ -238,3 +238,18 @@ class _Never:
 
     def confidence(self, images: torch.Tensor) -> torch.Tensor:
         return torch.zeros(len(images))
+
+
+def test_the_real_mtcnn_scores_a_photograph_as_a_face_and_noise_as_none():
+    """Runs only where the optional extra is installed (README: "Gates and GAN inversion")."""
+    pytest.importorskip("facenet_pytorch", exc_type=ImportError)
+    data = pytest.importorskip("skimage.data")
+    from generator.gates.face import MTCNNFaceDetector
+
+    def as_input(pixels: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.array(pixels)).permute(2, 0, 1).float()[None] / 127.5 - 1
+
+    face = as_input(data.astronaut()[0:260, 120:380])  # a public-domain NASA portrait
+    noise = as_input(np.random.default_rng(0).integers(0, 256, (256, 256, 3), np.uint8))
+    scores = MTCNNFaceDetector().confidence(torch.cat([face[:, :, :256, :256], noise]))
+    assert scores[0] >= 0.999 and scores[1] == 0.0
