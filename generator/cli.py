@@ -280,7 +280,7 @@ def cmd_invert(args: argparse.Namespace) -> None:
 
 def cmd_invert_study(args: argparse.Namespace) -> None:
     from generator.gates.classifiers import load_disorder_classifier
-    from generator.gates.pipeline import BUNDLED_CLASSIFIER
+    from generator.gates.pipeline import BUNDLED_JUDGE
     from generator.inversion_study import (
         Misalignment,
         figure,
@@ -292,7 +292,7 @@ def cmd_invert_study(args: argparse.Namespace) -> None:
 
     device = _setup(args)
     model = load_generator(args.checkpoint, device=str(device))
-    classifier = load_disorder_classifier(args.classifier or BUNDLED_CLASSIFIER, device)
+    classifier = load_disorder_classifier(args.classifier or BUNDLED_JUDGE, device)
     unseen = [d for d in args.disorders.split(",") if d]
     misalignment = Misalignment(args.misalign_shift, args.misalign_scale, args.misalign_degrees)
     print(misalignment.describe())
@@ -529,9 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--groups", type=int, default=5)
     p.add_argument("--per-group", type=int, default=8)
-    p.add_argument(
-        "--classifier", type=Path, help="judge (default: the bundled phantom classifier)"
-    )
+    p.add_argument("--classifier", type=Path, help="judge (default: the bundled phantom judge)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument(
         "--misalign-shift",

@@ -25,7 +25,11 @@ REASONS = {
     "privacy": "near-copy of a training portrait",
 }
 _MODELS = Path(__file__).resolve().parents[2] / "fixtures" / "models"
+# the GestaltLoss's classifier: the bundled generator was trained to satisfy it
 BUNDLED_CLASSIFIER = _MODELS / "classifier-demo64.safetensors"
+# the phantom judge: trained on other phantom individuals, never used in training the generator,
+# so a generator cannot pass the gates by having learned to please it; the gates' default
+BUNDLED_JUDGE = _MODELS / "judge-demo64.safetensors"
 BUNDLED_FACE_CHECK = _MODELS / "facecheck-demo64.safetensors"
 
 
@@ -152,7 +156,7 @@ def build_gates(
     if wants_clf and classifier is not None:
         clf = load_disorder_classifier(classifier, device)
     elif wants_clf and phantom:
-        clf = load_disorder_classifier(BUNDLED_CLASSIFIER, device)
+        clf = load_disorder_classifier(BUNDLED_JUDGE, device)
     if clf is None:
         notes.append("disorder gate: off (no classifier; pass --classifier)")
     elif "disorder" in skip:

@@ -173,3 +173,22 @@ def test_the_face_check_trains_and_loads(phantom_data: Path, tmp_path: Path):
     assert set(rates) == {"faces_passing", "non_faces_passing"}
     detector = load_face_check(path)
     assert detector.confidence(torch.zeros(2, 3, 16, 16)).shape == (2,)
+
+
+def test_the_default_disorder_gate_is_not_the_classifier_the_generator_trained_against():
+    # a generator trained with a GestaltLoss learns to please that classifier, so the gate
+    # judging a phantom checkpoint must be another one: the judge, trained on other individuals
+    from generator.checkpoint import load_checkpoint_file
+    from generator.gates.pipeline import BUNDLED_JUDGE, build_gates
+
+    model = load_generator(BUNDLED_GENERATOR, device="cpu")
+    gates, notes = build_gates(
+        model.disorders, model.config.resolution, torch.device("cpu"), skip=frozenset({"face"})
+    )
+    judge = load_checkpoint_file(BUNDLED_JUDGE, expected_kind="classifier")
+    gestalt = load_checkpoint_file(BUNDLED_CLASSIFIER, expected_kind="classifier")
+    assert gates.classifier is not None and judge.checkpoint_id in gates.classifier.name
+    assert judge.checkpoint_id != gestalt.checkpoint_id
+    trained_against = load_checkpoint_file(BUNDLED_GENERATOR).provenance["classifier"]
+    assert trained_against is None or Path(trained_against).name != BUNDLED_JUDGE.name
+    assert any(judge.checkpoint_id in note for note in notes)
