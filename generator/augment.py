@@ -42,7 +42,14 @@ def _cutout(x: torch.Tensor, g: torch.Generator | None, ratio: float = 0.5) -> t
     return x * keep[:, None].to(x.dtype)
 
 
+def _blur(x: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
+    """Halve the resolution and restore it: what survives is structure, not pixel-level texture."""
+    del g  # deterministic; the signature matches the random ops
+    return F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="bilinear", align_corners=False)
+
+
 _OPS = {
+    "blur": (_blur,),
     "color": (_brightness, _saturation, _contrast),
     "translation": (_translation,),
     "cutout": (_cutout,),
@@ -50,7 +57,8 @@ _OPS = {
 
 
 def diff_augment(x: torch.Tensor, policy: str, g: torch.Generator | None = None) -> torch.Tensor:
-    """Apply each op of a comma-separated policy (`color,translation,cutout`); '' is identity."""
+    """Apply each op of a comma-separated policy (`blur,color,translation,cutout`), in the
+    policy's order; '' is identity."""
     for name in filter(None, (p.strip() for p in policy.split(","))):
         if name not in _OPS:
             raise ValueError(f"unknown DiffAugment op {name!r}; known: {', '.join(_OPS)}")

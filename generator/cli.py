@@ -430,6 +430,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--gestalt-weight", dest="gestalt_weight", type=float, help="GestaltLoss lambda (0 = off)"
     )
+    p.add_argument(
+        "--gestalt-view",
+        dest="gestalt_view",
+        help="augmentation of what the GestaltLoss classifier sees (default blur,color,translation)",
+    )
     p.add_argument("--ema-half-life-images", dest="ema_half_life_images", type=int)
     p.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
     _add_device(p)

@@ -78,6 +78,10 @@ class TrainConfig:
         20.0  # exposure of `unaffected` relative to one disorder (paper: x20)
     )
     gestalt_weight: float = 0.0  # lambda of the GestaltLoss; 0 turns it off
+    # what the GestaltLoss's classifier sees of each generated portrait (a DiffAugment policy): a
+    # blurred, shifted, recoloured view, so the generator cannot satisfy it with pixel-level
+    # patterns that excite the classifier (unaugmented, runs from scratch collapsed into those)
+    gestalt_view: str = "blur,color,translation"
     checkpoint_every: int = 500  # steps between resumable checkpoints
 
 

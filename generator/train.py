@@ -166,7 +166,7 @@ def train_step(
     g_loss = g_nonsaturating_loss(D(diff_augment(fake, train.diffaugment), fake_labels))
     stats["g_adv"] = g_loss.item()
     if gestalt is not None and train.gestalt_weight > 0:
-        gl = gestalt(fake, fake_labels)
+        gl = gestalt(diff_augment(fake, train.gestalt_view), fake_labels)
         g_loss = g_loss + train.gestalt_weight * gl
         stats["gestalt"] = gl.item()
         stats["rank0"] = float((gestalt.rank(fake.detach(), fake_labels) == 0).float().mean())

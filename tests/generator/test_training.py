@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from generator.augment import diff_augment
 from generator.checkpoint import CheckpointError, load_checkpoint_file
 from generator.classifier import (
     ClassifierConfig,
@@ -28,7 +29,7 @@ def test_gestalt_loss_gradient_reaches_the_generator() -> None:
     loss_fn = GestaltLoss(clf, ["beta", "alpha", "unaffected"], ["alpha", "beta", "unaffected"])
     labels = torch.tensor([0, 1, 2, 0])
     images = G(torch.randn(4, TINY.z_dim), labels, noise=G.synthesis.make_noise(4))
-    loss_fn(images, labels).backward()
+    loss_fn(diff_augment(images, TrainConfig().gestalt_view), labels).backward()  # as trained
     for name in (
         "mapping.embed.weight",
         "mapping.mlp.0.weight",
@@ -40,6 +41,17 @@ def test_gestalt_loss_gradient_reaches_the_generator() -> None:
     assert all(p.grad is None for p in clf.parameters())  # the judge stays frozen
     # the paper's hard rank, by contrast, is piecewise constant: no gradient can flow through it
     assert not loss_fn.rank(images, labels).requires_grad
+
+
+def test_the_gestalt_view_keeps_structure_and_drops_pixel_level_texture() -> None:
+    # a generator must not satisfy the GestaltLoss with texture: the view it is judged through
+    # wipes out a one-pixel checkerboard but keeps a face-sized blob
+    rows, cols = torch.meshgrid(torch.arange(16), torch.arange(16), indexing="ij")
+    checker = (((rows + cols) % 2) * 2 - 1).float().expand(1, 3, 16, 16)
+    blob = (((rows - 8) ** 2 + (cols - 8) ** 2 < 25).float() * 2 - 1).expand(1, 3, 16, 16)
+    assert diff_augment(checker, "blur").abs().max() < 0.01
+    assert (diff_augment(blob, "blur") - blob).abs().mean() < 0.2
+    assert "blur" in TrainConfig().gestalt_view.split(",")
 
 
 def test_gestalt_loss_refuses_a_classifier_without_the_disorder() -> None:
