@@ -119,7 +119,7 @@ def _gate_options(p: argparse.ArgumentParser) -> None:
         "--classifier",
         type=Path,
         help="disorder classifier: phantom .safetensors or TorchScript (default: the bundled "
-        "phantom classifier for a phantom checkpoint)",
+        "phantom judge for a phantom checkpoint)",
     )
     p.add_argument(
         "--face-detector",
@@ -433,7 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--gestalt-view",
         dest="gestalt_view",
-        help="augmentation of what the GestaltLoss classifier sees (default blur,color,translation)",
+        help="augmentation of what the GestaltLoss classifier sees (default "
+        f"{TrainConfig().gestalt_view})",
     )
     p.add_argument("--ema-half-life-images", dest="ema_half_life_images", type=int)
     p.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)

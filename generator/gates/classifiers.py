@@ -33,7 +33,8 @@ class DisorderClassifier(Protocol):
 
 
 class PhantomDisorderClassifier:
-    """The bundled phantom classifier: its last stage's feature map, flattened, is the embedding
+    """A phantom classifier (the bundled GestaltLoss classifier or the judge): its last stage's
+    feature map, flattened, is the embedding
     (flattened rather than pooled, because where a feature sits is what tells phantoms apart)."""
 
     def __init__(self, loaded: LoadedClassifier, device: torch.device) -> None:

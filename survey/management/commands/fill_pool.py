@@ -36,7 +36,7 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=64)
         parser.add_argument("--classifier", type=Path, default=None,
                             help="Disorder classifier for the disorder and privacy gates (default: the bundled "
-                                 "phantom classifier when the checkpoint's disorders are phantom ones).")
+                                 "phantom judge when the checkpoint's disorders are phantom ones).")
         parser.add_argument("--training-data", type=Path, default=None,
                             help="Manifest folder of the training portraits (used_in_training=1) and held-out "
                                  "ones (0); the privacy gate runs only with it.")
