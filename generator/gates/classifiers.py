@@ -34,8 +34,8 @@ class DisorderClassifier(Protocol):
 
 class PhantomDisorderClassifier:
     """A phantom classifier (the bundled GestaltLoss classifier or the judge): its last stage's
-    feature map, flattened, is the embedding
-    (flattened rather than pooled, because where a feature sits is what tells phantoms apart)."""
+    feature map, flattened, is the embedding (flattened rather than pooled, because where a
+    feature sits is what tells phantoms apart)."""
 
     def __init__(self, loaded: LoadedClassifier, device: torch.device) -> None:
         self.net = loaded.net.to(device)
