@@ -200,6 +200,8 @@ def _inversion_settings(args: argparse.Namespace):  # -> InversionSettings (torc
         feature_weight=args.feature_weight,
         noise_weight=args.noise_weight,
         optimise_noise=not args.no_noise,
+        fit_pose=args.fit_pose,
+        pose_lr=args.pose_lr,
     )
 
 
@@ -246,6 +248,7 @@ def cmd_invert(args: argparse.Namespace) -> None:
                     float(result.final_loss[i]),
                     float(result.final_pixel[i]),
                     float(result.final_feature[i]),
+                    *(float(v) for v in result.pose[i]),
                 )
             )
     w = torch.cat(ws)
@@ -263,8 +266,11 @@ def cmd_invert(args: argparse.Namespace) -> None:
     )
     Image.fromarray(pixel_average(to_uint8(targets))).save(args.out / "pixel_average.png")
     with (args.out / "losses.csv").open("w", encoding="utf-8") as fh:
-        fh.write("image,loss_start,loss_end,pixel_end,feature_end\n")
-        fh.writelines(f"{n},{a:.6f},{b:.6f},{c:.6f},{d:.6f}\n" for n, a, b, c, d in rows)
+        # the pose columns are the fitted photograph pose (identity without --fit-pose)
+        fh.write(
+            "image,loss_start,loss_end,pixel_end,feature_end,shift_x,shift_y,scale,roll_degrees\n"
+        )
+        fh.writelines(f"{row[0]}," + ",".join(f"{v:.6f}" for v in row[1:]) + "\n" for row in rows)
     mean_before = sum(r[1] for r in rows) / len(rows)
     mean_after = sum(r[2] for r in rows) / len(rows)
     print(
@@ -371,6 +377,12 @@ def _inversion_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--feature-weight", type=float, default=1.0)
     p.add_argument("--noise-weight", type=float, default=1e3, help="noise regularisation weight")
     p.add_argument("--no-noise", action="store_true", help="keep noise off; optimise w only")
+    p.add_argument(
+        "--fit-pose",
+        action="store_true",
+        help="fit each portrait's shift, scale and roll beside w, so w carries only the face",
+    )
+    p.add_argument("--pose-lr", type=float, default=0.01, help="Adam step on the pose")
     p.add_argument(
         "--feature-net",
         default="bundled",

@@ -3,6 +3,8 @@ latent average of inverted portraits — the route to averages of disorders the 
 
 Adam over w from a class's mean w, loss = pixel MSE + feature distance (pluggable feature network)
 + a regulariser that keeps the optimised noise maps free of structure, for a fixed step budget.
+Optionally each portrait also gets its own similarity transform (shift, scale, roll), so that the
+pose of a photograph is carried by the transform and w is left to carry the face.
 """
 
 from __future__ import annotations
@@ -32,10 +34,18 @@ class InversionSettings:
     feature_weight: float = 1.0  # distance between unit-normalised feature maps
     noise_weight: float = 1e3  # penalty on spatial autocorrelation of the optimised noise maps
     optimise_noise: bool = True  # False: noise-free synthesis, only w moves
+    # Pose: fit a similarity transform per portrait beside w. Landmark-aligned photographs keep
+    # some shift, scale and roll; without this, w has to draw that pose too, and the average of
+    # the inverted w mixes the poses instead of only the faces.
+    fit_pose: bool = False
+    pose_lr: float = 0.01  # Adam step on the pose (shift in half-sides, log-scale, radians)
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or self.lr <= 0:
-            raise ValueError(f"steps must be >= 1 and lr > 0, got {self.steps}, {self.lr}")
+        if self.steps < 1 or self.lr <= 0 or self.pose_lr <= 0:
+            raise ValueError(
+                f"steps must be >= 1 and lr, pose_lr > 0, got {self.steps}, {self.lr}, "
+                f"{self.pose_lr}"
+            )
 
 
 @dataclass
@@ -46,6 +56,9 @@ class InversionResult:
     final_loss: torch.Tensor  # [N] same, at the end
     final_pixel: torch.Tensor  # [N] its pixel part
     final_feature: torch.Tensor  # [N] its feature part
+    # [N, 4]: fitted (shift x, shift y as fractions of the side, scale, roll in degrees);
+    # zeros and scale 1 without fit_pose
+    pose: torch.Tensor = field(default_factory=lambda: torch.empty(0, 4))
     history: list[float] = field(default_factory=list)  # mean total loss per step
 
 
@@ -80,6 +93,34 @@ def _normalise_noise(noise: list[torch.Tensor]) -> None:
             n.div_(n.square().mean(dim=(1, 2, 3), keepdim=True).sqrt() + 1e-8)
 
 
+def pose_warp(images: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
+    """Moves each generated portrait [N, 3, R, R] into its photograph's pose.
+
+    pose [N, 4]: shift x, shift y (in affine_grid units, half-sides; +x right, +y down),
+    log-scale, roll (radians, positive turns the portrait anticlockwise on screen); zeros leave
+    the images as they are. Edges repeat the border, as a background continues."""
+    shift, log_scale, angle = pose[:, :2], pose[:, 2], pose[:, 3]
+    # the grid maps output pixels to input pixels, so a portrait drawn larger needs a grid that
+    # samples a smaller area: divide by the scale
+    cos, sin = torch.cos(angle) / log_scale.exp(), torch.sin(angle) / log_scale.exp()
+    theta = torch.stack(
+        [
+            torch.stack([cos, -sin, -shift[:, 0]], dim=1),
+            torch.stack([sin, cos, -shift[:, 1]], dim=1),
+        ],
+        dim=1,
+    )
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, padding_mode="border", align_corners=False)
+
+
+def describe_pose(pose: torch.Tensor) -> torch.Tensor:
+    """[N, 4] fitted parameters -> shift x, shift y (fractions of the side), scale, roll (deg)."""
+    return torch.stack(
+        [pose[:, 0] / 2, pose[:, 1] / 2, pose[:, 2].exp(), torch.rad2deg(pose[:, 3])], dim=1
+    )
+
+
 def start_w(model: LoadedGenerator, label: int, n: int, w_plus: bool) -> torch.Tensor:
     """The class's mean w (the truncation centre), repeated per portrait and per layer for w+."""
     w = model.generator.mapping.w_avg[label].detach().float().clone()
@@ -106,12 +147,15 @@ def invert(
     targets = targets.float().to(dev)
     n = targets.shape[0]
     w = start_w(model, init_label, n, s.w_plus).to(dev).requires_grad_(True)
-    params = [w]
+    params: list[dict] = [{"params": [w]}]
+    pose = torch.zeros(n, 4, device=dev, requires_grad=s.fit_pose)
+    if s.fit_pose:
+        params.append({"params": [pose], "lr": s.pose_lr})
     noise = None
     if s.optimise_noise:
         g = torch.Generator().manual_seed(seed)
         noise = [m.to(dev).requires_grad_(True) for m in synthesis.make_noise(n, g)]
-        params += noise
+        params.append({"params": noise})
     opt = torch.optim.Adam(params, lr=s.lr, betas=(0.9, 0.999))
     with torch.no_grad():
         target_features = (
@@ -120,6 +164,8 @@ def invert(
 
     def losses() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         images = synthesis(w, noise)
+        if s.fit_pose:
+            images = pose_warp(images, pose)
         pixel = (images - targets).pow(2).flatten(1).mean(dim=1)
         feature = (
             feature_distance(feature_net(images), target_features)  # type: ignore[misc]
@@ -152,6 +198,7 @@ def invert(
         final_loss=total.cpu(),
         final_pixel=pixel.cpu(),
         final_feature=feature.cpu(),
+        pose=describe_pose(pose.detach()).cpu(),
         history=history,
     )
 

@@ -118,13 +118,18 @@ def test_invert_writes_reconstructions_losses_and_the_latent_average(
             "--feature-net",
             "none",
             "--w-plus",
+            "--fit-pose",
             "--threads",
             "1",
         ]
     )
     for name in ("latent_average.png", "pixel_average.png", "w.safetensors", "losses.csv"):
         assert (out / name).is_file()
-    assert len((out / "losses.csv").read_text().splitlines()) == 1 + len(images)
+    with (out / "losses.csv").open(newline="") as fh:
+        losses = list(csv.DictReader(fh))
+    assert [row["image"] for row in losses] == [path.name for path in images]
+    for row in losses:  # a fitted pose per portrait: three steps move it a little from identity
+        assert 0.9 < float(row["scale"]) < 1.1 and abs(float(row["roll_degrees"])) < 5
     assert len(list(out.glob("*_inverted.png"))) == len(images)
     assert "mean loss" in capsys.readouterr().out
 

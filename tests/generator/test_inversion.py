@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -12,6 +14,7 @@ from generator.invert import (
     invert,
     inverted_latent_average,
     noise_regularisation,
+    pose_warp,
     start_w,
 )
 
@@ -140,3 +143,43 @@ def test_misalignment_bounds_are_checked():
         Misalignment(shift=0.6)
     with pytest.raises(ValueError, match="degrees"):
         Misalignment(degrees=90)
+
+
+def _pose(shift_x: float = 0.0, shift_y: float = 0.0, scale: float = 1.0, degrees: float = 0.0):
+    """One pose row in pose_warp's units (shift in half-sides, log-scale, radians)."""
+    return torch.tensor([[shift_x, shift_y, math.log(scale), math.radians(degrees)]])
+
+
+def test_the_identity_pose_leaves_a_portrait_as_it_is():
+    image = torch.rand(1, 3, 16, 16) * 2 - 1
+    assert torch.allclose(pose_warp(image, _pose()), image, atol=1e-5)
+
+
+def test_pose_shift_scale_and_roll_move_a_portrait_the_documented_way():
+    centre = _centre_of_brightness(_dot())[0]
+    shifted = _centre_of_brightness(pose_warp(_dot(), _pose(shift_x=0.25, shift_y=-0.125)))[0]
+    # half-sides: 0.25 of a 32 px image's half-side of 16 px is 4 px right; -0.125 is 2 px up
+    assert torch.allclose(shifted - centre, torch.tensor([-2.0, 4.0]), atol=0.3)
+
+    off_centre = _dot(at=(16, 24))  # 8 px right of the centre
+    turned = _centre_of_brightness(pose_warp(off_centre, _pose(degrees=90)))[0]
+    assert turned[0] < centre[0] - 6  # anticlockwise on screen: right of centre goes up
+
+    bar = torch.full((1, 3, 32, 32), -1.0)
+    bar[:, :, 12:20, 12:20] = 1.0
+    area = (pose_warp(bar, _pose(scale=1.5)).mean(dim=1) > 0).sum()
+    assert 1.5**2 * 64 * 0.8 < area < 1.5**2 * 64 * 1.2
+
+
+def test_fitting_the_pose_recovers_a_shifted_portrait_that_w_alone_cannot_reach(tiny_model):
+    targets = _targets(tiny_model, n=2)
+    known = torch.tensor([[0.2, -0.15, 0.0, 0.0]]).expand(2, -1)
+    moved = pose_warp(targets, known)
+    base = InversionSettings(steps=60, lr=0.05, optimise_noise=False, feature_weight=0.0)
+    posed = InversionSettings(**{**base.__dict__, "fit_pose": True, "pose_lr": 0.01})
+    plain = invert(tiny_model, moved, init_label=1, settings=base)
+    fitted = invert(tiny_model, moved, init_label=1, settings=posed)
+    assert torch.equal(plain.pose, torch.tensor([[0.0, 0.0, 1.0, 0.0]] * 2))
+    assert (fitted.final_loss < plain.final_loss).all()
+    # reported as fractions of the side: half the affine units, in the same direction
+    assert (fitted.pose[:, 0] > 0.03).all() and (fitted.pose[:, 1] < -0.02).all()
