@@ -290,6 +290,7 @@ def cmd_invert_study(args: argparse.Namespace) -> None:
     from generator.inversion_study import (
         Misalignment,
         figure,
+        pose_recovery_line,
         run_study,
         summary_lines,
         write_csv,
@@ -318,6 +319,9 @@ def cmd_invert_study(args: argparse.Namespace) -> None:
     write_csv(outcomes, args.out / "invert-study.csv")
     figure(outcomes).save(args.out / "invert-study.png")
     lines = summary_lines(outcomes)
+    recovery = pose_recovery_line(outcomes)
+    if recovery is not None:
+        lines.append(recovery)
     (args.out / "invert-study.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(
         f"recognised as their disorder by {classifier.name} (top-1), per group of "

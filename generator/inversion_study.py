@@ -10,12 +10,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 from generator.data import load_image_set, to_float
 from generator.gates.classifiers import DisorderClassifier, target_ranks
-from generator.invert import FeatureNet, InversionSettings, invert, inverted_latent_average
+from generator.invert import (
+    FeatureNet,
+    InversionSettings,
+    describe_pose,
+    invert,
+    inverted_latent_average,
+    pose_warp,
+)
 from generator.model import LoadedGenerator
 from generator.sampling import to_uint8
 
@@ -52,26 +58,30 @@ class Misalignment:
         )
 
 
-def misalign(images: torch.Tensor, bounds: Misalignment, seed: int) -> torch.Tensor:
-    """[N, 3, R, R] -> the same portraits, each moved by its own seeded similarity transform
-    (edges repeat the border, as a photograph's background continues)."""
-    if not bounds.active:
-        return images
-    n = images.shape[0]
+def draw_misalignment(n: int, bounds: Misalignment, seed: int) -> torch.Tensor:
+    """[N, 4] seeded poses within the bounds, in `pose_warp`'s units (shift in half-sides,
+    log-scale, radians), so that a fitted pose can be compared with the one applied."""
     g = torch.Generator().manual_seed(seed)
 
     def uniform(limit: float, size: tuple[int, ...] = (n,)) -> torch.Tensor:
         return (torch.rand(size, generator=g) * 2 - 1) * limit
 
-    angle = uniform(math.radians(bounds.degrees))
-    zoom = torch.exp(uniform(math.log1p(bounds.scale)))
-    shift = uniform(2 * bounds.shift, (n, 2))  # affine_grid spans [-1, 1]: twice the fraction
-    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    theta = torch.stack(
-        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
-    )
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    return F.grid_sample(images.float(), grid, padding_mode="border", align_corners=False)
+    shift = uniform(2 * bounds.shift, (n, 2))  # half-sides: twice the fraction of the side
+    log_scale = uniform(math.log1p(bounds.scale))
+    roll = uniform(math.radians(bounds.degrees))
+    return torch.cat([shift, log_scale[:, None], roll[:, None]], dim=1)
+
+
+def misalign(
+    images: torch.Tensor, bounds: Misalignment, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """[N, 3, R, R] -> the same portraits, each moved by its own seeded similarity transform
+    (edges repeat the border, as a photograph's background continues), and the [N, 4] poses
+    applied (zeros, and the portraits themselves, when the bounds are all zero)."""
+    poses = draw_misalignment(images.shape[0], bounds, seed)
+    if not bounds.active:
+        return images, poses
+    return pose_warp(images.float(), poses), poses
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,10 @@ class GroupOutcome:
     loss_before: float  # mean reconstruction loss at the starting w
     loss_after: float
     tiles: tuple[np.ndarray, ...]  # pixel average, inverted latent average, first targets/recons
+    # [n, 4] shift x, shift y (fractions of the side), scale, roll (degrees): the misalignment
+    # given to each portrait, and the pose the inversion fitted (identity without fit_pose)
+    applied_pose: np.ndarray
+    fitted_pose: np.ndarray
 
 
 @torch.inference_mode()
@@ -122,7 +136,7 @@ def run_study(
         target = classifier.disorders.index(disorder)
         for k in range(groups):
             images = to_float(data.images[idx[k * per_group : (k + 1) * per_group]])
-            images = misalign(images, misalignment, seed=1000 * target + k)
+            images, applied = misalign(images, misalignment, seed=1000 * target + k)
             print(f"{disorder} group {k + 1}/{groups}: inverting {per_group} portraits", flush=True)
             result = invert(model, images, init, settings, feature_net, progress=True, seed=k)
             latent = inverted_latent_average(model, result.w)
@@ -147,6 +161,8 @@ def run_study(
                     float(result.initial_loss.mean()),
                     float(result.final_loss.mean()),
                     tiles,
+                    describe_pose(applied).numpy(),
+                    result.pose.numpy(),
                 )
             )
     return outcomes
@@ -173,6 +189,20 @@ def summary_lines(outcomes: list[GroupOutcome]) -> list[str]:
         f"{sum(o.pixel_rank == 1 for o in outcomes):>8}/{n:<2}"
     )
     return lines
+
+
+def pose_recovery_line(outcomes: list[GroupOutcome]) -> str | None:
+    """How well the fitted poses follow the misalignment that was applied: Pearson r per
+    component over all portraits (None when nothing was misaligned or no pose was fitted)."""
+    applied = np.concatenate([o.applied_pose for o in outcomes])
+    fitted = np.concatenate([o.fitted_pose for o in outcomes])
+    if applied.std(axis=0).min() == 0 or fitted.std(axis=0).min() == 0:
+        return None
+    r = [float(np.corrcoef(applied[:, i], fitted[:, i])[0, 1]) for i in range(4)]
+    return (
+        f"fitted pose vs applied misalignment over {len(applied)} portraits, Pearson r: "
+        f"shift x {r[0]:.2f}, shift y {r[1]:.2f}, scale {r[2]:.2f}, roll {r[3]:.2f}"
+    )
 
 
 def write_csv(outcomes: list[GroupOutcome], path: Path) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from generator.inversion_study import Misalignment, misalign
 from generator.invert import (
     InversionSettings,
+    describe_pose,
     feature_distance,
     invert,
     inverted_latent_average,
@@ -111,19 +113,20 @@ def _centre_of_brightness(images: torch.Tensor) -> torch.Tensor:
 
 def test_no_misalignment_leaves_the_portraits_untouched():
     images = torch.rand(4, 3, 16, 16) * 2 - 1
-    assert misalign(images, Misalignment(), seed=0) is images
+    moved, poses = misalign(images, Misalignment(), seed=0)
+    assert moved is images and not poses.any()
 
 
 def test_misalignment_moves_each_portrait_within_its_bounds_and_repeats_per_seed():
     images = _dot().expand(12, -1, -1, -1)
     bounds = Misalignment(shift=0.1)  # at most 3.2 px of a 32 px side
-    moved = misalign(images, bounds, seed=3)
+    moved, _ = misalign(images, bounds, seed=3)
     offsets = _centre_of_brightness(moved) - _centre_of_brightness(images)
     assert offsets.abs().max() <= 0.1 * 32 + 0.5
     assert (offsets.abs().sum(1) > 0.5).sum() >= 8  # most portraits really move
     assert len({tuple(o.round().tolist()) for o in offsets}) > 3  # each its own way
-    assert torch.equal(moved, misalign(images, bounds, seed=3))
-    assert not torch.equal(moved, misalign(images, bounds, seed=4))
+    assert torch.equal(moved, misalign(images, bounds, seed=3)[0])
+    assert not torch.equal(moved, misalign(images, bounds, seed=4)[0])
 
 
 def test_misaligned_portraits_average_to_a_blurrier_image(phantom_data):
@@ -134,7 +137,7 @@ def test_misaligned_portraits_average_to_a_blurrier_image(phantom_data):
     images = to_float(load_image_set(phantom_data, 16, training_only=False).images)
     bounds = Misalignment(shift=0.08, scale=0.08, degrees=8)
     aligned = to_uint8(images.mean(dim=0, keepdim=True))[0]
-    blurred = to_uint8(misalign(images, bounds, seed=0).mean(dim=0, keepdim=True))[0]
+    blurred = to_uint8(misalign(images, bounds, seed=0)[0].mean(dim=0, keepdim=True))[0]
     assert laplacian_variance(blurred) < laplacian_variance(aligned)
 
 
@@ -171,15 +174,46 @@ def test_pose_shift_scale_and_roll_move_a_portrait_the_documented_way():
     assert 1.5**2 * 64 * 0.8 < area < 1.5**2 * 64 * 1.2
 
 
-def test_fitting_the_pose_recovers_a_shifted_portrait_that_w_alone_cannot_reach(tiny_model):
-    targets = _targets(tiny_model, n=2)
-    known = torch.tensor([[0.2, -0.15, 0.0, 0.0]]).expand(2, -1)
-    moved = pose_warp(targets, known)
-    base = InversionSettings(steps=60, lr=0.05, optimise_noise=False, feature_weight=0.0)
-    posed = InversionSettings(**{**base.__dict__, "fit_pose": True, "pose_lr": 0.01})
-    plain = invert(tiny_model, moved, init_label=1, settings=base)
-    fitted = invert(tiny_model, moved, init_label=1, settings=posed)
-    assert torch.equal(plain.pose, torch.tensor([[0.0, 0.0, 1.0, 0.0]] * 2))
-    assert (fitted.final_loss < plain.final_loss).all()
-    # reported as fractions of the side: half the affine units, in the same direction
-    assert (fitted.pose[:, 0] > 0.03).all() and (fitted.pose[:, 1] < -0.02).all()
+def _class_mean_faces(model, n: int) -> torch.Tensor:
+    with torch.no_grad():
+        return model.generator.synthesis(start_w(model, 1, n, w_plus=False))
+
+
+def test_the_fitted_pose_is_the_misalignment_applied_to_each_portrait(tiny_model):
+    moved, applied = misalign(
+        _class_mean_faces(tiny_model, 6), Misalignment(shift=0.1, scale=0.1, degrees=10), seed=0
+    )
+    # w held still (a vanishing step), so only the pose can explain the misalignment
+    settings = InversionSettings(
+        steps=100, lr=1e-9, optimise_noise=False, feature_weight=0.0, fit_pose=True
+    )
+    fitted = invert(tiny_model, moved, init_label=1, settings=settings).pose
+    expected = describe_pose(applied)  # shift x, y (fraction of the side), scale, roll (degrees)
+    assert torch.allclose(fitted[:, :3], expected[:, :3], atol=0.01)
+    assert torch.allclose(fitted[:, 3], expected[:, 3], atol=0.5)
+
+
+def test_fitting_the_pose_reaches_a_closer_fit_of_misaligned_portraits(tiny_model):
+    moved, _ = misalign(_class_mean_faces(tiny_model, 4), Misalignment(shift=0.1), seed=1)
+    plain = InversionSettings(steps=60, optimise_noise=False, feature_weight=0.0)
+    posed = InversionSettings(steps=60, optimise_noise=False, feature_weight=0.0, fit_pose=True)
+    without = invert(tiny_model, moved, init_label=1, settings=plain)
+    with_pose = invert(tiny_model, moved, init_label=1, settings=posed)
+    assert torch.equal(without.pose, torch.tensor([[0.0, 0.0, 1.0, 0.0]] * 4))  # identity
+    assert (with_pose.final_loss < without.final_loss).all()
+
+
+def test_pose_recovery_is_reported_only_when_there_is_a_pose_to_recover():
+    from generator.inversion_study import GroupOutcome, pose_recovery_line
+
+    rng = np.random.default_rng(0)
+    applied = rng.normal(size=(8, 4))
+
+    def outcome(fitted: np.ndarray, applied: np.ndarray) -> GroupOutcome:
+        return GroupOutcome("x", 0, 8, 1, 0.5, 1, 0.5, 0.1, 0.01, (), applied, fitted)
+
+    line = pose_recovery_line([outcome(applied * 0.5 + 0.1, applied)])
+    assert line is not None and line.count("1.00") == 4
+    identity = np.tile([0.0, 0.0, 1.0, 0.0], (8, 1))
+    assert pose_recovery_line([outcome(identity, applied)]) is None  # no pose fitted
+    assert pose_recovery_line([outcome(applied, np.zeros((8, 4)))]) is None  # none applied
