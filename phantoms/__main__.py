@@ -14,8 +14,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-class", type=int, default=20, help="portraits per class")
     parser.add_argument("--size", type=int, default=256, help="image side in pixels")
     parser.add_argument("--first-individual", type=int, default=0, help="first individual index")
+    parser.add_argument(
+        "--classes",
+        help="comma-separated classes to render (default: every disorder and unaffected)",
+    )
+    parser.add_argument(
+        "--spread",
+        type=float,
+        default=1.0,
+        help="widen the individuals' facial variation by this factor (a broad population: ~2.5)",
+    )
     args = parser.parse_args(argv)
-    manifest = write_dataset(args.out_dir, args.per_class, args.size, args.first_individual)
+    classes = args.classes.split(",") if args.classes else None
+    try:
+        manifest = write_dataset(
+            args.out_dir, args.per_class, args.size, args.first_individual, classes, args.spread
+        )
+    except ValueError as error:
+        parser.error(str(error))
     print(f"wrote {manifest}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 
 from phantoms.disorders import class_codes
@@ -21,19 +22,34 @@ def used_in_training(individual: int) -> bool:
     return individual % 2 == 0
 
 
-def write_dataset(out_dir: Path, per_class: int, size: int, first_individual: int = 0) -> Path:
-    """Render `per_class` portraits of every class into out_dir; return the manifest path."""
+def write_dataset(
+    out_dir: Path,
+    per_class: int,
+    size: int,
+    first_individual: int = 0,
+    classes: Sequence[str] | None = None,
+    spread: float = 1.0,
+) -> Path:
+    """Render `per_class` portraits of every class (or of `classes`) into out_dir; return the
+    manifest path. spread > 1 widens the individuals' facial variation (see base_params)."""
     if per_class < 1:
         raise ValueError(f"per_class must be at least 1, got {per_class}")
+    known = class_codes()
+    codes = tuple(classes) if classes is not None else known
+    unknown = [code for code in codes if code not in known]
+    if unknown or not codes:
+        raise ValueError(f"unknown or no classes {unknown}; known: {', '.join(known)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = out_dir / "manifest.csv"
     with manifest.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(MANIFEST_COLUMNS)
-        for code in class_codes():
+        for code in codes:
             for individual in range(first_individual, first_individual + per_class):
                 filename = f"{code}_{individual:05d}.png"
-                render_portrait(code, individual, size).save(out_dir / filename, optimize=False)
+                render_portrait(code, individual, size, spread).save(
+                    out_dir / filename, optimize=False
+                )
                 writer.writerow((filename, code, "real", int(used_in_training(individual)), SOURCE))
     return manifest

@@ -85,34 +85,44 @@ def _mix(palette: np.ndarray, rng: np.random.Generator) -> tuple[float, float, f
     return tuple(float(c) for c in colour)  # type: ignore[return-value]
 
 
-def base_params(rng: np.random.Generator) -> FaceParams:
-    """Individual variation around an unaffected average face."""
+def base_params(rng: np.random.Generator, spread: float = 1.0) -> FaceParams:
+    """Individual variation around an unaffected average face.
+
+    spread widens the variation of the face's geometry (not its colours or pose): a broad
+    population, like the large unaffected photo collections a face generator learns the range of
+    faces from, is rendered with spread > 1. spread 1 draws exactly the usual individuals."""
+    if spread <= 0:
+        raise ValueError(f"spread must be positive, got {spread}")
+
+    def vary(mean: float, sd: float) -> float:
+        return float(rng.normal(mean, sd * spread))
+
     age = float(rng.uniform(0.0, 1.0))
     # Young faces: rounder, shorter lower face, larger eyes relative to the face.
     return FaceParams(
-        face_width=rng.normal(0.50, 0.02) + 0.02 * (1 - age),
-        face_height=rng.normal(0.66, 0.02) + 0.04 * age,
-        jaw_taper=rng.normal(0.1, 0.07),
-        squareness=rng.normal(2.0, 0.12),
-        hairline=rng.normal(-0.42, 0.02) - 0.04 * (1 - age),
-        eye_spacing=rng.normal(0.205, 0.015),
-        eye_width=rng.normal(0.095, 0.007) + 0.01 * (1 - age),
-        eye_open=rng.normal(0.043, 0.004) + 0.006 * (1 - age),
-        fissure_slant=rng.normal(2.0, 3.0),
-        brow_gap=rng.normal(0.1, 0.008),
-        brow_arch=rng.normal(0.025, 0.008),
-        brow_thickness=rng.normal(0.022, 0.004),
+        face_width=vary(0.50, 0.02) + 0.02 * (1 - age),
+        face_height=vary(0.66, 0.02) + 0.04 * age,
+        jaw_taper=vary(0.1, 0.07),
+        squareness=vary(2.0, 0.12),
+        hairline=vary(-0.42, 0.02) - 0.04 * (1 - age),
+        eye_spacing=vary(0.205, 0.015),
+        eye_width=vary(0.095, 0.007) + 0.01 * (1 - age),
+        eye_open=vary(0.043, 0.004) + 0.006 * (1 - age),
+        fissure_slant=vary(2.0, 3.0),
+        brow_gap=vary(0.1, 0.008),
+        brow_arch=vary(0.025, 0.008),
+        brow_thickness=vary(0.022, 0.004),
         synophrys=0.0,
-        nose_length=rng.normal(0.18, 0.012) + 0.03 * age,
-        nose_width=rng.normal(0.065, 0.006),
-        philtrum=rng.normal(0.085, 0.008) + 0.02 * age,
-        mouth_width=rng.normal(0.14, 0.012),
-        upper_lip=rng.normal(0.022, 0.003),
-        lower_lip=rng.normal(0.028, 0.004),
-        mouth_curve=rng.normal(0.005, 0.008),
-        ear_drop=rng.normal(0.08, 0.015),
-        ear_size=rng.normal(0.11, 0.008),
-        ear_rotation=rng.normal(5.0, 4.0),
+        nose_length=vary(0.18, 0.012) + 0.03 * age,
+        nose_width=vary(0.065, 0.006),
+        philtrum=vary(0.085, 0.008) + 0.02 * age,
+        mouth_width=vary(0.14, 0.012),
+        upper_lip=vary(0.022, 0.003),
+        lower_lip=vary(0.028, 0.004),
+        mouth_curve=vary(0.005, 0.008),
+        ear_drop=vary(0.08, 0.015),
+        ear_size=vary(0.11, 0.008),
+        ear_rotation=vary(5.0, 4.0),
         age=age,
         skin=_mix(_SKIN_TONES, rng),
         hair=_mix(_HAIR_COLOURS, rng),
@@ -130,10 +140,10 @@ def base_params(rng: np.random.Generator) -> FaceParams:
     )
 
 
-def face_params(disorder: str, individual: int) -> FaceParams:
+def face_params(disorder: str, individual: int, spread: float = 1.0) -> FaceParams:
     """The face of `individual` in class `disorder`; raises ValueError for an unknown class."""
     shifts = shifts_for(disorder)
-    base = base_params(individual_rng(disorder, individual))
+    base = base_params(individual_rng(disorder, individual), spread)
     known = {f.name for f in fields(FaceParams)}
     unknown = set(shifts) - known
     if unknown:  # a typo in DISORDERS would otherwise be silently ignored

@@ -311,11 +311,14 @@ def draw_face(p: FaceParams, size: int, rng: np.random.Generator) -> Image.Image
     return big.resize((size, size), Image.Resampling.LANCZOS)
 
 
-def render_portrait(disorder: str, individual: int, size: int = 256) -> Image.Image:
-    """An RGB size x size portrait, the same pixels for the same (disorder, individual, size)."""
+def render_portrait(
+    disorder: str, individual: int, size: int = 256, spread: float = 1.0
+) -> Image.Image:
+    """An RGB size x size portrait, the same pixels for the same (disorder, individual, size,
+    spread); spread widens the individual variation of the face's geometry (see base_params)."""
     if size < 16:
         raise ValueError(f"size must be at least 16 px, got {size}")
-    params = face_params(disorder, individual)
+    params = face_params(disorder, individual, spread)
     # a second stream for pixel noise so adding noise never perturbs the face parameters
     noise_rng = individual_rng(disorder + "/noise", individual)
     return draw_face(params, size, noise_rng)

@@ -34,3 +34,26 @@ def test_the_cli_writes_a_dataset(tmp_path: Path) -> None:
     )
     assert "manifest.csv" in out.stdout
     assert (tmp_path / "manifest.csv").exists()
+
+
+def test_it_renders_only_the_classes_asked_for_with_the_spread_asked_for(tmp_path: Path) -> None:
+    manifest = phantoms.write_dataset(
+        tmp_path / "broad", per_class=2, size=32, classes=["unaffected"], spread=2.5
+    )
+    with manifest.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["disorder"] for r in rows] == ["unaffected", "unaffected"]
+    broad = Image.open(tmp_path / "broad" / rows[0]["filename"])
+    assert broad.tobytes() == phantoms.render_portrait("unaffected", 0, 32, spread=2.5).tobytes()
+    assert broad.tobytes() != phantoms.render_portrait("unaffected", 0, 32).tobytes()
+
+
+def test_the_cli_names_an_unknown_class_and_writes_nothing(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "phantoms", str(tmp_path / "x"), "--classes", "unaffected,nosuch"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 2 and "nosuch" in out.stderr
+    assert not (tmp_path / "x").exists()

@@ -73,3 +73,19 @@ def test_shifted_features_change_the_pixels_in_their_region() -> None:
     for d in phantoms.DISORDERS:
         img = np.asarray(phantoms.render_portrait(d.code, 1, 64), dtype=np.int16)
         assert np.abs(img - base).mean() > 3
+
+
+def test_a_broad_population_widens_the_face_geometry_and_nothing_else() -> None:
+    usual = [face_params("unaffected", i) for i in range(300)]
+    broad = [face_params("unaffected", i, spread=2.5) for i in range(300)]
+    for name in ("face_width", "ear_drop", "mouth_width", "fissure_slant"):
+        ratio = np.std([getattr(p, name) for p in broad]) / np.std(
+            [getattr(p, name) for p in usual]
+        )
+        assert 2.2 < ratio < 2.8, name
+    for name in ("skin", "hair", "background", "roll", "shift_x", "scale", "age"):
+        assert [getattr(p, name) for p in broad] == [getattr(p, name) for p in usual], name
+    # spread 1 is exactly the usual individual, so existing datasets render unchanged
+    assert face_params("dravik", 5, spread=1.0) == face_params("dravik", 5)
+    with pytest.raises(ValueError, match="spread must be positive"):
+        face_params("unaffected", 0, spread=0)
