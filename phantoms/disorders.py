@@ -25,7 +25,8 @@ def _disorder(code: str, name: str, features: str, **shifts: float) -> PhantomDi
 
 
 # Shifts are in the units of `phantoms.face.FaceParams` (canvas half-widths, degrees, ratios).
-# Each shift is 2-4 individual standard deviations so the gestalt is visible but not a caricature.
+# Each shift is 3-7 individual standard deviations (mordane's squareness 13), so the gestalt is
+# visible at 64 px; a disorder's features thus lie outside the unaffected range of faces.
 DISORDERS: tuple[PhantomDisorder, ...] = (
     _disorder(
         "velmar",
