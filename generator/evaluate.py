@@ -46,6 +46,8 @@ def evaluate_classes(
             "disorder": disorder,
             "n": per_disorder,
             "top1": correct / per_disorder,
+            # the classifier picks among its own classes, which may be more than the generator's
+            "classifier_classes": len(clf.disorders),
         }
         if real is not None and disorder in real.disorders:
             mask = real.labels == real.disorders.index(disorder)
@@ -64,5 +66,7 @@ def format_table(rows: list[dict[str, object]]) -> str:
         line = f"{r['disorder']:<12} {r['n']:>5} {r['top1']:>6.3f}"
         lines.append(line + (f"   {r['real_n']:>6} {r['real_top1']:>10.3f}" if with_real else ""))
     mean = sum(float(r["top1"]) for r in rows) / max(len(rows), 1)  # type: ignore[arg-type]
-    lines.append(f"{'mean':<12} {'':>5} {mean:>6.3f}   (chance {1 / max(len(rows), 1):.3f})")
+    # a random guess among the classifier's classes, not the generator's
+    classes = int(rows[0].get("classifier_classes", len(rows))) if rows else 1  # type: ignore[call-overload]
+    lines.append(f"{'mean':<12} {'':>5} {mean:>6.3f}   (chance {1 / max(classes, 1):.3f})")
     return "\n".join(lines)

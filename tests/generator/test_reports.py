@@ -34,6 +34,9 @@ def test_grid_averages_evaluation_and_benchmark_run_on_a_tiny_model(
     )
     assert [r["n"] for r in table] == [3] * 9 and "chance 0.111" in format_table(table)
     assert all(r["real_n"] == 2 for r in table) and "real top-1" in format_table(table)
+    # chance is the classifier's: a 9-class judge guessing among its classes on a 2-class generator
+    two_classes = [dict(r) for r in table[:2]]
+    assert "chance 0.111" in format_table(two_classes)
     model = untrained_model("tiny", cpu)
     assert images_per_second(model, 0, n=8, batch=4) > 0
 
