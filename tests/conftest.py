@@ -1,5 +1,4 @@
 """Fixtures shared by the survey tests."""
-
 from __future__ import annotations
 
 import pytest
@@ -17,9 +16,7 @@ def pytest_collection_modifyitems(config, items):
     points at PostgreSQL."""
     try:
         from django.db import connection
-    except (
-        ImportError
-    ):  # a machine with only the generator's stack (a GPU node): nothing to skip here
+    except ImportError:  # a machine with only the generator's stack (a GPU node): nothing to skip here
         return
 
     if connection.vendor == "postgresql":

@@ -7,27 +7,18 @@ import pytest
 from numpy.testing import assert_allclose
 
 import analysis_reference_values as ref
-from analysis import (
-    binomial_vs_chance,
-    chi2_two_proportions,
-    excess_over_chance_bound,
-    fisher_two_proportions,
-    proportion_ci,
-    tost_two_proportions,
-)
+from analysis import (binomial_vs_chance, chi2_two_proportions, excess_over_chance_bound,
+                      fisher_two_proportions, proportion_ci, tost_two_proportions)
 
 TIGHT = dict(rtol=1e-9)
 
 
-@pytest.mark.parametrize(
-    "count, nobs, chance, expected",
-    [
-        (177, 531, 1 / 4, ref.BINOM_177_531),
-        (176, 523, 1 / 3, ref.BINOM_176_523),
-        (682, 925, 3 / 4, ref.BINOM_682_925),
-        (133, 274, 1 / 4, ref.BINOM_133_274),
-    ],
-)
+@pytest.mark.parametrize("count, nobs, chance, expected", [
+    (177, 531, 1 / 4, ref.BINOM_177_531),
+    (176, 523, 1 / 3, ref.BINOM_176_523),
+    (682, 925, 3 / 4, ref.BINOM_682_925),
+    (133, 274, 1 / 4, ref.BINOM_133_274),
+])
 def test_binom_test_matches_reference(count, nobs, chance, expected):
     two = binomial_vs_chance(count, nobs, chance)
     greater = binomial_vs_chance(count, nobs, chance, alternative="greater")
@@ -42,9 +33,8 @@ def test_binom_test_reference_recomputed_exactly():
     n, k, p = 531, 177, Fraction(1, 4)
     pmf = [comb(n, j) * p**j * (1 - p) ** (n - j) for j in range(n + 1)]
     bound = pmf[k] * Fraction(10**7 + 1, 10**7)
-    assert_allclose(
-        float(sum(x for x in pmf if x <= bound)), ref.BINOM_177_531["p_value"], rtol=1e-13
-    )
+    assert_allclose(float(sum(x for x in pmf if x <= bound)), ref.BINOM_177_531["p_value"],
+                    rtol=1e-13)
     assert_allclose(float(sum(pmf[k:])), ref.BINOM_177_531["p_greater"], rtol=1e-13)
 
 
@@ -65,14 +55,11 @@ def test_wilson_interval_matches_reference():
     assert_allclose(proportion_ci(177, 531, method="wilson"), ref.WILSON_177_531, **TIGHT)
 
 
-@pytest.mark.parametrize(
-    "args, correction, expected",
-    [
-        ((132, 275, 133, 274), True, ref.PROP_132_275_133_274),
-        ((60, 100, 40, 100), True, ref.PROP_60_40),
-        ((60, 100, 40, 100), False, ref.PROP_60_40_UNCORRECTED),
-    ],
-)
+@pytest.mark.parametrize("args, correction, expected", [
+    ((132, 275, 133, 274), True, ref.PROP_132_275_133_274),
+    ((60, 100, 40, 100), True, ref.PROP_60_40),
+    ((60, 100, 40, 100), False, ref.PROP_60_40_UNCORRECTED),
+])
 def test_prop_test_matches_reference(args, correction, expected):
     r = chi2_two_proportions(*args, correction=correction)
     assert_allclose(r.statistic, expected["chi2"], **TIGHT)
@@ -80,13 +67,10 @@ def test_prop_test_matches_reference(args, correction, expected):
     assert_allclose(r.ci, expected["ci"], **TIGHT)
 
 
-@pytest.mark.parametrize(
-    "args, expected",
-    [
-        ((3, 4, 1, 4), ref.FISHER_TEA),
-        ((10, 12, 3, 18), ref.FISHER_10_2_3_15),
-    ],
-)
+@pytest.mark.parametrize("args, expected", [
+    ((3, 4, 1, 4), ref.FISHER_TEA),
+    ((10, 12, 3, 18), ref.FISHER_10_2_3_15),
+])
 def test_fisher_test_matches_reference(args, expected):
     r = fisher_two_proportions(*args)
     assert_allclose(r.p_value, expected["p_value"], **TIGHT)
@@ -94,13 +78,10 @@ def test_fisher_test_matches_reference(args, expected):
     assert_allclose(r.ci, expected["ci"], rtol=1e-6)
 
 
-@pytest.mark.parametrize(
-    "args, expected",
-    [
-        ((132, 275, 133, 274), ref.FISHER_132_143_133_141),
-        ((60, 100, 40, 100), ref.FISHER_60_40_40_60),
-    ],
-)
+@pytest.mark.parametrize("args, expected", [
+    ((132, 275, 133, 274), ref.FISHER_132_143_133_141),
+    ((60, 100, 40, 100), ref.FISHER_60_40_40_60),
+])
 def test_fisher_p_value_matches_exact_sum(args, expected):
     assert_allclose(fisher_two_proportions(*args).p_value, expected["p_value"], **TIGHT)
 
@@ -140,20 +121,17 @@ def test_tost_rejects_exactly_when_interval_inside_margins():
         assert r.extra["equivalent"] == inside
 
 
-@pytest.mark.parametrize(
-    "call",
-    [
-        lambda: binomial_vs_chance(5, 4, 0.5),
-        lambda: binomial_vs_chance(-1, 4, 0.5),
-        lambda: binomial_vs_chance(1, 0, 0.5),
-        lambda: binomial_vs_chance(1, 4, 1.0),
-        lambda: binomial_vs_chance(1.5, 4, 0.5),
-        lambda: binomial_vs_chance(1, 4, 0.5, alternative="bigger"),
-        lambda: proportion_ci(1, 4, method="wald"),
-        lambda: tost_two_proportions(1, 4, 2, 4, margin=0),
-        lambda: chi2_two_proportions(4, 4, 4, 4),
-    ],
-)
+@pytest.mark.parametrize("call", [
+    lambda: binomial_vs_chance(5, 4, 0.5),
+    lambda: binomial_vs_chance(-1, 4, 0.5),
+    lambda: binomial_vs_chance(1, 0, 0.5),
+    lambda: binomial_vs_chance(1, 4, 1.0),
+    lambda: binomial_vs_chance(1.5, 4, 0.5),
+    lambda: binomial_vs_chance(1, 4, 0.5, alternative="bigger"),
+    lambda: proportion_ci(1, 4, method="wald"),
+    lambda: tost_two_proportions(1, 4, 2, 4, margin=0),
+    lambda: chi2_two_proportions(4, 4, 4, 4),
+])
 def test_bad_arguments_raise_value_error(call):
     with pytest.raises(ValueError):
         call()
@@ -182,22 +160,16 @@ def test_binomial_reference_p_values_are_rs_rule_in_exact_arithmetic(count, nobs
 
 
 @pytest.mark.parametrize("count, nobs, chance, expected", BINOMIAL_REFERENCES)
-def test_clopper_pearson_reference_ends_leave_two_and_a_half_percent_in_each_tail(
-    count, nobs, chance, expected
-):
+def test_clopper_pearson_reference_ends_leave_two_and_a_half_percent_in_each_tail(count, nobs, chance, expected):
     mpmath = pytest.importorskip("mpmath")
     mpmath.mp.dps = 40
     low, high = (mpmath.mpf(x) for x in expected["ci"])
 
     def upper_tail(p):  # P(X >= count | p)
-        return mpmath.fsum(
-            mpmath.binomial(nobs, j) * p**j * (1 - p) ** (nobs - j) for j in range(count, nobs + 1)
-        )
+        return mpmath.fsum(mpmath.binomial(nobs, j) * p**j * (1 - p) ** (nobs - j) for j in range(count, nobs + 1))
 
     def lower_tail(p):  # P(X <= count | p)
-        return mpmath.fsum(
-            mpmath.binomial(nobs, j) * p**j * (1 - p) ** (nobs - j) for j in range(count + 1)
-        )
+        return mpmath.fsum(mpmath.binomial(nobs, j) * p**j * (1 - p) ** (nobs - j) for j in range(count + 1))
 
     assert abs(float(upper_tail(low)) - 0.025) < 1e-12
     assert abs(float(lower_tail(high)) - 0.025) < 1e-12

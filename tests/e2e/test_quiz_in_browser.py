@@ -17,31 +17,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def browser_study(image_bank_root):
     disorders = [DisorderFactory(code=f"phx{i}", name=f"Phantom syndrome {i}") for i in range(5)]
-    study = StudyFactory(
-        disorders=disorders,
-        n_real_vs_synthetic=2,
-        n_reidentification=2,
-        n_diagnosis=2,
-        show_feedback=True,
-        load_allowance_ms=5_000,
-    )
+    study = StudyFactory(disorders=disorders, n_real_vs_synthetic=2, n_reidentification=2, n_diagnosis=2,
+                         show_feedback=True, load_allowance_ms=5_000)
     rng = np.random.default_rng(1)
     for disorder in disorders:
-        for kind, used, n in [
-            ("real", True, 3),
-            ("real", False, 3),
-            ("synthetic", None, 6),
-            ("latent_average", None, 1),
-        ]:
+        for kind, used, n in [("real", True, 3), ("real", False, 3), ("synthetic", None, 6), ("latent_average", None, 1)]:
             for _ in range(n):
                 image = Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
-                portrait_add(
-                    study=study,
-                    image=image,
-                    kind=kind,
-                    disorder_code=disorder.code,
-                    used_in_training=used,
-                )
+                portrait_add(study=study, image=image, kind=kind, disorder_code=disorder.code, used_in_training=used)
     return study
 
 
@@ -69,11 +52,7 @@ def test_a_participant_completes_all_three_categories(page, live_server, browser
     categories_seen = []
     for n in range(6):
         wait_for_question(page)
-        question = (
-            session.questions.filter(is_practice=False, answer__isnull=True)
-            .order_by("position")
-            .first()
-        )
+        question = session.questions.filter(is_practice=False, answer__isnull=True).order_by("position").first()
         categories_seen.append(question.category)
         page.screenshot(path=str(artifacts / f"question-{question.category}.png"), full_page=True)
         if n == 0:
@@ -84,9 +63,7 @@ def test_a_participant_completes_all_three_categories(page, live_server, browser
     page.wait_for_selector("text=Thank you")
     page.screenshot(path=str(artifacts / "end.png"), full_page=True)
     assert set(categories_seen) == {"real_vs_synthetic", "reidentification", "diagnosis"}
-    outcomes = sorted(
-        Answer.objects.filter(question__session=session).values_list("outcome", flat=True)
-    )
+    outcomes = sorted(Answer.objects.filter(question__session=session).values_list("outcome", flat=True))
     assert outcomes == sorted([Outcome.SKIPPED] + [Outcome.ANSWERED] * 5)
     assert page.locator("table.scores").is_visible()
 
@@ -95,9 +72,7 @@ def test_a_questions_portraits_appear_together_after_loading(page, live_server, 
     start(page, live_server, browser_study)
     page.click("text=Start the timed survey")
     wait_for_question(page)
-    complete = page.eval_on_selector_all(
-        "[data-portraits] img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)"
-    )
+    complete = page.eval_on_selector_all("[data-portraits] img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")
     assert complete and all(complete)
 
 
@@ -147,9 +122,7 @@ def test_the_back_button_cannot_re_answer(page, live_server, browser_study):
 
 
 def test_a_question_times_out_in_the_browser(page, live_server, browser_study):
-    browser_study.time_limit_real_vs_synthetic_ms = browser_study.time_limit_reidentification_ms = (
-        2_000
-    )
+    browser_study.time_limit_real_vs_synthetic_ms = browser_study.time_limit_reidentification_ms = 2_000
     browser_study.time_limit_diagnosis_ms = 2_000
     browser_study.grace_ms = 500
     browser_study.save()
@@ -167,34 +140,20 @@ def test_a_question_times_out_in_the_browser(page, live_server, browser_study):
     assert session.questions.get(is_practice=False, position=2).served_at is not None
 
 
-@pytest.mark.parametrize(
-    "viewport",
-    [{"width": 768, "height": 1024}, {"width": 1366, "height": 768}],
-    ids=["tablet-portrait", "laptop"],
-)
-def test_a_question_fits_the_screen_without_sideways_scrolling(
-    browser, live_server, browser_study, viewport, artifacts
-):
+@pytest.mark.parametrize("viewport", [{"width": 768, "height": 1024}, {"width": 1366, "height": 768}],
+                         ids=["tablet-portrait", "laptop"])
+def test_a_question_fits_the_screen_without_sideways_scrolling(browser, live_server, browser_study, viewport, artifacts):
     context = browser.new_context(viewport=viewport, has_touch=viewport["width"] < 1000)
     page = context.new_page()
     try:
         start(page, live_server, browser_study)
         page.click("text=Start the timed survey")
         wait_for_question(page)
-        overflow = page.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0
         for button in page.locator("[data-option]").all():
             box = button.bounding_box()
-            assert (
-                box["height"] >= 44
-                and box["x"] >= 0
-                and box["x"] + box["width"] <= viewport["width"]
-            )
-        page.screenshot(
-            path=str(artifacts / f"question-{viewport['width']}x{viewport['height']}.png"),
-            full_page=True,
-        )
+            assert box["height"] >= 44 and box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]
+        page.screenshot(path=str(artifacts / f"question-{viewport['width']}x{viewport['height']}.png"), full_page=True)
     finally:
         context.close()

@@ -15,9 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-if (
-    str(REPO) not in sys.path
-):  # run as `python tests/load/run.py`: the project's packages live at the root
+if str(REPO) not in sys.path:  # run as `python tests/load/run.py`: the project's packages live at the root
     sys.path.insert(0, str(REPO))
 
 PG_ADMIN_URL = os.environ.get("LOAD_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -28,18 +26,9 @@ N_DISORDERS = 8  # the phantom renderer's disorders; diagnosis questions offer 4
 # suffices. The latent average comes first so that even a bank of ~100 has one per disorder.
 KIND_CYCLE: tuple[tuple[str, bool | None], ...] = (
     ("latent_average", None),
-    ("real", True),
-    ("real", True),
-    ("real", True),
-    ("real", True),
-    ("real", False),
-    ("real", False),
-    ("real", False),
-    ("synthetic", None),
-    ("synthetic", None),
-    ("synthetic", None),
-    ("synthetic", None),
-    ("synthetic", None),
+    ("real", True), ("real", True), ("real", True), ("real", True),
+    ("real", False), ("real", False), ("real", False),
+    ("synthetic", None), ("synthetic", None), ("synthetic", None), ("synthetic", None), ("synthetic", None),
 )
 
 
@@ -68,13 +57,10 @@ def throwaway_database(prefix: str) -> Iterator[str]:
         admin.close()
 
 
-def django_environment(
-    database_url: str, var_dir: Path, *, invite_rate: str = "100000/minute", conn_max_age: int = 60
-) -> dict[str, str]:
+def django_environment(database_url: str, var_dir: Path, *, invite_rate: str = "100000/minute",
+                       conn_max_age: int = 60) -> dict[str, str]:
     """The settings every process of a run reads (config/settings.py takes them all from the environment)."""
-    (var_dir / "static").mkdir(
-        parents=True, exist_ok=True
-    )  # whitenoise warns about a missing STATIC_ROOT
+    (var_dir / "static").mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing STATIC_ROOT
     return {
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": database_url,
@@ -108,14 +94,8 @@ def migrate() -> float:
     return time.perf_counter() - started
 
 
-def study_create(
-    slug: str,
-    *,
-    per_category: int = 10,
-    time_limit_ms: int | None = None,
-    grace_ms: int | None = None,
-    load_allowance_ms: int | None = None,
-):
+def study_create(slug: str, *, per_category: int = 10, time_limit_ms: int | None = None, grace_ms: int | None = None,
+                 load_allowance_ms: int | None = None):
     """A study over the renderer's disorders; None keeps a setting's default."""
     import phantoms
     from survey.models import Disorder, Study
@@ -125,23 +105,16 @@ def study_create(
         for d in phantoms.DISORDERS[:N_DISORDERS]
     ]
     fields: dict[str, int] = {
-        "n_real_vs_synthetic": per_category,
-        "n_reidentification": per_category,
-        "n_diagnosis": per_category,
+        "n_real_vs_synthetic": per_category, "n_reidentification": per_category, "n_diagnosis": per_category,
     }
     if time_limit_ms is not None:
-        fields.update(
-            time_limit_real_vs_synthetic_ms=time_limit_ms,
-            time_limit_reidentification_ms=time_limit_ms,
-            time_limit_diagnosis_ms=time_limit_ms,
-        )
+        fields.update(time_limit_real_vs_synthetic_ms=time_limit_ms, time_limit_reidentification_ms=time_limit_ms,
+                      time_limit_diagnosis_ms=time_limit_ms)
     if grace_ms is not None:
         fields["grace_ms"] = grace_ms
     if load_allowance_ms is not None:
         fields["load_allowance_ms"] = load_allowance_ms
-    study = Study.objects.create(
-        slug=slug, title=f"Load study {slug}", consent_text="Load test.", **fields
-    )
+    study = Study.objects.create(slug=slug, title=f"Load study {slug}", consent_text="Load test.", **fields)
     study.disorders.set(disorders)
     return study
 
@@ -156,16 +129,9 @@ def bank_rendered(study, n: int) -> int:
     codes = [d.code for d in study.disorders.order_by("code")]
     for i in range(n):
         kind, training = KIND_CYCLE[(i // len(codes)) % len(KIND_CYCLE)]
-        image = phantoms.render_portrait(
-            codes[i % len(codes)], 300_000 + i, settings.SURVEY_IMAGE_SIZE
-        )
-        portrait_add(
-            study=study,
-            image=image,
-            kind=kind,
-            disorder_code=codes[i % len(codes)],
-            used_in_training=training,
-        )
+        image = phantoms.render_portrait(codes[i % len(codes)], 300_000 + i, settings.SURVEY_IMAGE_SIZE)
+        portrait_add(study=study, image=image, kind=kind, disorder_code=codes[i % len(codes)],
+                     used_in_training=training)
     return study.portraits.count()
 
 
@@ -180,17 +146,10 @@ def bank_rows(study, n: int, *, start: int = 0, batch: int = 5000) -> int:
         rows = []
         for i in range(first, min(first + batch, start + n)):
             kind, training = KIND_CYCLE[(i // len(disorders)) % len(KIND_CYCLE)]
-            rows.append(
-                Portrait(
-                    study=study,
-                    disorder=disorders[i % len(disorders)],
-                    kind=kind,
-                    used_in_training=training,
-                    content_hash=hashlib.sha256(f"{study.slug}-{i}".encode()).hexdigest(),
-                    width=256,
-                    height=256,
-                    byte_size=1000,
-                )
-            )
+            rows.append(Portrait(
+                study=study, disorder=disorders[i % len(disorders)], kind=kind, used_in_training=training,
+                content_hash=hashlib.sha256(f"{study.slug}-{i}".encode()).hexdigest(),
+                width=256, height=256, byte_size=1000,
+            ))
         Portrait.objects.bulk_create(rows)
     return study.portraits.count()

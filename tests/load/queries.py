@@ -23,24 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.load.common import (
-    bank_rows,
-    django_environment,
-    django_setup,
-    migrate,
-    study_create,
-    throwaway_database,
-)  # noqa: E402
+from tests.load.common import bank_rows, django_environment, django_setup, migrate, study_create, throwaway_database  # noqa: E402
 
 QUESTIONS_MEASURED = 6  # spans at least two categories (5 questions per category in this study)
 # The requests a participant makes per question, in order; each is measured on its own.
-STEPS = (
-    "current question (first serve)",
-    "current question (reload)",
-    "image",
-    "clock start",
-    "answer",
-)
+STEPS = ("current question (first serve)", "current question (reload)", "image", "clock start", "answer")
 
 
 @dataclass
@@ -62,12 +49,8 @@ def _request(client, method: str, path: str, token: str, measured: Measured, ste
 
     with CaptureQueriesContext(connection) as captured:
         started = time.perf_counter()
-        response = getattr(client, method)(
-            path,
-            data=data or None,
-            content_type="application/json",
-            HTTP_AUTHORIZATION=f"Bearer {token}",
-        )
+        response = getattr(client, method)(path, data=data or None, content_type="application/json",
+                                           HTTP_AUTHORIZATION=f"Bearer {token}")
         elapsed = (time.perf_counter() - started) * 1000
     assert response.status_code in (200, 201), (step, response.status_code, response.content[:300])
     measured.add(step, [q["sql"] for q in captured.captured_queries], elapsed)
@@ -77,46 +60,18 @@ def _request(client, method: str, path: str, token: str, measured: Measured, ste
 def measure_session(client, invite_token: str) -> Measured:
     """Start a session through the API and walk its first questions, counting each request's queries."""
     measured = Measured()
-    started = _request(
-        client,
-        "post",
-        "/api/participant/sessions/",
-        "",
-        measured,
-        "session start",
-        invite=invite_token,
-        consent=True,
-        profession="other",
-        years_experience=5,
-    )
+    started = _request(client, "post", "/api/participant/sessions/", "", measured, "session start",
+                       invite=invite_token, consent=True, profession="other", years_experience=5)
     token = started.json()["token"]
     _request(client, "post", "/api/participant/session/begin/", token, measured, "begin")
     for _ in range(QUESTIONS_MEASURED):
-        question = _request(
-            client, "get", "/api/participant/question/", token, measured, STEPS[0]
-        ).json()
+        question = _request(client, "get", "/api/participant/question/", token, measured, STEPS[0]).json()
         _request(client, "get", "/api/participant/question/", token, measured, STEPS[1])
-        urls = question["stimulus_urls"] + [
-            o["image_url"] for o in question["options"] if o["image_url"]
-        ]
+        urls = question["stimulus_urls"] + [o["image_url"] for o in question["options"] if o["image_url"]]
         measure_image(client, urls[0], token, measured)
-        _request(
-            client,
-            "post",
-            f"/api/participant/questions/{question['id']}/start/",
-            token,
-            measured,
-            STEPS[3],
-        )
-        _request(
-            client,
-            "post",
-            f"/api/participant/questions/{question['id']}/answer/",
-            token,
-            measured,
-            STEPS[4],
-            choice=question["options"][0]["code"],
-        )
+        _request(client, "post", f"/api/participant/questions/{question['id']}/start/", token, measured, STEPS[3])
+        _request(client, "post", f"/api/participant/questions/{question['id']}/answer/", token, measured, STEPS[4],
+                 choice=question["options"][0]["code"])
     return measured
 
 
@@ -142,27 +97,19 @@ def report(results: dict[int, Measured], show_sql: bool) -> bool:
     """Print the table; True when every step's query count is the same for every bank size."""
     sizes = sorted(results)
     steps = ["session start", "begin", *STEPS]
-    header = (
-        f"{'request':34}"
-        + "".join(f"{f'queries @{n:,}':>18}" for n in sizes)
-        + "".join(f"{f'median ms @{n:,}':>20}" for n in sizes)
-    )
+    header = f"{'request':34}" + "".join(f"{f'queries @{n:,}':>18}" for n in sizes) + "".join(
+        f"{f'median ms @{n:,}':>20}" for n in sizes)
     print(header)
     constant = True
     for step in steps:
         counts = [results[n].queries[step] for n in sizes]
         same = all(set(c) == set(counts[0]) for c in counts)
         constant &= same or step == "session start"
-        line = (
-            f"{step:34}"
-            + "".join(f"{_counts(c):>18}" for c in counts)
-            + "".join(f"{statistics.median(results[n].ms[step]):>20.1f}" for n in sizes)
-        )
+        line = f"{step:34}" + "".join(f"{_counts(c):>18}" for c in counts) + "".join(
+            f"{statistics.median(results[n].ms[step]):>20.1f}" for n in sizes)
         print(line + ("" if same else "   <-- differs"))
-    print(
-        "(per question: min-max over the first "
-        f"{QUESTIONS_MEASURED} questions; 'image' is a 404 here because bank rows have no files)"
-    )
+    print("(per question: min-max over the first "
+          f"{QUESTIONS_MEASURED} questions; 'image' is a 404 here because bank rows have no files)")
     if show_sql:
         for step in STEPS:
             print(f"\n-- SQL of '{step}' (bank of {sizes[-1]:,}):")
@@ -172,10 +119,7 @@ def report(results: dict[int, Measured], show_sql: bool) -> bool:
 
 
 def run(banks: list[int], show_sql: bool) -> bool:
-    with (
-        tempfile.TemporaryDirectory(prefix="survey-queries-") as folder,
-        throwaway_database("survey_queries") as url,
-    ):
+    with tempfile.TemporaryDirectory(prefix="survey-queries-") as folder, throwaway_database("survey_queries") as url:
         django_setup(django_environment(url, Path(folder)))
         from django.db import connections
         from django.test import Client
@@ -184,9 +128,7 @@ def run(banks: list[int], show_sql: bool) -> bool:
         from survey.models import Invite
 
         setup_test_environment()  # lets the test client's host through ALLOWED_HOSTS
-        logging.getLogger("django.request").setLevel(
-            logging.ERROR
-        )  # the expected 404s of file-less images
+        logging.getLogger("django.request").setLevel(logging.ERROR)  # the expected 404s of file-less images
         try:
             print(f"migrated a throwaway database in {migrate():.1f} s")
             study = study_create("queries", per_category=5)
@@ -196,9 +138,7 @@ def run(banks: list[int], show_sql: bool) -> bool:
             for size in sorted(banks):
                 started = time.perf_counter()
                 have = bank_rows(study, size - have, start=have)
-                print(
-                    f"bank: {have:,} portrait rows ({time.perf_counter() - started:.1f} s to add)"
-                )
+                print(f"bank: {have:,} portrait rows ({time.perf_counter() - started:.1f} s to add)")
                 results[size] = measure_session(Client(), invite.token)
             print()
             constant = report(results, show_sql)
@@ -210,12 +150,8 @@ def run(banks: list[int], show_sql: bool) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--banks", type=int, nargs="+", default=[100, 100_000], help="bank sizes to compare"
-    )
-    parser.add_argument(
-        "--sql", action="store_true", help="print the SQL of one request of each kind"
-    )
+    parser.add_argument("--banks", type=int, nargs="+", default=[100, 100_000], help="bank sizes to compare")
+    parser.add_argument("--sql", action="store_true", help="print the SQL of one request of each kind")
     args = parser.parse_args(argv)
     return 0 if run(args.banks, args.sql) else 1
 

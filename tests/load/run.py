@@ -46,19 +46,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import aiohttp  # noqa: E402
 
 from tests.load.common import (  # noqa: E402
-    REPO,
-    bank_rendered,
-    django_environment,
-    django_setup,
-    migrate,
-    study_create,
-    throwaway_database,
+    REPO, bank_rendered, django_environment, django_setup, migrate, study_create, throwaway_database,
 )
 
 PER_CATEGORY = 10  # the paper's 10 questions per category: 30 timed questions per participant
-ACCESS_LOG_FORMAT = (
-    '%(p)s %({x-load-request}i)s %(s)s %(M)s "%(r)s"'  # pid, our request id, status, ms
-)
+ACCESS_LOG_FORMAT = '%(p)s %({x-load-request}i)s %(s)s %(M)s "%(r)s"'  # pid, our request id, status, ms
 MAX_ATTEMPTS = 8  # a patient browser: reloads with backoff for ~30 s before giving up
 ANSWER_LABELS = ("answer", "skip", "expire")
 
@@ -82,9 +74,7 @@ def children(pid: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        fields = stat.rsplit(")", 1)[
-            1
-        ].split()  # the command name may hold spaces; fields after ')' do not
+        fields = stat.rsplit(")", 1)[1].split()  # the command name may hold spaces; fields after ')' do not
         if int(fields[1]) == pid and fields[0] != "Z":
             found.append(int(entry.name))
     return sorted(found)
@@ -114,9 +104,7 @@ def postgres_backends(database: str) -> list[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                title = (
-                    (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                )
+                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
             if title.startswith("postgres:") and f" {database} " in title:
@@ -191,44 +179,19 @@ class Instance:
         return children(self.process.pid)
 
 
-def instance_start(
-    name: str, folder: Path, environment: dict[str, str], workers: int, threads: int
-) -> Instance:
+def instance_start(name: str, folder: Path, environment: dict[str, str], workers: int, threads: int) -> Instance:
     port = free_port()
     access_log, error_log = folder / f"{name}-access.log", folder / f"{name}-error.log"
     command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "config.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
-        "--worker-class",
-        "gthread" if threads > 1 else "sync",
-        "--access-logfile",
-        str(access_log),
-        "--access-logformat",
-        ACCESS_LOG_FORMAT,
-        "--error-logfile",
-        str(error_log),
-        "--log-level",
-        "warning",
-        "--timeout",
-        "60",
+        sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers), "--threads", str(threads),
+        "--worker-class", "gthread" if threads > 1 else "sync",
+        "--access-logfile", str(access_log), "--access-logformat", ACCESS_LOG_FORMAT,
+        "--error-logfile", str(error_log), "--log-level", "warning", "--timeout", "60",
     ]
     # Own process group: the cleanup can end the master and its workers together, and nothing else.
-    process = subprocess.Popen(
-        command,
-        cwd=REPO,
-        env={**os.environ, **environment},
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **environment}, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return Instance(name, port, process, access_log, error_log)
 
 
@@ -298,9 +261,7 @@ class Ack:
     outcome: str
     choice: str | None  # what the participant sent (None for a skip or an expire)
     via: str  # "200", or "409" when a retry found the first outcome already recorded
-    intent: str = (
-        ""  # what the participant did: answered, skipped or timeout (let the time run out)
-    )
+    intent: str = ""  # what the participant did: answered, skipped or timeout (let the time run out)
 
 
 @dataclass
@@ -338,16 +299,8 @@ class Run:
     def now(self) -> float:
         return time.monotonic() - self.began
 
-    async def call(
-        self,
-        instance: Instance,
-        method: str,
-        path: str,
-        label: str,
-        *,
-        token: str | None = None,
-        json: dict | None = None,
-    ) -> Reply:
+    async def call(self, instance: Instance, method: str, path: str, label: str, *, token: str | None = None,
+                   json: dict | None = None) -> Reply:
         """One browser request: retried with backoff on a lost response or a 5xx, like a reload."""
         for attempt in range(MAX_ATTEMPTS):
             request_id = f"r{next(self.ids)}"
@@ -357,30 +310,17 @@ class Run:
             started = self.now()
             self.in_flight[instance.name] += 1
             try:
-                async with self.client.request(
-                    method, instance.base + path, json=json, headers=headers
-                ) as response:
+                async with self.client.request(method, instance.base + path, json=json, headers=headers) as response:
                     raw = await response.read()
                     status = response.status
                     is_json = response.content_type == "application/json"
             except (aiohttp.ClientError, asyncio.TimeoutError) as error:
                 self.in_flight[instance.name] -= 1
-                self.attempts.append(
-                    Attempt(
-                        label,
-                        instance.name,
-                        request_id,
-                        started,
-                        self.now(),
-                        None,
-                        type(error).__name__,
-                    )
-                )
+                self.attempts.append(Attempt(label, instance.name, request_id, started, self.now(), None,
+                                             type(error).__name__))
             else:
                 self.in_flight[instance.name] -= 1
-                self.attempts.append(
-                    Attempt(label, instance.name, request_id, started, self.now(), status)
-                )
+                self.attempts.append(Attempt(label, instance.name, request_id, started, self.now(), status))
                 if status < 500:
                     return Reply(status, _json(raw) if is_json and raw else None)
             await asyncio.sleep(min(5.0, 0.25 * 2**attempt) * random.uniform(0.5, 1.5))
@@ -398,9 +338,7 @@ class Run:
             return
         earlier = self.acks.get(question_id)
         if earlier is not None and earlier.outcome != ack.outcome:
-            self.ack_conflicts.append(
-                f"question {question_id}: {earlier.outcome} then {ack.outcome}"
-            )
+            self.ack_conflicts.append(f"question {question_id}: {earlier.outcome} then {ack.outcome}")
         self.acks.setdefault(question_id, ack)
 
 
@@ -412,29 +350,16 @@ def _json(raw: bytes):
 
 async def fetch_images(run: Run, instance: Instance, token: str, question: dict) -> None:
     """The page preloads every portrait of the question together (a browser opens up to 6 at once)."""
-    urls = question["stimulus_urls"] + [
-        o["image_url"] for o in question["options"] if o["image_url"]
-    ]
-    replies = await asyncio.gather(
-        *(run.call(instance, "GET", url, "image", token=token) for url in urls)
-    )
+    urls = question["stimulus_urls"] + [o["image_url"] for o in question["options"] if o["image_url"]]
+    replies = await asyncio.gather(*(run.call(instance, "GET", url, "image", token=token) for url in urls))
     if any(r.status != 200 for r in replies):
         run.anomalies["image not 200"] += 1
 
 
 async def session_start(run: Run, instance: Instance) -> str:
-    reply = await run.call(
-        instance,
-        "POST",
-        "/api/participant/sessions/",
-        "session start",
-        json={
-            "invite": run.invite,
-            "consent": True,
-            "profession": "clinical_geneticist",
-            "years_experience": random.randint(1, 30),
-        },
-    )
+    reply = await run.call(instance, "POST", "/api/participant/sessions/", "session start", json={
+        "invite": run.invite, "consent": True, "profession": "clinical_geneticist",
+        "years_experience": random.randint(1, 30)})
     if reply.status not in (200, 201):
         raise GaveUp(f"session start answered {reply.status}: {reply.body}")
     run.sessions_started += 1
@@ -444,9 +369,7 @@ async def session_start(run: Run, instance: Instance) -> str:
 async def answer_question(run: Run, instance: Instance, token: str, question: dict) -> None:
     """Start the clock once the images are in, think, then answer, skip, or let the time run out."""
     qid = question["id"]
-    started = await run.call(
-        instance, "POST", f"/api/participant/questions/{qid}/start/", "clock start", token=token
-    )
+    started = await run.call(instance, "POST", f"/api/participant/questions/{qid}/start/", "clock start", token=token)
     if started.status != 200:
         run.anomalies[f"clock start {started.status}"] += 1
         return
@@ -455,33 +378,21 @@ async def answer_question(run: Run, instance: Instance, token: str, question: di
     if roll < run.args.timeout_share:
         await asyncio.sleep(remaining_s + 0.05)
         while True:
-            reply = await run.call(
-                instance, "POST", f"/api/participant/questions/{qid}/expire/", "expire", token=token
-            )
+            reply = await run.call(instance, "POST", f"/api/participant/questions/{qid}/expire/", "expire", token=token)
             body = reply.body if isinstance(reply.body, dict) else {}
-            if (
-                reply.status == 409 and body.get("error") == "not_expired"
-            ):  # our clock ran ahead of the server's
+            if reply.status == 409 and body.get("error") == "not_expired":  # our clock ran ahead of the server's
                 await asyncio.sleep(body["remaining_ms"] / 1000 + 0.05)
                 continue
             run.acknowledge(qid, reply, None, "timeout")
             return
     await asyncio.sleep(random.uniform(*run.args.think))
     if roll < run.args.timeout_share + run.args.skip_share:
-        reply = await run.call(
-            instance, "POST", f"/api/participant/questions/{qid}/skip/", "skip", token=token
-        )
+        reply = await run.call(instance, "POST", f"/api/participant/questions/{qid}/skip/", "skip", token=token)
         run.acknowledge(qid, reply, None, "skipped")
     else:
         choice = random.choice(question["options"])["code"]
-        reply = await run.call(
-            instance,
-            "POST",
-            f"/api/participant/questions/{qid}/answer/",
-            "answer",
-            token=token,
-            json={"choice": choice},
-        )
+        reply = await run.call(instance, "POST", f"/api/participant/questions/{qid}/answer/", "answer", token=token,
+                               json={"choice": choice})
         run.acknowledge(qid, reply, choice, "answered")
 
 
@@ -494,20 +405,14 @@ async def participant(run: Run, index: int) -> None:
         active = True
         run.active += 1
         run.peak_active = max(run.peak_active, run.active)
-        practice = await run.call(
-            instance, "GET", "/api/participant/practice/", "practice", token=token
-        )
+        practice = await run.call(instance, "GET", "/api/participant/practice/", "practice", token=token)
         for question in practice.body or []:
             await fetch_images(run, instance, token, question)
-        begun = await run.call(
-            instance, "POST", "/api/participant/session/begin/", "begin", token=token
-        )
+        begun = await run.call(instance, "POST", "/api/participant/session/begin/", "begin", token=token)
         if begun.status not in (200, 409):  # 409: a retried begin whose first response was lost
             raise GaveUp(f"begin answered {begun.status}")
         while True:
-            current = await run.call(
-                instance, "GET", "/api/participant/question/", "current question", token=token
-            )
+            current = await run.call(instance, "GET", "/api/participant/question/", "current question", token=token)
             if current.status == 204:
                 break
             if current.status != 200:
@@ -528,9 +433,7 @@ async def healthz_probe(run: Run, stop: asyncio.Event) -> None:
     for i in itertools.count():
         if stop.is_set():
             break
-        task = asyncio.create_task(
-            run.call(run.instances[i % len(run.instances)], "GET", "/healthz", "healthz")
-        )
+        task = asyncio.create_task(run.call(run.instances[i % len(run.instances)], "GET", "/healthz", "healthz"))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
         try:
@@ -556,14 +459,8 @@ async def killer(run: Run, expected_answers: int) -> None:
         else:
             await asyncio.sleep(0.002)
     os.kill(victim, signal.SIGKILL)
-    run.kill = {
-        "instance": instance.name,
-        "pid": victim,
-        "at": run.now(),
-        "acks": len(run.acks),
-        "busy": busy,
-        "in_flight": run.in_flight[instance.name],
-    }
+    run.kill = {"instance": instance.name, "pid": victim, "at": run.now(), "acks": len(run.acks), "busy": busy,
+                "in_flight": run.in_flight[instance.name]}
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         now_workers = set(instance.workers())
@@ -579,20 +476,13 @@ async def warm_up(instances: list[Instance], per_instance: int) -> None:
     that has run for a minute has done so, so this is kept out of the measurement (a respawned worker's
     cold start after the kill is not: it is part of the run)."""
     async with aiohttp.ClientSession() as client:
-
         async def hit(url: str) -> None:
             async with client.get(url) as response:
                 await response.read()
 
         for _ in range(3):
-            await asyncio.gather(
-                *(
-                    hit(instance.base + path)
-                    for instance in instances
-                    for _ in range(per_instance)
-                    for path in ("/healthz", "/api/participant/question/")
-                )
-            )
+            await asyncio.gather(*(hit(instance.base + path) for instance in instances for _ in range(per_instance)
+                                   for path in ("/healthz", "/api/participant/question/")))
 
 
 async def drive(args: argparse.Namespace, instances: list[Instance], invite: str) -> Run:
@@ -649,31 +539,17 @@ def latency_table(run: Run) -> dict[str, dict[str, float]]:
             by_label[a.label].append(a.ms)
         else:
             failed[a.label] += 1
-    order = [
-        "healthz",
-        "current question",
-        "answer",
-        "skip",
-        "expire",
-        "clock start",
-        "image",
-        "session start",
-        "practice",
-        "begin",
-    ]
+    order = ["healthz", "current question", "answer", "skip", "expire", "clock start", "image", "session start",
+             "practice", "begin"]
     stats = {}
-    print(
-        f"{'request':18}{'n':>8}{'failed':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'max ms':>10}"
-    )
+    print(f"{'request':18}{'n':>8}{'failed':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'max ms':>10}")
     for label in order:
         values = by_label.get(label, [])
         if not values:
             continue
         stats[label] = {q: percentile(values, q) for q in (50, 95, 99, 100)}
         s = stats[label]
-        print(
-            f"{label:18}{len(values):>8}{failed[label]:>8}{s[50]:>10.1f}{s[95]:>10.1f}{s[99]:>10.1f}{s[100]:>10.1f}"
-        )
+        print(f"{label:18}{len(values):>8}{failed[label]:>8}{s[50]:>10.1f}{s[95]:>10.1f}{s[99]:>10.1f}{s[100]:>10.1f}")
     return stats
 
 
@@ -689,23 +565,11 @@ def attribute_failures(run: Run) -> tuple[int, int]:
         if a.status is not None and a.status < 500:
             continue
         pid = logged.get(a.request_id, (None, None))[0]
-        what = (
-            f"{a.label} on {a.instance} at {a.started:.2f}-{a.ended:.2f} s: {a.status or a.error}"
-        )
+        what = f"{a.label} on {a.instance} at {a.started:.2f}-{a.ended:.2f} s: {a.status or a.error}"
         on_victim_instance = kill and a.instance == kill["instance"]
-        if (
-            a.status is None
-            and pid is None
-            and on_victim_instance
-            and a.started <= kill["at"] <= a.ended + 0.05
-        ):
+        if a.status is None and pid is None and on_victim_instance and a.started <= kill["at"] <= a.ended + 0.05:
             allowed.append(what + " (in flight on the killed worker)")
-        elif (
-            a.status is None
-            and pid is None
-            and on_victim_instance
-            and 0 <= a.started - kill["at"] < 2.0
-        ):
+        elif a.status is None and pid is None and on_victim_instance and 0 <= a.started - kill["at"] < 2.0:
             allowed.append(what + " (sent on a connection the killed worker held)")
         elif kill and pid == kill["pid"]:
             allowed.append(what + " (served by the killed worker)")
@@ -713,14 +577,10 @@ def attribute_failures(run: Run) -> tuple[int, int]:
             unexplained.append(what + (f" (worker {pid})" if pid else " (no server log of it)"))
     n_5xx = sum(1 for a in run.attempts if a.status is not None and a.status >= 500)
     n_lost = sum(1 for a in run.attempts if a.status is None)
-    print(
-        f"5xx responses: {n_5xx}; requests without a response (connection error / client timeout): {n_lost}"
-    )
+    print(f"5xx responses: {n_5xx}; requests without a response (connection error / client timeout): {n_lost}")
     if kill:
         finished = sum(1 for pid, _ in logged.values() if pid == kill["pid"])
-        print(
-            f"the killed worker {kill['pid']} had finished and logged {finished} requests before the SIGKILL"
-        )
+        print(f"the killed worker {kill['pid']} had finished and logged {finished} requests before the SIGKILL")
     for line in allowed:
         print("  allowed:    ", line)
     for line in unexplained[:30]:
@@ -752,9 +612,7 @@ def verify(run: Run, slug: str) -> Verdict:
     study = Study.objects.get(slug=slug)
     frame = answers_frame(study)
     verdict = Verdict(acknowledged=len(run.acks), in_export=len(frame))
-    verdict.duplicated = int(
-        frame["question"].duplicated().sum() + frame.duplicated(["session", "position"]).sum()
-    )
+    verdict.duplicated = int(frame["question"].duplicated().sum() + frame.duplicated(["session", "position"]).sum())
     rows = {int(row.question): row for row in frame.itertuples(index=False)}
     for question_id, ack in run.acks.items():
         row = rows.get(question_id)
@@ -765,57 +623,35 @@ def verify(run: Run, slug: str) -> Verdict:
     for question_id, row in rows.items():
         if question_id not in run.acks:
             verdict.unacknowledged[row.outcome] += 1
-    verdict.sessions = Counter(
-        QuizSession.objects.filter(study=study).values_list("stage", flat=True)
-    )
-    assert Answer.objects.filter(
-        question__session__study=study, question__is_practice=False
-    ).count() == len(frame)
+    verdict.sessions = Counter(QuizSession.objects.filter(study=study).values_list("stage", flat=True))
+    assert Answer.objects.filter(question__session__study=study, question__is_practice=False).count() == len(frame)
     connections.close_all()
     return verdict
 
 
 def run_queries() -> bool:
-    print(
-        "\n== SQL queries per request (tests/load/queries.py, its own throwaway database)",
-        flush=True,
-    )
+    print("\n== SQL queries per request (tests/load/queries.py, its own throwaway database)", flush=True)
     result = subprocess.run([sys.executable, str(Path(__file__).with_name("queries.py"))], cwd=REPO)
     return result.returncode == 0
 
 
-def report_targets(
-    args, run: Run, stats, verdict: Verdict, unexplained: int, queries_ok: bool | None
-) -> bool:
+def report_targets(args, run: Run, stats, verdict: Verdict, unexplained: int, queries_ok: bool | None) -> bool:
     n = args.participants
     answer_p95, healthz_p95 = stats.get("answer", {}).get(95, float("inf")), stats["healthz"][95]
     targets = [
-        (
-            f"{n} concurrent participants: peak {run.peak_active} active at once, {run.finished} of {n} finished",
-            run.peak_active == n and run.finished == n,
-        ),
-        (
-            f"zero lost answers: {verdict.lost} of {verdict.acknowledged} acknowledged missing from the export, "
-            f"{verdict.mismatched} with another outcome",
-            verdict.lost == 0 and verdict.mismatched == 0 and not run.ack_conflicts,
-        ),
-        (
-            f"zero duplicated answers: {verdict.duplicated} duplicates in the export",
-            verdict.duplicated == 0,
-        ),
-        (
-            f"no 5xx or lost response apart from the killed worker's: {unexplained} unexplained",
-            unexplained == 0 and bool(run.kill),
-        ),
-        (
-            f"p95 answer {answer_p95:.1f} ms <= 3 x p95 healthz {healthz_p95:.1f} ms = {3 * healthz_p95:.1f} ms",
-            answer_p95 <= 3 * healthz_p95,
-        ),
+        (f"{n} concurrent participants: peak {run.peak_active} active at once, {run.finished} of {n} finished",
+         run.peak_active == n and run.finished == n),
+        (f"zero lost answers: {verdict.lost} of {verdict.acknowledged} acknowledged missing from the export, "
+         f"{verdict.mismatched} with another outcome", verdict.lost == 0 and verdict.mismatched == 0
+         and not run.ack_conflicts),
+        (f"zero duplicated answers: {verdict.duplicated} duplicates in the export", verdict.duplicated == 0),
+        (f"no 5xx or lost response apart from the killed worker's: {unexplained} unexplained",
+         unexplained == 0 and bool(run.kill)),
+        (f"p95 answer {answer_p95:.1f} ms <= 3 x p95 healthz {healthz_p95:.1f} ms = {3 * healthz_p95:.1f} ms",
+         answer_p95 <= 3 * healthz_p95),
     ]
     if queries_ok is not None:
-        targets.append(
-            ("SQL queries per request constant from 100 to 100,000 portraits", queries_ok)
-        )
+        targets.append(("SQL queries per request constant from 100 to 100,000 portraits", queries_ok))
     print("\n== targets")
     for text, ok in targets:
         print(f"  [{'PASS' if ok else 'FAIL'}] {text}")
@@ -828,68 +664,27 @@ def main(argv: list[str] | None = None) -> int:
     # Sync workers, 3 per instance as the Dockerfile runs them: on 2 cores they served more requests per
     # second than 2 x 4 gthread threads (GIL contention) in trial runs.
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers per instance")
-    parser.add_argument(
-        "--threads", type=int, default=1, help="threads per worker (gthread; 1 = sync workers)"
-    )
-    parser.add_argument(
-        "--conn-max-age", type=int, default=60, help="DATABASE_CONN_MAX_AGE for the servers"
-    )
-    parser.add_argument(
-        "--bank", type=int, default=208, help="rendered portraits in the study's bank"
-    )
-    parser.add_argument(
-        "--ramp", type=float, default=10.0, help="seconds over which participants arrive"
-    )
-    parser.add_argument(
-        "--think",
-        type=float,
-        nargs=2,
-        default=(0.5, 2.5),
-        metavar=("MIN", "MAX"),
-        help="seconds a participant looks before answering or skipping",
-    )
-    parser.add_argument(
-        "--time-limit-ms",
-        type=int,
-        default=4000,
-        help="every category's limit (short: quick timeouts)",
-    )
-    parser.add_argument(
-        "--timeout-share", type=float, default=0.1, help="share of questions left to time out"
-    )
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread; 1 = sync workers)")
+    parser.add_argument("--conn-max-age", type=int, default=60, help="DATABASE_CONN_MAX_AGE for the servers")
+    parser.add_argument("--bank", type=int, default=208, help="rendered portraits in the study's bank")
+    parser.add_argument("--ramp", type=float, default=10.0, help="seconds over which participants arrive")
+    parser.add_argument("--think", type=float, nargs=2, default=(0.5, 2.5), metavar=("MIN", "MAX"),
+                        help="seconds a participant looks before answering or skipping")
+    parser.add_argument("--time-limit-ms", type=int, default=4000, help="every category's limit (short: quick timeouts)")
+    parser.add_argument("--timeout-share", type=float, default=0.1, help="share of questions left to time out")
     parser.add_argument("--skip-share", type=float, default=0.1, help="share of questions skipped")
-    parser.add_argument(
-        "--kill-at",
-        type=float,
-        default=0.4,
-        help="SIGKILL a worker when this share of answers is in",
-    )
-    parser.add_argument(
-        "--healthz-rate", type=float, default=10.0, help="baseline probes per second"
-    )
-    parser.add_argument(
-        "--request-timeout",
-        type=float,
-        default=60.0,
-        help="client gives up on a response after (s)",
-    )
-    parser.add_argument(
-        "--max-seconds", type=float, default=900.0, help="stop the run after this long"
-    )
-    parser.add_argument(
-        "--skip-queries", action="store_true", help="do not run tests/load/queries.py"
-    )
-    parser.add_argument(
-        "--seed", type=int, default=None, help="seed of the simulated participants' choices"
-    )
+    parser.add_argument("--kill-at", type=float, default=0.4, help="SIGKILL a worker when this share of answers is in")
+    parser.add_argument("--healthz-rate", type=float, default=10.0, help="baseline probes per second")
+    parser.add_argument("--request-timeout", type=float, default=60.0, help="client gives up on a response after (s)")
+    parser.add_argument("--max-seconds", type=float, default=900.0, help="stop the run after this long")
+    parser.add_argument("--skip-queries", action="store_true", help="do not run tests/load/queries.py")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the simulated participants' choices")
     args = parser.parse_args(argv)
     random.seed(args.seed)
 
     instances: list[Instance] = []
-    with (
-        tempfile.TemporaryDirectory(prefix="survey-load-") as folder_name,
-        throwaway_database("survey_load") as database_url,
-    ):
+    with tempfile.TemporaryDirectory(prefix="survey-load-") as folder_name, \
+            throwaway_database("survey_load") as database_url:
         folder = Path(folder_name)
         try:
             environment = django_environment(database_url, folder, conn_max_age=args.conn_max_age)
@@ -902,74 +697,46 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== setup: throwaway database {database_url.rsplit('/', 1)[1]}", flush=True)
             print(f"migrated in {migrate():.1f} s", flush=True)
             started = time.perf_counter()
-            study = study_create(
-                "load",
-                per_category=PER_CATEGORY,
-                time_limit_ms=args.time_limit_ms,
-                grace_ms=1000,
-                load_allowance_ms=3000,
-            )
+            study = study_create("load", per_category=PER_CATEGORY, time_limit_ms=args.time_limit_ms, grace_ms=1000,
+                                 load_allowance_ms=3000)
             n_bank = bank_rendered(study, args.bank)
             invite = Invite.objects.create(study=study, reusable=True, label="load run").token
-            print(
-                f"study 'load': {n_bank} rendered portraits, {3 * PER_CATEGORY} timed questions per participant, "
-                f"limit {args.time_limit_ms} ms, grace 1000 ms ({time.perf_counter() - started:.1f} s)",
-                flush=True,
-            )
+            print(f"study 'load': {n_bank} rendered portraits, {3 * PER_CATEGORY} timed questions per participant, "
+                  f"limit {args.time_limit_ms} ms, grace 1000 ms ({time.perf_counter() - started:.1f} s)", flush=True)
             connections.close_all()  # the servers get the database to themselves
 
-            instances = [
-                instance_start(name, folder, environment, args.workers, args.threads)
-                for name in ("A", "B")
-            ]
+            instances = [instance_start(name, folder, environment, args.workers, args.threads) for name in ("A", "B")]
             kind = f"gthread, {args.threads} threads" if args.threads > 1 else "sync"
-            print(
-                f"\n== servers: 2 gunicorn instances x {args.workers} workers ({kind}), "
-                f"DATABASE_CONN_MAX_AGE={args.conn_max_age}, on {os.cpu_count()} CPU cores",
-                flush=True,
-            )
+            print(f"\n== servers: 2 gunicorn instances x {args.workers} workers ({kind}), "
+                  f"DATABASE_CONN_MAX_AGE={args.conn_max_age}, on {os.cpu_count()} CPU cores", flush=True)
             cpu_before = resource.getrusage(resource.RUSAGE_SELF)
             run = asyncio.run(drive(args, instances, invite))
             cpu_after = resource.getrusage(resource.RUSAGE_SELF)
             for instance in instances:
-                print(
-                    f"{instance.name}: {instance.base} master {instance.process.pid}, workers now {instance.workers()}"
-                )
+                print(f"{instance.name}: {instance.base} master {instance.process.pid}, workers now {instance.workers()}")
 
-            print(
-                f"\n== run: {args.participants} participants (ramp {args.ramp:.0f} s, think {args.think[0]}-"
-                f"{args.think[1]} s, ~{args.timeout_share:.0%} left to time out, ~{args.skip_share:.0%} skipped)"
-            )
-            client_cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (
-                cpu_after.ru_stime - cpu_before.ru_stime
-            )
-            print(
-                f"wall {run.wall:.1f} s, {len(run.attempts)} requests ({len(run.attempts) / run.wall:.0f}/s); "
-                f"CPU s used on the same {os.cpu_count()} cores: load client {client_cpu:.1f}, gunicorn workers "
-                f"{run.cpu['gunicorn']:.1f} (the killed one's not counted), PostgreSQL backends "
-                f"{run.cpu['postgres']:.1f}; whole machine busy {run.cpu['machine']:.1f} (steal "
-                f"{run.cpu['steal']:.1f}) of {run.wall * os.cpu_count():.0f} available"
-            )
+            print(f"\n== run: {args.participants} participants (ramp {args.ramp:.0f} s, think {args.think[0]}-"
+                  f"{args.think[1]} s, ~{args.timeout_share:.0%} left to time out, ~{args.skip_share:.0%} skipped)")
+            client_cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+            print(f"wall {run.wall:.1f} s, {len(run.attempts)} requests ({len(run.attempts) / run.wall:.0f}/s); "
+                  f"CPU s used on the same {os.cpu_count()} cores: load client {client_cpu:.1f}, gunicorn workers "
+                  f"{run.cpu['gunicorn']:.1f} (the killed one's not counted), PostgreSQL backends "
+                  f"{run.cpu['postgres']:.1f}; whole machine busy {run.cpu['machine']:.1f} (steal "
+                  f"{run.cpu['steal']:.1f}) of {run.wall * os.cpu_count():.0f} available")
             others = run.cpu["machine"] - client_cpu - run.cpu["gunicorn"] - run.cpu["postgres"]
-            print(
-                f"busy time not accounted to this run's processes (other jobs on the machine, PostgreSQL's "
-                f"own writers, the killed worker, the kernel): {others:.1f} CPU s"
-            )
-            print(
-                f"sessions started {run.sessions_started}, peak active {run.peak_active}, finished {run.finished}, "
-                f"gave up {len(run.gave_up)}"
-            )
+            print(f"busy time not accounted to this run's processes (other jobs on the machine, PostgreSQL's "
+                  f"own writers, the killed worker, the kernel): {others:.1f} CPU s")
+            print(f"sessions started {run.sessions_started}, peak active {run.peak_active}, finished {run.finished}, "
+                  f"gave up {len(run.gave_up)}")
             for line in run.gave_up[:10]:
                 print("  gave up:", line)
             if run.kill:
-                print(
-                    f"SIGKILL worker {run.kill['pid']} of {run.kill['instance']} "
-                    f"({'mid-request' if run.kill['busy'] else 'none seen mid-request in 5 s'}; "
-                    f"{run.kill['in_flight']} requests to {run.kill['instance']} awaiting responses) "
-                    f"at {run.kill['at']:.1f} s "
-                    f"(after {run.kill['acks']} answers); respawned as {run.kill.get('respawned_as')} "
-                    f"in {run.kill.get('respawn_s', float('nan')):.1f} s"
-                )
+                print(f"SIGKILL worker {run.kill['pid']} of {run.kill['instance']} "
+                      f"({'mid-request' if run.kill['busy'] else 'none seen mid-request in 5 s'}; "
+                      f"{run.kill['in_flight']} requests to {run.kill['instance']} awaiting responses) "
+                      f"at {run.kill['at']:.1f} s "
+                      f"(after {run.kill['acks']} answers); respawned as {run.kill.get('respawned_as')} "
+                      f"in {run.kill.get('respawn_s', float('nan')):.1f} s")
             for what, count in run.anomalies.items():
                 print(f"  note: {what}: {count}")
 
@@ -983,23 +750,15 @@ def main(argv: list[str] | None = None) -> int:
             verdict = verify(run, "load")
             vias = Counter(ack.via for ack in run.acks.values())
             outcomes = Counter(ack.outcome for ack in run.acks.values())
-            print(
-                f"acknowledged {verdict.acknowledged} ({dict(outcomes)}; by 200: {vias['200']}, by 409 "
-                f"already_answered after a lost response: {vias['409']})"
-            )
-            print(
-                f"export rows {verdict.in_export}; lost {verdict.lost}; duplicated {verdict.duplicated}; other "
-                f"outcome than acknowledged {verdict.mismatched}; conflicting acknowledgements {len(run.ack_conflicts)}"
-            )
+            print(f"acknowledged {verdict.acknowledged} ({dict(outcomes)}; by 200: {vias['200']}, by 409 "
+                  f"already_answered after a lost response: {vias['409']})")
+            print(f"export rows {verdict.in_export}; lost {verdict.lost}; duplicated {verdict.duplicated}; other "
+                  f"outcome than acknowledged {verdict.mismatched}; conflicting acknowledgements {len(run.ack_conflicts)}")
             late = Counter(ack.intent for ack in run.acks.values() if ack.intent != ack.outcome)
-            print(
-                f"answers and skips sent in time by the client's clock but recorded as timeouts, because they "
-                f"reached the server after limit + grace: {sum(late.values())} {dict(late)}"
-            )
-            print(
-                f"export rows never acknowledged to a client: {sum(verdict.unacknowledged.values())} "
-                f"{dict(verdict.unacknowledged)} (server-recorded timeouts)"
-            )
+            print(f"answers and skips sent in time by the client's clock but recorded as timeouts, because they "
+                  f"reached the server after limit + grace: {sum(late.values())} {dict(late)}")
+            print(f"export rows never acknowledged to a client: {sum(verdict.unacknowledged.values())} "
+                  f"{dict(verdict.unacknowledged)} (server-recorded timeouts)")
             print(f"sessions by stage: {dict(verdict.sessions)}")
         finally:
             for instance in instances:

@@ -27,7 +27,5 @@ def invite(study):
 def quiz_session(invite):
     """A session past consent, profile and practice: on its first timed question."""
     session = services.session_start(invite=invite)
-    services.session_profile_submit(
-        session=session, profession="clinical_geneticist", years_experience=7
-    )
+    services.session_profile_submit(session=session, profession="clinical_geneticist", years_experience=7)
     return services.session_quiz_begin(session=session)

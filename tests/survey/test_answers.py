@@ -21,13 +21,9 @@ def wrong_choice(question):
 
 def test_a_second_submission_is_refused_and_returns_the_first_outcome(quiz_session):
     question = current(quiz_session)
-    first = services.answer_submit(
-        session=quiz_session, question_id=question.pk, choice=wrong_choice(question)
-    )
+    first = services.answer_submit(session=quiz_session, question_id=question.pk, choice=wrong_choice(question))
     with pytest.raises(services.AlreadyAnswered) as refused:
-        services.answer_submit(
-            session=quiz_session, question_id=question.pk, choice=question.correct_choice
-        )
+        services.answer_submit(session=quiz_session, question_id=question.pk, choice=question.correct_choice)
     assert refused.value.answer.pk == first.pk
     assert refused.value.answer.correct is False
     assert Answer.objects.filter(question=question).count() == 1
@@ -37,9 +33,7 @@ def test_a_skip_cannot_be_turned_into_an_answer(quiz_session):
     question = current(quiz_session)
     services.answer_submit(session=quiz_session, question_id=question.pk, choice=None)
     with pytest.raises(services.AlreadyAnswered) as refused:
-        services.answer_submit(
-            session=quiz_session, question_id=question.pk, choice=question.correct_choice
-        )
+        services.answer_submit(session=quiz_session, question_id=question.pk, choice=question.correct_choice)
     assert refused.value.answer.outcome == Outcome.SKIPPED
 
 
@@ -47,9 +41,7 @@ def test_a_later_question_cannot_be_answered_before_the_current_one(quiz_session
     current(quiz_session)
     later = quiz_session.questions.get(is_practice=False, position=5)
     with pytest.raises(services.QuestionNotCurrent):
-        services.answer_submit(
-            session=quiz_session, question_id=later.pk, choice=later.correct_choice
-        )
+        services.answer_submit(session=quiz_session, question_id=later.pk, choice=later.correct_choice)
     assert not Answer.objects.filter(question=later).exists()
 
 
@@ -60,17 +52,13 @@ def test_a_question_of_another_session_is_refused(quiz_session, study):
     theirs = current(other)
     current(quiz_session)
     with pytest.raises(services.QuestionNotCurrent):
-        services.answer_submit(
-            session=quiz_session, question_id=theirs.pk, choice=theirs.correct_choice
-        )
+        services.answer_submit(session=quiz_session, question_id=theirs.pk, choice=theirs.correct_choice)
 
 
 def test_practice_questions_cannot_be_answered_as_timed_ones(quiz_session):
     practice = quiz_session.questions.filter(is_practice=True).first()
     with pytest.raises(services.QuestionNotCurrent):
-        services.answer_submit(
-            session=quiz_session, question_id=practice.pk, choice=practice.correct_choice
-        )
+        services.answer_submit(session=quiz_session, question_id=practice.pk, choice=practice.correct_choice)
 
 
 def test_an_unknown_option_is_refused_and_nothing_is_recorded(quiz_session):
@@ -90,9 +78,7 @@ def test_skip_is_stored_as_its_own_outcome(quiz_session):
 
 def test_a_wrong_answer_is_scored_wrong(quiz_session):
     question = current(quiz_session)
-    answer = services.answer_submit(
-        session=quiz_session, question_id=question.pk, choice=wrong_choice(question)
-    )
+    answer = services.answer_submit(session=quiz_session, question_id=question.pk, choice=wrong_choice(question))
     assert answer.correct is False and answer.outcome == Outcome.ANSWERED
 
 
@@ -105,9 +91,7 @@ def test_questions_cannot_be_answered_before_the_quiz_begins(invite):
 def test_the_session_finishes_after_its_last_question(quiz_session):
     for _ in range(30):
         question = current(quiz_session)
-        services.answer_submit(
-            session=quiz_session, question_id=question.pk, choice=question.correct_choice
-        )
+        services.answer_submit(session=quiz_session, question_id=question.pk, choice=question.correct_choice)
     assert services.session_current_question(session=quiz_session) is None
     quiz_session.refresh_from_db()
     assert quiz_session.stage == QuizSession.Stage.FINISHED and quiz_session.finished_at is not None

@@ -40,44 +40,29 @@ def own_study(staff, disorders):
 
 def png(seed: int) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (50, 50, 3), dtype=np.uint8)).save(
-        buffer, "PNG"
-    )
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (50, 50, 3), dtype=np.uint8)).save(buffer, "PNG")
     return buffer.getvalue()
 
 
 def upload(client, slug, manifest: str, files: dict[str, bytes]):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    data = {
-        "manifest": SimpleUploadedFile("manifest.csv", manifest.encode()),
-        "files": [SimpleUploadedFile(name, body) for name, body in files.items()],
-    }
+    data = {"manifest": SimpleUploadedFile("manifest.csv", manifest.encode()),
+            "files": [SimpleUploadedFile(name, body) for name, body in files.items()]}
     return client.post(f"/api/studies/{slug}/portraits/", data, format="multipart")
 
 
 def test_a_coordinator_creates_a_study_and_it_is_theirs(coordinator, staff, disorders):
-    response = coordinator.post(
-        "/api/studies/",
-        {
-            "slug": "pilot",
-            "title": "Pilot",
-            "consent_text": "Agree?",
-            "disorders": [d.code for d in disorders[:4]],
-        },
-        format="json",
-    )
+    response = coordinator.post("/api/studies/", {"slug": "pilot", "title": "Pilot", "consent_text": "Agree?",
+                                                  "disorders": [d.code for d in disorders[:4]]}, format="json")
     assert response.status_code == 201, response.content
     assert Study.objects.get(slug="pilot").coordinators.filter(pk=staff.pk).exists()
     assert [s["slug"] for s in coordinator.get("/api/studies/").json()["results"]] == ["pilot"]
 
 
 def test_an_unknown_disorder_is_a_field_error(coordinator):
-    response = coordinator.post(
-        "/api/studies/",
-        {"slug": "x", "title": "X", "consent_text": "c", "disorders": ["nosuch"]},
-        format="json",
-    )
+    response = coordinator.post("/api/studies/", {"slug": "x", "title": "X", "consent_text": "c",
+                                                  "disorders": ["nosuch"]}, format="json")
     assert response.status_code == 400 and "disorders" in response.json()
 
 
@@ -85,10 +70,7 @@ def test_another_coordinators_study_is_invisible(coordinator, disorders):
     StudyFactory(slug="theirs", disorders=disorders)
     assert coordinator.get("/api/studies/theirs/").status_code == 404
     assert coordinator.get("/api/studies/theirs/invites/").status_code == 404
-    assert (
-        coordinator.post("/api/studies/theirs/invites/", {"count": 2}, format="json").status_code
-        == 404
-    )
+    assert coordinator.post("/api/studies/theirs/invites/", {"count": 2}, format="json").status_code == 404
     assert coordinator.get("/api/studies/theirs/export/answers.csv").status_code == 404
     assert not Invite.objects.exists()
 
@@ -98,61 +80,35 @@ def test_coordinator_endpoints_need_a_staff_token(who, own_study, db):
     client = APIClient()
     if who == "not_staff":
         client = client_for(get_user_model().objects.create_user("expert"))
-    for url in (
-        "/api/studies/",
-        "/api/studies/mine/invites/",
-        "/api/studies/mine/export/answers.csv",
-    ):
+    for url in ("/api/studies/", "/api/studies/mine/invites/", "/api/studies/mine/export/answers.csv"):
         assert client.get(url).status_code in (401, 403)
 
 
 def test_upload_validates_like_import_images(coordinator, own_study, image_bank_root):
-    ok = upload(
-        coordinator,
-        "mine",
-        "filename,disorder,kind,used_in_training\na.png,phx0,real,1\nb.png,phx1,synthetic,\n",
-        {"a.png": png(1), "b.png": png(2)},
-    )
+    ok = upload(coordinator, "mine", "filename,disorder,kind,used_in_training\na.png,phx0,real,1\nb.png,phx1,synthetic,\n",
+                {"a.png": png(1), "b.png": png(2)})
     assert ok.status_code == 201 and ok.json() == {"imported": 2}
-    bad = upload(
-        coordinator,
-        "mine",
-        "filename,disorder,kind,used_in_training\nc.png,phx0,real,1\nd.png,nosuch,real,0\n",
-        {"c.png": png(3), "d.png": png(4)},
-    )
+    bad = upload(coordinator, "mine", "filename,disorder,kind,used_in_training\nc.png,phx0,real,1\nd.png,nosuch,real,0\n",
+                 {"c.png": png(3), "d.png": png(4)})
     assert bad.status_code == 400
     assert any("line 3 (d.png)" in problem for problem in bad.json()["manifest"])
     assert Portrait.objects.count() == 2  # nothing of the bad upload was imported
     listed = coordinator.get("/api/studies/mine/portraits/").json()["results"]
-    assert {p["kind"] for p in listed} == {"real", "synthetic"} and all(
-        len(p["content_hash"]) == 64 for p in listed
-    )
+    assert {p["kind"] for p in listed} == {"real", "synthetic"} and all(len(p["content_hash"]) == 64 for p in listed)
 
 
 def test_invites_are_created_listed_and_revoked(coordinator, own_study):
-    created = coordinator.post(
-        "/api/studies/mine/invites/", {"count": 3, "label": "cohort A"}, format="json"
-    )
+    created = coordinator.post("/api/studies/mine/invites/", {"count": 3, "label": "cohort A"}, format="json")
     assert created.status_code == 201 and len(created.json()) == 3
-    assert all(
-        len(i["token"]) >= 22 and i["link"].endswith(f"/i/{i['token']}/") for i in created.json()
-    )
+    assert all(len(i["token"]) >= 22 and i["link"].endswith(f"/i/{i['token']}/") for i in created.json())
     invite_id = created.json()[0]["id"]
     revoked = coordinator.post(f"/api/studies/mine/invites/{invite_id}/revoke/")
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
     assert coordinator.get("/api/studies/mine/invites/").json()["count"] == 3
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        {"count": 0},
-        {"count": 100000},
-        {"count": "many"},
-        {"expires_at": "2001-01-01T00:00:00Z"},
-        {"expires_at": "yesterday"},
-    ],
-)
+@pytest.mark.parametrize("body", [{"count": 0}, {"count": 100000}, {"count": "many"},
+                                  {"expires_at": "2001-01-01T00:00:00Z"}, {"expires_at": "yesterday"}])
 def test_bad_invite_requests_are_field_errors(coordinator, own_study, body):
     response = coordinator.post("/api/studies/mine/invites/", body, format="json")
     assert response.status_code == 400 and set(response.json()) & set(body)
@@ -162,13 +118,9 @@ def test_bad_invite_requests_are_field_errors(coordinator, own_study, body):
 def test_progress_and_exports(coordinator, own_study):
     assert coordinator.get("/api/studies/mine/progress/").json()["sessions_started"] == 0
     csv = coordinator.get("/api/studies/mine/export/answers.csv")
-    assert csv.status_code == 200 and csv.content.decode().startswith(
-        "study,participant,session,category"
-    )
+    assert csv.status_code == 200 and csv.content.decode().startswith("study,participant,session,category")
     assert coordinator.get("/api/studies/mine/export/participants.xlsx").status_code == 200
-    assert (
-        coordinator.get("/api/studies/mine/export/settings.json").json()["study"]["slug"] == "mine"
-    )
+    assert coordinator.get("/api/studies/mine/export/settings.json").json()["study"]["slug"] == "mine"
     assert coordinator.get("/api/studies/mine/export/settings.csv").status_code == 400
 
 

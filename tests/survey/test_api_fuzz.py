@@ -24,10 +24,7 @@ def credentials(study):
     services.session_profile_submit(session=session, profession="other", years_experience=1)
     services.session_quiz_begin(session=session)
     services.session_current_question(session=session)
-    return {
-        "coordinator": f"Token {Token.objects.create(user=user).key}",
-        "participant": f"Bearer {session.access_token}",
-    }
+    return {"coordinator": f"Token {Token.objects.create(user=user).key}", "participant": f"Bearer {session.access_token}"}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -36,6 +33,4 @@ def credentials(study):
 def test_no_operation_answers_with_a_server_error(case, credentials):
     who = "participant" if case.path.startswith("/api/participant/") else "coordinator"
     response = case.call(headers={"Authorization": credentials[who]})
-    assert response.status_code < 500, (
-        f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}"
-    )
+    assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}"

@@ -17,9 +17,7 @@ PROFILE = {"consent": True, "profession": "clinical_geneticist", "years_experien
 def start(study, **invite_fields) -> tuple[APIClient, dict]:
     invite = InviteFactory(study=study, **invite_fields)
     client = APIClient()
-    response = client.post(
-        "/api/participant/sessions/", {"invite": invite.token, **PROFILE}, format="json"
-    )
+    response = client.post("/api/participant/sessions/", {"invite": invite.token, **PROFILE}, format="json")
     assert response.status_code == 201, response.content
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['token']}")
     return client, response.json()
@@ -44,11 +42,8 @@ def test_a_client_drives_a_full_session_through_the_api(study):
         if question["position"] % 7 == 0:
             result = client.post(f"/api/participant/questions/{question['id']}/skip/")
         else:
-            result = client.post(
-                f"/api/participant/questions/{question['id']}/answer/",
-                {"choice": question["options"][0]["code"]},
-                format="json",
-            )
+            result = client.post(f"/api/participant/questions/{question['id']}/answer/",
+                                 {"choice": question["options"][0]["code"]}, format="json")
         assert result.status_code == 200
         outcomes.append(result.json()["outcome"])
     assert response.status_code == 204
@@ -62,48 +57,21 @@ def test_a_question_carries_no_kind_correctness_or_file_name(study):
     client = begun(study)
     for _ in range(30):
         question = client.get("/api/participant/question/").json()
-        assert set(question) == {
-            "id",
-            "practice",
-            "position",
-            "total",
-            "category",
-            "prompt",
-            "stimulus_urls",
-            "options",
-            "time_limit_ms",
-            "load_allowance_ms",
-            "clock_running",
-            "remaining_ms",
-        }
+        assert set(question) == {"id", "practice", "position", "total", "category", "prompt", "stimulus_urls",
+                                 "options", "time_limit_ms", "load_allowance_ms", "clock_running", "remaining_ms"}
         # The category and its prompt name the concepts by design; what identifies portraits must not.
         portraits = str(question["stimulus_urls"]) + str(question["options"])
-        for word in (
-            "real",
-            "synthetic",
-            "latent",
-            "average",
-            "correct",
-            "hash",
-            ".jpg",
-            ".png",
-            "training",
-        ):
+        for word in ("real", "synthetic", "latent", "average", "correct", "hash", ".jpg", ".png", "training"):
             assert word not in portraits.lower()
-        assert all(
-            set(option) == {"slot", "code", "label", "image_url"} for option in question["options"]
-        )
+        assert all(set(option) == {"slot", "code", "label", "image_url"} for option in question["options"])
         client.post(f"/api/participant/questions/{question['id']}/skip/")
 
 
 def test_an_answer_response_does_not_reveal_correctness(study):
     client = begun(study)
     question = client.get("/api/participant/question/").json()
-    result = client.post(
-        f"/api/participant/questions/{question['id']}/answer/",
-        {"choice": question["options"][0]["code"]},
-        format="json",
-    ).json()
+    result = client.post(f"/api/participant/questions/{question['id']}/answer/",
+                         {"choice": question["options"][0]["code"]}, format="json").json()
     assert result == {"outcome": "answered"}
 
 
@@ -111,11 +79,8 @@ def test_a_second_answer_is_refused_with_the_first_outcome(study):
     client = begun(study)
     question = client.get("/api/participant/question/").json()
     client.post(f"/api/participant/questions/{question['id']}/skip/")
-    again = client.post(
-        f"/api/participant/questions/{question['id']}/answer/",
-        {"choice": question["options"][0]["code"]},
-        format="json",
-    )
+    again = client.post(f"/api/participant/questions/{question['id']}/answer/",
+                        {"choice": question["options"][0]["code"]}, format="json")
     assert again.status_code == 409
     assert again.json()["error"] == "already_answered" and again.json()["outcome"] == "skipped"
 
@@ -123,9 +88,7 @@ def test_a_second_answer_is_refused_with_the_first_outcome(study):
 def test_an_unknown_option_is_a_field_error_and_changes_nothing(study):
     client = begun(study)
     question = client.get("/api/participant/question/").json()
-    response = client.post(
-        f"/api/participant/questions/{question['id']}/answer/", {"choice": "nope"}, format="json"
-    )
+    response = client.post(f"/api/participant/questions/{question['id']}/answer/", {"choice": "nope"}, format="json")
     assert response.status_code == 400 and "choice" in response.json()
     assert not Answer.objects.exists()
 
@@ -133,11 +96,8 @@ def test_an_unknown_option_is_a_field_error_and_changes_nothing(study):
 def test_malformed_json_is_a_400(study):
     client = begun(study)
     question = client.get("/api/participant/question/").json()
-    response = client.post(
-        f"/api/participant/questions/{question['id']}/answer/",
-        data="{not json",
-        content_type="application/json",
-    )
+    response = client.post(f"/api/participant/questions/{question['id']}/answer/", data="{not json",
+                           content_type="application/json")
     assert response.status_code == 400
     assert not Answer.objects.exists()
 
@@ -146,11 +106,8 @@ def test_another_participants_question_is_refused(study):
     mine, theirs = begun(study), begun(study)
     their_question = theirs.get("/api/participant/question/").json()
     mine.get("/api/participant/question/")
-    response = mine.post(
-        f"/api/participant/questions/{their_question['id']}/answer/",
-        {"choice": their_question["options"][0]["code"]},
-        format="json",
-    )
+    response = mine.post(f"/api/participant/questions/{their_question['id']}/answer/",
+                         {"choice": their_question["options"][0]["code"]}, format="json")
     assert response.status_code == 409 and response.json()["error"] == "not_current"
     assert not Answer.objects.exists()
 
@@ -170,46 +127,30 @@ def test_a_participant_can_fetch_own_images_with_the_token_only(study, image_ban
     assert begun(study).get(url).status_code == 404  # another participant's token, no image
 
 
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"revoked_at": timezone.now() - timedelta(seconds=1)},
-        {"expires_at": timezone.now() - timedelta(seconds=1)},
-    ],
-)
+@pytest.mark.parametrize("change", [{"revoked_at": timezone.now() - timedelta(seconds=1)},
+                                    {"expires_at": timezone.now() - timedelta(seconds=1)}])
 def test_a_revoked_or_expired_invite_is_gone(study, change):
     invite = InviteFactory(study=study, **change)
-    response = APIClient().post(
-        "/api/participant/sessions/", {"invite": invite.token, **PROFILE}, format="json"
-    )
+    response = APIClient().post("/api/participant/sessions/", {"invite": invite.token, **PROFILE}, format="json")
     assert response.status_code == 410 and not QuizSession.objects.exists()
 
 
 def test_an_unknown_invite_is_not_found(study):
-    response = APIClient().post(
-        "/api/participant/sessions/", {"invite": "x" * 32, **PROFILE}, format="json"
-    )
+    response = APIClient().post("/api/participant/sessions/", {"invite": "x" * 32, **PROFILE}, format="json")
     assert response.status_code == 404
 
 
 def test_consent_is_required(study):
     invite = InviteFactory(study=study)
-    response = APIClient().post(
-        "/api/participant/sessions/",
-        {"invite": invite.token, **PROFILE, "consent": False},
-        format="json",
-    )
+    response = APIClient().post("/api/participant/sessions/", {"invite": invite.token, **PROFILE, "consent": False},
+                                format="json")
     assert response.status_code == 400 and "consent" in response.json()
 
 
 def test_reopening_a_single_use_invite_resumes_the_session(study):
     invite = InviteFactory(study=study)
-    first = APIClient().post(
-        "/api/participant/sessions/", {"invite": invite.token, **PROFILE}, format="json"
-    )
-    again = APIClient().post(
-        "/api/participant/sessions/", {"invite": invite.token, **PROFILE}, format="json"
-    )
+    first = APIClient().post("/api/participant/sessions/", {"invite": invite.token, **PROFILE}, format="json")
+    again = APIClient().post("/api/participant/sessions/", {"invite": invite.token, **PROFILE}, format="json")
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json()["token"] == again.json()["token"]
 

@@ -25,22 +25,15 @@ def take_a_session(study: Study) -> None:
     services.session_profile_submit(session=session, profession="other", years_experience=1)
     services.session_quiz_begin(session=session)
     while (question := services.session_current_question(session=session)) is not None:
-        services.answer_submit(
-            session=session, question_id=question.pk, choice=question.correct_choice
-        )
+        services.answer_submit(session=session, question_id=question.pk, choice=question.correct_choice)
 
 
 def test_the_renderer_only_demo_is_complete_and_leaks_nothing(db, image_bank_root):
     output = build("--renderer-only")
     study = Study.objects.get(slug="demo")
-    assert (
-        "Participant link (reusable): http" in output and "user: coordinator  password: " in output
-    )
-    assert set(
-        Portrait.objects.filter(study=study, kind="synthetic").values_list(
-            "checkpoint_id", flat=True
-        )
-    ) == {"phantom-renderer"}  # provenance says where the pool came from
+    assert "Participant link (reusable): http" in output and "user: coordinator  password: " in output
+    assert set(Portrait.objects.filter(study=study, kind="synthetic").values_list("checkpoint_id", flat=True)) == {
+        "phantom-renderer"}  # provenance says where the pool came from
     take_a_session(study)
     assert audit_study(study).clean
 

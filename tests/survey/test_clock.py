@@ -70,13 +70,9 @@ def test_the_clock_starts_at_the_end_of_the_load_allowance_at_the_latest(quiz_se
     assert question.clock_started_at == T0 + timedelta(milliseconds=question.load_allowance_ms)
 
 
-def test_an_answer_within_the_limit_is_scored_with_the_servers_response_time(
-    quiz_session, served, clock
-):
+def test_an_answer_within_the_limit_is_scored_with_the_servers_response_time(quiz_session, served, clock):
     clock.shift(seconds(4.25))
-    answer = services.answer_submit(
-        session=quiz_session, question_id=served.pk, choice=served.correct_choice
-    )
+    answer = services.answer_submit(session=quiz_session, question_id=served.pk, choice=served.correct_choice)
     assert answer.outcome == Outcome.ANSWERED
     assert answer.correct is True
     assert answer.response_ms == 4250
@@ -84,19 +80,13 @@ def test_an_answer_within_the_limit_is_scored_with_the_servers_response_time(
 
 def test_an_answer_within_the_grace_period_counts(quiz_session, served, clock):
     clock.shift(timedelta(milliseconds=served.time_limit_ms + served.grace_ms))
-    answer = services.answer_submit(
-        session=quiz_session, question_id=served.pk, choice=served.correct_choice
-    )
+    answer = services.answer_submit(session=quiz_session, question_id=served.pk, choice=served.correct_choice)
     assert answer.outcome == Outcome.ANSWERED
 
 
-def test_an_answer_after_deadline_and_grace_is_a_timeout_whatever_it_claims(
-    quiz_session, served, clock
-):
+def test_an_answer_after_deadline_and_grace_is_a_timeout_whatever_it_claims(quiz_session, served, clock):
     clock.shift(timedelta(milliseconds=served.time_limit_ms + served.grace_ms + 1))
-    answer = services.answer_submit(
-        session=quiz_session, question_id=served.pk, choice=served.correct_choice
-    )
+    answer = services.answer_submit(session=quiz_session, question_id=served.pk, choice=served.correct_choice)
     assert answer.outcome == Outcome.TIMEOUT
     assert answer.choice == "" and answer.correct is None and answer.response_ms is None
     assert answer.late_choice == served.correct_choice
@@ -123,17 +113,13 @@ def test_the_page_declares_a_timeout_at_the_deadline(quiz_session, served, clock
     assert answer.outcome == Outcome.TIMEOUT
 
 
-def test_coming_back_after_the_deadline_records_a_timeout_and_serves_the_next_question(
-    quiz_session, served, clock
-):
+def test_coming_back_after_the_deadline_records_a_timeout_and_serves_the_next_question(quiz_session, served, clock):
     clock.shift(seconds(3600))
     following = services.session_current_question(session=quiz_session)
     served.refresh_from_db()
     assert served.answer.outcome == Outcome.TIMEOUT
     assert following.position == served.position + 1
-    assert following.served_at == T0 + seconds(
-        3600
-    )  # the next question's clock starts now, not before
+    assert following.served_at == T0 + seconds(3600)  # the next question's clock starts now, not before
 
 
 def test_a_question_never_served_has_no_deadline(quiz_session, served):

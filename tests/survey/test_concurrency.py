@@ -58,9 +58,7 @@ def test_concurrent_answers_to_one_question_record_exactly_one(study, invite):
     clients = [participant_client(session) for _ in range(N_THREADS)]
     url = reverse("survey:answer", args=[question.pk])
 
-    statuses = run_together(
-        lambda i: clients[i].post(url, {"choice": codes[i % len(codes)]}).status_code
-    )
+    statuses = run_together(lambda i: clients[i].post(url, {"choice": codes[i % len(codes)]}).status_code)
 
     assert statuses == [302] * N_THREADS, statuses
     assert Answer.objects.filter(question=question).count() == 1
@@ -77,9 +75,7 @@ def test_concurrent_service_calls_return_the_one_recorded_answer(study, invite):
 
     def answer(i: int):
         try:
-            return services.answer_submit(
-                session=session, question_id=question.pk, choice=codes[i % len(codes)]
-            ).pk
+            return services.answer_submit(session=session, question_id=question.pk, choice=codes[i % len(codes)]).pk
         except services.AlreadyAnswered as refused:
             return ("refused", refused.answer.pk)
 
@@ -102,7 +98,4 @@ def test_concurrent_reloads_serve_a_question_once(study, invite):
     services.session_quiz_begin(session=session)
     results = run_together(lambda i: services.session_current_question(session=session).pk)
     assert len(set(results)) == 1
-    assert (
-        Question.objects.filter(session=session, served_at__isnull=False, is_practice=False).count()
-        == 1
-    )
+    assert Question.objects.filter(session=session, served_at__isnull=False, is_practice=False).count() == 1

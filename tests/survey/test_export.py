@@ -23,9 +23,7 @@ def play(study, *, label: str = "Dr. Jane Example <jane@example.org>") -> object
     invite = InviteFactory(study=study, label=label)
     with time_machine.travel(T0, tick=False) as clock:
         session = services.session_start(invite=invite)
-        services.session_profile_submit(
-            session=session, profession="paediatrician", years_experience=4
-        )
+        services.session_profile_submit(session=session, profession="paediatrician", years_experience=4)
         services.session_quiz_begin(session=session)
         n = 0
         while (question := services.session_current_question(session=session)) is not None:
@@ -35,13 +33,8 @@ def play(study, *, label: str = "Dr. Jane Example <jane@example.org>") -> object
                 clock.shift(timedelta(seconds=120))  # walks away: timeout
                 n += 1
                 continue
-            choice = (
-                None
-                if n % 5 == 1
-                else question.correct_choice
-                if n % 2 == 0
-                else question.options.exclude(code=question.correct_choice).first().code
-            )
+            choice = None if n % 5 == 1 else question.correct_choice if n % 2 == 0 else \
+                question.options.exclude(code=question.correct_choice).first().code
             services.answer_submit(session=session, question_id=question.pk, choice=choice)
             n += 1
     return session
@@ -61,11 +54,7 @@ def test_each_outcome_is_exported_as_the_contract_says(study):
     skipped = frame[frame.outcome == "skipped"]
     answered = frame[frame.outcome == "answered"]
     assert len(timeout) == 1 and len(skipped) > 0 and len(answered) > 0
-    assert (
-        (timeout.choice == "").all()
-        and (timeout.correct == "").all()
-        and (timeout.response_ms == "").all()
-    )
+    assert (timeout.choice == "").all() and (timeout.correct == "").all() and (timeout.response_ms == "").all()
     assert (skipped.choice == "").all() and (skipped.correct == "").all()
     assert set(answered.correct) == {"0", "1"}
     assert ((answered.choice == answered.correct_choice) == (answered.correct == "1")).all()
@@ -83,22 +72,9 @@ def test_each_outcome_is_exported_as_the_contract_says(study):
 def test_the_export_names_no_person_token_or_file(study):
     session = play(study)
     invite = session.invite
-    for table, fmt in [
-        ("answers", "csv"),
-        ("answers", "json"),
-        ("participants", "csv"),
-        ("settings", "json"),
-    ]:
+    for table, fmt in [("answers", "csv"), ("answers", "json"), ("participants", "csv"), ("settings", "json")]:
         text = export.render(study, table, fmt).decode()
-        for secret in (
-            invite.token,
-            invite.label,
-            "jane",
-            session.access_token,
-            "image-bank",
-            ".jpg",
-            ".png",
-        ):
+        for secret in (invite.token, invite.label, "jane", session.access_token, "image-bank", ".jpg", ".png"):
             assert secret.lower() not in text.lower(), (table, secret)
 
 
@@ -132,9 +108,7 @@ def test_the_settings_file_describes_the_study(study):
     assert settings["study"]["time_limit_diagnosis_ms"] == study.time_limit_diagnosis_ms
     assert settings["platform_version"]
     assert len(settings["image_bank"]) == study.portraits.count()
-    assert {"content_hash", "kind", "disorder", "used_in_training"} <= set(
-        settings["image_bank"][0]
-    )
+    assert {"content_hash", "kind", "disorder", "used_in_training"} <= set(settings["image_bank"][0])
 
 
 def test_abandoned_questions_are_exported_as_timeouts(study):
@@ -155,16 +129,8 @@ def test_export_results_writes_every_file(study, tmp_path):
     call_command("export_results", study.slug, out=str(tmp_path), stdout=io.StringIO())
     names = sorted(p.name for p in tmp_path.iterdir())
     slug = study.slug
-    assert names == sorted(
-        [
-            f"{slug}-answers.csv",
-            f"{slug}-answers.json",
-            f"{slug}-answers.xlsx",
-            f"{slug}-participants.csv",
-            f"{slug}-participants.xlsx",
-            f"{slug}-settings.json",
-        ]
-    )
+    assert names == sorted([f"{slug}-answers.csv", f"{slug}-answers.json", f"{slug}-answers.xlsx",
+                            f"{slug}-participants.csv", f"{slug}-participants.xlsx", f"{slug}-settings.json"])
     xlsx = pd.read_excel(tmp_path / f"{slug}-answers.xlsx")
     assert list(xlsx.columns) == ANSWER_COLUMNS and len(xlsx) == 30
 
@@ -195,9 +161,7 @@ def test_the_dashboard_is_for_the_studys_coordinators_only(study, client, django
     client.force_login(outsider)
     assert client.get(f"/staff/studies/{study.slug}/dashboard/").status_code == 404
     client.logout()
-    assert (
-        client.get(f"/staff/studies/{study.slug}/dashboard/").status_code == 302
-    )  # to the login page
+    assert client.get(f"/staff/studies/{study.slug}/dashboard/").status_code == 302  # to the login page
 
 
 def test_the_dashboard_of_a_study_without_answers(study, admin_client):

@@ -30,32 +30,21 @@ def tiny_checkpoint(tmp_path) -> tuple[Path, str]:
     net = Generator(config)
     disorders = ["alpha", "beta", "unaffected"][: config.num_classes]
     path = tmp_path / "tiny.safetensors"
-    checkpoint_id = save_checkpoint(
-        path,
-        kind="generator",
-        config=config.to_json(),
-        disorders=disorders,
-        provenance={"purpose": "test"},
-        tensors={f"G_ema.{k}": v for k, v in net.state_dict().items()},
-    )
+    checkpoint_id = save_checkpoint(path, kind="generator", config=config.to_json(), disorders=disorders,
+                                    provenance={"purpose": "test"},
+                                    tensors={f"G_ema.{k}": v for k, v in net.state_dict().items()})
     return path, checkpoint_id
 
 
 @pytest.fixture
 def study(db, image_bank_root):
-    return StudyFactory(
-        slug="gen", disorders=[DisorderFactory(code="alpha"), DisorderFactory(code="beta")]
-    )
+    return StudyFactory(slug="gen", disorders=[DisorderFactory(code="alpha"), DisorderFactory(code="beta")])
 
 
-def test_it_adds_normalised_synthetic_portraits_and_latent_averages(
-    study, tiny_checkpoint, image_bank_root
-):
+def test_it_adds_normalised_synthetic_portraits_and_latent_averages(study, tiny_checkpoint, image_bank_root):
     path, checkpoint_id = tiny_checkpoint
     out = io.StringIO()
-    call_command(
-        "fill_pool", "gen", checkpoint=str(path), per_disorder=3, latent_samples=64, stdout=out
-    )
+    call_command("fill_pool", "gen", checkpoint=str(path), per_disorder=3, latent_samples=64, stdout=out)
     synthetic = Portrait.objects.filter(study=study, kind="synthetic")
     averages = Portrait.objects.filter(study=study, kind="latent_average")
     assert synthetic.count() == 6 and averages.count() == 2
@@ -68,17 +57,9 @@ def test_it_adds_normalised_synthetic_portraits_and_latent_averages(
 
 
 def test_a_disorder_the_model_never_learned_is_a_clear_error(db, tiny_checkpoint, image_bank_root):
-    StudyFactory(
-        slug="other", disorders=[DisorderFactory(code="alpha"), DisorderFactory(code="zeta")]
-    )
+    StudyFactory(slug="other", disorders=[DisorderFactory(code="alpha"), DisorderFactory(code="zeta")])
     with pytest.raises(CommandError, match="not trained on zeta"):
-        call_command(
-            "fill_pool",
-            "other",
-            checkpoint=str(tiny_checkpoint[0]),
-            per_disorder=1,
-            latent_samples=8,
-        )
+        call_command("fill_pool", "other", checkpoint=str(tiny_checkpoint[0]), per_disorder=1, latent_samples=8)
     assert not Portrait.objects.exists()
 
 
@@ -91,12 +72,10 @@ def test_a_corrupt_checkpoint_is_a_clear_error(study, tmp_path):
 
 def test_the_web_process_does_not_import_torch():
     """Loading every URL, view, API and admin module must not pull torch in."""
-    code = (
-        "import os, sys, django; os.environ['DJANGO_SETTINGS_MODULE']='config.settings_test'; django.setup(); "
-        "import config.urls, survey.admin, survey.api.urls, survey.views, survey.dashboard; "
-        "from django.urls import get_resolver; get_resolver().url_patterns; "
-        "sys.exit(1 if 'torch' in sys.modules or 'generator' in sys.modules else 0)"
-    )
+    code = ("import os, sys, django; os.environ['DJANGO_SETTINGS_MODULE']='config.settings_test'; django.setup(); "
+            "import config.urls, survey.admin, survey.api.urls, survey.views, survey.dashboard; "
+            "from django.urls import get_resolver; get_resolver().url_patterns; "
+            "sys.exit(1 if 'torch' in sys.modules or 'generator' in sys.modules else 0)")
     root = Path(__file__).resolve().parents[2]
     assert subprocess.run([sys.executable, "-c", code], cwd=root).returncode == 0
 
@@ -112,38 +91,21 @@ def phantom_tiny_checkpoint(tmp_path) -> Path:
     torch.manual_seed(0)
     config = PRESETS["tiny"]
     path = tmp_path / "phantom-tiny.safetensors"
-    save_checkpoint(
-        path,
-        kind="generator",
-        config=config.to_json(),
-        disorders=["quellan", "velmar", "unaffected"],
-        provenance={"purpose": "test"},
-        tensors={f"G_ema.{k}": v for k, v in Generator(config).state_dict().items()},
-    )
+    save_checkpoint(path, kind="generator", config=config.to_json(), disorders=["quellan", "velmar", "unaffected"],
+                    provenance={"purpose": "test"},
+                    tensors={f"G_ema.{k}": v for k, v in Generator(config).state_dict().items()})
     return path
 
 
 @pytest.fixture
 def phantom_study(db, image_bank_root):
-    return StudyFactory(
-        slug="ph", disorders=[DisorderFactory(code="quellan"), DisorderFactory(code="velmar")]
-    )
+    return StudyFactory(slug="ph", disorders=[DisorderFactory(code="quellan"), DisorderFactory(code="velmar")])
 
 
-def test_it_keeps_portraits_that_fail_the_gates_out_and_says_why(
-    phantom_study, phantom_tiny_checkpoint
-):
+def test_it_keeps_portraits_that_fail_the_gates_out_and_says_why(phantom_study, phantom_tiny_checkpoint):
     out, err = io.StringIO(), io.StringIO()
-    call_command(
-        "fill_pool",
-        "ph",
-        checkpoint=str(phantom_tiny_checkpoint),
-        per_disorder=2,
-        latent_samples=16,
-        max_tries_factor=3,
-        stdout=out,
-        stderr=err,
-    )
+    call_command("fill_pool", "ph", checkpoint=str(phantom_tiny_checkpoint), per_disorder=2, latent_samples=16,
+                 max_tries_factor=3, stdout=out, stderr=err)
     text = out.getvalue()
     assert not Portrait.objects.filter(study=phantom_study, kind="synthetic").exists()
     assert Portrait.objects.filter(study=phantom_study, kind="latent_average").count() == 2
@@ -155,28 +117,14 @@ def test_it_keeps_portraits_that_fail_the_gates_out_and_says_why(
 
 def test_skipping_the_gates_adds_every_portrait(phantom_study, phantom_tiny_checkpoint):
     out = io.StringIO()
-    call_command(
-        "fill_pool",
-        "ph",
-        checkpoint=str(phantom_tiny_checkpoint),
-        per_disorder=2,
-        latent_samples=16,
-        skip_gates="all",
-        stdout=out,
-    )
+    call_command("fill_pool", "ph", checkpoint=str(phantom_tiny_checkpoint), per_disorder=2, latent_samples=16,
+                 skip_gates="all", stdout=out)
     assert Portrait.objects.filter(study=phantom_study, kind="synthetic").count() == 4
     assert "rejected 0 of 2 generated" in out.getvalue() and "face gate: off" in out.getvalue()
 
 
-def test_a_missing_classifier_file_is_a_clear_error(
-    phantom_study, phantom_tiny_checkpoint, tmp_path
-):
+def test_a_missing_classifier_file_is_a_clear_error(phantom_study, phantom_tiny_checkpoint, tmp_path):
     with pytest.raises(CommandError, match="Cannot set up the gates"):
-        call_command(
-            "fill_pool",
-            "ph",
-            checkpoint=str(phantom_tiny_checkpoint),
-            per_disorder=1,
-            classifier=str(tmp_path / "nope.safetensors"),
-        )
+        call_command("fill_pool", "ph", checkpoint=str(phantom_tiny_checkpoint), per_disorder=1,
+                     classifier=str(tmp_path / "nope.safetensors"))
     assert not Portrait.objects.exists()

@@ -24,9 +24,7 @@ def bank_study(db, image_bank_root):
         for _ in range(n):
             # Same texture statistics for every kind, so only a pipeline fault could separate them.
             image = Image.fromarray(rng.integers(60, 200, (80, 80, 3), dtype=np.uint8))
-            portrait_add(
-                study=study, image=image, kind=kind, disorder_code="velmar", used_in_training=used
-            )
+            portrait_add(study=study, image=image, kind=kind, disorder_code="velmar", used_in_training=used)
     return study
 
 
@@ -65,12 +63,8 @@ def revealing_sizes(db, image_bank_root):
     rng = np.random.default_rng(3)
     for _ in range(15):
         noisy = Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))  # large JPEGs
-        portrait_add(
-            study=study, image=noisy, kind="real", disorder_code="velmar", used_in_training=True
-        )
-        flat = Image.new(
-            "RGB", (64, 64), tuple(int(v) for v in rng.integers(0, 256, 3))
-        )  # tiny JPEGs
+        portrait_add(study=study, image=noisy, kind="real", disorder_code="velmar", used_in_training=True)
+        flat = Image.new("RGB", (64, 64), tuple(int(v) for v in rng.integers(0, 256, 3)))  # tiny JPEGs
         portrait_add(study=study, image=flat, kind="synthetic", disorder_code="velmar")
     return study
 
@@ -94,13 +88,9 @@ def test_padding_changes_no_pixel(image_bank_root):
     from survey.delivery import padded
 
     buffer = io.BytesIO()
-    Image.fromarray(np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
-        buffer, "JPEG"
-    )
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(buffer, "JPEG")
     original = buffer.getvalue()
     grown = padded(original, 4096)
     assert len(grown) == 4096 and grown.startswith(original)
-    assert np.array_equal(
-        np.asarray(Image.open(io.BytesIO(grown))), np.asarray(Image.open(io.BytesIO(original)))
-    )
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(grown))), np.asarray(Image.open(io.BytesIO(original))))
     assert Image.open(io.BytesIO(grown)).info == Image.open(io.BytesIO(original)).info

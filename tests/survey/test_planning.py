@@ -21,21 +21,15 @@ DISORDERS = tuple(f"phx{i}" for i in range(8))
 def bank(training=6, held_out=6, synthetic=8, averages=1) -> list[BankPortrait]:
     portraits = []
     for d in DISORDERS:
-        for kind, used, n in [
-            ("real", True, training),
-            ("real", False, held_out),
-            ("synthetic", None, synthetic),
-            ("latent_average", None, averages),
-        ]:
+        for kind, used, n in [("real", True, training), ("real", False, held_out),
+                              ("synthetic", None, synthetic), ("latent_average", None, averages)]:
             for _ in range(n):
                 pid = len(portraits) + 1
                 portraits.append(BankPortrait(pid, f"{pid:064x}", kind, d, used))
     return portraits
 
 
-SETTINGS = PlanSettings(
-    disorders=DISORDERS, counts={"real_vs_synthetic": 10, "reidentification": 10, "diagnosis": 10}
-)
+SETTINGS = PlanSettings(disorders=DISORDERS, counts={"real_vs_synthetic": 10, "reidentification": 10, "diagnosis": 10})
 BANK = bank()
 BY_ID = {p.id: p for p in BANK}
 
@@ -45,9 +39,7 @@ def timed(plan):
 
 
 def portrait_ids(question):
-    return list(question.stimulus_portrait_ids) + [
-        o.portrait_id for o in question.options if o.portrait_id
-    ]
+    return list(question.stimulus_portrait_ids) + [o.portrait_id for o in question.options if o.portrait_id]
 
 
 def test_it_gives_the_same_plan_for_the_same_seed():
@@ -63,21 +55,14 @@ def test_it_gives_different_plans_for_different_seeds():
 
 
 def test_it_draws_category_order_from_the_seed():
-    orders = {
-        tuple(dict.fromkeys(q.category for q in timed(plan_session(BANK, SETTINGS, s))))
-        for s in range(40)
-    }
+    orders = {tuple(dict.fromkeys(q.category for q in timed(plan_session(BANK, SETTINGS, s)))) for s in range(40)}
     assert len(orders) == 6  # every permutation of three categories occurs
 
 
 def test_it_asks_each_category_in_one_block_with_positions_1_to_30():
     plan = timed(plan_session(BANK, SETTINGS, 7))
     assert [q.position for q in plan] == list(range(1, 31))
-    assert Counter(q.category for q in plan) == {
-        "real_vs_synthetic": 10,
-        "reidentification": 10,
-        "diagnosis": 10,
-    }
+    assert Counter(q.category for q in plan) == {"real_vs_synthetic": 10, "reidentification": 10, "diagnosis": 10}
     changes = sum(1 for a, b in zip(plan, plan[1:], strict=False) if a.category != b.category)
     assert changes == 2
 
@@ -97,9 +82,7 @@ def test_it_never_shows_a_person_twice_in_a_session(seed):
 
 
 @pytest.mark.parametrize("seed", range(25))
-def test_real_vs_synthetic_shows_one_real_training_portrait_among_synthetic_ones_of_one_disorder(
-    seed,
-):
+def test_real_vs_synthetic_shows_one_real_training_portrait_among_synthetic_ones_of_one_disorder(seed):
     for q in timed(plan_session(BANK, SETTINGS, seed)):
         if q.category != "real_vs_synthetic":
             continue
@@ -114,25 +97,17 @@ def test_real_vs_synthetic_shows_one_real_training_portrait_among_synthetic_ones
 
 @pytest.mark.parametrize("seed", range(25))
 def test_the_real_portraits_slot_is_balanced_within_every_session(seed):
-    slots = Counter(
-        q.correct_choice
-        for q in timed(plan_session(BANK, SETTINGS, seed))
-        if q.category == "real_vs_synthetic"
-    )
+    slots = Counter(q.correct_choice for q in timed(plan_session(BANK, SETTINGS, seed)) if q.category == "real_vs_synthetic")
     assert set(slots) == {"A", "B", "C", "D"}
     assert max(slots.values()) - min(slots.values()) <= 1
 
 
 def test_the_real_portraits_slot_is_uniform_over_many_sessions():
     slots = Counter(
-        q.correct_choice
-        for s in range(200)
-        for q in timed(plan_session(BANK, SETTINGS, s))
+        q.correct_choice for s in range(200) for q in timed(plan_session(BANK, SETTINGS, s))
         if q.category == "real_vs_synthetic"
     )
-    assert (
-        max(slots.values()) - min(slots.values()) <= 200
-    )  # of 2000: each slot within 10 % of its share
+    assert max(slots.values()) - min(slots.values()) <= 200  # of 2000: each slot within 10 % of its share
 
 
 @pytest.mark.parametrize("seed", range(25))
@@ -157,9 +132,7 @@ def test_diagnosis_balances_real_and_synthetic_portraits_and_offers_distinct_dis
         assert shown.kind == q.stimulus_kind and shown.disorder == q.disorder
         codes = [o.code for o in q.options]
         assert len(set(codes)) == 4 and q.correct_choice == q.disorder in codes
-    slots = Counter(
-        next(o.slot for o in q.options if o.code == q.correct_choice) for q in questions
-    )
+    slots = Counter(next(o.slot for o in q.options if o.code == q.correct_choice) for q in questions)
     assert max(slots.values()) - min(slots.values()) <= 1
 
 
@@ -174,7 +147,7 @@ def test_balanced_slots_use_each_slot_once_per_run():
 
     slots = balanced_slots(random.Random(0), 12, 4)
     for start in range(0, 12, 4):
-        assert sorted(slots[start : start + 4]) == [1, 2, 3, 4]
+        assert sorted(slots[start:start + 4]) == [1, 2, 3, 4]
 
 
 def test_slot_codes_are_letters():
@@ -199,6 +172,4 @@ def test_a_bank_with_little_slack_still_supplies_every_session(seed):
     tight = bank(training=4, held_out=4, synthetic=8)
     plan = plan_session(tight, SETTINGS, seed)
     assert len(timed(plan)) == 30
-    assert (
-        plan_session(tight, SETTINGS, seed) == plan
-    )  # a repeated draw is still a function of the seed
+    assert plan_session(tight, SETTINGS, seed) == plan  # a repeated draw is still a function of the seed

@@ -21,11 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_invite_and_image_tokens_carry_at_least_128_bits(quiz_session):
     invites = [Invite.objects.create(study=quiz_session.study) for _ in range(20)]
-    for token in (
-        [i.token for i in invites]
-        + list(ShownImage.objects.values_list("token", flat=True)[:50])
-        + [quiz_session.access_token]
-    ):
+    for token in [i.token for i in invites] + list(ShownImage.objects.values_list("token", flat=True)[:50]) \
+            + [quiz_session.access_token]:
         assert re.fullmatch(r"[A-Za-z0-9_-]+", token) and len(token) * 6 >= 128
     assert len({i.token for i in invites}) == 20
 
@@ -62,25 +59,16 @@ def test_every_form_of_the_participant_flow_needs_a_csrf_token(study):
 def test_the_invite_page_is_rate_limited(study, settings):
     settings.SURVEY_INVITE_RATE = "3/minute"
     client = Client(REMOTE_ADDR="203.0.113.7")
-    statuses = [
-        client.get(reverse("survey:invite", args=[f"guess-{i}"])).status_code for i in range(5)
-    ]
+    statuses = [client.get(reverse("survey:invite", args=[f"guess-{i}"])).status_code for i in range(5)]
     assert statuses == [404, 404, 404, 429, 429]
-    assert (
-        Client(REMOTE_ADDR="203.0.113.8").get(reverse("survey:invite", args=["guess"])).status_code
-        == 404
-    )
+    assert Client(REMOTE_ADDR="203.0.113.8").get(reverse("survey:invite", args=["guess"])).status_code == 404
 
 
 def test_the_session_start_api_is_rate_limited(study, settings):
     settings.SURVEY_INVITE_RATE = "2/minute"
     client = APIClient(REMOTE_ADDR="203.0.113.9")
-    statuses = [
-        client.post(
-            "/api/participant/sessions/", {"invite": f"guess-{i}"}, format="json"
-        ).status_code
-        for i in range(4)
-    ]
+    statuses = [client.post("/api/participant/sessions/", {"invite": f"guess-{i}"}, format="json").status_code
+                for i in range(4)]
     assert statuses[:2] == [400, 400] and statuses[2:] == [429, 429]
 
 
@@ -88,11 +76,7 @@ def test_participant_pages_forbid_inline_and_foreign_scripts(study):
     client, _ = started_client(study)
     page = client.get(reverse("survey:quiz"))
     policy = page["Content-Security-Policy"]
-    assert (
-        "script-src 'self'" in policy
-        and "frame-ancestors 'none'" in policy
-        and "unsafe-inline" not in policy
-    )
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
     html = page.content.decode()
     inline = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html)
     assert inline == []  # the page works under its own CSP
@@ -104,35 +88,18 @@ def test_no_question_page_or_api_reveals_correctness_before_the_end(study):
     assert "correct" not in html.lower()
     assert f'value="{question.correct_choice}"' in html  # it is one option among others, unmarked
     marked = re.findall(r'<button[^>]*value="([^"]+)"[^>]*>', html)
-    attributes = {
-        re.sub(r'value="[^"]+"', "", b)
-        for b in re.findall(r'<button[^>]*name="choice"[^>]*>', html)
-    }
+    attributes = {re.sub(r'value="[^"]+"', "", b) for b in re.findall(r'<button[^>]*name="choice"[^>]*>', html)}
     assert len(marked) >= 2 and len(attributes) == 1
 
 
 def test_check_deploy_is_clean_under_production_settings(tmp_path):
     # The test settings relax these in this process's environment; production leaves them unset.
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "SURVEY_", "DATABASE_URL"))
-    }
-    env = {
-        **env,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": "k" * 20 + "-Very-long-random-production-secret-0123456789-abcdefgh",
-        "DJANGO_ALLOWED_HOSTS": "survey.example.org",
-        "SURVEY_VAR_DIR": str(tmp_path),
-    }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SURVEY_", "DATABASE_URL"))}
+    env = {**env, "DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_DEBUG": "0",
+           "DJANGO_SECRET_KEY": "k" * 20 + "-Very-long-random-production-secret-0123456789-abcdefgh",
+           "DJANGO_ALLOWED_HOSTS": "survey.example.org", "SURVEY_VAR_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                            cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
@@ -140,9 +107,7 @@ def test_check_deploy_is_clean_under_production_settings(tmp_path):
 def test_production_settings_refuse_to_start_without_a_secret(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SURVEY_"))}
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "SURVEY_VAR_DIR": str(tmp_path)})
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
-    )
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode != 0 and "DJANGO_SECRET_KEY is not set" in result.stderr
 
 

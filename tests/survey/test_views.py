@@ -22,18 +22,12 @@ T0 = datetime(2031, 3, 2, 10, 0, tzinfo=UTC)  # after the fixtures were made
 @pytest.fixture
 def real_study(disorders, image_bank_root):
     """A study whose portraits are stored files, so pages and images can be fetched for real."""
-    study = StudyFactory(
-        disorders=disorders, n_real_vs_synthetic=4, n_reidentification=4, n_diagnosis=4
-    )
+    study = StudyFactory(disorders=disorders, n_real_vs_synthetic=4, n_reidentification=4, n_diagnosis=4)
     rng = np.random.default_rng(0)
     for disorder in disorders:
-
         def add(kind, used=None, code=disorder.code):
             noise = Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8))
-            portrait_add(
-                study=study, image=noise, kind=kind, disorder_code=code, used_in_training=used
-            )
-
+            portrait_add(study=study, image=noise, kind=kind, disorder_code=code, used_in_training=used)
         for _ in range(3):
             add("real", True)
             add("real", False)
@@ -48,9 +42,7 @@ def begin(client, study) -> QuizSession:
     url = reverse("survey:invite", args=[invite.token])
     assert client.get(url).status_code == 200
     assert client.post(url, {"agree": "on"}).status_code == 302
-    client.post(
-        reverse("survey:profile"), {"profession": "clinical_geneticist", "years_experience": "9"}
-    )
+    client.post(reverse("survey:profile"), {"profession": "clinical_geneticist", "years_experience": "9"})
     assert client.get(reverse("survey:quiz")).status_code == 200  # instructions and practice
     client.post(reverse("survey:begin"))
     return QuizSession.objects.get(invite=invite)
@@ -78,9 +70,7 @@ def test_it_takes_a_participant_from_invite_to_end_page(client, real_study):
     session.refresh_from_db()
     assert session.stage == QuizSession.Stage.FINISHED
     assert session.profession == "clinical_geneticist" and session.years_experience == 9
-    outcomes = list(
-        Answer.objects.filter(question__session=session).values_list("outcome", flat=True)
-    )
+    outcomes = list(Answer.objects.filter(question__session=session).values_list("outcome", flat=True))
     assert outcomes.count(Outcome.SKIPPED) == 1 and outcomes.count(Outcome.ANSWERED) == 11
 
 
@@ -88,9 +78,7 @@ def test_the_end_page_shows_no_scores_unless_the_study_allows(client, real_study
     begin(client, real_study)
     for _ in range(12):
         question, _ = current_question(client)
-        client.post(
-            reverse("survey:answer", args=[question.pk]), {"choice": question.correct_choice}
-        )
+        client.post(reverse("survey:answer", args=[question.pk]), {"choice": question.correct_choice})
     end = client.get(reverse("survey:quiz")).content
     assert b"Thank you" in end and b"Correct" not in end
 
@@ -124,11 +112,7 @@ def test_an_old_question_posted_again_cannot_change_its_answer(client, real_stud
     question, _ = current_question(client)
     wrong = question.options.exclude(code=question.correct_choice).first().code
     client.post(reverse("survey:answer", args=[question.pk]), {"choice": wrong})
-    response = client.post(
-        reverse("survey:answer", args=[question.pk]),
-        {"choice": question.correct_choice},
-        follow=True,
-    )
+    response = client.post(reverse("survey:answer", args=[question.pk]), {"choice": question.correct_choice}, follow=True)
     assert b"first answer stands" in response.content
     assert Answer.objects.get(question=question).choice == wrong
 
@@ -156,9 +140,7 @@ def test_a_participant_gets_only_images_of_questions_already_shown(client, real_
     session = begin(client, real_study)
     question, html = current_question(client)
     own = re.findall(r'src="/img/([^"]+)"', html)
-    assert own and all(
-        client.get(reverse("survey:portrait", args=[t])).status_code == 200 for t in own
-    )
+    assert own and all(client.get(reverse("survey:portrait", args=[t])).status_code == 200 for t in own)
     future = session.shown_images.filter(question__position=question.position + 1).first()
     assert client.get(reverse("survey:portrait", args=[future.token])).status_code == 404
 
@@ -188,27 +170,14 @@ def test_the_question_page_names_no_kind_no_file_and_no_correct_option(client, r
         question, html = current_question(client)
         # The prompt names the categories' concepts by design; nothing else may.
         lowered = re.sub(r'<p class="prompt">.*?</p>', "", html, flags=re.S).lower()
-        for word in (
-            "synthetic",
-            "real portrait",
-            "latent_average",
-            "training",
-            "used_in",
-            ".png",
-            ".jpg",
-            "correct",
-        ):
+        for word in ("synthetic", "real portrait", "latent_average", "training", "used_in", ".png", ".jpg", "correct"):
             assert word not in lowered, (word, question.category)
         for shown in question.images.select_related("portrait"):
             assert shown.portrait.content_hash not in html
         figures = re.findall(r'<figure class="candidate">(.*?)</figure>', html, flags=re.S)
-        shapes = {
-            re.sub(r'/img/[^"]+|alt="[^"]*"|<figcaption>.*?</figcaption>', "", f) for f in figures
-        }
+        shapes = {re.sub(r'/img/[^"]+|alt="[^"]*"|<figcaption>.*?</figcaption>', "", f) for f in figures}
         assert len(shapes) <= 1  # every candidate portrait is marked up the same way
-        client.post(
-            reverse("survey:answer", args=[question.pk]), {"choice": question.correct_choice}
-        )
+        client.post(reverse("survey:answer", args=[question.pk]), {"choice": question.correct_choice})
     assert session.questions.filter(answer__isnull=False, is_practice=False).count() == 12
 
 
@@ -221,23 +190,14 @@ def test_images_of_every_kind_are_delivered_identically(client, real_study):
             response = client.get(reverse("survey:portrait", args=[shown.token]))
             body = response.content
             image = Image.open(__import__("io").BytesIO(body))
-            headers = tuple(
-                sorted(
-                    (k, v)
-                    for k, v in response.items()
-                    if k.lower() not in {"content-length", "expires"}
-                )
-            )  # both vary per response, not per kind
+            headers = tuple(sorted((k, v) for k, v in response.items() if k.lower() not in {"content-length", "expires"}))  # both vary per response, not per kind
             seen.setdefault(shown.portrait.kind, set()).add(
-                (image.format, image.mode, image.size, tuple(sorted(image.info)), headers)
-            )
-        client.post(
-            reverse("survey:answer", args=[question.pk]), {"choice": question.correct_choice}
-        )
+                (image.format, image.mode, image.size, tuple(sorted(image.info)), headers))
+        client.post(reverse("survey:answer", args=[question.pk]), {"choice": question.correct_choice})
     assert set(seen) == {"real", "synthetic", "latent_average"}
     signatures = {frozenset(v) for v in seen.values()}
     assert len(signatures) == 1 and len(next(iter(signatures))) == 1, seen
-    ((fmt, mode, size, info, _),) = next(iter(signatures))
+    (fmt, mode, size, info, _), = next(iter(signatures))
     assert (fmt, mode, size) == ("JPEG", "RGB", (256, 256))
     assert not {"exif", "icc_profile", "comment"} & set(info)
 
