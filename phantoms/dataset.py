@@ -32,13 +32,18 @@ def write_dataset(
 ) -> Path:
     """Render `per_class` portraits of every class (or of `classes`) into out_dir; return the
     manifest path. spread > 1 widens the individuals' facial variation (see base_params)."""
+    # everything is checked before the first file is written, so bad input leaves nothing behind
     if per_class < 1:
         raise ValueError(f"per_class must be at least 1, got {per_class}")
+    if spread <= 0:
+        raise ValueError(f"spread must be positive, got {spread}")
     known = class_codes()
     codes = tuple(classes) if classes is not None else known
     unknown = [code for code in codes if code not in known]
-    if unknown or not codes:
-        raise ValueError(f"unknown or no classes {unknown}; known: {', '.join(known)}")
+    if unknown:
+        raise ValueError(f"unknown classes {', '.join(unknown)}; known: {', '.join(known)}")
+    if not codes:
+        raise ValueError(f"no classes to render; known: {', '.join(known)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = out_dir / "manifest.csv"

@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 import phantoms
@@ -57,3 +58,9 @@ def test_the_cli_names_an_unknown_class_and_writes_nothing(tmp_path: Path) -> No
     )
     assert out.returncode == 2 and "nosuch" in out.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_a_non_positive_spread_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="spread must be positive"):
+        phantoms.write_dataset(tmp_path / "y", per_class=1, size=16, spread=0)
+    assert not (tmp_path / "y").exists()
