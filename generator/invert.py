@@ -58,7 +58,7 @@ class InversionResult:
     final_feature: torch.Tensor  # [N] its feature part
     # [N, 4]: fitted (shift x, shift y as fractions of the side, scale, roll in degrees);
     # zeros and scale 1 without fit_pose
-    pose: torch.Tensor = field(default_factory=lambda: torch.empty(0, 4))
+    pose: torch.Tensor
     history: list[float] = field(default_factory=list)  # mean total loss per step
 
 

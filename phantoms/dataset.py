@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from phantoms.disorders import class_codes
+from phantoms.face import check_spread
 from phantoms.render import render_portrait
 
 MANIFEST_COLUMNS = ("filename", "disorder", "kind", "used_in_training", "source")
@@ -35,8 +36,7 @@ def write_dataset(
     # everything is checked before the first file is written, so bad input leaves nothing behind
     if per_class < 1:
         raise ValueError(f"per_class must be at least 1, got {per_class}")
-    if spread <= 0:
-        raise ValueError(f"spread must be positive, got {spread}")
+    check_spread(spread)
     known = class_codes()
     codes = tuple(classes) if classes is not None else known
     unknown = [code for code in codes if code not in known]

@@ -85,14 +85,19 @@ def _mix(palette: np.ndarray, rng: np.random.Generator) -> tuple[float, float, f
     return tuple(float(c) for c in colour)  # type: ignore[return-value]
 
 
+def check_spread(spread: float) -> None:
+    """Raises ValueError unless spread (the widening of individual variation) is positive."""
+    if spread <= 0:
+        raise ValueError(f"spread must be positive, got {spread}")
+
+
 def base_params(rng: np.random.Generator, spread: float = 1.0) -> FaceParams:
     """Individual variation around an unaffected average face.
 
     spread widens the variation of the face's geometry (not its colours or pose): a broad
     population, like the large unaffected photo collections a face generator learns the range of
     faces from, is rendered with spread > 1. spread 1 draws exactly the usual individuals."""
-    if spread <= 0:
-        raise ValueError(f"spread must be positive, got {spread}")
+    check_spread(spread)
 
     def vary(mean: float, sd: float) -> float:
         return float(rng.normal(mean, sd * spread))
