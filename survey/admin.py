@@ -12,7 +12,7 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.html import format_html
 
-from survey import selectors
+from survey import selectors, services
 from survey.models import Answer, Disorder, Invite, Outcome, Portrait, QuizSession, Study
 
 
@@ -30,12 +30,16 @@ class StudyAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["title"]}
     filter_horizontal = ["disorders"]
     actions = ["issue_ten_invites"]
-    readonly_fields = ["progress_detail"]
+    readonly_fields = ["progress_detail", "readiness", "bank_frozen_at"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "is_open", "disorders", "consent_text", "instructions", "show_feedback"]}),
-        ("Questions per session", {"fields": ["n_real_vs_synthetic", "n_reidentification", "n_diagnosis"]}),
+        ("Participants", {"fields": ["expected_sessions", "require_participant_id"]}),
+        ("Questions per session", {"fields": ["n_real_vs_synthetic", "n_reidentification", "n_diagnosis",
+                                               "with_practice"]}),
         ("Clock", {"fields": ["time_limit_real_vs_synthetic_ms", "time_limit_reidentification_ms",
-                              "time_limit_diagnosis_ms", "grace_ms", "load_allowance_ms"]}),
+                              "time_limit_diagnosis_ms", "grace_ms", "load_allowance_ms", "transfer_allowance_ms",
+                              "arming_delay_ms"]}),
+        ("Image bank", {"fields": ["readiness", "bank_frozen_at"]}),
         ("Question layout", {"fields": ["n_synthetic_in_real_vs_synthetic", "n_candidates_in_reidentification",
                                         "n_options_in_diagnosis"]}),
         ("Progress", {"fields": ["progress_detail"]}),
@@ -60,6 +64,13 @@ class StudyAdmin(admin.ModelAdmin):
         p = selectors.study_progress(study)
         return (f"{p.sessions_started} sessions started, {p.sessions_finished} finished; "
                 f"{p.answered} answers, {p.skipped} skips, {p.timed_out} timeouts")
+
+    @admin.display(description="Ready for sessions?")
+    def readiness(self, study: Study) -> str:
+        if study.pk is None:
+            return "—"
+        problems = selectors.study_readiness(study)
+        return "Ready." if not problems else "Not ready: " + " ".join(problems)
 
     @admin.display(description="Dashboard and exports")
     def dashboard(self, study: Study) -> str:
@@ -101,7 +112,7 @@ class InviteAdmin(admin.ModelAdmin):
     list_filter = ["study", "reusable"]
     search_fields = ["label"]
     readonly_fields = ["link", "created_at"]
-    actions = ["revoke"]
+    actions = ["revoke", "revoke_and_end_sessions"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_sessions=Count("sessions"))
@@ -117,12 +128,17 @@ class InviteAdmin(admin.ModelAdmin):
         url = settings.SITE_URL + reverse("survey:invite", args=[invite.token])
         return format_html("<code>{}</code>", url)
 
-    @admin.action(description="Revoke the selected links")
+    @admin.action(description="Revoke the selected links (running sessions go on)")
     def revoke(self, request, queryset) -> None:
-        from django.utils import timezone
+        for invite in queryset:
+            services.invite_revoke(invite=invite)
+        self.message_user(request, f"Revoked {queryset.count()} link(s).", messages.SUCCESS)
 
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
-        self.message_user(request, f"Revoked {count} link(s).", messages.SUCCESS)
+    @admin.action(description="Revoke the selected links and end the sessions started from them")
+    def revoke_and_end_sessions(self, request, queryset) -> None:
+        ended = sum(services.invite_revoke(invite=invite, end_sessions=True) for invite in queryset)
+        self.message_user(request, f"Revoked {queryset.count()} link(s) and ended {ended} running session(s).",
+                          messages.SUCCESS)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -135,10 +151,20 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(QuizSession)
 class QuizSessionAdmin(ReadOnlyAdmin):
-    list_display = ["pseudonym", "study", "stage", "started_at", "finished_at", "answered", "skipped", "timed_out"]
+    list_display = ["pseudonym", "study", "stage", "started_at", "finished_at", "ended_at", "answered", "skipped",
+                    "timed_out"]
     list_filter = ["study", "stage"]
     search_fields = ["pseudonym"]
-    exclude = ["access_token"]
+    exclude = ["access_token", "participant_key", "resume_code_hash"]
+    actions = ["end_sessions"]
+
+    @admin.action(description="End the selected sessions (they accept no more answers)")
+    def end_sessions(self, request, queryset) -> None:
+        running = queryset.exclude(stage=QuizSession.Stage.FINISHED)
+        count = running.count()
+        for session in running:
+            services.session_end(session=session, reason=f"ended by {request.user.get_username()} in the admin")
+        self.message_user(request, f"Ended {count} running session(s).", messages.SUCCESS)
 
     def get_queryset(self, request):
         questions = Q(questions__is_practice=False)

@@ -21,7 +21,7 @@ from survey.models import Answer, Outcome, Portrait, QuizSession, Study
 ANSWER_COLUMNS = [
     "study", "participant", "session", "category", "position", "question", "disorder", "stimulus_kind",
     "n_options", "chance", "correct_choice", "choice", "outcome", "correct", "time_limit_ms", "response_ms",
-    "started_at", "answered_at", "seed",
+    "started_at", "answered_at", "seed", "clock_rule",
 ]
 PARTICIPANT_COLUMNS = [
     "participant", "session", "profession", "years_experience", "stage", "started_at", "finished_at",
@@ -30,8 +30,9 @@ PARTICIPANT_COLUMNS = [
 STUDY_SETTING_FIELDS = [
     "slug", "title", "is_open", "show_feedback", "n_real_vs_synthetic", "n_reidentification", "n_diagnosis",
     "time_limit_real_vs_synthetic_ms", "time_limit_reidentification_ms", "time_limit_diagnosis_ms", "grace_ms",
-    "load_allowance_ms", "n_synthetic_in_real_vs_synthetic", "n_candidates_in_reidentification",
-    "n_options_in_diagnosis",
+    "load_allowance_ms", "transfer_allowance_ms", "arming_delay_ms", "n_synthetic_in_real_vs_synthetic",
+    "n_candidates_in_reidentification", "n_options_in_diagnosis", "expected_sessions", "require_participant_id",
+    "seed", "bank_frozen_at",
 ]
 FORMATS = {"csv": "text/csv", "json": "application/json",
            "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
@@ -81,6 +82,7 @@ def answers_frame(study: Study) -> pd.DataFrame:
             "started_at": iso_ms(question.clock_start()),
             "answered_at": iso_ms(answer.answered_at),
             "seed": session.seed,
+            "clock_rule": question.latest_clock_start().rule,
         })
     return pd.DataFrame(rows, columns=ANSWER_COLUMNS)
 
@@ -120,11 +122,22 @@ def study_settings(study: Study) -> dict:
         "image_bank": [{
             "content_hash": p.content_hash, "kind": p.kind, "disorder": p.disorder.code,
             "used_in_training": p.used_in_training, "checkpoint_id": p.checkpoint_id, "seed": p.seed,
-            "truncation": p.truncation,
+            "truncation": p.truncation, "role": p.role,
         } for p in portraits],
+        "role_quotas": role_quotas(portraits),
         "sessions": study.sessions.count(),
         "sessions_finished": study.sessions.filter(stage=QuizSession.Stage.FINISHED).count(),
     }
+
+
+def role_quotas(portraits) -> dict[str, dict[str, int]]:
+    """How many portraits of each disorder hold each role (survey/roles.py); empty before the bank is frozen."""
+    quotas: dict[str, dict[str, int]] = {}
+    for portrait in portraits:
+        if portrait.role:
+            by_disorder = quotas.setdefault(portrait.role, {})
+            by_disorder[portrait.disorder.code] = by_disorder.get(portrait.disorder.code, 0) + 1
+    return quotas
 
 
 def answers_csv(study: Study) -> bytes:

@@ -7,12 +7,15 @@ database (one answer per question, no portrait twice per session), and nothing e
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+
+from survey import clock
+from survey.clock import ClockStart
 
 
 def new_url_token() -> str:
@@ -28,6 +31,11 @@ def new_pseudonym() -> str:
 def new_session_seed() -> int:
     """The session's randomisation seed: stored, so the session's questions can be rebuilt."""
     return secrets.randbits(62)
+
+
+def new_study_secret() -> str:
+    """The key under which a study hashes participant identifiers: never shown, never exported."""
+    return secrets.token_hex(32)
 
 
 class Category(models.TextChoices):
@@ -49,6 +57,19 @@ class StimulusKind(models.TextChoices):
     LATENT_AVERAGE = "latent_average", "Latent average"
     REAL = "real", "Real"
     SYNTHETIC = "synthetic", "Synthetic"
+
+
+class PortraitRole(models.TextChoices):
+    """The one part a portrait plays in a study, for the study's lifetime (see survey/roles.py)."""
+
+    REAL_VS_SYNTHETIC_REAL = "real_vs_synthetic_real", "Real-vs-synthetic: the real portrait"
+    REAL_VS_SYNTHETIC_SYNTHETIC = "real_vs_synthetic_synthetic", "Real-vs-synthetic: a synthetic portrait"
+    REIDENTIFICATION_MEMBER = "reidentification_member", "Re-identification: the training member"
+    REIDENTIFICATION_NON_MEMBER = "reidentification_non_member", "Re-identification: a non-member"
+    DIAGNOSIS_REAL = "diagnosis_real", "Diagnosis: a real stimulus"
+    DIAGNOSIS_SYNTHETIC = "diagnosis_synthetic", "Diagnosis: a synthetic stimulus"
+    PRACTICE = "practice", "Practice questions only"
+    REFERENCE = "reference", "Reference image (latent average)"
 
 
 class Outcome(models.TextChoices):
@@ -83,6 +104,10 @@ class Study(models.Model):
     show_feedback = models.BooleanField(
         default=False, help_text="Show per-category scores on the end page (never during the quiz)."
     )
+    with_practice = models.BooleanField(
+        default=True, help_text="Each category opens with one timed practice question whose answer the expert is "
+        "told afterwards; practice answers are never exported.",
+    )
 
     n_real_vs_synthetic = models.PositiveSmallIntegerField(default=10, validators=[MaxValueValidator(200)])
     n_reidentification = models.PositiveSmallIntegerField(default=10, validators=[MaxValueValidator(200)])
@@ -97,6 +122,32 @@ class Study(models.Model):
     load_allowance_ms = models.PositiveIntegerField(
         default=10_000,
         help_text="The clock waits this long at most for a question's portraits to load before it starts.",
+    )
+    transfer_allowance_ms = models.PositiveIntegerField(
+        default=1_000, validators=[MaxValueValidator(5_000)],
+        help_text="Once the server has sent a question's last portrait, the clock starts at the latest this much later.",
+    )
+    arming_delay_ms = models.PositiveIntegerField(
+        default=400, validators=[MaxValueValidator(2_000)],
+        help_text="A question accepts answers only this long after its portraits are shown: a click meant for the "
+        "question before is refused.",
+    )
+    expected_sessions = models.PositiveIntegerField(
+        default=60, validators=[MinValueValidator(1)],
+        help_text="How many experts you expect: the bank's portraits are divided into roles for about this many.",
+    )
+    require_participant_id = models.BooleanField(
+        default=True,
+        help_text="Reusable links ask each expert for an identifier (e.g. e-mail) and refuse a second attempt "
+        "with the same one. It is stored only as a keyed hash.",
+    )
+    seed = models.BigIntegerField(
+        default=new_session_seed, editable=False, help_text="Draws the portraits' roles when the bank is frozen."
+    )
+    secret = models.CharField(max_length=64, default=new_study_secret, editable=False)
+    bank_frozen_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When the bank's roles were drawn (at the first session); portraits added later are not shown.",
     )
 
     n_synthetic_in_real_vs_synthetic = models.PositiveSmallIntegerField(
@@ -153,6 +204,10 @@ class Portrait(models.Model):
     seed = models.BigIntegerField(null=True, blank=True, help_text="Generator seed (synthetic portraits).")
     truncation = models.FloatField(null=True, blank=True, help_text="Truncation psi (synthetic portraits).")
     original_name = models.CharField(max_length=255, blank=True, help_text="File name at import; never exported.")
+    role = models.CharField(
+        max_length=40, choices=PortraitRole.choices, blank=True, editable=False,
+        help_text="The one part this portrait plays in the study, drawn when the bank was frozen; empty: never shown.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -212,10 +267,23 @@ class QuizSession(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     erased_at = models.DateTimeField(null=True, blank=True, help_text="Personal fields erased on request.")
     erasure_reason = models.CharField(max_length=300, blank=True)
+    participant_key = models.CharField(
+        max_length=64, blank=True, editable=False,
+        help_text="Keyed hash of the identifier a reusable link asked for: one attempt per person.",
+    )
+    resume_code_hash = models.CharField(max_length=64, blank=True, editable=False)
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="Ended by a coordinator before it finished.")
+    end_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["study", "-started_at"]
         verbose_name = "participant session"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "participant_key"], condition=~Q(participant_key=""),
+                name="session_one_attempt_per_participant",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.pseudonym} in {self.study.slug}"
@@ -228,6 +296,9 @@ class Question(models.Model):
     session = models.ForeignKey(QuizSession, on_delete=models.CASCADE, related_name="questions")
     is_practice = models.BooleanField(default=False)
     position = models.PositiveSmallIntegerField(help_text="1-based order in the session (practice counted apart).")
+    sequence = models.PositiveSmallIntegerField(
+        help_text="1-based order in which the session asks its questions, practice included."
+    )
     category = models.CharField(max_length=30, choices=Category.choices)
     disorder = models.ForeignKey(Disorder, on_delete=models.PROTECT, related_name="+")
     stimulus_kind = models.CharField(max_length=20, choices=StimulusKind.choices)
@@ -235,13 +306,22 @@ class Question(models.Model):
     time_limit_ms = models.PositiveIntegerField()
     grace_ms = models.PositiveIntegerField()
     load_allowance_ms = models.PositiveIntegerField()
+    transfer_allowance_ms = models.PositiveIntegerField()
+    arming_delay_ms = models.PositiveIntegerField()
     served_at = models.DateTimeField(null=True, blank=True, help_text="First sent to the participant.")
+    portraits_delivered_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the server had delivered every portrait of the question."
+    )
     clock_started_at = models.DateTimeField(null=True, blank=True, help_text="Portraits revealed; the clock runs.")
+    clock_rule = models.CharField(
+        max_length=30, blank=True, help_text="Which moment started the clock (survey/clock.py)."
+    )
 
     class Meta:
-        ordering = ["session", "is_practice", "position"]
+        ordering = ["session", "sequence"]
         constraints = [
             models.UniqueConstraint(fields=["session", "is_practice", "position"], name="question_unique_position"),
+            models.UniqueConstraint(fields=["session", "sequence"], name="question_unique_sequence"),
         ]
 
     def __str__(self) -> str:
@@ -252,17 +332,24 @@ class Question(models.Model):
     def n_options(self) -> int:
         return self.options.count()
 
-    def clock_start(self) -> datetime | None:
-        """When the clock started or will start at the latest: revealed, or served plus the load allowance."""
+    def latest_clock_start(self) -> ClockStart | None:
+        """When the clock started, or will start at the latest whatever the page does (survey/clock.py)."""
         if self.clock_started_at is not None:
-            return self.clock_started_at
+            return ClockStart(self.clock_started_at, self.clock_rule)
         if self.served_at is None:
             return None
-        return self.served_at + timedelta(milliseconds=self.load_allowance_ms)
+        return clock.latest_start(
+            served_at=self.served_at, load_allowance_ms=self.load_allowance_ms,
+            portraits_delivered_at=self.portraits_delivered_at, transfer_allowance_ms=self.transfer_allowance_ms,
+        )
+
+    def clock_start(self) -> datetime | None:
+        start = self.latest_clock_start()
+        return None if start is None else start.at
 
     def deadline(self) -> datetime | None:
         start = self.clock_start()
-        return None if start is None else start + timedelta(milliseconds=self.time_limit_ms)
+        return None if start is None else clock.deadline(start, self.time_limit_ms)
 
 
 class ShownImage(models.Model):
@@ -280,6 +367,7 @@ class ShownImage(models.Model):
     slot = models.PositiveSmallIntegerField(help_text="1-based place on the page.")
     # Latent averages are a disorder's reference image, not a person: they may recur across questions.
     repeatable = models.BooleanField(default=False)
+    delivered_at = models.DateTimeField(null=True, blank=True, help_text="First sent to the participant's browser.")
 
     class Meta:
         ordering = ["question", "role", "slot"]

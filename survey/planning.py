@@ -1,28 +1,33 @@
 """Draws a session's questions from its study's image bank with the session's seed.
 
-Pure: no database, no clock. The same bank, settings and seed give the same plan, which is how a stored
-seed rebuilds a session exactly. The rules of the draw:
+Pure: no database, no clock. The same bank (with its roles, survey/roles.py), settings and seed give the
+same plan, which is how a stored seed rebuilds a session exactly. The rules of the draw:
+- a portrait is drawn only for the part its role gives it, so nothing seen in another session marks an
+  answer; portraits without a role are never drawn;
 - no real or synthetic portrait appears twice in a session (latent averages may, being a disorder's
   reference image rather than a person);
-- the real portrait's slot in real_vs_synthetic, the training member's slot in reidentification and the
-  correct option's slot in diagnosis are balanced: each run of n_slots questions uses every slot once;
+- the correct option's slot is spread evenly over a session without any slot being given away by the
+  earlier ones (`spread_slots`);
 - diagnosis shows real and synthetic portraits in equal numbers (one more of either when odd);
-- category order and question order come from the seed; disorders are spread evenly within a category.
+- category order and question order come from the seed; each category opens with its practice question;
+  disorders are spread evenly within a category.
 """
-
 from __future__ import annotations
 
+import math
 import random
 import string
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+from survey import roles
 
 CATEGORIES = ("real_vs_synthetic", "reidentification", "diagnosis")
 
-REAL_TRAINING = "real_training"
-REAL_HELD_OUT = "real_held_out"
-SYNTHETIC = "synthetic"
+REAL_TRAINING = roles.TRAINING
+REAL_HELD_OUT = roles.HELD_OUT
+SYNTHETIC = roles.SYNTHETIC
 LATENT_AVERAGE = "latent_average"
 
 
@@ -37,12 +42,23 @@ class BankPortrait:
     kind: str  # "real", "synthetic" or "latent_average"
     disorder: str
     used_in_training: bool | None = None
+    role: str = ""  # survey/roles.py; empty: never drawn
 
     @property
     def pool(self) -> str:
+        """The portrait's kind as role assignment sees it."""
         if self.kind == "real":
             return REAL_TRAINING if self.used_in_training else REAL_HELD_OUT
         return self.kind
+
+    @property
+    def draw_pool(self) -> str | None:
+        """The pool the planner draws it from: its role (practice split by kind), or None if it has none."""
+        if self.kind == LATENT_AVERAGE:
+            return LATENT_AVERAGE
+        if not self.role:
+            return None
+        return f"{roles.PRACTICE}:{self.pool}" if self.role == roles.PRACTICE else self.role
 
 
 @dataclass(frozen=True)
@@ -73,6 +89,7 @@ class PlannedQuestion:
     correct_choice: str
     stimulus_portrait_ids: tuple[int, ...]
     options: tuple[PlannedOption, ...]
+    sequence: int = 0  # order of asking, practice included
 
 
 def slot_code(slot: int) -> str:
@@ -80,20 +97,35 @@ def slot_code(slot: int) -> str:
     return string.ascii_uppercase[slot - 1]
 
 
-def balanced_slots(rng: random.Random, n_questions: int, n_slots: int) -> list[int]:
-    """1-based slots in which every consecutive run of n_slots uses each slot once, so counts differ by
-    at most one over any session."""
-    slots: list[int] = []
-    while len(slots) < n_questions:
-        block = list(range(1, n_slots + 1))
-        rng.shuffle(block)
-        slots.extend(block)
-    return slots[:n_questions]
+def slot_count_bounds(n_questions: int, n_slots: int) -> tuple[int, int]:
+    """How often each slot may be correct in a session of n_questions: within 2.5 standard deviations of
+    independent draws around n/k.
+
+    Tighter balance gives answers away: with every slot used 2 or 3 times in 10 questions (within ±1), an
+    expert sure of half the answers strikes out used slots and gains 3 points on the rest; within these
+    bounds the gain stays under a quarter of a point (tests/survey/test_slot_giveaway.py computes it).
+    """
+    mean = n_questions / n_slots
+    spread = 2.5 * math.sqrt(n_questions * (1 / n_slots) * (1 - 1 / n_slots))
+    return max(0, math.ceil(mean - spread)), min(n_questions, math.floor(mean + spread))
+
+
+def spread_slots(rng: random.Random, n_questions: int, n_slots: int) -> list[int]:
+    """1-based correct slots for a category's questions: independent uniform draws, redrawn until every
+    slot's count lies within `slot_count_bounds`. So every sequence within the bounds is equally likely,
+    no question's slot follows from the earlier ones, and over many participants each position is equally
+    often correct."""
+    low, high = slot_count_bounds(n_questions, n_slots)
+    while True:
+        slots = [rng.randint(1, n_slots) for _ in range(n_questions)]
+        counts = Counter(slots)
+        if all(low <= counts.get(slot, 0) <= high for slot in range(1, n_slots + 1)):
+            return slots
 
 
 @dataclass
 class _Pools:
-    """Unused portraits by (pool, disorder), each in a seeded random order; drawing pops from the end."""
+    """Unused portraits by (draw pool, disorder), each in a seeded random order; drawing pops from the end."""
 
     by_key: dict[tuple[str, str], list[BankPortrait]] = field(default_factory=dict)
     used_latent_averages: set[int] = field(default_factory=set)
@@ -103,7 +135,8 @@ class _Pools:
         pools = cls()
         # Sorting by content hash first makes the draw independent of database ids and row order.
         for portrait in sorted(bank, key=lambda p: p.content_hash):
-            pools.by_key.setdefault((portrait.pool, portrait.disorder), []).append(portrait)
+            if portrait.draw_pool is not None:
+                pools.by_key.setdefault((portrait.draw_pool, portrait.disorder), []).append(portrait)
         for key in sorted(pools.by_key):
             rng.shuffle(pools.by_key[key])
         return pools
@@ -127,28 +160,41 @@ class _Pools:
         return chosen
 
 
-def _needs(category: str, settings: PlanSettings, real_stimulus: bool) -> dict[str, int]:
+@dataclass(frozen=True)
+class _Sources:
+    """The draw pools one question takes its portraits from."""
+
+    real: str = ""  # real-vs-synthetic's real portrait, or re-identification's member
+    others: str = ""  # the synthetic options, or the non-members
+    stimulus: str = ""  # diagnosis
+
+
+def _sources(category: str, practice: bool, real_stimulus: bool) -> _Sources:
+    if practice:
+        prefix = roles.PRACTICE + ":"
+        if category == "diagnosis":
+            return _Sources(stimulus=prefix + SYNTHETIC)
+        others = SYNTHETIC if category == "real_vs_synthetic" else REAL_HELD_OUT
+        return _Sources(real=prefix + REAL_TRAINING, others=prefix + others)
     if category == "real_vs_synthetic":
-        return {REAL_TRAINING: 1, SYNTHETIC: settings.n_synthetic_in_real_vs_synthetic}
+        return _Sources(real=roles.REAL_VS_SYNTHETIC_REAL, others=roles.REAL_VS_SYNTHETIC_SYNTHETIC)
     if category == "reidentification":
-        return {LATENT_AVERAGE: 1, REAL_TRAINING: 1, REAL_HELD_OUT: settings.n_candidates_in_reidentification - 1}
-    return {"real_any": 1} if real_stimulus else {SYNTHETIC: 1}
+        return _Sources(real=roles.REIDENTIFICATION_MEMBER, others=roles.REIDENTIFICATION_NON_MEMBER)
+    return _Sources(stimulus=roles.DIAGNOSIS_REAL if real_stimulus else roles.DIAGNOSIS_SYNTHETIC)
 
 
-def _can_supply(pools: _Pools, disorder: str, needs: dict[str, int]) -> bool:
-    return all(_have(pools, disorder, pool) >= n for pool, n in needs.items())
-
-
-def _have(pools: _Pools, disorder: str, pool: str) -> int:
-    if pool == "real_any":
-        return pools.available(REAL_HELD_OUT, disorder) + pools.available(REAL_TRAINING, disorder)
-    return pools.available(pool, disorder)
+def _needs(category: str, settings: PlanSettings, sources: _Sources) -> dict[str, int]:
+    if category == "real_vs_synthetic":
+        return {sources.real: 1, sources.others: settings.n_synthetic_in_real_vs_synthetic}
+    if category == "reidentification":
+        return {LATENT_AVERAGE: 1, sources.real: 1, sources.others: settings.n_candidates_in_reidentification - 1}
+    return {sources.stimulus: 1}
 
 
 def _pick_disorder(
     rng: random.Random, pools: _Pools, settings: PlanSettings, needs: dict[str, int], used: Counter[str], what: str
 ) -> str:
-    eligible = [d for d in settings.disorders if _can_supply(pools, d, needs)]
+    eligible = [d for d in settings.disorders if all(pools.available(pool, d) >= n for pool, n in needs.items())]
     if not eligible:
         wanted = ", ".join(f"{n} {pool.replace('_', ' ')}" for pool, n in needs.items())
         raise PlanError(
@@ -162,42 +208,39 @@ def _pick_disorder(
     return disorder
 
 
-def _real_vs_synthetic(rng, pools, settings, disorder, real_slot, practice, position) -> PlannedQuestion:
-    real = pools.take(REAL_TRAINING, disorder)[0]
-    synthetic = pools.take(SYNTHETIC, disorder, settings.n_synthetic_in_real_vs_synthetic)
-    n_slots = len(synthetic) + 1
-    others = iter(synthetic)
-    portraits = [real if slot == real_slot else next(others) for slot in range(1, n_slots + 1)]
-    options = tuple(PlannedOption(slot, slot_code(slot), p.id) for slot, p in enumerate(portraits, start=1))
+def _portrait_options(portraits: Sequence[BankPortrait]) -> tuple[PlannedOption, ...]:
+    return tuple(PlannedOption(slot, slot_code(slot), p.id) for slot, p in enumerate(portraits, start=1))
+
+
+def _with_answer_at(answer: BankPortrait, others: Sequence[BankPortrait], slot: int) -> list[BankPortrait]:
+    rest = iter(others)
+    return [answer if s == slot else next(rest) for s in range(1, len(others) + 2)]
+
+
+def _real_vs_synthetic(rng, pools, settings, sources, disorder, real_slot, practice, position) -> PlannedQuestion:
+    real = pools.take(sources.real, disorder)[0]
+    synthetic = pools.take(sources.others, disorder, settings.n_synthetic_in_real_vs_synthetic)
+    options = _portrait_options(_with_answer_at(real, synthetic, real_slot))
     return PlannedQuestion(practice, position, "real_vs_synthetic", disorder, "mixed", slot_code(real_slot), (), options)
 
 
-def _reidentification(rng, pools, settings, disorder, member_slot, practice, position) -> PlannedQuestion:
+def _reidentification(rng, pools, settings, sources, disorder, member_slot, practice, position) -> PlannedQuestion:
     average = pools.take_latent_average(disorder, rng)
-    member = pools.take(REAL_TRAINING, disorder)[0]
-    others = iter(pools.take(REAL_HELD_OUT, disorder, settings.n_candidates_in_reidentification - 1))
-    n_slots = settings.n_candidates_in_reidentification
-    portraits = [member if slot == member_slot else next(others) for slot in range(1, n_slots + 1)]
-    options = tuple(PlannedOption(slot, slot_code(slot), p.id) for slot, p in enumerate(portraits, start=1))
+    member = pools.take(sources.real, disorder)[0]
+    others = pools.take(sources.others, disorder, settings.n_candidates_in_reidentification - 1)
+    options = _portrait_options(_with_answer_at(member, others, member_slot))
     return PlannedQuestion(
         practice, position, "reidentification", disorder, "latent_average", slot_code(member_slot), (average.id,), options
     )
 
 
-def _diagnosis(rng, pools, settings, disorder, correct_slot, real_stimulus, practice, position) -> PlannedQuestion:
-    if real_stimulus:
-        # From whichever real pool of the disorder has more left: both kinds are scarce (training members
-        # for the other two categories, held-out portraits for re-identification), so spend the larger.
-        held_out, training = pools.available(REAL_HELD_OUT, disorder), pools.available(REAL_TRAINING, disorder)
-        pool = REAL_HELD_OUT if held_out >= training else REAL_TRAINING
-        portrait = pools.take(pool, disorder)[0]
-    else:
-        portrait = pools.take(SYNTHETIC, disorder)[0]
+def _diagnosis(rng, pools, settings, sources, disorder, correct_slot, practice, position) -> PlannedQuestion:
+    portrait = pools.take(sources.stimulus, disorder)[0]
     distractors = rng.sample([d for d in settings.disorders if d != disorder], settings.n_options_in_diagnosis - 1)
     others = iter(distractors)
     codes = [disorder if slot == correct_slot else next(others) for slot in range(1, settings.n_options_in_diagnosis + 1)]
     options = tuple(PlannedOption(slot, code, disorder=code) for slot, code in enumerate(codes, start=1))
-    kind = "real" if real_stimulus else "synthetic"
+    kind = "real" if portrait.kind == "real" else "synthetic"
     return PlannedQuestion(practice, position, "diagnosis", disorder, kind, disorder, (portrait.id,), options)
 
 
@@ -209,10 +252,13 @@ def _slots_for(category: str, settings: PlanSettings) -> int:
     }[category]
 
 
+_DRAW = {"real_vs_synthetic": _real_vs_synthetic, "reidentification": _reidentification, "diagnosis": _diagnosis}
+
+
 def _category_questions(
     rng: random.Random, pools: _Pools, settings: PlanSettings, category: str, n: int, practice: bool, first_position: int
 ) -> list[PlannedQuestion]:
-    correct_slots = balanced_slots(rng, n, _slots_for(category, settings))
+    correct_slots = spread_slots(rng, n, _slots_for(category, settings))
     real_flags = [i < (n + rng.randint(0, 1)) // 2 for i in range(n)]
     rng.shuffle(real_flags)
     used: Counter[str] = Counter()
@@ -220,16 +266,9 @@ def _category_questions(
     for i in range(n):
         position = first_position + i
         what = f"{'practice' if practice else 'question'} {position} ({category})"
-        needs = _needs(category, settings, real_flags[i])
-        disorder = _pick_disorder(rng, pools, settings, needs, used, what)
-        if category == "real_vs_synthetic":
-            questions.append(_real_vs_synthetic(rng, pools, settings, disorder, correct_slots[i], practice, position))
-        elif category == "reidentification":
-            questions.append(_reidentification(rng, pools, settings, disorder, correct_slots[i], practice, position))
-        else:
-            questions.append(
-                _diagnosis(rng, pools, settings, disorder, correct_slots[i], real_flags[i], practice, position)
-            )
+        sources = _sources(category, practice, real_flags[i])
+        disorder = _pick_disorder(rng, pools, settings, _needs(category, settings, sources), used, what)
+        questions.append(_DRAW[category](rng, pools, settings, sources, disorder, correct_slots[i], practice, position))
     return questions
 
 
@@ -249,7 +288,8 @@ MAX_DRAWS = 20
 
 
 def plan_session(bank: Sequence[BankPortrait], settings: PlanSettings, seed: int) -> list[PlannedQuestion]:
-    """Every question of a session, practice first, in the order they will be asked.
+    """Every question of a session, in the order they will be asked: each category's practice question,
+    then its timed questions.
 
     If a draw runs out of portraits, the draw is repeated with the next stream derived from the same seed,
     so the plan stays a function of the seed; after MAX_DRAWS the first draw's error is raised.
@@ -268,12 +308,15 @@ def _draw(bank: Sequence[BankPortrait], settings: PlanSettings, rng: random.Rand
     pools = _Pools.from_bank(bank, rng)
     category_order = rng.sample(CATEGORIES, len(CATEGORIES))
     plan: list[PlannedQuestion] = []
-    if settings.with_practice:
-        for position, category in enumerate(category_order, start=1):
-            plan += _category_questions(rng, pools, settings, category, 1, True, position)
     position = 1
+    practice_position = 1
     for category in category_order:
         n = settings.counts.get(category, 0)
+        if n == 0:
+            continue
+        if settings.with_practice:
+            plan += _category_questions(rng, pools, settings, category, 1, True, practice_position)
+            practice_position += 1
         plan += _category_questions(rng, pools, settings, category, n, False, position)
         position += n
-    return plan
+    return [replace(question, sequence=sequence) for sequence, question in enumerate(plan, start=1)]

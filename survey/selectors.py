@@ -6,12 +6,13 @@ carries a portrait's kind, file name or the correct option.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from survey import clock
 from survey.models import Category, Outcome, Question, QuizSession, ShownImage, Study
 
 PROMPTS = {
@@ -21,6 +22,15 @@ PROMPTS = {
         "generator's training set. Which one?"
     ),
     Category.DIAGNOSIS: "Which disorder does this person have?",
+}
+
+# Each category's task in one sentence, for its introduction.
+TASKS = {
+    Category.REAL_VS_SYNTHETIC: "You see {n} portraits of people with the same disorder: one is a real photograph, "
+    "the others were made by a computer. Pick the real one.",
+    Category.REIDENTIFICATION: "You see a disorder's latent average (an image the generator made from everything it "
+    "learned) and {n} real people: one of them was in its training set. Pick that person.",
+    Category.DIAGNOSIS: "You see one portrait and {n} disorders. Pick the disorder the person has.",
 }
 
 
@@ -45,7 +55,10 @@ class QuestionView:
     time_limit_ms: int
     load_allowance_ms: int
     clock_running: bool
-    remaining_ms: int | None  # None until the clock starts (untimed for practice)
+    remaining_ms: int | None  # None until the clock starts
+    latest_remaining_ms: int  # time left at the latest, counted from the clock's latest possible start
+    arming_delay_ms: int
+    category_label: str
 
     @property
     def image_tokens(self) -> tuple[str, ...]:
@@ -53,10 +66,17 @@ class QuestionView:
 
 
 def remaining_ms(question: Question, now: datetime) -> int | None:
+    """Time left on a running clock; None before the clock starts."""
     if question.clock_started_at is None:
         return None
-    deadline = question.clock_started_at + timedelta(milliseconds=question.time_limit_ms)
-    return max(0, round((deadline - now) / timedelta(milliseconds=1)))
+    return clock.ms_between(now, clock.deadline(question.clock_started_at, question.time_limit_ms))
+
+
+def latest_remaining_ms(question: Question, now: datetime) -> int:
+    """Time left at the latest: what the page shows while portraits are slow, since the server's clock
+    may already be running (survey/clock.py)."""
+    deadline = question.deadline()
+    return question.time_limit_ms if deadline is None else clock.ms_between(now, deadline)
 
 
 def question_view(question: Question, *, now: datetime | None = None) -> QuestionView:
@@ -68,20 +88,102 @@ def question_view(question: Question, *, now: datetime | None = None) -> Questio
         OptionView(o.slot, o.code, o.label, option_tokens.get(o.image_id)) for o in question.options.order_by("slot")
     )
     total = question.session.questions.filter(is_practice=question.is_practice).count()
+    category = Category(question.category)
     return QuestionView(
         id=question.pk,
         is_practice=question.is_practice,
         position=question.position,
         total=total,
         category=question.category,
-        prompt=PROMPTS[Category(question.category)].format(disorder=question.disorder.name),
+        prompt=PROMPTS[category].format(disorder=question.disorder.name),
         stimulus_tokens=stimuli,
         options=options,
         time_limit_ms=question.time_limit_ms,
         load_allowance_ms=question.load_allowance_ms,
         clock_running=question.clock_started_at is not None,
-        remaining_ms=None if question.is_practice else remaining_ms(question, now),
+        remaining_ms=remaining_ms(question, now),
+        latest_remaining_ms=latest_remaining_ms(question, now),
+        arming_delay_ms=question.arming_delay_ms,
+        category_label=category.label,
     )
+
+
+@dataclass(frozen=True)
+class PracticeResult:
+    """How the participant did on a category's practice question: practice answers are told, timed ones never."""
+
+    outcome: str
+    right: bool | None
+    chosen_label: str
+    correct_label: str
+
+
+@dataclass(frozen=True)
+class CategoryIntro:
+    category: str
+    label: str
+    task: str
+    part: int
+    parts: int
+    n_questions: int
+    time_limit_s: int
+    is_practice: bool  # the next question is the category's practice question
+    practice_result: PracticeResult | None
+
+
+def _practice_result(practice: Question) -> PracticeResult | None:
+    answer = getattr(practice, "answer", None)
+    if answer is None:
+        return None
+    labels = dict(practice.options.values_list("code", "label"))
+    return PracticeResult(
+        outcome=answer.outcome, right=answer.correct, chosen_label=labels.get(answer.choice, ""),
+        correct_label=labels[practice.correct_choice],
+    )
+
+
+def category_intro(question: Question) -> CategoryIntro | None:
+    """The introduction shown before a block's first question is served: before a category's practice
+    question, and (with the practice answer's feedback) before its first timed question."""
+    if question.served_at is not None:
+        return None
+    session = question.session
+    earlier = session.questions.filter(sequence__lt=question.sequence).order_by("-sequence").first()
+    opens_block = earlier is None or earlier.category != question.category or earlier.is_practice
+    if not opens_block:
+        return None
+    categories = list(
+        dict.fromkeys(session.questions.order_by("sequence").values_list("category", flat=True))
+    )
+    category = Category(question.category)
+    n_options = question.options.count()
+    practice = earlier if earlier is not None and earlier.is_practice and earlier.category == question.category else None
+    return CategoryIntro(
+        category=category.value,
+        label=category.label,
+        task=TASKS[category].format(n=n_options),
+        part=categories.index(category.value) + 1,
+        parts=len(categories),
+        n_questions=session.questions.filter(is_practice=False, category=category.value).count(),
+        time_limit_s=round(question.time_limit_ms / 1000),
+        is_practice=question.is_practice,
+        practice_result=_practice_result(practice) if practice is not None else None,
+    )
+
+
+def previous_outcome(session: QuizSession) -> str | None:
+    """How the question just before the current one ended (answered, skipped, timeout), for the pause
+    between questions; None at the start of a block. Never whether it was right."""
+    current = session.questions.filter(answer__isnull=True).order_by("sequence").first()
+    if current is None:
+        return None
+    earlier = (
+        session.questions.filter(sequence__lt=current.sequence).select_related("answer").order_by("-sequence").first()
+    )
+    if earlier is None or earlier.category != current.category or earlier.is_practice != current.is_practice:
+        return None
+    answer = getattr(earlier, "answer", None)
+    return answer.outcome if answer is not None else None
 
 
 def shown_image_for_participant(token: str, session: QuizSession) -> ShownImage | None:
@@ -146,3 +248,27 @@ def study_progress(study: Study) -> StudyProgress:
         timed_out=Count("pk", filter=Q(answer__outcome=Outcome.TIMEOUT)),
     )
     return StudyProgress(sessions["started"], sessions["finished"], **answers)
+
+
+def study_readiness(study: Study) -> list[str]:
+    """What stops the study from starting a session, in sentences for its coordinator; empty when ready.
+
+    Dry run of what the first session does: draw the roles (unless frozen) and one session's plan.
+    """
+    from survey import services  # services imports this module's neighbours; keep the import local
+    from survey.planning import PlanError, plan_session
+    from survey.roles import RoleError
+
+    settings = services.plan_settings_for(study)
+    try:
+        from survey.planning import validate_settings
+
+        validate_settings(settings)
+        bank = services.bank_snapshot(study, as_of=timezone.now())
+        if study.bank_frozen_at is None:
+            assignment = services.study_roles_draw(study, bank)
+            bank = [replace(p, role=assignment.roles.get(p.id, "")) for p in bank]
+        plan_session(bank, settings, study.seed)
+    except (PlanError, RoleError) as error:
+        return [f"{str(error)[0].upper()}{str(error)[1:]}."]
+    return []

@@ -7,13 +7,17 @@ constraint, so it holds even where the lock is a no-op (SQLite serialises writer
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import secrets
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from survey import clock, roles
 from survey.models import (
     Answer,
     Invite,
@@ -24,6 +28,7 @@ from survey.models import (
     QuizSession,
     ShownImage,
     Study,
+    new_url_token,
 )
 from survey.planning import BankPortrait, PlanError, PlannedQuestion, PlanSettings, plan_session
 
@@ -70,6 +75,40 @@ class AlreadyAnswered(QuizError):
         self.answer = answer
 
 
+class TooEarly(QuizError):
+    """An answer before the question armed: a click meant for the question before it. Nothing is stored."""
+
+    def __init__(self, arming_delay_ms: int):
+        super().__init__(f"The question was not yet accepting answers (it arms {arming_delay_ms} ms after it is shown).")
+        self.arming_delay_ms = arming_delay_ms
+
+
+class InviteInUse(QuizError):
+    """A single-use link whose session runs in another browser: it is not handed over without its resume code."""
+
+    def __init__(self):
+        super().__init__(
+            "This invitation is already in use in another browser. To continue there, enter the resume code "
+            "shown when you started, or ask the study's coordinator for a new link."
+        )
+
+
+class WrongResumeCode(QuizError):
+    pass
+
+
+class AlreadyTookPart(QuizError):
+    pass
+
+
+class IdentifierNeeded(QuizError):
+    pass
+
+
+class SessionEnded(QuizError):
+    pass
+
+
 class NotExpired(QuizError):
     def __init__(self, remaining_ms: int):
         super().__init__(f"The time for this question has not run out ({remaining_ms} ms left).")
@@ -80,14 +119,21 @@ def _now(now: datetime | None) -> datetime:
     return now if now is not None else timezone.now()
 
 
-def _ms_between(start: datetime, end: datetime) -> int:
-    return max(0, round((end - start) / timedelta(milliseconds=1)))
+_ms_between = clock.ms_between
+
+# What a choice may look like before it is compared with anything or kept for audit: an option code.
+MAX_CHOICE_LENGTH = Answer._meta.get_field("choice").max_length
+
+
+def _check_choice_text(choice: str) -> None:
+    if len(choice) > MAX_CHOICE_LENGTH or not choice.isprintable():
+        raise UnknownOption(f"A choice is an option's code: at most {MAX_CHOICE_LENGTH} printable characters.")
 
 
 # --- drawing a session's questions ------------------------------------------------------------------
 
 
-def plan_settings_for(study: Study, *, with_practice: bool = True) -> PlanSettings:
+def plan_settings_for(study: Study) -> PlanSettings:
     return PlanSettings(
         disorders=tuple(sorted(study.disorders.values_list("code", flat=True))),
         counts={
@@ -98,16 +144,55 @@ def plan_settings_for(study: Study, *, with_practice: bool = True) -> PlanSettin
         n_synthetic_in_real_vs_synthetic=study.n_synthetic_in_real_vs_synthetic,
         n_candidates_in_reidentification=study.n_candidates_in_reidentification,
         n_options_in_diagnosis=study.n_options_in_diagnosis,
-        with_practice=with_practice,
+        with_practice=study.with_practice,
+    )
+
+
+def role_settings_for(study: Study) -> roles.RoleSettings:
+    plan = plan_settings_for(study)
+    return roles.RoleSettings(
+        disorders=plan.disorders, counts=plan.counts,
+        n_synthetic_in_real_vs_synthetic=plan.n_synthetic_in_real_vs_synthetic,
+        n_candidates_in_reidentification=plan.n_candidates_in_reidentification,
+        with_practice=plan.with_practice, expected_sessions=study.expected_sessions,
     )
 
 
 def bank_snapshot(study: Study, *, as_of: datetime) -> list[BankPortrait]:
     """The study's bank as a session drawn at `as_of` saw it: later imports do not change a rebuild."""
     rows = study.portraits.filter(created_at__lte=as_of).values_list(
-        "id", "content_hash", "kind", "disorder__code", "used_in_training"
+        "id", "content_hash", "kind", "disorder__code", "used_in_training", "role"
     )
     return [BankPortrait(*row) for row in rows]
+
+
+def study_roles_draw(study: Study, bank: Sequence[BankPortrait]) -> roles.RoleAssignment:
+    """The roles the study's seed gives the bank's portraits (raises roles.RoleError naming what is missing)."""
+    candidates = [roles.Candidate(p.id, p.content_hash, p.pool, p.disorder) for p in bank]
+    return roles.assign_roles(candidates, role_settings_for(study), seed=study.seed)
+
+
+def study_bank_freeze(*, study: Study, now: datetime | None = None) -> Study:
+    """Draw every portrait's role once, for the study's lifetime (at its first session, or when the
+    coordinator freezes the bank). Portraits added later get no role and are never shown."""
+    now = _now(now)
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study.pk)
+        if study.bank_frozen_at is not None:
+            return study
+        try:
+            assignment = study_roles_draw(study, bank_snapshot(study, as_of=now))
+        except roles.RoleError as error:
+            logger.error("Study %s cannot freeze its bank: %s", study.slug, error)
+            raise StudyNotReady(str(error)) from None
+        by_role: dict[str, list[int]] = {}
+        for portrait_id, role in assignment.roles.items():
+            by_role.setdefault(role, []).append(portrait_id)
+        for role, ids in by_role.items():
+            Portrait.objects.filter(pk__in=ids).update(role=role)
+        study.bank_frozen_at = now
+        study.save(update_fields=["bank_frozen_at"])
+    return study
 
 
 def session_plan_rebuild(session: QuizSession) -> list[PlannedQuestion]:
@@ -128,9 +213,12 @@ def _questions_create(session: QuizSession, plan: Sequence[PlannedQuestion]) -> 
             disorder_id=disorder_ids[planned.disorder],
             stimulus_kind=planned.stimulus_kind,
             correct_choice=planned.correct_choice,
+            sequence=planned.sequence,
             time_limit_ms=study.time_limit_ms(planned.category),
             grace_ms=study.grace_ms,
             load_allowance_ms=study.load_allowance_ms,
+            transfer_allowance_ms=study.transfer_allowance_ms,
+            arming_delay_ms=study.arming_delay_ms,
         )
         for planned in plan
     )
@@ -172,32 +260,119 @@ def _questions_create(session: QuizSession, plan: Sequence[PlannedQuestion]) -> 
 # --- a session's life ---------------------------------------------------------------------------------
 
 
-def session_resumable(*, invite: Invite, now: datetime | None = None) -> QuizSession | None:
-    """The session a single-use link already started, which reopening the link resumes. A revoked or
-    expired link resumes nothing (InviteUnusable)."""
+def _hash(secret: str, text: str) -> str:
+    return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def participant_key(study: Study, identifier: str) -> str:
+    """A participant identifier (e.g. an e-mail) as stored: a keyed hash, case and spaces ignored."""
+    return _hash(study.secret, " ".join(identifier.split()).casefold())
+
+
+def resume_code_issue(*, session: QuizSession) -> str:
+    """A fresh one-time resume code for the session, to show its participant once; only its hash is kept,
+    and any earlier code stops working."""
+    code = "-".join(secrets.token_hex(2).upper() for _ in range(3))
+    QuizSession.objects.filter(pk=session.pk).update(resume_code_hash=_hash(session.study.secret, code))
+    return code
+
+
+def invite_check(*, invite: Invite, now: datetime | None = None) -> None:
     if not invite.is_usable_at(_now(now)):
         raise InviteUnusable("This invitation link has expired or was withdrawn.")
+
+
+def invite_session(invite: Invite) -> QuizSession | None:
+    """The session a single-use link has started, if any (a reusable link starts one per person)."""
     return None if invite.reusable else invite.sessions.first()
 
 
-def session_start(*, invite: Invite, now: datetime | None = None) -> QuizSession:
-    """Consent given on an invite: resume its session (single-use links) or draw a new one."""
+def session_start(*, invite: Invite, participant_id: str = "", now: datetime | None = None) -> QuizSession:
+    """Consent given on an invite: draw a new session.
+
+    A single-use link that already started a session refuses (InviteInUse): the session belongs to the
+    browser or token that started it, and moves only with its resume code (session_resume). A reusable
+    link of a study that requires it needs the participant's identifier, and refuses a second attempt.
+    """
     now = _now(now)
     with transaction.atomic():
         invite = Invite.objects.select_for_update().select_related("study").get(pk=invite.pk)
-        existing = session_resumable(invite=invite, now=now)
-        if existing is not None:
-            return existing
-        if not invite.study.is_open:
+        invite_check(invite=invite, now=now)
+        if invite_session(invite) is not None:
+            raise InviteInUse()
+        study = invite.study
+        if not study.is_open:
             raise StudyClosed("This study is not accepting participants at the moment.")
-        session = QuizSession.objects.create(study=invite.study, invite=invite, consented_at=now, started_at=now)
+        key = ""
+        if invite.reusable and study.require_participant_id:
+            if not participant_id.strip():
+                raise IdentifierNeeded("This link asks for your participant identifier (e.g. your e-mail address).")
+            key = participant_key(study, participant_id)
+            if QuizSession.objects.filter(study=study, participant_key=key).exists():
+                raise AlreadyTookPart("You have already taken part in this study: each person takes it once.")
+        study = study_bank_freeze(study=study, now=now)
+        session = QuizSession(study=study, invite=invite, consented_at=now, started_at=now, participant_key=key)
         try:
-            plan = plan_session(bank_snapshot(invite.study, as_of=now), plan_settings_for(invite.study), session.seed)
+            with transaction.atomic():
+                session.save()
+        except IntegrityError:  # the same identifier, at the same instant, in another request
+            raise AlreadyTookPart("You have already taken part in this study: each person takes it once.") from None
+        try:
+            plan = plan_session(bank_snapshot(study, as_of=now), plan_settings_for(study), session.seed)
         except PlanError as error:
-            logger.error("Study %s cannot start a session: %s", invite.study.slug, error)
+            logger.error("Study %s cannot start a session: %s", study.slug, error)
             raise StudyNotReady(str(error)) from None  # the transaction rolls the session back
         _questions_create(session, plan)
     return session
+
+
+def session_resume(*, invite: Invite, code: str, now: datetime | None = None) -> QuizSession:
+    """Move a single-use link's session to the browser or client that presents its resume code.
+
+    The old access token stops working and the code is spent: the caller gets the session with a new
+    token, and issues the participant a new code (resume_code_issue).
+    """
+    now = _now(now)
+    with transaction.atomic():
+        invite = Invite.objects.select_for_update().select_related("study").get(pk=invite.pk)
+        invite_check(invite=invite, now=now)
+        session = invite_session(invite)
+        if session is None:
+            raise WrongResumeCode("This invitation has not been used yet: there is nothing to resume.")
+        session = _locked(session)
+        given = _hash(session.study.secret, code.strip().upper())
+        if not session.resume_code_hash or not hmac.compare_digest(given, session.resume_code_hash):
+            raise WrongResumeCode("That resume code is not right for this invitation.")
+        session.access_token = new_url_token()
+        session.resume_code_hash = ""
+        session.save(update_fields=["access_token", "resume_code_hash"])
+    return session
+
+
+def session_end(*, session: QuizSession, reason: str, now: datetime | None = None) -> QuizSession:
+    """A coordinator ends a running session: it accepts nothing more; what was answered stays."""
+    now = _now(now)
+    with transaction.atomic():
+        session = _locked(session)
+        if session.stage == QuizSession.Stage.FINISHED:
+            return session
+        session.stage = QuizSession.Stage.FINISHED
+        session.finished_at = session.ended_at = now
+        session.end_reason = reason.strip()[:300] or "ended by a coordinator"
+        session.save(update_fields=["stage", "finished_at", "ended_at", "end_reason"])
+    return session
+
+
+def invite_revoke(*, invite: Invite, end_sessions: bool = False, now: datetime | None = None) -> int:
+    """Withdraw a link; with end_sessions, also end the sessions started from it. Returns how many ended."""
+    now = _now(now)
+    Invite.objects.filter(pk=invite.pk, revoked_at__isnull=True).update(revoked_at=now)
+    ended = 0
+    if end_sessions:
+        for session in invite.sessions.exclude(stage=QuizSession.Stage.FINISHED):
+            session_end(session=session, reason="its invitation link was withdrawn", now=now)
+            ended += 1
+    return ended
 
 
 def _locked(session: QuizSession) -> QuizSession:
@@ -222,14 +397,6 @@ def session_profile_submit(
     return session
 
 
-def practice_questions_serve(*, session: QuizSession, now: datetime | None = None) -> list[Question]:
-    """The untimed practice questions, marked served so their portraits may be fetched."""
-    now = _now(now)
-    _require_stage(session, QuizSession.Stage.PRACTICE)
-    session.questions.filter(is_practice=True, served_at__isnull=True).update(served_at=now)
-    return list(session.questions.filter(is_practice=True).order_by("position"))
-
-
 def session_quiz_begin(*, session: QuizSession) -> QuizSession:
     with transaction.atomic():
         session = _locked(session)
@@ -240,7 +407,8 @@ def session_quiz_begin(*, session: QuizSession) -> QuizSession:
 
 
 def _first_unanswered(session: QuizSession, *, with_disorder: bool = False) -> Question | None:
-    questions = session.questions.filter(is_practice=False, answer__isnull=True).order_by("position")
+    """The question the session is on, practice included, in the order the plan asks them."""
+    questions = session.questions.filter(answer__isnull=True).order_by("sequence")
     if with_disorder:  # the question page names the disorder: one join instead of a second query
         questions = questions.select_related("disorder")
     return questions.first()
@@ -268,24 +436,38 @@ def _finish_if_done(session: QuizSession, now: datetime) -> None:
 
 def _is_overdue(question: Question, now: datetime) -> bool:
     deadline = question.deadline()
-    return deadline is not None and now > deadline + timedelta(milliseconds=question.grace_ms)
+    return deadline is not None and clock.is_overdue(deadline_at=deadline, grace_ms=question.grace_ms, now=now)
 
 
-def session_current_question(*, session: QuizSession, now: datetime | None = None) -> Question | None:
-    """The question the participant is on, served (its clock armed) the first time it is asked for.
+def _require_running(session: QuizSession) -> None:
+    if session.ended_at is not None:
+        raise SessionEnded("This session was ended by the study's coordinator.")
+
+
+def _serve(question: Question, now: datetime) -> Question:
+    question.served_at = now
+    question.save(update_fields=["served_at"])
+    return question
+
+
+def session_current_question(
+    *, session: QuizSession, serve: bool = True, now: datetime | None = None
+) -> Question | None:
+    """The question the participant is on (practice or timed), served the first time it is asked for.
 
     A reload returns the same question with its clock untouched. A question whose deadline and grace have
-    passed is recorded as a timeout and the next one is served. None when the session is finished.
+    passed is recorded as a timeout and the next one is taken. With serve=False nothing is served (the page
+    may first show the category's introduction). None when the session is finished.
     """
     now = _now(now)
     with transaction.atomic():
         session = _locked(session)
         _require_stage(session, QuizSession.Stage.QUIZ, QuizSession.Stage.FINISHED)
+        if session.ended_at is not None:
+            return None
         while (question := _first_unanswered(session, with_disorder=True)) is not None:
             if question.served_at is None:
-                question.served_at = now
-                question.save(update_fields=["served_at"])
-                return question
+                return _serve(question, now) if serve else question
             if not _is_overdue(question, now):
                 return question
             _record_timeout(question)
@@ -293,13 +475,27 @@ def session_current_question(*, session: QuizSession, now: datetime | None = Non
         return None
 
 
+def question_serve(*, session: QuizSession, question_id: int, now: datetime | None = None) -> Question:
+    """The participant leaves a category's introduction: the question it introduced is served."""
+    now = _now(now)
+    with transaction.atomic():
+        session = _locked(session)
+        _require_stage(session, QuizSession.Stage.QUIZ)
+        _require_running(session)
+        current = _first_unanswered(session, with_disorder=True)
+        if current is None or current.pk != question_id:
+            raise QuestionNotCurrent("That is not the question you are on.")
+        return current if current.served_at is not None else _serve(current, now)
+
+
 def _current_or_refuse(session: QuizSession, question_id: int) -> Question:
+    _require_running(session)
     current = _first_unanswered(session)
     if current is not None and current.pk == question_id and current.served_at is not None:
         # The usual case, in one query: the question asked about is the served, unanswered current one.
         return current
     try:
-        question = session.questions.select_related("answer").get(pk=question_id, is_practice=False)
+        question = session.questions.select_related("answer").get(pk=question_id)
     except Question.DoesNotExist:
         raise QuestionNotCurrent("That question is not part of this session.") from None
     if hasattr(question, "answer"):
@@ -309,17 +505,41 @@ def _current_or_refuse(session: QuizSession, question_id: int) -> Question:
     return question
 
 
+def portrait_delivered(*, shown: ShownImage, now: datetime | None = None) -> None:
+    """The server has sent a portrait to its participant. Once every portrait of the question has gone,
+    the question's clock starts at the latest a transfer allowance later (survey/clock.py)."""
+    if shown.delivered_at is not None:
+        return
+    now = _now(now)
+    if ShownImage.objects.filter(pk=shown.pk, delivered_at__isnull=True).update(delivered_at=now):
+        if not ShownImage.objects.filter(question_id=shown.question_id, delivered_at__isnull=True).exists():
+            Question.objects.filter(pk=shown.question_id, portraits_delivered_at__isnull=True).update(
+                portraits_delivered_at=now
+            )
+
+
+def _clock_started(question: Question, now: datetime) -> clock.ClockStart:
+    """The question's clock start if the page reported the reveal now (only the first report counts)."""
+    if question.clock_started_at is not None:
+        return clock.ClockStart(question.clock_started_at, question.clock_rule)
+    return clock.start_on_report(question.latest_clock_start(), now)
+
+
+def _fix_clock(question: Question, start: clock.ClockStart) -> None:
+    if question.clock_started_at is None:
+        question.clock_started_at, question.clock_rule = start.at, start.rule
+        question.save(update_fields=["clock_started_at", "clock_rule"])
+
+
 def question_clock_start(*, session: QuizSession, question_id: int, now: datetime | None = None) -> Question:
-    """The portraits are on screen: the clock runs from now, or from the end of the load allowance if
-    loading took longer. Only the first call counts, so a reload never restarts the clock."""
+    """The portraits are on screen: the clock runs from now, or from its latest start if that came first
+    (survey/clock.py). Only the first call counts, so a reload never restarts the clock."""
     now = _now(now)
     with transaction.atomic():
         session = _locked(session)
         _require_stage(session, QuizSession.Stage.QUIZ)
         question = _current_or_refuse(session, question_id)
-        if question.clock_started_at is None:
-            question.clock_started_at = min(now, question.clock_start())
-            question.save(update_fields=["clock_started_at"])
+        _fix_clock(question, _clock_started(question, now))
     return question
 
 
@@ -328,31 +548,34 @@ def answer_submit(
 ) -> Answer:
     """Record the participant's choice, or a skip when `choice` is None.
 
-    Arriving after deadline + grace, it is recorded as a timeout whatever it claims. A second submission
-    raises AlreadyAnswered carrying the first outcome; a question that is not the current one is refused.
+    Arriving after deadline + grace, it is recorded as a timeout whatever it claims. Arriving before the
+    question armed, it is refused (TooEarly) and nothing is stored. A second submission raises
+    AlreadyAnswered carrying the first outcome; a question that is not the current one is refused.
     """
     now = _now(now)
+    if choice is not None:
+        _check_choice_text(choice)
     with transaction.atomic():
         session = _locked(session)
         _require_stage(session, QuizSession.Stage.QUIZ, QuizSession.Stage.FINISHED)
         question = _current_or_refuse(session, question_id)
-        if question.clock_started_at is None:
-            # Answered before the page reported the reveal (no script, or a lost request).
-            question.clock_started_at = min(now, question.clock_start())
-            question.save(update_fields=["clock_started_at"])
+        start = _clock_started(question, now)
+        if not clock.is_armed(start=start.at, arming_delay_ms=question.arming_delay_ms, now=now):
+            raise TooEarly(question.arming_delay_ms)
+        # Answered before the page reported the reveal (no script, or a lost request): the clock is fixed now.
+        _fix_clock(question, start)
         if _is_overdue(question, now):
             answer = _record_timeout(question, late_choice=choice or "")
         elif choice is None:
             answer = _record(
-                question, outcome=Outcome.SKIPPED, answered_at=now,
-                response_ms=_ms_between(question.clock_started_at, now),
+                question, outcome=Outcome.SKIPPED, answered_at=now, response_ms=_ms_between(start.at, now),
             )
         else:
             if not question.options.filter(code=choice).exists():
                 raise UnknownOption(f"{choice!r} is not one of this question's options.")
             answer = _record(
                 question, outcome=Outcome.ANSWERED, choice=choice, correct=choice == question.correct_choice,
-                answered_at=now, response_ms=_ms_between(question.clock_started_at, now),
+                answered_at=now, response_ms=_ms_between(start.at, now),
             )
         _finish_if_done(session, now)
     return answer
@@ -368,6 +591,7 @@ def question_expire(*, session: QuizSession, question_id: int, now: datetime | N
         deadline = question.deadline()
         if now < deadline:
             raise NotExpired(_ms_between(now, deadline))
+        _fix_clock(question, question.latest_clock_start())
         answer = _record_timeout(question)
         _finish_if_done(session, now)
     return answer
@@ -379,7 +603,7 @@ def study_expire_overdue(*, study: Study, now: datetime | None = None) -> int:
     now = _now(now)
     recorded = 0
     pending = Question.objects.filter(
-        session__study=study, is_practice=False, served_at__isnull=False, answer__isnull=True
+        session__study=study, served_at__isnull=False, answer__isnull=True, session__ended_at__isnull=True
     )
     for question in pending:
         if _is_overdue(question, now):

@@ -209,15 +209,40 @@ class Invites(StudyScoped):
         return Response(InviteSerializer(invites, many=True).data, status=status.HTTP_201_CREATED)
 
 
+class RevokeIn(serializers.Serializer):
+    end_sessions = serializers.BooleanField(
+        default=False, help_text="Also end the running sessions started from this link."
+    )
+
+
 class InviteRevoke(StudyScoped):
     serializer_class = InviteSerializer
-    @extend_schema(request=None, responses=InviteSerializer)
+    @extend_schema(request=RevokeIn, responses=InviteSerializer)
     def post(self, request, slug: str, invite_id: int):
         invite = get_object_or_404(Invite, pk=invite_id, study=self.study())
-        if invite.revoked_at is None:
-            invite.revoked_at = timezone.now()
-            invite.save(update_fields=["revoked_at"])
+        data = RevokeIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.invite_revoke(invite=invite, end_sessions=data.validated_data["end_sessions"])
+        invite.refresh_from_db()
         return Response(InviteSerializer(invite).data)
+
+
+class EndIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="",
+                                   help_text="Kept with the session, e.g. 'link forwarded to a colleague'.")
+
+
+class ParticipantEnd(StudyScoped):
+    serializer_class = EndIn
+    @extend_schema(request=EndIn, responses={200: OpenApiResponse(description="Ended.")})
+    def post(self, request, slug: str, participant: str):
+        """End a running session: it accepts no more answers; what it answered stays in the study."""
+        session = get_object_or_404(QuizSession, study=self.study(), pseudonym=participant)
+        data = EndIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = services.session_end(session=session, reason=data.validated_data["reason"])
+        return Response({"participant": session.pseudonym, "stage": session.stage,
+                         "ended_at": session.ended_at})
 
 
 class EraseIn(serializers.Serializer):

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from survey import selectors, services
-from survey.api.auth import IsParticipant, ParticipantAuthentication
+from survey.api.auth import IsParticipant, ParticipantAuthentication, session_from_authorization
 from survey.forms import ProfileForm
 from survey.models import Answer, Invite, QuizSession
 from survey.security import invite_attempt_allowed
@@ -55,6 +55,14 @@ class SessionStartIn(serializers.Serializer):
     consent = serializers.BooleanField(help_text="Must be true: the participant agreed to the study's consent text.")
     profession = serializers.ChoiceField(choices=PROFESSIONS)
     years_experience = serializers.IntegerField(min_value=0, max_value=70)
+    participant_id = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default="",
+        help_text="Reusable links of studies that allow one attempt per person: the participant's identifier.",
+    )
+    resume_code = serializers.CharField(
+        max_length=20, required=False, allow_blank=True, default="",
+        help_text="Resume a single-use link's running session elsewhere: the code returned when it started.",
+    )
 
     def validate_consent(self, value: bool) -> bool:
         if not value:
@@ -66,6 +74,24 @@ class SessionOut(serializers.Serializer):
     token = serializers.CharField(help_text="Send as `Authorization: Bearer <token>` on every later call.")
     participant = serializers.CharField()
     stage = serializers.CharField()
+    resume_code = serializers.CharField(
+        help_text="One-time code that moves this session to another client (POST again with it); keep it."
+    )
+
+
+def _start_or_resume(invite: Invite, data: dict, holder: QuizSession | None) -> tuple[QuizSession, bool]:
+    """(session, resumed). A single-use link's session is resumed only by the client holding its token, or
+    with its resume code: it is never handed to whoever has the link."""
+    if holder is not None and holder.invite_id == invite.pk:
+        services.invite_check(invite=invite)
+        return holder, True
+    if data["resume_code"]:
+        return services.session_resume(invite=invite, code=data["resume_code"]), True
+    session = services.session_start(invite=invite, participant_id=data["participant_id"])
+    if session.stage == QuizSession.Stage.PROFILE:
+        session = services.session_profile_submit(
+            session=session, profession=data["profession"], years_experience=data["years_experience"])
+    return session, False
 
 
 class SessionStart(APIView):
@@ -73,8 +99,8 @@ class SessionStart(APIView):
     permission_classes: list = []
 
     @extend_schema(request=SessionStartIn, responses={201: SessionOut, 200: SessionOut, 400: ErrorSerializer,
-                                                       404: ErrorSerializer, 410: ErrorSerializer,
-                                                       429: ErrorSerializer})
+                                                       404: ErrorSerializer, 409: ErrorSerializer,
+                                                       410: ErrorSerializer, 429: ErrorSerializer})
     def post(self, request):
         if not invite_attempt_allowed(request):
             return Response({"error": "rate_limited", "message": "Too many invite attempts; try again later."},
@@ -82,17 +108,20 @@ class SessionStart(APIView):
         data = SessionStartIn(data=request.data)
         data.is_valid(raise_exception=True)
         invite = get_object_or_404(Invite, token=data.validated_data["invite"])
-        resumed = not invite.reusable and invite.sessions.exists()
+        holder = session_from_authorization(request.META.get("HTTP_AUTHORIZATION", ""))
         try:
             with transaction.atomic():
-                session = services.session_start(invite=invite)
-                if session.stage == QuizSession.Stage.PROFILE:
-                    session = services.session_profile_submit(
-                        session=session, profession=data.validated_data["profession"],
-                        years_experience=data.validated_data["years_experience"])
+                session, resumed = _start_or_resume(invite, data.validated_data, holder)
+        except services.InviteInUse as error:
+            return refusal(error, "invite_in_use", status.HTTP_409_CONFLICT)
+        except (services.WrongResumeCode, services.AlreadyTookPart) as error:
+            return refusal(error, "refused", status.HTTP_409_CONFLICT)
+        except services.IdentifierNeeded as error:
+            return Response({"participant_id": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
         except services.QuizError as error:
             return refusal(error, "unavailable", status.HTTP_410_GONE)
-        body = {"token": session.access_token, "participant": session.pseudonym, "stage": session.stage}
+        body = {"token": session.access_token, "participant": session.pseudonym, "stage": session.stage,
+                "resume_code": services.resume_code_issue(session=session)}
         return Response(body, status=status.HTTP_200_OK if resumed else status.HTTP_201_CREATED)
 
 
@@ -133,6 +162,25 @@ class OptionOut(serializers.Serializer):
     image_url = serializers.CharField(allow_null=True)
 
 
+class PracticeResultOut(serializers.Serializer):
+    outcome = serializers.CharField()
+    right = serializers.BooleanField(allow_null=True)
+    chosen_label = serializers.CharField()
+    correct_label = serializers.CharField()
+
+
+class IntroOut(serializers.Serializer):
+    category = serializers.CharField()
+    label = serializers.CharField()
+    task = serializers.CharField()
+    part = serializers.IntegerField()
+    parts = serializers.IntegerField()
+    n_questions = serializers.IntegerField()
+    time_limit_s = serializers.IntegerField()
+    is_practice = serializers.BooleanField()
+    practice_result = PracticeResultOut(allow_null=True)
+
+
 class QuestionOut(serializers.Serializer):
     id = serializers.IntegerField()
     practice = serializers.BooleanField()
@@ -146,14 +194,22 @@ class QuestionOut(serializers.Serializer):
     load_allowance_ms = serializers.IntegerField()
     clock_running = serializers.BooleanField()
     remaining_ms = serializers.IntegerField(allow_null=True)
+    latest_remaining_ms = serializers.IntegerField(help_text="Time left at the latest, even before the clock starts.")
+    arming_delay_ms = serializers.IntegerField(help_text="Answers sooner than this after the clock starts are refused.")
+    category_label = serializers.CharField()
+    intro = IntroOut(allow_null=True, help_text="Set when this question opens a category or its timed part.")
 
 
 def image_url(token: str) -> str:
     return reverse("survey:portrait", args=[token])
 
 
-def question_payload(view: QuestionView) -> dict:
+def question_payload(view: QuestionView, intro: selectors.CategoryIntro | None = None) -> dict:
     return {
+        "intro": None if intro is None else {
+            **{k: v for k, v in intro.__dict__.items() if k != "practice_result"},
+            "practice_result": None if intro.practice_result is None else intro.practice_result.__dict__,
+        },
         "id": view.id, "practice": view.is_practice, "position": view.position, "total": view.total,
         "category": view.category, "prompt": view.prompt,
         "stimulus_urls": [image_url(t) for t in view.stimulus_tokens],
@@ -161,30 +217,25 @@ def question_payload(view: QuestionView) -> dict:
                      "image_url": image_url(o.image_token) if o.image_token else None} for o in view.options],
         "time_limit_ms": view.time_limit_ms, "load_allowance_ms": view.load_allowance_ms,
         "clock_running": view.clock_running, "remaining_ms": view.remaining_ms,
+        "latest_remaining_ms": view.latest_remaining_ms, "arming_delay_ms": view.arming_delay_ms,
+        "category_label": view.category_label,
     }
-
-
-class PracticeQuestions(ParticipantView):
-    @extend_schema(responses={200: QuestionOut(many=True), 409: ErrorSerializer})
-    def get(self, request):
-        try:
-            questions = services.practice_questions_serve(session=self.quiz_session)
-        except services.WrongStage as error:
-            return refusal(error, "wrong_stage", status.HTTP_409_CONFLICT)
-        return Response([question_payload(selectors.question_view(q)) for q in questions])
 
 
 class CurrentQuestion(ParticipantView):
     @extend_schema(responses={200: QuestionOut, 204: OpenApiResponse(description="The session is finished."),
                               409: ErrorSerializer})
     def get(self, request):
+        """The current question, practice included; `intro` says when it opens a category (or its timed part)."""
         try:
+            upcoming = services.session_current_question(session=self.quiz_session, serve=False)
+            intro = selectors.category_intro(upcoming) if upcoming is not None else None
             question = services.session_current_question(session=self.quiz_session)
         except services.WrongStage as error:
             return refusal(error, "wrong_stage", status.HTTP_409_CONFLICT)
         if question is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(question_payload(selectors.question_view(question)))
+        return Response(question_payload(selectors.question_view(question), intro if question == upcoming else None))
 
 
 class ClockOut(serializers.Serializer):
@@ -211,6 +262,10 @@ class QuestionAction(ParticipantView):
             return Response({"choice": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
         except services.NotExpired as error:
             return refusal(error, "not_expired", status.HTTP_409_CONFLICT, remaining_ms=error.remaining_ms)
+        except services.TooEarly as error:
+            return refusal(error, "too_early", status.HTTP_409_CONFLICT, arming_delay_ms=error.arming_delay_ms)
+        except services.SessionEnded as error:
+            return refusal(error, "session_ended", status.HTTP_409_CONFLICT)
         except services.QuestionNotCurrent as error:
             return refusal(error, "not_current", status.HTTP_409_CONFLICT)
         except services.WrongStage as error:

@@ -14,7 +14,6 @@ participant_urls = [
     path("session/", participant.SessionState.as_view(), name="session"),
     path("session/begin/", participant.SessionBegin.as_view(), name="session-begin"),
     path("session/scores/", participant.Scores.as_view(), name="scores"),
-    path("practice/", participant.PracticeQuestions.as_view(), name="practice"),
     path("question/", participant.CurrentQuestion.as_view(), name="question"),
     path("questions/<int:question_id>/start/", participant.QuestionStart.as_view(), name="question-start"),
     path("questions/<int:question_id>/answer/", participant.QuestionAnswer.as_view(), name="question-answer"),
@@ -29,6 +28,7 @@ study_urls = [
     path("invites/", coordinator.Invites.as_view(), name="study-invites"),
     path("invites/<int:invite_id>/revoke/", coordinator.InviteRevoke.as_view(), name="study-invite-revoke"),
     path("participants/<str:participant>/erase/", coordinator.ParticipantErase.as_view(), name="participant-erase"),
+    path("participants/<str:participant>/end/", coordinator.ParticipantEnd.as_view(), name="participant-end"),
 ]
 
 app_name = "api"

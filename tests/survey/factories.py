@@ -29,6 +29,10 @@ class StudyFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"study-{n}")
     title = factory.LazyAttribute(lambda s: f"Study {s.slug}")
     consent_text = "You agree to take part in a test study."
+    # Tests of other rules answer at the instant a question is shown, and start on a timed question:
+    # the arming delay and the practice questions have tests of their own that set them.
+    arming_delay_ms = 0
+    with_practice = False
 
     @factory.post_generation
     def disorders(self, create, extracted, **kwargs):
@@ -62,7 +66,7 @@ class InviteFactory(factory.django.DjangoModelFactory):
 
 
 def make_bank(study: Study, disorders: list[Disorder], *, training: int = 6, held_out: int = 6,
-              synthetic: int = 8, averages: int = 1) -> None:
+              synthetic: int = 12, averages: int = 1) -> None:
     """A bank large enough for default sessions: every kind for every disorder."""
     rows = []
     for disorder in disorders:

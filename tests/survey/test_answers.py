@@ -55,12 +55,6 @@ def test_a_question_of_another_session_is_refused(quiz_session, study):
         services.answer_submit(session=quiz_session, question_id=theirs.pk, choice=theirs.correct_choice)
 
 
-def test_practice_questions_cannot_be_answered_as_timed_ones(quiz_session):
-    practice = quiz_session.questions.filter(is_practice=True).first()
-    with pytest.raises(services.QuestionNotCurrent):
-        services.answer_submit(session=quiz_session, question_id=practice.pk, choice=practice.correct_choice)
-
-
 def test_an_unknown_option_is_refused_and_nothing_is_recorded(quiz_session):
     question = current(quiz_session)
     with pytest.raises(services.UnknownOption):

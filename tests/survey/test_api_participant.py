@@ -29,17 +29,24 @@ def begun(study) -> APIClient:
     return client
 
 
-def test_a_client_drives_a_full_session_through_the_api(study):
+def test_a_client_drives_a_full_session_through_the_api(study, time_machine):
+    study.with_practice, study.arming_delay_ms = True, 400
+    study.save()
+    time_machine.move_to(timezone.now(), tick=False)
     client, body = start(study)
-    assert body["stage"] == "practice"
-    practice = client.get("/api/participant/practice/").json()
-    assert len(practice) == 3 and all(q["practice"] for q in practice)
+    assert body["stage"] == "practice" and body["resume_code"]
     client.post("/api/participant/session/begin/")
-    outcomes = []
+    outcomes, intros, practice = [], [], 0
     while (response := client.get("/api/participant/question/")).status_code == 200:
         question = response.json()
+        if question["intro"]:
+            intros.append((question["intro"]["category"], question["intro"]["is_practice"]))
         client.post(f"/api/participant/questions/{question['id']}/start/")
-        if question["position"] % 7 == 0:
+        time_machine.shift(timedelta(seconds=1))  # past the arming delay
+        if question["practice"]:
+            practice += 1
+            result = client.post(f"/api/participant/questions/{question['id']}/skip/")
+        elif question["position"] % 7 == 0:
             result = client.post(f"/api/participant/questions/{question['id']}/skip/")
         else:
             result = client.post(f"/api/participant/questions/{question['id']}/answer/",
@@ -47,7 +54,10 @@ def test_a_client_drives_a_full_session_through_the_api(study):
         assert result.status_code == 200
         outcomes.append(result.json()["outcome"])
     assert response.status_code == 204
-    assert len(outcomes) == 30 and outcomes.count("skipped") == 4
+    assert practice == 3 and len(outcomes) == 33 and outcomes.count("skipped") == 4 + 3
+    # Each category is introduced twice: before its practice question and before its timed questions.
+    assert sorted(intros) == sorted((c, p) for c in ("real_vs_synthetic", "reidentification", "diagnosis")
+                                    for p in (True, False))
     session = QuizSession.objects.get(pseudonym=body["participant"])
     assert session.stage == QuizSession.Stage.FINISHED
     assert session.profession == "clinical_geneticist"
@@ -58,7 +68,8 @@ def test_a_question_carries_no_kind_correctness_or_file_name(study):
     for _ in range(30):
         question = client.get("/api/participant/question/").json()
         assert set(question) == {"id", "practice", "position", "total", "category", "prompt", "stimulus_urls",
-                                 "options", "time_limit_ms", "load_allowance_ms", "clock_running", "remaining_ms"}
+                                 "options", "time_limit_ms", "load_allowance_ms", "clock_running", "remaining_ms",
+                                 "latest_remaining_ms", "arming_delay_ms", "category_label", "intro"}
         # The category and its prompt name the concepts by design; what identifies portraits must not.
         portraits = str(question["stimulus_urls"]) + str(question["options"])
         for word in ("real", "synthetic", "latent", "average", "correct", "hash", ".jpg", ".png", "training"):
@@ -147,12 +158,34 @@ def test_consent_is_required(study):
     assert response.status_code == 400 and "consent" in response.json()
 
 
-def test_reopening_a_single_use_invite_resumes_the_session(study):
+def test_a_used_single_use_invite_resumes_only_for_the_client_holding_its_token(study):
     invite = InviteFactory(study=study)
     first = APIClient().post("/api/participant/sessions/", {"invite": invite.token, **PROFILE}, format="json")
-    again = APIClient().post("/api/participant/sessions/", {"invite": invite.token, **PROFILE}, format="json")
-    assert (first.status_code, again.status_code) == (201, 200)
-    assert first.json()["token"] == again.json()["token"]
+    stranger = APIClient().post("/api/participant/sessions/", {"invite": invite.token, **PROFILE}, format="json")
+    assert (first.status_code, stranger.status_code) == (201, 409)
+    assert stranger.json()["error"] == "invite_in_use" and "token" not in stranger.json()
+    owner = APIClient()
+    owner.credentials(HTTP_AUTHORIZATION=f"Bearer {first.json()['token']}")
+    again = owner.post("/api/participant/sessions/", {"invite": invite.token, **PROFILE}, format="json")
+    assert again.status_code == 200 and again.json()["token"] == first.json()["token"]
+
+
+def test_a_resume_code_moves_the_session_and_locks_out_the_old_client(study):
+    invite = InviteFactory(study=study)
+    first = APIClient().post("/api/participant/sessions/", {"invite": invite.token, **PROFILE}, format="json").json()
+    wrong = APIClient().post("/api/participant/sessions/",
+                             {"invite": invite.token, "resume_code": "0000-0000-0000", **PROFILE}, format="json")
+    assert wrong.status_code == 409 and "token" not in wrong.json()
+    moved = APIClient().post("/api/participant/sessions/",
+                             {"invite": invite.token, "resume_code": first["resume_code"], **PROFILE}, format="json")
+    assert moved.status_code == 200 and moved.json()["participant"] == first["participant"]
+    assert moved.json()["token"] != first["token"] and moved.json()["resume_code"] != first["resume_code"]
+    old = APIClient()
+    old.credentials(HTTP_AUTHORIZATION=f"Bearer {first['token']}")
+    assert old.get("/api/participant/session/").status_code in (401, 403)
+    replay = APIClient().post("/api/participant/sessions/",
+                              {"invite": invite.token, "resume_code": first["resume_code"], **PROFILE}, format="json")
+    assert replay.status_code == 409  # the code was spent
 
 
 def test_scores_only_after_the_end_and_if_allowed(study):

@@ -64,14 +64,16 @@ def test_the_database_refuses_a_repeated_portrait_in_a_session(invite):
                                   role="option", slot=9)
 
 
-def test_a_single_use_invite_resumes_its_session(invite):
-    first = services.session_start(invite=invite)
-    again = services.session_start(invite=invite)
-    assert again.pk == first.pk
+def test_a_single_use_invite_starts_one_session_and_is_not_handed_over(invite):
+    services.session_start(invite=invite)
+    with pytest.raises(services.InviteInUse):
+        services.session_start(invite=invite)
     assert QuizSession.objects.filter(invite=invite).count() == 1
 
 
-def test_a_reusable_invite_starts_a_new_session_each_time(study):
+def test_a_reusable_invite_without_identifiers_starts_a_new_session_each_time(study):
+    study.require_participant_id = False
+    study.save()
     invite = InviteFactory(study=study, reusable=True)
     assert services.session_start(invite=invite).pk != services.session_start(invite=invite).pk
 

@@ -42,7 +42,8 @@ def _torch_available() -> bool:
 
 
 class Command(BaseCommand):
-    help = "Build (or rebuild) the demo study with phantom portraits; print a participant link and the admin login."
+    help = ("Build (or rebuild) the demo study with phantom portraits; print one single-use link per pretend expert "
+            "and the admin login.")
 
     def add_arguments(self, parser):
         parser.add_argument("--real-per-disorder", type=int, default=12)
@@ -52,10 +53,11 @@ class Command(BaseCommand):
                  "synthetic portraits are upscaled alike by the image bank's pipeline.")
         parser.add_argument("--synthetic-per-disorder", type=int, default=12)
         parser.add_argument("--renderer-only", action="store_true", help="Do not use the generator checkpoint.")
+        parser.add_argument("--experts", type=int, default=8, help="Single-use links to print, one per pretend expert.")
         parser.add_argument("--slug", default="demo")
 
     def handle(self, *args, real_per_disorder: int, real_size: int, synthetic_per_disorder: int, renderer_only: bool,
-               slug: str, **options):
+               slug: str, experts: int, **options):
         study = self._study(slug)
         with tempfile.TemporaryDirectory() as folder:
             self._import_real(study, Path(folder), real_per_disorder, real_size)
@@ -65,7 +67,7 @@ class Command(BaseCommand):
         else:
             self.stdout.write("Generator checkpoint or torch not available: drawing the synthetic pool with the renderer.")
             self._renderer_pool(study, synthetic_per_disorder, real_size)
-        self._announce(study)
+        self._announce(study, experts)
 
     @transaction.atomic
     def _study(self, slug: str) -> Study:
@@ -107,15 +109,20 @@ class Command(BaseCommand):
             portrait_add(study=study, image=average, kind=PortraitKind.LATENT_AVERAGE, disorder_code=disorder.code,
                          checkpoint_id=f"{RENDERER_PROVENANCE}:pixel-average")
 
-    def _announce(self, study: Study) -> None:
+    def _announce(self, study: Study, experts: int) -> None:
         user_model = get_user_model()
         password = secrets.token_urlsafe(9)
         user, _ = user_model.objects.get_or_create(username="coordinator", defaults={"is_staff": True, "is_superuser": True})
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
-        invite = Invite.objects.create(study=study, label="demo link", reusable=True)
-        link = settings.SITE_URL + reverse("survey:invite", args=[invite.token])
+        # One single-use link per person, as a real study issues them: a link is its holder's, and a second
+        # browser opening it gets "already in use", not the first one's session.
+        invites = Invite.objects.bulk_create(
+            Invite(study=study, label=f"pretend expert {n}") for n in range(1, experts + 1)
+        )
         self.stdout.write(self.style.SUCCESS(f"Demo study '{study.slug}' ready: {study.portraits.count()} portraits."))
-        self.stdout.write(f"Participant link (reusable): {link}")
+        self.stdout.write("Participant links (single-use, one per pretend expert):")
+        for invite in invites:
+            self.stdout.write(f"  {invite.label}: {settings.SITE_URL + reverse('survey:invite', args=[invite.token])}")
         self.stdout.write(f"Coordinator admin: {settings.SITE_URL}/admin/  user: coordinator  password: {password}")
