@@ -68,7 +68,9 @@ class PortraitRole(models.TextChoices):
     REIDENTIFICATION_NON_MEMBER = "reidentification_non_member", "Re-identification: a non-member"
     DIAGNOSIS_REAL = "diagnosis_real", "Diagnosis: a real stimulus"
     DIAGNOSIS_SYNTHETIC = "diagnosis_synthetic", "Diagnosis: a synthetic stimulus"
-    PRACTICE = "practice", "Practice questions only"
+    PRACTICE_REAL_VS_SYNTHETIC = "practice_real_vs_synthetic", "Real-vs-synthetic practice question"
+    PRACTICE_REIDENTIFICATION = "practice_reidentification", "Re-identification practice question"
+    PRACTICE_DIAGNOSIS = "practice_diagnosis", "Diagnosis practice question"
     REFERENCE = "reference", "Reference image (latent average)"
 
 

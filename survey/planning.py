@@ -58,7 +58,8 @@ class BankPortrait:
             return LATENT_AVERAGE
         if not self.role:
             return None
-        return f"{roles.PRACTICE}:{self.pool}" if self.role == roles.PRACTICE else self.role
+        # A practice pool holds several kinds (the real portrait and the synthetic ones of one question).
+        return f"{self.role}:{self.pool}" if self.role in roles.PRACTICE_ROLES.values() else self.role
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ class _Sources:
 
 def _sources(category: str, practice: bool, real_stimulus: bool) -> _Sources:
     if practice:
-        prefix = roles.PRACTICE + ":"
+        prefix = roles.PRACTICE_ROLES[category] + ":"
         if category == "diagnosis":
             return _Sources(stimulus=prefix + SYNTHETIC)
         others = SYNTHETIC if category == "real_vs_synthetic" else REAL_HELD_OUT

@@ -10,7 +10,8 @@ tells nothing about the answer:
 - re-identification: the member from `reidentification_member` (training set), the others from
   `reidentification_non_member` (held out);
 - diagnosis: the stimulus from `diagnosis_real` or `diagnosis_synthetic`;
-- practice questions (whose answers the expert is told) only from `practice`.
+- each category's practice question (whose answer the expert is told) only from that category's
+  `practice_<category>` pool.
 Quotas keep the pools of one question in the proportions a question uses them (e.g. three synthetic
 portraits per real one), so each portrait of a category is shown equally often in expectation and how
 often a face recurs across sessions says nothing about its kind either.
@@ -29,7 +30,7 @@ REIDENTIFICATION_MEMBER = "reidentification_member"
 REIDENTIFICATION_NON_MEMBER = "reidentification_non_member"
 DIAGNOSIS_REAL = "diagnosis_real"
 DIAGNOSIS_SYNTHETIC = "diagnosis_synthetic"
-PRACTICE = "practice"
+PRACTICE_ROLES = {category: f"practice_{category}" for category in ("real_vs_synthetic", "reidentification", "diagnosis")}
 REFERENCE = "reference"  # latent averages: a disorder's reference image, shared by every question of it
 
 TIMED_ROLES = (
@@ -139,18 +140,27 @@ def _shortfalls(stock: _Stock, demand: dict[str, int], units: int, practice: dic
     return {pool: n for pool, n in missing.items() if n}
 
 
+@dataclass(frozen=True)
+class _PracticeShare:
+    category: str
+    disorder: str
+    needs: dict[str, int]
+
+
 def _choose_practice(
     stocks: dict[str, _Stock], demand: dict[str, int], units: int, settings: RoleSettings, rng: random.Random
-) -> dict[str, dict[str, int]] | None:
+) -> list[_PracticeShare] | None:
     """Which disorder supplies each practice question, so that every disorder still meets `units`."""
-    shares: dict[str, dict[str, int]] = {d: {} for d in stocks}
+    totals: dict[str, dict[str, int]] = {d: {} for d in stocks}
+    shares = []
     order = sorted(stocks)
     rng.shuffle(order)
-    for _, needs in practice_demand(settings):
+    for category, needs in practice_demand(settings):
         for disorder in order:
-            trial = {pool: shares[disorder].get(pool, 0) + needs.get(pool, 0) for pool in (TRAINING, HELD_OUT, SYNTHETIC)}
+            trial = {pool: totals[disorder].get(pool, 0) + needs.get(pool, 0) for pool in (TRAINING, HELD_OUT, SYNTHETIC)}
             if not _shortfalls(stocks[disorder], demand, units, trial):
-                shares[disorder] = trial
+                totals[disorder] = trial
+                shares.append(_PracticeShare(category, disorder, needs))
                 break
         else:
             return None
@@ -207,7 +217,7 @@ def assign_roles(bank: Iterable[Candidate], settings: RoleSettings, *, seed: int
 
 def _fill(
     stocks: dict[str, _Stock], averages: dict[str, list[Candidate]], demand: dict[str, int], units: int,
-    shares: dict[str, dict[str, int]],
+    shares: list[_PracticeShare],
 ) -> RoleAssignment:
     roles: dict[int, str] = {}
     quotas: dict[str, dict[str, int]] = {}
@@ -226,9 +236,9 @@ def _fill(
             taken, left[pool] = items[:n], items[n:]
             return taken
 
-        share = shares[disorder]
-        give(PRACTICE, disorder, take(TRAINING, share.get(TRAINING, 0)) + take(HELD_OUT, share.get(HELD_OUT, 0))
-             + take(SYNTHETIC, share.get(SYNTHETIC, 0)))
+        for share in (s for s in shares if s.disorder == disorder):
+            give(PRACTICE_ROLES[share.category], disorder,
+                 [p for pool, n in sorted(share.needs.items()) for p in take(pool, n)])
         give(REAL_VS_SYNTHETIC_REAL, disorder, take(TRAINING, units * demand[REAL_VS_SYNTHETIC_REAL]))
         give(REIDENTIFICATION_MEMBER, disorder, take(TRAINING, units * demand[REIDENTIFICATION_MEMBER]))
         give(REIDENTIFICATION_NON_MEMBER, disorder, take(HELD_OUT, units * demand[REIDENTIFICATION_NON_MEMBER]))

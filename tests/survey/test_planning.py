@@ -98,7 +98,7 @@ def test_practice_portraits_are_never_shown_in_timed_questions(seed):
     for question in plan:
         for pid in portrait_ids(question):
             if BY_ID[pid].kind != "latent_average":
-                assert (BY_ID[pid].role == roles.PRACTICE) == question.is_practice
+                assert (BY_ID[pid].role in roles.PRACTICE_ROLES.values()) == question.is_practice
 
 
 def test_portraits_without_a_role_are_never_drawn():
