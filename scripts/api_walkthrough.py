@@ -29,7 +29,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import phantoms  # noqa: E402  (the phantom renderer: no real patient anywhere)
+import phantoms
 
 PYTHON = sys.executable
 TIME_LIMIT_MS = 2_000  # short limits so that timeouts happen within seconds
@@ -107,7 +107,6 @@ def run_participant(base: str, invite: str, number: int) -> dict[str, int]:
     }, timeout=60)
     start.raise_for_status()
     me = Api(base, f"Bearer {start.json()['token']}")
-    me.call("GET", "/api/participant/practice/")
     me.call("POST", "/api/participant/session/begin/")
     tally = {"answered": 0, "skipped": 0, "timeout": 0}
     n = 0
@@ -117,6 +116,10 @@ def run_participant(base: str, invite: str, number: int) -> dict[str, int]:
         for url in question["stimulus_urls"] + [o["image_url"] for o in question["options"] if o["image_url"]]:
             me.call("GET", url)  # a browser loads every portrait before the reveal
         me.call("POST", f"/api/participant/questions/{qid}/start/")
+        time.sleep(question["arming_delay_ms"] / 1000)  # the question accepts answers once it has been seen
+        if question["practice"]:  # each category's practice question: answered, never exported
+            me.call("POST", f"/api/participant/questions/{qid}/skip/")
+            continue
         n += 1
         if n % 11 == 0:  # lets the clock run out, then reports it as the page would
             time.sleep(TIME_LIMIT_MS / 1000 + 0.1)

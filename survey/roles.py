@@ -231,7 +231,7 @@ def _fill(
     for disorder, stock in sorted(stocks.items()):
         left = {pool: list(items) for pool, items in stock.by_pool.items()}
 
-        def take(pool: str, n: int) -> list[Candidate]:
+        def take(pool: str, n: int, left: dict[str, list[Candidate]] = left) -> list[Candidate]:
             items = left.setdefault(pool, [])
             taken, left[pool] = items[:n], items[n:]
             return taken

@@ -14,6 +14,9 @@ from django.utils import timezone
 
 from survey import clock
 from survey.models import Category, Outcome, Question, QuizSession, ShownImage, Study
+from survey.plan_inputs import bank_snapshot, plan_settings_for, study_roles_draw
+from survey.planning import PlanError, plan_session, validate_settings
+from survey.roles import RoleError
 
 PROMPTS = {
     Category.REAL_VS_SYNTHETIC: "One of these portraits shows a real person; the others are synthetic. Which one is real?",
@@ -253,20 +256,14 @@ def study_progress(study: Study) -> StudyProgress:
 def study_readiness(study: Study) -> list[str]:
     """What stops the study from starting a session, in sentences for its coordinator; empty when ready.
 
-    Dry run of what the first session does: draw the roles (unless frozen) and one session's plan.
+    A dry run of what the first session does: draw the roles (unless the bank is frozen) and one plan.
     """
-    from survey import services  # services imports this module's neighbours; keep the import local
-    from survey.planning import PlanError, plan_session
-    from survey.roles import RoleError
-
-    settings = services.plan_settings_for(study)
+    settings = plan_settings_for(study)
     try:
-        from survey.planning import validate_settings
-
         validate_settings(settings)
-        bank = services.bank_snapshot(study, as_of=timezone.now())
+        bank = bank_snapshot(study, as_of=timezone.now())
         if study.bank_frozen_at is None:
-            assignment = services.study_roles_draw(study, bank)
+            assignment = study_roles_draw(study, bank)
             bank = [replace(p, role=assignment.roles.get(p.id, "")) for p in bank]
         plan_session(bank, settings, study.seed)
     except (PlanError, RoleError) as error:

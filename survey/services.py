@@ -30,7 +30,8 @@ from survey.models import (
     Study,
     new_url_token,
 )
-from survey.planning import BankPortrait, PlanError, PlannedQuestion, PlanSettings, plan_session
+from survey.plan_inputs import bank_snapshot, plan_settings_for, study_roles_draw
+from survey.planning import PlanError, PlannedQuestion, plan_session
 
 logger = logging.getLogger(__name__)
 
@@ -131,45 +132,6 @@ def _check_choice_text(choice: str) -> None:
 
 
 # --- drawing a session's questions ------------------------------------------------------------------
-
-
-def plan_settings_for(study: Study) -> PlanSettings:
-    return PlanSettings(
-        disorders=tuple(sorted(study.disorders.values_list("code", flat=True))),
-        counts={
-            "real_vs_synthetic": study.n_real_vs_synthetic,
-            "reidentification": study.n_reidentification,
-            "diagnosis": study.n_diagnosis,
-        },
-        n_synthetic_in_real_vs_synthetic=study.n_synthetic_in_real_vs_synthetic,
-        n_candidates_in_reidentification=study.n_candidates_in_reidentification,
-        n_options_in_diagnosis=study.n_options_in_diagnosis,
-        with_practice=study.with_practice,
-    )
-
-
-def role_settings_for(study: Study) -> roles.RoleSettings:
-    plan = plan_settings_for(study)
-    return roles.RoleSettings(
-        disorders=plan.disorders, counts=plan.counts,
-        n_synthetic_in_real_vs_synthetic=plan.n_synthetic_in_real_vs_synthetic,
-        n_candidates_in_reidentification=plan.n_candidates_in_reidentification,
-        with_practice=plan.with_practice, expected_sessions=study.expected_sessions,
-    )
-
-
-def bank_snapshot(study: Study, *, as_of: datetime) -> list[BankPortrait]:
-    """The study's bank as a session drawn at `as_of` saw it: later imports do not change a rebuild."""
-    rows = study.portraits.filter(created_at__lte=as_of).values_list(
-        "id", "content_hash", "kind", "disorder__code", "used_in_training", "role"
-    )
-    return [BankPortrait(*row) for row in rows]
-
-
-def study_roles_draw(study: Study, bank: Sequence[BankPortrait]) -> roles.RoleAssignment:
-    """The roles the study's seed gives the bank's portraits (raises roles.RoleError naming what is missing)."""
-    candidates = [roles.Candidate(p.id, p.content_hash, p.pool, p.disorder) for p in bank]
-    return roles.assign_roles(candidates, role_settings_for(study), seed=study.seed)
 
 
 def study_bank_freeze(*, study: Study, now: datetime | None = None) -> Study:
@@ -511,11 +473,11 @@ def portrait_delivered(*, shown: ShownImage, now: datetime | None = None) -> Non
     if shown.delivered_at is not None:
         return
     now = _now(now)
-    if ShownImage.objects.filter(pk=shown.pk, delivered_at__isnull=True).update(delivered_at=now):
-        if not ShownImage.objects.filter(question_id=shown.question_id, delivered_at__isnull=True).exists():
-            Question.objects.filter(pk=shown.question_id, portraits_delivered_at__isnull=True).update(
-                portraits_delivered_at=now
-            )
+    first_delivery = ShownImage.objects.filter(pk=shown.pk, delivered_at__isnull=True).update(delivered_at=now)
+    if first_delivery and not ShownImage.objects.filter(question_id=shown.question_id, delivered_at__isnull=True).exists():
+        Question.objects.filter(pk=shown.question_id, portraits_delivered_at__isnull=True).update(
+            portraits_delivered_at=now
+        )
 
 
 def _clock_started(question: Question, now: datetime) -> clock.ClockStart:

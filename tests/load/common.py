@@ -95,7 +95,7 @@ def migrate() -> float:
 
 
 def study_create(slug: str, *, per_category: int = 10, time_limit_ms: int | None = None, grace_ms: int | None = None,
-                 load_allowance_ms: int | None = None):
+                 load_allowance_ms: int | None = None, arming_delay_ms: int | None = None):
     """A study over the renderer's disorders; None keeps a setting's default."""
     import phantoms
     from survey.models import Disorder, Study
@@ -114,6 +114,8 @@ def study_create(slug: str, *, per_category: int = 10, time_limit_ms: int | None
         fields["grace_ms"] = grace_ms
     if load_allowance_ms is not None:
         fields["load_allowance_ms"] = load_allowance_ms
+    if arming_delay_ms is not None:
+        fields["arming_delay_ms"] = arming_delay_ms
     study = Study.objects.create(slug=slug, title=f"Load study {slug}", consent_text="Load test.", **fields)
     study.disorders.set(disorders)
     return study
@@ -122,8 +124,9 @@ def study_create(slug: str, *, per_category: int = 10, time_limit_ms: int | None
 def bank_rendered(study, n: int) -> int:
     """n phantom portraits through the real import pipeline (normalised JPEGs on disk), so images can be
     fetched. About 0.1 s each."""
-    import phantoms
     from django.conf import settings
+
+    import phantoms
     from survey.image_bank import portrait_add
 
     codes = [d.code for d in study.disorders.order_by("code")]

@@ -13,6 +13,7 @@ tests/load/run.py too. The regular test suite checks the same in tests/survey/te
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import statistics
 import sys
@@ -23,7 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.load.common import bank_rows, django_environment, django_setup, migrate, study_create, throwaway_database  # noqa: E402
+from tests.load.common import (
+    bank_rows,
+    django_environment,
+    django_setup,
+    migrate,
+    study_create,
+    throwaway_database,
+)
 
 QUESTIONS_MEASURED = 6  # spans at least two categories (5 questions per category in this study)
 # The requests a participant makes per question, in order; each is measured on its own.
@@ -57,11 +65,15 @@ def _request(client, method: str, path: str, token: str, measured: Measured, ste
     return response
 
 
+_PARTICIPANTS = itertools.count()
+
+
 def measure_session(client, invite_token: str) -> Measured:
     """Start a session through the API and walk its first questions, counting each request's queries."""
     measured = Measured()
     started = _request(client, "post", "/api/participant/sessions/", "", measured, "session start",
-                       invite=invite_token, consent=True, profession="other", years_experience=5)
+                       invite=invite_token, consent=True, profession="other", years_experience=5,
+                       participant_id=f"queries-{next(_PARTICIPANTS)}")
     token = started.json()["token"]
     _request(client, "post", "/api/participant/session/begin/", token, measured, "begin")
     for _ in range(QUESTIONS_MEASURED):
@@ -131,7 +143,8 @@ def run(banks: list[int], show_sql: bool) -> bool:
         logging.getLogger("django.request").setLevel(logging.ERROR)  # the expected 404s of file-less images
         try:
             print(f"migrated a throwaway database in {migrate():.1f} s")
-            study = study_create("queries", per_category=5)
+            # Answers at the instant of the clock start: the arming delay would refuse them.
+            study = study_create("queries", per_category=5, arming_delay_ms=0)
             invite = Invite.objects.create(study=study, reusable=True)
             results: dict[int, Measured] = {}
             have = 0

@@ -9,7 +9,7 @@ requirements (aiohttp). Takes about 5 minutes at 200 participants on 2 cores. In
   1. creates a throwaway database, migrates it, builds a study with a rendered bank (~20 s);
   2. starts two gunicorn instances of config.wsgi:application on two loopback ports (--workers, --threads);
   3. drives --participants simulated participants concurrently (clients spread over both instances):
-     invite -> session -> practice -> begin -> per question: current question, its images, clock start,
+     invite -> session -> begin -> per question (practice included): current question, its images, clock start,
      then answer / skip / wait out the limit and expire; retrying on connection errors and 5xx as a
      browser would (a retried answer whose first response was lost gets 409 already_answered with the
      first outcome: that counts as acknowledged once);
@@ -43,10 +43,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import aiohttp  # noqa: E402
+import aiohttp
 
-from tests.load.common import (  # noqa: E402
-    REPO, bank_rendered, django_environment, django_setup, migrate, study_create, throwaway_database,
+from tests.load.common import (
+    REPO,
+    bank_rendered,
+    django_environment,
+    django_setup,
+    migrate,
+    study_create,
+    throwaway_database,
 )
 
 PER_CATEGORY = 10  # the paper's 10 questions per category: 30 timed questions per participant
@@ -314,7 +320,7 @@ class Run:
                     raw = await response.read()
                     status = response.status
                     is_json = response.content_type == "application/json"
-            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            except (TimeoutError, aiohttp.ClientError) as error:
                 self.in_flight[instance.name] -= 1
                 self.attempts.append(Attempt(label, instance.name, request_id, started, self.now(), None,
                                              type(error).__name__))
@@ -356,10 +362,10 @@ async def fetch_images(run: Run, instance: Instance, token: str, question: dict)
         run.anomalies["image not 200"] += 1
 
 
-async def session_start(run: Run, instance: Instance) -> str:
+async def session_start(run: Run, instance: Instance, index: int) -> str:
     reply = await run.call(instance, "POST", "/api/participant/sessions/", "session start", json={
         "invite": run.invite, "consent": True, "profession": "clinical_geneticist",
-        "years_experience": random.randint(1, 30)})
+        "years_experience": random.randint(1, 30), "participant_id": f"load-participant-{index}"})
     if reply.status not in (200, 201):
         raise GaveUp(f"session start answered {reply.status}: {reply.body}")
     run.sessions_started += 1
@@ -369,6 +375,8 @@ async def session_start(run: Run, instance: Instance) -> str:
 async def answer_question(run: Run, instance: Instance, token: str, question: dict) -> None:
     """Start the clock once the images are in, think, then answer, skip, or let the time run out."""
     qid = question["id"]
+    # Practice answers are never exported, so they are not checked against the export either.
+    acknowledge = (lambda *_: None) if question["practice"] else run.acknowledge
     started = await run.call(instance, "POST", f"/api/participant/questions/{qid}/start/", "clock start", token=token)
     if started.status != 200:
         run.anomalies[f"clock start {started.status}"] += 1
@@ -383,17 +391,18 @@ async def answer_question(run: Run, instance: Instance, token: str, question: di
             if reply.status == 409 and body.get("error") == "not_expired":  # our clock ran ahead of the server's
                 await asyncio.sleep(body["remaining_ms"] / 1000 + 0.05)
                 continue
-            run.acknowledge(qid, reply, None, "timeout")
+            acknowledge(qid, reply, None, "timeout")
             return
-    await asyncio.sleep(random.uniform(*run.args.think))
+    # The question accepts answers once its portraits have been shown for the arming delay.
+    await asyncio.sleep(max(random.uniform(*run.args.think), question["arming_delay_ms"] / 1000))
     if roll < run.args.timeout_share + run.args.skip_share:
         reply = await run.call(instance, "POST", f"/api/participant/questions/{qid}/skip/", "skip", token=token)
-        run.acknowledge(qid, reply, None, "skipped")
+        acknowledge(qid, reply, None, "skipped")
     else:
         choice = random.choice(question["options"])["code"]
         reply = await run.call(instance, "POST", f"/api/participant/questions/{qid}/answer/", "answer", token=token,
                                json={"choice": choice})
-        run.acknowledge(qid, reply, choice, "answered")
+        acknowledge(qid, reply, choice, "answered")
 
 
 async def participant(run: Run, index: int) -> None:
@@ -401,13 +410,10 @@ async def participant(run: Run, index: int) -> None:
     await asyncio.sleep(run.args.ramp * index / run.args.participants)
     active = False
     try:
-        token = await session_start(run, instance)
+        token = await session_start(run, instance, index)
         active = True
         run.active += 1
         run.peak_active = max(run.peak_active, run.active)
-        practice = await run.call(instance, "GET", "/api/participant/practice/", "practice", token=token)
-        for question in practice.body or []:
-            await fetch_images(run, instance, token, question)
         begun = await run.call(instance, "POST", "/api/participant/session/begin/", "begin", token=token)
         if begun.status not in (200, 409):  # 409: a retried begin whose first response was lost
             raise GaveUp(f"begin answered {begun.status}")
@@ -438,7 +444,7 @@ async def healthz_probe(run: Run, stop: asyncio.Event) -> None:
         task.add_done_callback(tasks.discard)
         try:
             await asyncio.wait_for(stop.wait(), 1 / run.args.healthz_rate)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
     await asyncio.gather(*tasks, return_exceptions=True)
 
@@ -540,7 +546,7 @@ def latency_table(run: Run) -> dict[str, dict[str, float]]:
         else:
             failed[a.label] += 1
     order = ["healthz", "current question", "answer", "skip", "expire", "clock start", "image", "session start",
-             "practice", "begin"]
+             "begin"]
     stats = {}
     print(f"{'request':18}{'n':>8}{'failed':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'max ms':>10}")
     for label in order:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError
 from django.test import Client
-from django.utils import timezone
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from survey import services
