@@ -25,14 +25,14 @@ ANSWER_COLUMNS = [
 ]
 PARTICIPANT_COLUMNS = [
     "participant", "session", "profession", "years_experience", "stage", "started_at", "finished_at",
-    "n_answered", "n_skipped", "n_timeout", "erased",
+    "n_answered", "n_skipped", "n_timeout", "erased", "ended_by_coordinator",
 ]
 STUDY_SETTING_FIELDS = [
     "slug", "title", "is_open", "show_feedback", "n_real_vs_synthetic", "n_reidentification", "n_diagnosis",
     "time_limit_real_vs_synthetic_ms", "time_limit_reidentification_ms", "time_limit_diagnosis_ms", "grace_ms",
     "load_allowance_ms", "transfer_allowance_ms", "arming_delay_ms", "n_synthetic_in_real_vs_synthetic",
-    "n_candidates_in_reidentification", "n_options_in_diagnosis", "expected_sessions", "require_participant_id",
-    "seed", "bank_frozen_at",
+    "n_candidates_in_reidentification", "n_options_in_diagnosis", "with_practice", "expected_sessions",
+    "require_participant_id", "seed", "bank_frozen_at",
 ]
 FORMATS = {"csv": "text/csv", "json": "application/json",
            "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
@@ -106,6 +106,7 @@ def participants_frame(study: Study) -> pd.DataFrame:
         "n_skipped": s.n_skipped,
         "n_timeout": s.n_timeout,
         "erased": int(s.erased_at is not None),
+        "ended_by_coordinator": int(s.ended_at is not None),
     } for s in sessions]
     return pd.DataFrame(rows, columns=PARTICIPANT_COLUMNS)
 

@@ -162,6 +162,10 @@ def test_a_prompt_report_starts_the_clock_itself(quiz_session, clock):
 
 def test_the_clock_does_not_start_on_delivery_until_every_portrait_is_delivered(quiz_session, clock):
     question = services.session_current_question(session=quiz_session)
+    if question.images.count() == 1:  # a diagnosis question came first: take the next question with several
+        question = quiz_session.questions.exclude(category="diagnosis").order_by("sequence").first()
+        type(question).objects.filter(pk=question.pk).update(served_at=T0)
+        question.refresh_from_db()
     first, *rest = question.images.all()
     services.portrait_delivered(shown=first)
     question.refresh_from_db()
