@@ -232,15 +232,23 @@ class EndIn(serializers.Serializer):
                                    help_text="Kept with the session, e.g. 'link forwarded to a colleague'.")
 
 
-class ParticipantEnd(StudyScoped):
+class ParticipantAction(StudyScoped):
+    """A coordinator's action on one participant of the study, with a validated body."""
+
+    def session_and_input(self, participant: str) -> tuple[QuizSession, dict]:
+        session = get_object_or_404(QuizSession, study=self.study(), pseudonym=participant)
+        data = self.serializer_class(data=self.request.data)
+        data.is_valid(raise_exception=True)
+        return session, data.validated_data
+
+
+class ParticipantEnd(ParticipantAction):
     serializer_class = EndIn
     @extend_schema(request=EndIn, responses={200: OpenApiResponse(description="Ended.")})
     def post(self, request, slug: str, participant: str):
         """End a running session: it accepts no more answers; what it answered stays in the study."""
-        session = get_object_or_404(QuizSession, study=self.study(), pseudonym=participant)
-        data = EndIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        session = services.session_end(session=session, reason=data.validated_data["reason"])
+        session, values = self.session_and_input(participant)
+        session = services.session_end(session=session, reason=values["reason"])
         return Response({"participant": session.pseudonym, "stage": session.stage,
                          "ended_at": session.ended_at})
 
@@ -249,13 +257,11 @@ class EraseIn(serializers.Serializer):
     reason = serializers.CharField(max_length=300, help_text="Why, e.g. the date and channel of the request.")
 
 
-class ParticipantErase(StudyScoped):
+class ParticipantErase(ParticipantAction):
     serializer_class = EraseIn
     @extend_schema(request=EraseIn, responses={200: OpenApiResponse(description="Erased.")})
     def post(self, request, slug: str, participant: str):
         """Erase a participant's personal fields; their pseudonymous answers stay in the study."""
-        session = get_object_or_404(QuizSession, study=self.study(), pseudonym=participant)
-        data = EraseIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.participant_erase(session=session, reason=data.validated_data["reason"])
+        session, values = self.session_and_input(participant)
+        services.participant_erase(session=session, reason=values["reason"])
         return Response({"participant": session.pseudonym, "erased": True})
