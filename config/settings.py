@@ -44,6 +44,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "survey.api.no_store.ParticipantApiNoStoreMiddleware",  # outermost but one: also marks refusals below
+    "survey.http_limits.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -82,8 +84,16 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    # Waiting for the write lock beats failing a participant's answer with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        # Waiting for the write lock beats failing a participant's answer with "database is locked".
+        "timeout": 20,
+        # Every transaction takes the write lock when it begins, so it waits (timeout above) instead of
+        # failing at once when it upgrades from reading to writing while another process writes.
+        "transaction_mode": "IMMEDIATE",
+        # WAL: readers never block the writer nor the writer the readers. synchronous stays FULL: an
+        # acknowledged answer survives a power cut too (NORMAL could lose the last commits).
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
+    })
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -148,6 +158,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    # JSON bodies are bounded in size and nesting (400, not a 500); forms and multipart stay for uploads.
+    "DEFAULT_PARSER_CLASSES": [
+        "survey.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
