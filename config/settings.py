@@ -124,8 +124,9 @@ STORAGES = {
 # The image bank: normalised portraits stored under their content hash. Never served as a public
 # folder; only survey views hand images out, to the participant they were shown to.
 IMAGE_BANK_ROOT = Path(env_str("SURVEY_IMAGE_BANK_ROOT", str(VAR_DIR / "image-bank")))
-# The one pipeline every portrait passes through (survey/imaging.py).
-SURVEY_IMAGE_SIZE = env_int("SURVEY_IMAGE_SIZE", 256, minimum=32)
+# The one pipeline every portrait passes through (survey/imaging.py). 512 px stays sharp where the quiz
+# shows a face (about 420 CSS px on a laptop, the diagnosis portrait larger); it applies to new imports.
+SURVEY_IMAGE_SIZE = env_int("SURVEY_IMAGE_SIZE", 512, minimum=32)
 SURVEY_IMAGE_QUALITY = env_int("SURVEY_IMAGE_QUALITY", 90, minimum=50)
 # Every delivered image is padded to a multiple of this many bytes, so download sizes do not tell
 # real from synthetic (0 turns padding off; manage.py audit_leakage checks the result).

@@ -21,8 +21,8 @@ from survey.roles import RoleError
 PROMPTS = {
     Category.REAL_VS_SYNTHETIC: "One of these portraits shows a real person; the others are synthetic. Which one is real?",
     Category.REIDENTIFICATION: (
-        "The first image is the latent average of {disorder}. Exactly one of the people beside it was in the "
-        "generator's training set. Which one?"
+        "The reference image is the latent average of {disorder}. Exactly one of the people shown with it was in "
+        "the generator's training set. Which one?"
     ),
     Category.DIAGNOSIS: "Which disorder does this person have?",
 }

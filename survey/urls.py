@@ -10,6 +10,7 @@ urlpatterns = [
     path("quiz/", views.quiz, name="quiz"),
     path("quiz/profile/", views.profile_submit, name="profile"),
     path("quiz/begin/", views.quiz_begin, name="begin"),
+    path("quiz/q/<int:question_id>/serve/", views.question_serve, name="serve"),
     path("quiz/q/<int:question_id>/start/", views.question_clock_start, name="clock-start"),
     path("quiz/q/<int:question_id>/answer/", views.answer, name="answer"),
     path("quiz/q/<int:question_id>/expire/", views.expire, name="expire"),

@@ -18,8 +18,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from survey import selectors, services
 from survey.api.auth import coordinated_study, session_from_authorization
 from survey.delivery import image_response
-from survey.forms import ConsentForm, ProfileForm
-from survey.models import Invite, Portrait, QuizSession, Study
+from survey.forms import ConsentForm, ParticipantIdForm, ProfileForm, ResumeForm
+from survey.models import Category, Invite, Portrait, QuizSession, Study
 from survey.security import invite_attempt_allowed
 
 SESSION_KEY = "survey_access_token"
@@ -40,59 +40,101 @@ def _require_participant(request: HttpRequest) -> QuizSession:
     return session
 
 
+RESUME_CODE_KEY = "survey_resume_code"
+
+
+def _enter(request: HttpRequest, session: QuizSession, *, new_code: bool) -> HttpResponse:
+    """This browser now holds the session: a fresh cookie on every entry (a planted one is worthless), and
+    a new one-time resume code to show once the participant is in."""
+    request.session.cycle_key()
+    request.session[SESSION_KEY] = session.access_token
+    if new_code:
+        request.session[RESUME_CODE_KEY] = services.resume_code_issue(session=session)
+    return redirect("survey:quiz")
+
+
+def _unavailable(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    return render(request, "survey/unavailable.html", {"message": message}, status=status)
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def invite_landing(request: HttpRequest, token: str) -> HttpResponse:
     if not invite_attempt_allowed(request):
-        return render(request, "survey/unavailable.html",
-                      {"message": "Too many attempts from your network. Please wait a minute and open the link again."},
-                      status=429)
+        return _unavailable(request, "Too many attempts from your network. Please wait a minute and open the link again.", 429)
     invite = get_object_or_404(Invite.objects.select_related("study"), token=token)
     try:
-        resumable = services.session_resumable(invite=invite)
+        services.invite_check(invite=invite)
     except services.QuizError as error:
-        return render(request, "survey/unavailable.html", {"message": str(error)}, status=410)
-    if resumable is not None:
-        request.session[SESSION_KEY] = resumable.access_token
-        return redirect("survey:quiz")
+        return _unavailable(request, str(error), 410)
     current = participant_session(request)
     if current is not None and current.invite_id == invite.pk:
-        return redirect("survey:quiz")  # this browser already started a session on this (reusable) link
+        return _enter(request, current, new_code=False)  # the browser that started it comes back
+    if services.invite_session(invite) is not None:
+        return _invite_in_use(request, invite)
+    ask_id = invite.reusable and invite.study.require_participant_id
     form = ConsentForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    id_form = ParticipantIdForm(request.POST or None, prefix="who") if ask_id else None
+    if request.method == "POST" and form.is_valid() and (id_form is None or id_form.is_valid()):
+        participant_id = id_form.cleaned_data["participant_id"] if id_form else ""
         try:
-            session = services.session_start(invite=invite)
+            session = services.session_start(invite=invite, participant_id=participant_id)
+        except services.InviteInUse:
+            return _invite_in_use(request, invite)
         except services.QuizError as error:
-            return render(request, "survey/unavailable.html", {"message": str(error)}, status=410)
-        request.session.cycle_key()  # a fresh cookie for the participant's session
-        request.session[SESSION_KEY] = session.access_token
-        return redirect("survey:quiz")
-    return render(request, "survey/consent.html", {"study": invite.study, "form": form})
+            return _unavailable(request, str(error), 410)
+        return _enter(request, session, new_code=True)
+    return render(request, "survey/consent.html", {"study": invite.study, "form": form, "id_form": id_form})
+
+
+def _invite_in_use(request: HttpRequest, invite: Invite) -> HttpResponse:
+    """A single-use link whose session runs elsewhere: never handed over, only moved with its resume code."""
+    form = ResumeForm(request.POST if request.POST.get("code") is not None else None)
+    error = None
+    if form.is_bound and form.is_valid():
+        try:
+            session = services.session_resume(invite=invite, code=form.cleaned_data["code"])
+        except services.QuizError as refused:
+            error = str(refused)
+        else:
+            return _enter(request, session, new_code=True)
+    return render(request, "survey/in_use.html", {"study": invite.study, "form": form, "error": error}, status=409)
 
 
 @never_cache
 @require_GET
 def quiz(request: HttpRequest) -> HttpResponse:
-    """Wherever the participant is in the survey, this page shows it."""
+    """Wherever the participant is in the survey, this page shows it: the profile form, how the survey
+    works, a category's introduction, the current question, or the end page."""
     session = _require_participant(request)
     stage = session.stage
     if stage == QuizSession.Stage.PROFILE:
         return render(request, "survey/profile.html", {"study": session.study, "form": ProfileForm()})
     if stage == QuizSession.Stage.PRACTICE:
-        practice = services.practice_questions_serve(session=session)
-        views = [selectors.question_view(q) for q in practice]
-        return render(request, "survey/practice.html", {"study": session.study, "questions": views})
-    question = services.session_current_question(session=session)
+        return render(request, "survey/instructions.html",
+                      {"study": session.study, "resume_code": request.session.get(RESUME_CODE_KEY)})
+    question = services.session_current_question(session=session, serve=False)
     if question is None:
         return _end_page(request, session)
-    view = selectors.question_view(question)
-    return render(request, "survey/question.html", {"study": session.study, "question": view})
+    if question.served_at is None:
+        intro = selectors.category_intro(question)
+        if intro is not None:  # a block opens: its introduction first, its Start button serves the question
+            return render(request, "survey/intro.html", {"study": session.study, "intro": intro, "question": question})
+        question = services.question_serve(session=session, question_id=question.pk)
+    return render(request, "survey/question.html", {
+        "study": session.study,
+        "question": selectors.question_view(question),
+        "previous_outcome": selectors.previous_outcome(session),
+        # The reference image's caption names its disorder, as the prompt does; only where it is not the answer.
+        "reference_of": question.disorder.name if question.category == Category.REIDENTIFICATION else "",
+    })
 
 
 def _end_page(request: HttpRequest, session: QuizSession) -> HttpResponse:
     session.refresh_from_db()
     scores = selectors.session_scores(session) if session.study.show_feedback else None
-    return render(request, "survey/end.html", {"study": session.study, "scores": scores})
+    return render(request, "survey/end.html", {"study": session.study, "scores": scores,
+                                               "ended_by_coordinator": session.ended_at is not None})
 
 
 @never_cache
@@ -117,6 +159,7 @@ def quiz_begin(request: HttpRequest) -> HttpResponse:
         services.session_quiz_begin(session=session)
     except services.WrongStage:
         pass
+    request.session.pop(RESUME_CODE_KEY, None)  # shown once, on the instructions page
     return redirect("survey:quiz")
 
 
@@ -136,11 +179,25 @@ def question_clock_start(request: HttpRequest, question_id: int) -> JsonResponse
 
 @never_cache
 @require_POST
+def question_serve(request: HttpRequest, question_id: int) -> HttpResponse:
+    """The Start button of a category's introduction: serve the question it introduces."""
+    session = _require_participant(request)
+    try:
+        services.question_serve(session=session, question_id=question_id)
+    except services.QuizError:
+        pass  # a resubmitted or stale form: the quiz page shows where the participant is
+    return redirect("survey:quiz")
+
+
+@never_cache
+@require_POST
 def answer(request: HttpRequest, question_id: int) -> HttpResponse:
     session = _require_participant(request)
     choice = None if request.POST.get("skip") else request.POST.get("choice", "")
     try:
         services.answer_submit(session=session, question_id=question_id, choice=choice)
+    except services.TooEarly:
+        pass  # before the question was armed: nothing is stored, and the question is still the current one
     except services.AlreadyAnswered:
         messages.info(request, "That question had already been answered; your first answer stands.")
     except services.QuizError as error:
@@ -169,7 +226,10 @@ def portrait(request: HttpRequest, token: str) -> HttpResponse:
         shown = selectors.shown_image_for_staff(token)
     if shown is None:
         raise Http404("No such image.")
-    return image_response(shown.portrait.content_hash)
+    response = image_response(shown.portrait.content_hash)
+    if shown.session_id == getattr(session, "pk", None):
+        services.portrait_delivered(shown=shown)  # may start the question's clock (survey/clock.py)
+    return response
 
 
 @never_cache

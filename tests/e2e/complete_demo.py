@@ -27,21 +27,30 @@ def complete(link: str, screenshots: Path | None) -> None:
         page.select_option("select[name=profession]", "clinical_geneticist")
         page.fill("input[name=years_experience]", "10")
         page.click("button[type=submit]")
-        page.click("text=Start the timed survey")
-        for number in range(1, 31):
-            page.wait_for_selector("[data-option]:not([disabled])")
+        page.click("text=Continue")  # "How the survey works"
+        number = 0
+        while True:
+            page.wait_for_selector("[data-question], .intro, [data-end]")
+            if page.locator("[data-end]").count():
+                break
+            if page.locator(".intro").count():
+                print(page.inner_text(".intro h1"))
+                page.click(".intro button[type=submit]:not([disabled])")
+                continue
+            page.wait_for_selector("[data-question][data-state=armed]")
+            number += 1
             prompt = page.inner_text(".prompt")
-            if screenshots and number <= 30:
+            where = page.inner_text(".where").replace("\n", " ")
+            if screenshots:
                 screenshots.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(screenshots / f"question-{number:02d}.png"))
-            options = page.locator("button.option[data-option]")
+            targets = page.locator("[data-choice]")
             if number % 9 == 0:
-                page.click("button.skip")
+                page.click("[data-skip]")
             else:
-                options.nth(number % options.count()).click()
-            page.wait_for_load_state("load")
-            print(f"question {number:2d}: {prompt[:70]}")
-        page.wait_for_selector("text=Thank you")
+                targets.nth(number % targets.count()).click()
+            page.wait_for_selector("[data-question][data-state=waiting], .intro, [data-end]")
+            print(f"{where:45s} {prompt[:70]}")
         print(page.inner_text("main"))
         browser.close()
 

@@ -107,6 +107,11 @@ def test_a_coordinator_ends_a_running_session(quiz_session, admin_client):
     with pytest.raises(services.SessionEnded):
         services.answer_submit(session=quiz_session, question_id=question.pk, choice=None)
     assert services.session_current_question(session=quiz_session) is None
+    browser = Client()
+    browser_session = browser.session
+    browser_session[SESSION_KEY] = quiz_session.access_token
+    browser_session.save()
+    assert b"coordinator has ended this session" in browser.get(reverse("survey:quiz")).content
 
 
 def test_revoking_a_link_can_end_its_sessions(quiz_session, admin_client):

@@ -13,7 +13,7 @@ from django.urls import reverse
 from PIL import Image
 
 from survey.image_bank import portrait_add
-from survey.models import Answer, Outcome, Question, QuizSession
+from survey.models import Answer, Category, Outcome, Question, QuizSession
 from tests.survey.factories import InviteFactory, StudyFactory
 
 T0 = datetime(2031, 3, 2, 10, 0, tzinfo=UTC)  # after the fixtures were made
@@ -49,8 +49,12 @@ def begin(client, study) -> QuizSession:
 
 
 def current_question(client) -> tuple[Question, str]:
-    page = client.get(reverse("survey:quiz"))
-    html = page.content.decode()
+    """The question the participant is on, through the introduction that opens a category if there is one."""
+    html = client.get(reverse("survey:quiz")).content.decode()
+    intro = re.search(r'action="(/quiz/q/\d+/serve/)"', html)
+    if intro:
+        assert client.post(intro.group(1)).status_code == 302
+        html = client.get(reverse("survey:quiz")).content.decode()
     match = re.search(r'data-start-url="/quiz/q/(\d+)/start/"', html)
     assert match, html
     return Question.objects.get(pk=int(match.group(1))), html
@@ -168,14 +172,17 @@ def test_the_question_page_names_no_kind_no_file_and_no_correct_option(client, r
     session = begin(client, real_study)
     for _ in range(12):
         question, html = current_question(client)
-        # The prompt names the categories' concepts by design; nothing else may.
-        lowered = re.sub(r'<p class="prompt">.*?</p>', "", html, flags=re.S).lower()
+        # The prompt and the category's name name the categories' concepts by design; nothing else may.
+        lowered = re.sub(r'<h1 class="prompt">.*?</h1>', "", html, flags=re.DOTALL).lower()
+        lowered = lowered.replace(Category(question.category).label.lower(), "").replace(question.category, "")
         for word in ("synthetic", "real portrait", "latent_average", "training", "used_in", ".png", ".jpg", "correct"):
             assert word not in lowered, (word, question.category)
         for shown in question.images.select_related("portrait"):
             assert shown.portrait.content_hash not in html
-        figures = re.findall(r'<figure class="candidate">(.*?)</figure>', html, flags=re.S)
-        shapes = {re.sub(r'/img/[^"]+|alt="[^"]*"|<figcaption>.*?</figcaption>', "", f) for f in figures}
+        figures = re.findall(r'<div class="candidate" data-portrait>(.*?)</div>', html, flags=re.DOTALL)
+        assert len(figures) == (0 if question.category == "diagnosis" else question.options.count())
+        varying = r'/img/[^"]+|alt="[^"]*"|value="[^"]*"|aria-label="[^"]*"|<span class="letter"[^>]*>[^<]*</span>'
+        shapes = {re.sub(varying, "", f) for f in figures}
         assert len(shapes) <= 1  # every candidate portrait is marked up the same way
         client.post(reverse("survey:answer", args=[question.pk]), {"choice": question.correct_choice})
     assert session.questions.filter(answer__isnull=False, is_practice=False).count() == 12
@@ -209,6 +216,95 @@ def test_the_health_endpoint_touches_the_database(client, db):
 def test_reopening_a_reusable_link_in_the_same_browser_resumes_its_session(client, real_study):
     invite = InviteFactory(study=real_study, reusable=True)
     url = reverse("survey:invite", args=[invite.token])
-    client.post(url, {"agree": "on"})
+    client.post(url, {"agree": "on", "who-participant_id": "expert-3"})
     assert client.get(url).url == reverse("survey:quiz")
     assert QuizSession.objects.filter(invite=invite).count() == 1
+
+
+# --- the participant's pages around the questions (issue 12) --------------------------------------------
+
+
+@pytest.fixture
+def practice_study(disorders, image_bank_root):
+    """A study as participants meet it: practice questions first, answers armed 400 ms after the reveal."""
+    study = StudyFactory(disorders=disorders, n_real_vs_synthetic=4, n_reidentification=4, n_diagnosis=4,
+                         with_practice=True, arming_delay_ms=400)
+    rng = np.random.default_rng(1)
+    for disorder in disorders:
+        for kind, used, n in [("real", True, 4), ("real", False, 4), ("synthetic", None, 8), ("latent_average", None, 1)]:
+            for _ in range(n):
+                noise = Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8))
+                portrait_add(study=study, image=noise, kind=kind, disorder_code=disorder.code, used_in_training=used)
+    return study
+
+
+def test_how_the_survey_works_comes_before_the_quiz_and_serves_nothing(client, practice_study):
+    invite = InviteFactory(study=practice_study)
+    client.post(reverse("survey:invite", args=[invite.token]), {"agree": "on"})
+    client.post(reverse("survey:profile"), {"profession": "clinical_geneticist", "years_experience": "9"})
+    page = client.get(reverse("survey:quiz")).content.decode()
+    assert "How the survey works" in page and "needs JavaScript" in page
+    assert "<kbd>S</kbd>" in page and f'action="{reverse("survey:begin")}"' in page
+    assert not Question.objects.filter(session__invite=invite, served_at__isnull=False).exists()
+
+
+def test_each_category_opens_with_an_introduction_and_a_practice_question_with_feedback(client, practice_study):
+    with time_machine.travel(T0, tick=False) as clock:
+        session = begin(client, practice_study)
+        intro = client.get(reverse("survey:quiz")).content.decode()
+        practice = session.questions.order_by("sequence").first()
+        assert practice.is_practice and "Part 1 of 3" in intro and "one practice question" in intro
+        assert f'action="{reverse("survey:serve", args=[practice.pk])}"' in intro
+        assert not session.questions.filter(served_at__isnull=False).exists()  # the introduction serves nothing
+
+        question, page = current_question(client)
+        assert question.pk == practice.pk and "Practice question" in page
+        client.post(reverse("survey:clock-start", args=[question.pk]))
+        clock.shift(timedelta(seconds=3))
+        wrong = question.options.exclude(code=question.correct_choice).order_by("slot").first()
+        assert client.post(reverse("survey:answer", args=[question.pk]), {"choice": wrong.code}).status_code == 302
+        feedback = client.get(reverse("survey:quiz")).content.decode()
+        right = question.options.get(code=question.correct_choice).label
+        assert f"You chose <strong>{wrong.label}</strong>; the right answer was <strong>{right}</strong>" in feedback
+        assert "timed questions" in feedback
+
+        timed, page = current_question(client)
+        assert not timed.is_practice and timed.category == practice.category and "Question 1 of 12" in page
+
+
+def test_an_answer_before_the_question_arms_stores_nothing_and_says_nothing(client, practice_study):
+    with time_machine.travel(T0, tick=False) as clock:
+        begin(client, practice_study)
+        question, _ = current_question(client)
+        client.post(reverse("survey:clock-start", args=[question.pk]))
+        clock.shift(timedelta(milliseconds=150))  # a click meant for the question before
+        response = client.post(reverse("survey:answer", args=[question.pk]), {"choice": question.correct_choice},
+                               follow=True)
+        assert not Answer.objects.filter(question=question).exists()
+        assert b'class="messages"' not in response.content and f'/quiz/q/{question.pk}/start/' in response.content.decode()
+        clock.shift(timedelta(milliseconds=400))
+        client.post(reverse("survey:answer", args=[question.pk]), {"choice": question.correct_choice})
+        assert Answer.objects.get(question=question).outcome == Outcome.ANSWERED
+
+
+def test_the_question_page_leaves_the_portraits_to_the_script(client, practice_study):
+    begin(client, practice_study)
+    question, html = current_question(client)
+    assert not re.search(r'\ssrc="/img/', html)  # fetched only when they are about to be shown
+    assert len(re.findall(r'\sdata-src="/img/', html)) == question.images.count()
+    assert "needs JavaScript" in html
+    buttons = re.findall(r'<button type="submit"[^>]*>', html)
+    assert buttons and all(" disabled" in b for b in buttons)  # armed by the script only
+    assert f'data-arming-delay-ms="{practice_study.arming_delay_ms}"' in html
+
+
+def test_the_pause_between_questions_names_how_the_one_before_ended(client, real_study):
+    begin(client, real_study)
+    outcomes = []
+    for action in ("answer", "skip", None):
+        question, html = current_question(client)
+        outcomes.append(re.search(r'data-previous-outcome="([^"]*)"', html).group(1))
+        if action is not None:
+            data = {"choice": question.correct_choice} if action == "answer" else {"skip": "1"}
+            client.post(reverse("survey:answer", args=[question.pk]), data)
+    assert outcomes == ["", "answered", "skipped"]
