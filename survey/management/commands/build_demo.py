@@ -29,8 +29,11 @@ CONSENT = """This is a demonstration of the survey platform. Every portrait in i
 a fictional disorder; no real person is shown.
 
 You will see 30 timed questions in three categories. Your answers are stored under a pseudonym."""
-INSTRUCTIONS = """Work quickly: each question has a time limit, shown by a countdown. The clock starts when the
-portraits appear. Use "Skip" if you do not want to answer."""
+# The page keeps the study's line breaks: one paragraph per line.
+INSTRUCTIONS = (
+    "This demo shows phantom portraits that the platform draws itself: no real person appears. "
+    "Take it as an expert would, and see in the admin what it records."
+)
 
 
 def _torch_available() -> bool:
