@@ -1,5 +1,5 @@
-"""A study's results as tables: the tidy answers export of DESIGN.md, participants, and the settings that
-describe how the study ran.
+"""A study's results as tables: the tidy answers export, the item-level options table, participants, and
+the settings that describe how the study ran. docs/exports.md documents every column.
 
 Exports carry pseudonymous ids and content hashes only: never names, emails, invite tokens or labels,
 file names or paths.
@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from django.db.models import Count, Q
 
-from survey.models import Answer, Outcome, Portrait, QuizSession, Study
+from survey.models import Answer, Option, Outcome, Portrait, QuizSession, Study
 
 ANSWER_COLUMNS = [
     "study", "participant", "session", "category", "position", "question", "disorder", "stimulus_kind",
@@ -27,6 +27,14 @@ PARTICIPANT_COLUMNS = [
     "participant", "session", "profession", "years_experience", "stage", "started_at", "finished_at",
     "n_answered", "n_skipped", "n_timeout", "erased", "ended_by_coordinator",
 ]
+OPTION_COLUMNS = [
+    "study", "participant", "session", "position", "question", "category", "option", "slot", "portrait", "kind",
+    "disorder", "used_in_training", "is_correct", "chosen",
+]
+TABLES = ("answers", "options", "participants", "settings")
+# Columns a spreadsheet must keep as text: a 19-digit seed turned into a float cannot rebuild its session.
+TEXT_COLUMNS = {"seed"}
+TIME_COLUMNS = {"started_at", "answered_at", "finished_at"}
 STUDY_SETTING_FIELDS = [
     "slug", "title", "is_open", "show_feedback", "n_real_vs_synthetic", "n_reidentification", "n_diagnosis",
     "time_limit_real_vs_synthetic_ms", "time_limit_reidentification_ms", "time_limit_diagnosis_ms", "grace_ms",
@@ -87,6 +95,39 @@ def answers_frame(study: Study) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=ANSWER_COLUMNS)
 
 
+def options_frame(study: Study) -> pd.DataFrame:
+    """One row per option shown in a timed question that has an outcome: which portrait sat in which slot,
+    whether it was the right one, and whether the participant chose it (for per-portrait analyses)."""
+    options = (
+        Option.objects.filter(question__session__study=study, question__is_practice=False,
+                              question__answer__isnull=False)
+        .select_related("question__session", "question__answer", "question__disorder", "image__portrait__disorder")
+        .order_by("question__session__started_at", "question__session_id", "question__position", "slot")
+    )
+    rows = []
+    for option in options:
+        question = option.question
+        portrait = option.image.portrait if option.image_id else None
+        rows.append({
+            "study": study.slug,
+            "participant": question.session.pseudonym,
+            "session": question.session_id,
+            "position": question.position,
+            "question": question.pk,
+            "category": question.category,
+            "option": option.code,
+            "slot": option.slot,
+            "portrait": portrait.content_hash if portrait else "",
+            "kind": portrait.kind if portrait else "",
+            "disorder": portrait.disorder.code if portrait else option.code,
+            "used_in_training": "" if portrait is None or portrait.used_in_training is None
+            else int(portrait.used_in_training),
+            "is_correct": int(option.code == question.correct_choice),
+            "chosen": int(option.code == question.answer.choice),
+        })
+    return pd.DataFrame(rows, columns=OPTION_COLUMNS)
+
+
 def participants_frame(study: Study) -> pd.DataFrame:
     timed = Q(questions__is_practice=False)
     sessions = study.sessions.annotate(
@@ -116,7 +157,7 @@ def study_settings(study: Study) -> dict:
     portraits = Portrait.objects.filter(study=study).select_related("disorder").order_by("kind", "disorder__code", "content_hash")
     return {
         "platform_version": platform_version(),
-        "export_contract": "DESIGN.md tidy export v1",
+        "export_contract": "docs/exports.md tidy export v1",
         "study": {name: getattr(study, name) for name in STUDY_SETTING_FIELDS},
         "disorders": [{"code": d.code, "name": d.name} for d in study.disorders.order_by("code")],
         "generator_checkpoints": sorted({p.checkpoint_id for p in portraits if p.checkpoint_id}),
@@ -145,18 +186,32 @@ def answers_csv(study: Study) -> bytes:
     return answers_frame(study).to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
+FRAMES = {"answers": answers_frame, "options": options_frame, "participants": participants_frame}
+
+
+def spreadsheet_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """Seeds as text (a spreadsheet would round them to 15 digits), timestamps as dates (UTC, naive: the
+    format has no time zones)."""
+    frame = frame.copy()
+    for column in TEXT_COLUMNS & set(frame.columns):
+        frame[column] = frame[column].astype(str)
+    for column in TIME_COLUMNS & set(frame.columns):
+        frame[column] = pd.to_datetime(frame[column].replace("", None), utc=True).dt.tz_localize(None)
+    return frame
+
+
 def render(study: Study, table: str, fmt: str) -> bytes:
-    """One export file: table in {answers, participants, settings}, fmt in {csv, json, xlsx}."""
+    """One export file: table in TABLES, fmt in {csv, json, xlsx} (settings: json only)."""
     if table == "settings":
         return json.dumps(study_settings(study), indent=2, default=str).encode("utf-8")
-    frame = answers_frame(study) if table == "answers" else participants_frame(study)
+    frame = FRAMES[table](study)
     if fmt == "csv":
         return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
     if fmt == "json":
         return frame.to_json(orient="records", indent=2).encode("utf-8")
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        frame.to_excel(writer, sheet_name=table, index=False)
+        spreadsheet_ready(frame).to_excel(writer, sheet_name=table, index=False)
     return buffer.getvalue()
 
 

@@ -94,7 +94,8 @@ class StudyScoped(GenericAPIView):
 class Export(StudyScoped):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(description="The export file.")})
     def get(self, request, slug: str, table: str, fmt: str):
-        """answers.{csv,json,xlsx} (the tidy export), participants.{csv,json,xlsx}, settings.json."""
+        """answers.{csv,json,xlsx} (the tidy export), options.{csv,json,xlsx} (one row per option shown),
+        participants.{csv,json,xlsx}, settings.json; docs/exports.md documents every column."""
         study = self.study()
         if table == "settings" and fmt != "json":
             raise ValidationError({"format": ["The settings file is JSON: use settings.json."]})

@@ -22,7 +22,8 @@ participant_urls = [
 ]
 
 study_urls = [
-    re_path(r"^export/(?P<table>answers|participants|settings)\.(?P<fmt>csv|json|xlsx)$", coordinator.Export.as_view(),
+    re_path(r"^export/(?P<table>answers|options|participants|settings)\.(?P<fmt>csv|json|xlsx)$",
+            coordinator.Export.as_view(),
             name="study-export"),
     path("portraits/", coordinator.Portraits.as_view(), name="study-portraits"),
     path("invites/", coordinator.Invites.as_view(), name="study-invites"),

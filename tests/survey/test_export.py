@@ -1,4 +1,4 @@
-"""The tidy export: DESIGN.md's columns in order, one row per question shown, nothing personal."""
+"""The tidy export: the columns of docs/exports.md in order, one row per question shown, nothing personal."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import time_machine
 from django.core.management import call_command
 
 from survey import export, services
-from survey.export import ANSWER_COLUMNS
+from survey.export import ANSWER_COLUMNS, OPTION_COLUMNS, options_frame, render
+from survey.models import Question
 from tests.survey.factories import InviteFactory
 
 T0 = datetime(2031, 5, 4, 8, 0, tzinfo=UTC)  # after the fixtures were made
@@ -130,9 +131,41 @@ def test_export_results_writes_every_file(study, tmp_path):
     names = sorted(p.name for p in tmp_path.iterdir())
     slug = study.slug
     assert names == sorted([f"{slug}-answers.csv", f"{slug}-answers.json", f"{slug}-answers.xlsx",
+                            f"{slug}-options.csv", f"{slug}-options.xlsx",
                             f"{slug}-participants.csv", f"{slug}-participants.xlsx", f"{slug}-settings.json"])
     xlsx = pd.read_excel(tmp_path / f"{slug}-answers.xlsx")
     assert list(xlsx.columns) == ANSWER_COLUMNS and len(xlsx) == 30
+
+
+def test_the_spreadsheet_keeps_seeds_exact_and_times_as_dates(study, tmp_path):
+    from openpyxl import load_workbook
+
+    session = play(study)
+    workbook = load_workbook(io.BytesIO(render(study, "answers", "xlsx")))
+    sheet = workbook["answers"]
+    header = [cell.value for cell in sheet[1]]
+    first = [cell.value for cell in sheet[2]]
+    assert first[header.index("seed")] == str(session.seed)  # all 19 digits, as text
+    assert isinstance(first[header.index("answered_at")], datetime)
+
+
+def test_the_options_table_has_one_row_per_option_shown_with_what_was_chosen(study):
+    session = play(study)
+    frame = options_frame(study)
+    assert list(frame.columns) == OPTION_COLUMNS
+    answered = Question.objects.filter(session=session, is_practice=False)
+    assert len(frame) == sum(q.options.count() for q in answered)
+    for question in answered:
+        rows = frame[frame["question"] == question.pk]
+        assert rows["is_correct"].sum() == 1
+        assert rows.loc[rows["is_correct"] == 1, "option"].item() == question.correct_choice
+        chosen = rows.loc[rows["chosen"] == 1, "option"].tolist()
+        assert chosen == ([question.answer.choice] if question.answer.choice else [])
+        if question.category == "real_vs_synthetic":
+            real = rows[rows["kind"] == "real"]
+            assert len(real) == 1 and real["is_correct"].item() == 1 and real["used_in_training"].item() == 1
+        if question.category == "diagnosis":
+            assert set(rows["portrait"]) == {""} and set(rows["option"]) == set(rows["disorder"])
 
 
 def test_the_export_is_read_by_the_analysis_package(study, tmp_path):
@@ -167,3 +200,18 @@ def test_the_dashboard_is_for_the_studys_coordinators_only(study, client, django
 def test_the_dashboard_of_a_study_without_answers(study, admin_client):
     page = admin_client.get(f"/staff/studies/{study.slug}/dashboard/")
     assert page.status_code == 200 and b"No answers yet" in page.content
+
+
+def test_docs_exports_documents_every_column_of_every_table():
+    import re
+    from pathlib import Path
+
+    from survey.export import PARTICIPANT_COLUMNS
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "exports.md").read_text()
+    sections = dict(re.findall(r"^## `(\w+)`[^\n]*\n(.*?)(?=^## |\Z)", page, flags=re.M | re.S))
+    for table, columns in [("answers", ANSWER_COLUMNS), ("options", OPTION_COLUMNS),
+                           ("participants", PARTICIPANT_COLUMNS)]:
+        documented = set(re.findall(r"^\| ([^|]+) \|", sections[table], flags=re.M))
+        names = {name.strip("` ") for row in documented for name in row.split(",")}
+        assert set(columns) <= names, (table, set(columns) - names)
