@@ -82,8 +82,13 @@ class StudyAdmin(admin.ModelAdmin):
     @admin.action(description="Issue 10 single-use invite links")
     def issue_ten_invites(self, request, queryset) -> None:
         for study in queryset:
+            problems = selectors.study_readiness(study)
+            if problems:  # an expert would consent and then meet "not ready"
+                self.message_user(request, f"No invites for {study}: it is not ready. {' '.join(problems)}",
+                                  messages.ERROR)
+                continue
             Invite.objects.bulk_create(Invite(study=study) for _ in range(10))
-        self.message_user(request, "Issued 10 invite links per selected study; see Invites.", messages.SUCCESS)
+            self.message_user(request, f"Issued 10 invite links for {study}; see Invites.", messages.SUCCESS)
 
 
 @admin.register(Portrait)

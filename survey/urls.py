@@ -6,6 +6,7 @@ from survey import views
 app_name = "survey"
 
 urlpatterns = [
+    path("", views.landing, name="landing"),
     path("i/<str:token>/", views.invite_landing, name="invite"),
     path("quiz/", views.quiz, name="quiz"),
     path("quiz/profile/", views.profile_submit, name="profile"),

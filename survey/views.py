@@ -257,5 +257,13 @@ def study_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
 @never_cache
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
-    """Liveness with one trivial database query: for load balancers, and the load tool's baseline."""
-    return JsonResponse({"ok": True, "studies": Study.objects.count()})
+    """Liveness with one trivial database query (for load balancers, and the load tool's baseline); it
+    tells the public nothing else."""
+    Study.objects.exists()
+    return JsonResponse({"ok": True})
+
+
+@require_GET
+def landing(request: HttpRequest) -> HttpResponse:
+    """The site's root: what this site is, for an expert without a link and a coordinator looking for the admin."""
+    return render(request, "survey/landing.html", {"title": "Expert survey"})

@@ -59,6 +59,11 @@ class ProgressOut(serializers.Serializer):
     timed_out = serializers.IntegerField()
 
 
+class ReadinessOut(serializers.Serializer):
+    ready = serializers.BooleanField()
+    problems = serializers.ListField(child=serializers.CharField())
+
+
 class StudyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                    mixins.UpdateModelMixin, viewsets.GenericViewSet):
     permission_classes = [IsStaff]
@@ -78,6 +83,13 @@ class StudyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
     @action(detail=True, methods=["get"])
     def progress(self, request, slug: str):
         return Response(vars(selectors.study_progress(self.get_object())))
+
+    @extend_schema(responses=ReadinessOut)
+    @action(detail=True, methods=["get"])
+    def readiness(self, request, slug: str):
+        """Whether the study can start a session; if not, each missing piece in words."""
+        problems = selectors.study_readiness(self.get_object())
+        return Response({"ready": not problems, "problems": problems})
 
 
 class StudyScoped(GenericAPIView):
@@ -197,11 +209,15 @@ class Invites(StudyScoped):
         invites = self.study().invites.annotate(n_sessions=Count("sessions")).order_by("-created_at", "-id")
         return self.paginated(invites, InviteSerializer)
 
-    @extend_schema(request=InvitesIn, responses={201: InviteSerializer(many=True)})
+    @extend_schema(request=InvitesIn, responses={201: InviteSerializer(many=True), 409: ReadinessOut})
     def post(self, request, slug: str):
+        """Issue invites; refused (409, with the problems) while the study cannot start a session."""
         study = self.study()
         data = InvitesIn(data=request.data)
         data.is_valid(raise_exception=True)
+        problems = selectors.study_readiness(study)
+        if problems:
+            return Response({"ready": False, "problems": problems}, status=status.HTTP_409_CONFLICT)
         values = data.validated_data
         invites = Invite.objects.bulk_create(
             Invite(study=study, reusable=values["reusable"], expires_at=values.get("expires_at"), label=values["label"])

@@ -12,7 +12,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from survey.models import Invite, Portrait, Study
-from tests.survey.factories import StudyFactory
+from tests.survey.factories import StudyFactory, make_bank
 
 
 def client_for(user) -> APIClient:
@@ -97,7 +97,29 @@ def test_upload_validates_like_import_images(coordinator, own_study, image_bank_
     assert {p["kind"] for p in listed} == {"real", "synthetic"} and all(len(p["content_hash"]) == 64 for p in listed)
 
 
-def test_invites_are_created_listed_and_revoked(coordinator, own_study):
+@pytest.fixture
+def ready_study(own_study, disorders):
+    make_bank(own_study, disorders)
+    return own_study
+
+
+def test_readiness_lists_what_is_missing_and_invites_wait_for_it(coordinator, own_study, disorders):
+    unready = coordinator.get("/api/studies/mine/readiness/").json()
+    assert unready["ready"] is False and "phx0" in unready["problems"][0]
+    refused = coordinator.post("/api/studies/mine/invites/", {"count": 2}, format="json")
+    assert refused.status_code == 409 and refused.json()["problems"] == unready["problems"]
+    assert not Invite.objects.exists()
+    make_bank(own_study, disorders)
+    assert coordinator.get("/api/studies/mine/readiness/").json() == {"ready": True, "problems": []}
+    assert coordinator.post("/api/studies/mine/invites/", {"count": 2}, format="json").status_code == 201
+
+
+def test_the_admin_issues_no_invites_for_a_study_that_is_not_ready(admin_client, own_study):
+    admin_client.post("/admin/survey/study/", {"action": "issue_ten_invites", "_selected_action": [own_study.pk]})
+    assert not Invite.objects.exists()
+
+
+def test_invites_are_created_listed_and_revoked(coordinator, ready_study):
     created = coordinator.post("/api/studies/mine/invites/", {"count": 3, "label": "cohort A"}, format="json")
     assert created.status_code == 201 and len(created.json()) == 3
     assert all(len(i["token"]) >= 22 and i["link"].endswith(f"/i/{i['token']}/") for i in created.json())
@@ -109,7 +131,7 @@ def test_invites_are_created_listed_and_revoked(coordinator, own_study):
 
 @pytest.mark.parametrize("body", [{"count": 0}, {"count": 100000}, {"count": "many"},
                                   {"expires_at": "2001-01-01T00:00:00Z"}, {"expires_at": "yesterday"}])
-def test_bad_invite_requests_are_field_errors(coordinator, own_study, body):
+def test_bad_invite_requests_are_field_errors(coordinator, ready_study, body):
     response = coordinator.post("/api/studies/mine/invites/", body, format="json")
     assert response.status_code == 400 and set(response.json()) & set(body)
     assert not Invite.objects.exists()

@@ -209,8 +209,13 @@ def test_images_of_every_kind_are_delivered_identically(client, real_study):
     assert not {"exif", "icc_profile", "comment"} & set(info)
 
 
-def test_the_health_endpoint_touches_the_database(client, db):
-    assert client.get("/healthz").json() == {"ok": True, "studies": 0}
+def test_the_health_endpoint_tells_the_public_only_that_it_is_up(client, study):
+    assert client.get("/healthz").json() == {"ok": True}
+
+
+def test_the_site_root_says_what_the_site_is_and_links_the_admin(client, db):
+    page = client.get("/")
+    assert page.status_code == 200 and b"/admin/" in page.content and b"invitation" in page.content
 
 
 def test_reopening_a_reusable_link_in_the_same_browser_resumes_its_session(client, real_study):
