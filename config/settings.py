@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "survey",
 ]
 
@@ -54,7 +55,20 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "survey.security.ContentSecurityPolicyMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it answers a locked-out login attempt itself
 ]
+
+# Admin logins are throttled by django-axes: after SURVEY_ADMIN_LOGIN_ATTEMPTS failures for one user name
+# from one address, that pair is locked out for SURVEY_ADMIN_LOCKOUT_MINUTES (a success resets the count).
+# Keying on the pair means nobody can lock a coordinator out from elsewhere.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("SURVEY_ADMIN_LOGIN_ATTEMPTS", 5, minimum=1)
+AXES_COOLOFF_TIME = env_int("SURVEY_ADMIN_LOCKOUT_MINUTES", 15, minimum=1) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

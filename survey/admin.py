@@ -1,7 +1,9 @@
 """The coordinators' admin: studies and their settings, the image bank, invites and progress.
 
 Sessions, questions and answers are read-only here: they are the study's record, written only by the
-participant flow's services.
+participant flow's services. A coordinator sees and changes only the studies that list them (and their
+portraits, invites, sessions and answers); superusers see everything. The rule is `studies_for`, the
+same one the coordinator API uses.
 """
 
 from __future__ import annotations
@@ -13,7 +15,25 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from survey import selectors, services
+from survey.api.auth import studies_for
 from survey.models import Answer, Disorder, Invite, Outcome, Portrait, QuizSession, Study
+
+
+class FencedByStudy(admin.ModelAdmin):
+    """Rows of the studies this user coordinates only; `study_path` leads from a row to its study."""
+
+    study_path = "study"
+
+    def get_queryset(self, request):
+        rows = super().get_queryset(request)
+        if request.user.is_superuser:
+            return rows
+        return rows.filter(**{f"{self.study_path}__in": studies_for(request.user)})
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "study" and not request.user.is_superuser:
+            kwargs["queryset"] = studies_for(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(Disorder)
@@ -23,7 +43,9 @@ class DisorderAdmin(admin.ModelAdmin):
 
 
 @admin.register(Study)
-class StudyAdmin(admin.ModelAdmin):
+class StudyAdmin(FencedByStudy):
+    study_path = "pk"
+
     list_display = ["title", "slug", "is_open", "bank_size", "progress", "dashboard"]
     list_filter = ["is_open"]
     search_fields = ["title", "slug"]
@@ -47,6 +69,11 @@ class StudyAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_bank_size=Count("portraits", distinct=True))
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:  # the coordinator who creates a study coordinates it
+            obj.coordinators.add(request.user)
 
     @admin.display(description="Image bank", ordering="_bank_size")
     def bank_size(self, study: Study) -> int:
@@ -92,9 +119,9 @@ class StudyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Portrait)
-class PortraitAdmin(admin.ModelAdmin):
+class PortraitAdmin(FencedByStudy):
     list_display = ["thumbnail", "study", "kind", "disorder", "used_in_training", "checkpoint_id", "seed", "short_hash"]
-    list_filter = ["study", "kind", "disorder", "used_in_training"]
+    list_filter = [("study", admin.RelatedOnlyFieldListFilter), "kind", "role", "disorder", "used_in_training"]
     search_fields = ["content_hash", "original_name", "source", "checkpoint_id"]
     readonly_fields = [f.name for f in Portrait._meta.fields] + ["thumbnail"]
 
@@ -112,9 +139,9 @@ class PortraitAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invite)
-class InviteAdmin(admin.ModelAdmin):
+class InviteAdmin(FencedByStudy):
     list_display = ["__str__", "study", "reusable", "expires_at", "revoked_at", "sessions_started", "link"]
-    list_filter = ["study", "reusable"]
+    list_filter = [("study", admin.RelatedOnlyFieldListFilter), "reusable"]
     search_fields = ["label"]
     readonly_fields = ["link", "created_at"]
     actions = ["revoke", "revoke_and_end_sessions"]
@@ -146,7 +173,7 @@ class InviteAdmin(admin.ModelAdmin):
                           messages.SUCCESS)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(FencedByStudy):
     def has_add_permission(self, request) -> bool:
         return False
 
@@ -158,7 +185,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class QuizSessionAdmin(ReadOnlyAdmin):
     list_display = ["pseudonym", "study", "stage", "started_at", "finished_at", "ended_at", "answered", "skipped",
                     "timed_out"]
-    list_filter = ["study", "stage"]
+    list_filter = [("study", admin.RelatedOnlyFieldListFilter), "stage"]
     search_fields = ["pseudonym"]
     exclude = ["access_token", "participant_key", "resume_code_hash"]
     actions = ["end_sessions"]
@@ -194,5 +221,7 @@ class QuizSessionAdmin(ReadOnlyAdmin):
 
 @admin.register(Answer)
 class AnswerAdmin(ReadOnlyAdmin):
+    study_path = "question__session__study"
+
     list_display = ["question", "outcome", "choice", "correct", "response_ms", "answered_at"]
-    list_filter = ["outcome", "question__category", "question__session__study"]
+    list_filter = ["outcome", "question__category", ("question__session__study", admin.RelatedOnlyFieldListFilter)]

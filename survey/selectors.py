@@ -198,8 +198,9 @@ def shown_image_for_participant(token: str, session: QuizSession) -> ShownImage 
     )
 
 
-def shown_image_for_staff(token: str) -> ShownImage | None:
-    return ShownImage.objects.select_related("portrait").filter(token=token).first()
+def shown_image_for_staff(token: str, *, studies) -> ShownImage | None:
+    """The image behind a token, if it belongs to one of `studies` (those the staff member coordinates)."""
+    return ShownImage.objects.select_related("portrait").filter(token=token, session__study__in=studies).first()
 
 
 @dataclass(frozen=True)

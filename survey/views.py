@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from survey import selectors, services
-from survey.api.auth import coordinated_study, session_from_authorization
+from survey.api.auth import coordinated_study, session_from_authorization, studies_for
 from survey.delivery import image_response
 from survey.forms import ConsentForm, ParticipantIdForm, ProfileForm, ResumeForm
 from survey.models import Category, Invite, Portrait, QuizSession, Study
@@ -219,11 +219,11 @@ def expire(request: HttpRequest, question_id: int) -> HttpResponse:
 @never_cache
 @require_GET
 def portrait(request: HttpRequest, token: str) -> HttpResponse:
-    """A portrait, only for the participant it was shown to, or for staff."""
+    """A portrait, only for the participant it was shown to, or for staff coordinating its study."""
     session = participant_session(request)
     shown = selectors.shown_image_for_participant(token, session) if session else None
     if shown is None and request.user.is_active and request.user.is_staff:
-        shown = selectors.shown_image_for_staff(token)
+        shown = selectors.shown_image_for_staff(token, studies=studies_for(request.user))
     if shown is None:
         raise Http404("No such image.")
     response = image_response(shown.portrait.content_hash)
@@ -236,8 +236,9 @@ def portrait(request: HttpRequest, token: str) -> HttpResponse:
 @staff_member_required
 @require_GET
 def bank_image(request: HttpRequest, portrait_id: int) -> HttpResponse:
-    """A bank portrait for the coordinators' admin."""
-    return image_response(get_object_or_404(Portrait, pk=portrait_id).content_hash)
+    """A bank portrait for the admin, to the coordinators of its study only (in a real study these are
+    patients' photographs)."""
+    return image_response(get_object_or_404(Portrait, pk=portrait_id, study__in=studies_for(request.user)).content_hash)
 
 
 @never_cache

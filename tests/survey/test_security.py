@@ -116,3 +116,25 @@ def test_the_container_runs_as_a_non_root_user():
     users = re.findall(r"^USER\s+(\S+)", dockerfile, flags=re.M)
     assert users and users[-1] not in {"root", "0"}
     assert "torch" not in dockerfile.lower().replace("no torch", "")
+
+
+def test_admin_logins_are_throttled_after_repeated_failures(db, client):
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_user("coord", password="right-horse-battery", is_staff=True)
+    for _ in range(4):
+        failed = client.post("/admin/login/?next=/admin/", {"username": "coord", "password": "wrong"})
+        assert failed.status_code == 200  # the form again, with its error
+    assert client.post("/admin/login/?next=/admin/", {"username": "coord", "password": "wrong"}).status_code == 429
+    locked = client.post("/admin/login/?next=/admin/", {"username": "coord", "password": "right-horse-battery"})
+    assert locked.status_code == 429 and "_auth_user_id" not in client.session
+
+
+def test_a_successful_admin_login_resets_the_count(db, client):
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_user("coord", password="right-horse-battery", is_staff=True)
+    for _ in range(4):
+        client.post("/admin/login/?next=/admin/", {"username": "coord", "password": "wrong"})
+    assert client.post("/admin/login/?next=/admin/",
+                       {"username": "coord", "password": "right-horse-battery"}).status_code == 302

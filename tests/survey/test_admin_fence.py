@@ -1,0 +1,98 @@
+"""A coordinator of one study sees and touches nothing of another, in the admin and on the staff pages."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django.urls import reverse
+
+from survey import services
+from survey.models import Answer, Invite, Portrait, QuizSession, Study
+from tests.survey.factories import InviteFactory, StudyFactory, make_bank
+
+
+def coordinator_of(study: Study, name: str) -> Client:
+    """A staff member with every permission on the survey's models, listed as the study's coordinator."""
+    user = get_user_model().objects.create_user(name, is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="survey"))
+    study.coordinators.add(user)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def two_studies(disorders):
+    mine, theirs = StudyFactory(slug="mine"), StudyFactory(slug="theirs")
+    for study in (mine, theirs):
+        study.disorders.set(disorders)
+        make_bank(study, disorders)
+        session = services.session_start(invite=InviteFactory(study=study, label=f"{study.slug} expert"))
+        services.session_profile_submit(session=session, profession="other", years_experience=1)
+        services.session_quiz_begin(session=session)
+        question = services.session_current_question(session=session)
+        services.answer_submit(session=session, question_id=question.pk, choice=None)
+    return mine, theirs
+
+
+CHANGELISTS = ["study", "portrait", "invite", "quizsession", "answer"]
+
+
+@pytest.mark.parametrize("model", CHANGELISTS)
+def test_a_coordinator_lists_only_their_studys_rows(two_studies, model):
+    mine, theirs = two_studies
+    me = coordinator_of(mine, "me")
+    page = me.get(reverse(f"admin:survey_{model}_changelist"))
+    assert page.status_code == 200
+    shown = page.context["cl"].queryset
+    study_of = {"study": lambda r: r, "answer": lambda r: r.question.session.study}.get(model, lambda r: r.study)
+    assert shown.exists() and {study_of(row).slug for row in shown} == {"mine"}
+
+
+def test_a_coordinator_cannot_open_or_change_another_studys_rows(two_studies):
+    mine, theirs = two_studies
+    me = coordinator_of(mine, "me")
+    their_invite = Invite.objects.filter(study=theirs).first()
+    for model, pk in [("study", theirs.pk), ("invite", their_invite.pk),
+                      ("portrait", Portrait.objects.filter(study=theirs).first().pk),
+                      ("quizsession", QuizSession.objects.get(study=theirs).pk)]:
+        response = me.get(reverse(f"admin:survey_{model}_change", args=[pk]))
+        assert response.status_code in (302, 404), model  # the admin redirects a missing object to its index
+    me.post(reverse("admin:survey_invite_changelist"), {"action": "revoke", "_selected_action": [their_invite.pk]})
+    their_invite.refresh_from_db()
+    assert their_invite.revoked_at is None
+
+
+def test_staff_portrait_pages_are_fenced_by_study(two_studies, image_bank_root):
+    from survey.imaging import stored_path
+
+    mine, theirs = two_studies
+    me = coordinator_of(mine, "me")
+    for portrait in Portrait.objects.all():  # every portrait has its file: only the fence can refuse
+        path = stored_path(image_bank_root, portrait.content_hash)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\xff\xd8\xff\xd9")
+    for study, expected in [(mine, 200), (theirs, 404)]:
+        portrait = Portrait.objects.filter(study=study).first()
+        assert me.get(reverse("survey:bank-image", args=[portrait.pk])).status_code == expected
+        token = QuizSession.objects.get(study=study).shown_images.first().token
+        assert me.get(reverse("survey:portrait", args=[token])).status_code == expected
+
+
+def test_a_superuser_sees_every_study(two_studies, admin_client):
+    page = admin_client.get(reverse("admin:survey_answer_changelist"))
+    assert {a.question.session.study.slug for a in page.context["cl"].queryset} == {"mine", "theirs"}
+    assert Answer.objects.count() == 2
+
+
+def test_a_new_coordinator_sees_no_study_that_does_not_list_them(disorders):
+    me = Client()
+    user = get_user_model().objects.create_user("new", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="survey"))
+    me.force_login(user)
+    assert not Study.objects.exists()
+    StudyFactory(slug="other")  # exists, but is not theirs
+    page = me.get(reverse("admin:survey_study_changelist"))
+    assert not page.context["cl"].queryset.exists()
