@@ -3,6 +3,10 @@ the browser: dimensions, format, mode, metadata, response headers, URL shape and
 
 Images are read through the same response builder the participant view uses, so what is audited is what
 is sent.
+
+Beside those checks it measures how much the pixels themselves give away to cheap statistics (sharpness,
+colour moments, JPEG length; `generator.realism`, numpy and Pillow only: no torch in the web process).
+That is a warning, never a difference: the pixels are the study's subject.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from django.http import Http404
 from PIL import Image
 from scipy import stats
 
+from generator.realism import features_of, measure_features
 from survey.delivery import image_response
 from survey.models import Portrait, PortraitKind, ShownImage, Study
 
@@ -43,6 +48,8 @@ class LeakageReport:
     byte_sizes: dict[str, dict[str, float]] = field(default_factory=dict)
     byte_size_test: dict[str, float] | None = None  # Mann-Whitney U, real vs synthetic
     missing_files: int = 0
+    realism: dict | None = None  # generator.realism.RealismReport.to_dict(), real vs synthetic pixels
+    warnings: list[str] = field(default_factory=list)  # reported, never a failure
 
     @property
     def clean(self) -> bool:
@@ -51,6 +58,11 @@ class LeakageReport:
 
 def deliver(portrait: Portrait) -> DeliveredImage | None:
     """What the participant view would send for this portrait; None if its file is missing."""
+    delivered = _deliver_with_image(portrait)
+    return delivered[0] if delivered else None
+
+
+def _deliver_with_image(portrait: Portrait) -> tuple[DeliveredImage, Image.Image] | None:
     try:
         response = image_response(portrait.content_hash)
     except Http404:
@@ -59,8 +71,22 @@ def deliver(portrait: Portrait) -> DeliveredImage | None:
     image = Image.open(io.BytesIO(body))
     headers = tuple(sorted((k.lower(), v) for k, v in response.items() if k.lower() not in VOLATILE_HEADERS))
     metadata = tuple(sorted(k for k in image.info if not k.startswith("jfif")))
-    return DeliveredImage(portrait.kind, image.width, image.height, image.format or "", image.mode, metadata,
+    item = DeliveredImage(portrait.kind, image.width, image.height, image.format or "", image.mode, metadata,
                           headers, len(body))
+    return item, image
+
+
+def _pixel_realism(pixels: list[tuple[str, str, object]], report: LeakageReport) -> None:
+    """Real vs synthetic on cheap pixel statistics, as a warning line (never a difference)."""
+    real = [(group, f) for kind, group, f in pixels if kind == PortraitKind.REAL]
+    synthetic = [(group, f) for kind, group, f in pixels if kind == PortraitKind.SYNTHETIC]
+    if len(real) < 2 or len(synthetic) < 2:
+        report.warnings.append("pixel statistics not measured: needs at least two real and two synthetic portraits")
+        return
+    result = measure_features([f for _, f in real], [f for _, f in synthetic],
+                              [g for g, _ in real], [g for g, _ in synthetic])
+    report.realism = result.to_dict()
+    report.warnings.append(result.summary())
 
 
 def _compare_attribute(name: str, values: dict[str, set], report: LeakageReport) -> None:
@@ -85,15 +111,20 @@ def _summarise(sizes: list[int]) -> dict[str, float]:
             "mean": sum(ordered) / len(ordered)}
 
 
-def audit_study(study: Study) -> LeakageReport:
+def audit_study(study: Study, *, with_pixels: bool = True) -> LeakageReport:
     delivered: list[DeliveredImage] = []
+    pixels: list[tuple[str, str, object]] = []  # (kind, disorder, pixel statistics) of real and synthetic
     missing = 0
-    for portrait in study.portraits.filter(kind__in=KINDS_COMPARED).order_by("kind", "content_hash"):
-        item = deliver(portrait)
-        if item is None:
+    portraits = study.portraits.filter(kind__in=KINDS_COMPARED).select_related("disorder")
+    for portrait in portraits.order_by("kind", "content_hash"):
+        found = _deliver_with_image(portrait)
+        if found is None:
             missing += 1
-        else:
-            delivered.append(item)
+            continue
+        item, image = found
+        delivered.append(item)
+        if with_pixels and item.kind in (PortraitKind.REAL, PortraitKind.SYNTHETIC):
+            pixels.append((item.kind, portrait.disorder.code, features_of(image)))
     counts = {kind: sum(1 for d in delivered if d.kind == kind) for kind in KINDS_COMPARED}
     report = LeakageReport(study=study.slug, counts=counts, missing_files=missing)
     if missing:
@@ -120,7 +151,27 @@ def audit_study(study: Study) -> LeakageReport:
                 f"byte sizes of real and synthetic portraits differ (Mann-Whitney U p = {test.pvalue:.3g}): "
                 "someone watching download sizes could guess the kind better than chance"
             )
+    if with_pixels:
+        _pixel_realism(pixels, report)
     return report
+
+
+def study_pixel_realism(study: Study, *, permutations: int = 100) -> dict | None:
+    """Only the pixel-statistics measure of a study's real and synthetic portraits (as delivered); None
+    when there are fewer than two of either kind."""
+    pixels = []
+    portraits = study.portraits.filter(kind__in=(PortraitKind.REAL, PortraitKind.SYNTHETIC)).select_related("disorder")
+    for portrait in portraits.order_by("kind", "content_hash"):
+        found = _deliver_with_image(portrait)
+        if found is not None:
+            pixels.append((portrait.kind, portrait.disorder.code, features_of(found[1])))
+    real = [(g, f) for kind, g, f in pixels if kind == PortraitKind.REAL]
+    synthetic = [(g, f) for kind, g, f in pixels if kind == PortraitKind.SYNTHETIC]
+    if len(real) < 2 or len(synthetic) < 2:
+        return None
+    result = measure_features([f for _, f in real], [f for _, f in synthetic], [g for g, _ in real],
+                              [g for g, _ in synthetic], permutations=permutations)
+    return {"summary": result.summary(), **result.to_dict()}
 
 
 def metadata_carriers(delivered: list[DeliveredImage]) -> dict[str, set[str]]:

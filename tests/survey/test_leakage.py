@@ -94,3 +94,61 @@ def test_padding_changes_no_pixel(image_bank_root):
     assert len(grown) == 4096 and grown.startswith(original)
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(grown))), np.asarray(Image.open(io.BytesIO(original))))
     assert Image.open(io.BytesIO(grown)).info == Image.open(io.BytesIO(original)).info
+
+
+# --- pixel statistics: reported as a warning beside the byte-level checks, never a failure ---------
+
+
+@pytest.fixture
+def blurry_synthetic(db, image_bank_root):
+    """Crisp 'real' phantoms, blurred 'synthetic' ones: the pixels give the kind away, the bytes do not."""
+    from PIL import ImageFilter
+
+    import phantoms
+
+    study = StudyFactory(slug="blurry", disorders=[DisorderFactory(code="velmar")])
+    for i in range(12):
+        portrait_add(study=study, image=phantoms.render_portrait("velmar", i, 64), kind="real",
+                     disorder_code="velmar", used_in_training=True)
+        blurred = phantoms.render_portrait("velmar", 1000 + i, 64).filter(ImageFilter.GaussianBlur(2))
+        portrait_add(study=study, image=blurred, kind="synthetic", disorder_code="velmar")
+    return study
+
+
+def test_the_audit_measures_the_pixels_as_a_warning(blurry_synthetic, settings):
+    settings.SURVEY_IMAGE_PAD_BYTES = 65536
+    report = audit_study(blurry_synthetic)
+    assert report.clean  # the pixels are the study's subject: no difference, whatever they give away
+    assert report.realism["auc"] > 0.95 and report.realism["n_real"] == report.realism["n_synthetic"] == 12
+    assert any("leave-one-out AUC" in line for line in report.warnings)
+    out = io.StringIO()
+    call_command("audit_leakage", "blurry", stdout=out)  # does not raise
+    text = out.getvalue()
+    assert "WARNING (pixels; not a failure)" in text, text
+    assert f"leave-one-out AUC {report.realism['auc']:.3f}" in text
+    assert "laplacian_variance" in text and "No difference between kinds" in text
+
+
+def test_the_audit_can_skip_the_pixels(blurry_synthetic):
+    report = audit_study(blurry_synthetic, with_pixels=False)
+    assert report.realism is None and report.warnings == []
+    out = io.StringIO()
+    call_command("audit_leakage", "blurry", "--no-pixels", "--json", stdout=out)
+    assert '"realism": null' in out.getvalue()
+
+
+def test_a_bank_too_small_for_the_pixel_measure_says_so(bank_study):
+    bank_study.portraits.filter(kind="synthetic").exclude(
+        pk=bank_study.portraits.filter(kind="synthetic").first().pk).delete()
+    report = audit_study(bank_study)
+    assert report.realism is None and "not measured" in report.warnings[0]
+
+
+def test_the_leak_audit_never_imports_torch():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import os, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings_test'); "
+            "django.setup(); import survey.leakage, sys; assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])

@@ -21,6 +21,7 @@ from PIL import Image
 
 import phantoms
 from survey.image_bank import bank_import, portrait_add
+from survey.leakage import study_pixel_realism
 from survey.models import Disorder, Invite, PortraitKind, QuizSession, Study
 
 BUNDLED_CHECKPOINT = Path(settings.BASE_DIR) / "fixtures" / "models" / "generator-demo64.safetensors"
@@ -70,6 +71,13 @@ class Command(BaseCommand):
         else:
             self.stdout.write("Generator checkpoint or torch not available: drawing the synthetic pool with the renderer.")
             self._renderer_pool(study, synthetic_per_disorder, real_size)
+        self.stdout.write(f"Resolution: real phantoms rendered at {real_size} px (the bundled generator's is 64 px); "
+                          f"every portrait upscaled to {settings.SURVEY_IMAGE_SIZE} px and re-encoded by the image "
+                          "bank's one pipeline.")
+        realism = study_pixel_realism(study, permutations=0)
+        if realism is not None:
+            self.stdout.write(f"Pixel realism (manage.py audit_leakage {study.slug} for the details): "
+                              f"{realism['summary']}")
         self._announce(study, experts)
 
     @transaction.atomic
