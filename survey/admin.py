@@ -8,15 +8,22 @@ same one the coordinator API uses.
 
 from __future__ import annotations
 
+import csv
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, Q
+from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from survey import selectors, services
 from survey.api.auth import studies_for
 from survey.models import Answer, Disorder, Invite, Outcome, Portrait, QuizSession, Study
+
+
+def invite_link(invite: Invite) -> str:
+    return settings.SITE_URL + reverse("survey:invite", args=[invite.token])
 
 
 class FencedByStudy(admin.ModelAdmin):
@@ -144,7 +151,7 @@ class InviteAdmin(FencedByStudy):
     list_filter = [("study", admin.RelatedOnlyFieldListFilter), "reusable"]
     search_fields = ["label"]
     readonly_fields = ["link", "created_at"]
-    actions = ["revoke", "revoke_and_end_sessions"]
+    actions = ["download_csv", "revoke", "revoke_and_end_sessions"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_sessions=Count("sessions"))
@@ -157,8 +164,19 @@ class InviteAdmin(FencedByStudy):
     def link(self, invite: Invite) -> str:
         if invite.pk is None:
             return "—"
-        url = settings.SITE_URL + reverse("survey:invite", args=[invite.token])
-        return format_html("<code>{}</code>", url)
+        return format_html("<code>{}</code>", invite_link(invite))
+
+    @admin.action(description="Download the selected links as CSV (label, link, expiry)")
+    def download_csv(self, request, queryset) -> HttpResponse:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="invites.csv"'
+        writer = csv.writer(response)
+        writer.writerow(["label", "link", "reusable", "expires_at", "revoked_at"])
+        for invite in queryset.order_by("created_at", "pk"):
+            writer.writerow([invite.label, invite_link(invite), int(invite.reusable),
+                             invite.expires_at.isoformat() if invite.expires_at else "",
+                             invite.revoked_at.isoformat() if invite.revoked_at else ""])
+        return response
 
     @admin.action(description="Revoke the selected links (running sessions go on)")
     def revoke(self, request, queryset) -> None:

@@ -96,3 +96,17 @@ def test_a_new_coordinator_sees_no_study_that_does_not_list_them(disorders):
     StudyFactory(slug="other")  # exists, but is not theirs
     page = me.get(reverse("admin:survey_study_changelist"))
     assert not page.context["cl"].queryset.exists()
+
+
+def test_a_coordinator_downloads_their_invite_links_as_csv(two_studies):
+    import csv
+    import io
+
+    mine, _ = two_studies
+    me = coordinator_of(mine, "me")
+    selected = list(Invite.objects.values_list("pk", flat=True))  # theirs too: the fence drops it
+    response = me.post(reverse("admin:survey_invite_changelist"),
+                       {"action": "download_csv", "_selected_action": selected})
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [r["label"] for r in rows] == ["mine expert"]
+    assert rows[0]["link"].endswith(f"/i/{Invite.objects.get(study=mine).token}/")

@@ -150,3 +150,13 @@ def test_the_schema_and_docs_are_served(client, db):
     schema = client.get("/api/schema/")
     assert schema.status_code == 200 and b"openapi" in schema.content
     assert client.get("/api/docs/").status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/api/studies/", "/api/studies/mine/", "/api/studies/mine/readiness/",
+                                 "/api/studies/mine/progress/", "/api/studies/mine/invites/",
+                                 "/api/studies/mine/portraits/", "/api/disorders/",
+                                 "/api/studies/mine/invites/1/revoke/",
+                                 "/api/studies/mine/participants/P0/end/"])
+def test_the_browsable_api_pages_open_for_a_signed_in_coordinator(client, staff, ready_study, url):
+    client.force_login(staff)
+    assert client.get(url, HTTP_ACCEPT="text/html").status_code in (200, 404, 405)
