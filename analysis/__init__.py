@@ -5,10 +5,14 @@ one function returning a small frozen result (``TestResult``: statistic,
 p_value, ci, n, method, ...); ``build_report`` runs them all on an export.
 """
 
-from .clustered import clustered_difference, gee_vs_chance, participant_counts
+from .clustered import (clustered_difference, clustered_excess_bound, gee_vs_chance,
+                        participant_counts)
 from .comparison import (chi2_two_proportions, fisher_two_proportions, tost_from_estimate,
                          tost_two_proportions)
 from .export import CATEGORIES, COLUMNS, OUTCOMES, ExportError, load_export
+from .privacy import per_expert_vs_chance
+from .sensitivity import exclusion_sensitivity
+from .stratified import mantel_haenszel_difference
 from .power import PowerPlan, exact_binomial_power, plan_study
 from .proportions import binomial_vs_chance, excess_over_chance_bound, proportion_ci
 from .report import build_report, render_markdown
@@ -35,8 +39,10 @@ def response_time_figure(report, path):
 __all__ = [
     "CATEGORIES", "COLUMNS", "OUTCOMES", "ExportError", "NotTested", "PowerPlan", "TestResult",
     "accuracy_figure", "binomial_vs_chance", "build_report", "category_summary",
-    "chi2_two_proportions", "clustered_difference", "disorder_breakdown",
-    "exact_binomial_power", "excess_over_chance_bound", "exclusion_summary",
+    "chi2_two_proportions", "clustered_difference", "clustered_excess_bound",
+    "disorder_breakdown",
+    "exact_binomial_power", "excess_over_chance_bound", "exclusion_sensitivity",
+    "exclusion_summary", "mantel_haenszel_difference", "per_expert_vs_chance",
     "fisher_two_proportions", "gee_vs_chance", "kind_summary", "load_export",
     "participant_counts", "plan_study", "proportion_ci", "render_markdown",
     "response_time_figure", "response_time_summary", "tost_from_estimate",

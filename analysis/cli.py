@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import hashlib
 import json
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -22,7 +25,8 @@ def _parser() -> argparse.ArgumentParser:
                                      description="Hypothesis tests of an expert-survey export.")
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("report", help="run every test on a tidy export")
-    rep.add_argument("export", type=Path, help="tidy export CSV (see DESIGN.md)")
+    rep.add_argument("export", type=Path,
+                     help="tidy export: CSV (any delimiter, UTF-8 or Latin-1), XLSX or JSON")
     rep.add_argument("--json", required=True, type=Path, help="where to write the JSON results")
     rep.add_argument("--out-dir", type=Path, default=None,
                      help="folder for the Markdown report and figures (default: beside --json)")
@@ -63,14 +67,53 @@ def _write_atomically(target: Path, text: str) -> None:
         raise
 
 
-def run_report(args: argparse.Namespace) -> int:
+def _version() -> str:
+    """The platform's version: installed metadata, else pyproject.toml beside the package."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("gestalt-survey-platform")
+    except metadata.PackageNotFoundError:
+        pass
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    try:
+        import tomllib
+
+        return tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"]
+    except (OSError, KeyError, ValueError):
+        return "unknown"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def provenance(export: Path, argv: list[str] | None) -> dict[str, str]:
+    """Package version, SHA-256 of the input, the command line and the date (UTC)."""
+    words = ["python", "-m", "analysis", *(sys.argv[1:] if argv is None else argv)]
+    return {"version": _version(), "input_sha256": _sha256(export),
+            "command": shlex.join(words),
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+
+
+def run_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     df = load_export(args.export)
+    note = df.attrs.get("read_note", "")
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     if args.study is not None:
         df = df[df["study"] == args.study]
         if df.empty:
             raise ExportError(f"no rows of study {args.study!r}", column="study",
                               source=str(args.export))
     report = build_report(df, margin=args.margin, alpha=args.alpha)
+    report["provenance"] = provenance(args.export, argv)
+    if note:
+        report["provenance"]["read_note"] = note
     out_dir = args.out_dir or args.json.parent
     stem = args.json.stem
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -123,7 +166,7 @@ def run_power(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return run_report(args) if args.command == "report" else run_power(args)
+        return run_report(args, argv) if args.command == "report" else run_power(args)
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

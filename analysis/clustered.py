@@ -13,8 +13,8 @@ from scipy import stats
 from .comparison import tost_from_estimate
 from .results import NotTested, TestResult
 
-__all__ = ["participant_counts", "gee_vs_chance", "clustered_difference", "MIN_PARTICIPANTS",
-           "GEE_STATSMODELS_MAX_ROWS"]
+__all__ = ["participant_counts", "gee_vs_chance", "clustered_difference",
+           "clustered_excess_bound", "MIN_PARTICIPANTS", "GEE_STATSMODELS_MAX_ROWS"]
 
 #: Fewer participants than this and a sandwich variance is too unstable to report.
 MIN_PARTICIPANTS = 10
@@ -54,14 +54,17 @@ def participant_counts(participant, correct) -> pd.DataFrame:
 
 
 def _exchangeable_gee(n: np.ndarray, y: np.ndarray, tol: float = 1e-12,
-                      max_iter: int = 200) -> tuple[float, float, float]:
+                      max_iter: int = 200) -> tuple[float, float, float, float]:
     """Intercept-only logit GEE, exchangeable correlation, from per-cluster counts.
 
     With only an intercept, 1 is an eigenvector of the exchangeable matrix, so
     the estimating equation reduces to a weighted mean with cluster weights
     ``1 / (1 + (n_i - 1) rho)``, and statsmodels' moment estimator of ``rho``
     depends on each cluster only through ``(n_i, y_i)``. Returns
-    ``(mu, rho, se_logit)`` with the robust (sandwich) standard error.
+    ``(mu, rho, se_logit, se_logit_md)``: the robust (sandwich) standard error
+    and its Mancl-DeRouen bias-reduced version. The cluster's hat matrix is
+    rank one here, so ``(I - H_i)^-1`` acts on its score as ``1 / (1 - h_i)``
+    with leverage ``h_i = w_i n_i / sum(w n)`` (its share of the bread).
     """
     total = n.sum()
     n_pairs = float((n * (n - 1) / 2).sum())
@@ -89,10 +92,12 @@ def _exchangeable_gee(n: np.ndarray, y: np.ndarray, tol: float = 1e-12,
     e = y - n * mu
     bread = mu * (1 - mu) * (w * n).sum()
     meat = (w * w * e * e).sum()
-    return mu, rho, math.sqrt(meat) / bread
+    leverage = w * n / (w * n).sum()
+    meat_md = (w * w * e * e / (1 - leverage) ** 2).sum()
+    return mu, rho, math.sqrt(meat) / bread, math.sqrt(meat_md) / bread
 
 
-def _statsmodels_gee(counts: pd.DataFrame) -> tuple[float, float, float]:
+def _statsmodels_gee(counts: pd.DataFrame) -> tuple[float, float, float, float]:
     import statsmodels.api as sm
 
     rows = np.repeat(np.arange(len(counts)), counts["n"].to_numpy())
@@ -104,14 +109,23 @@ def _statsmodels_gee(counts: pd.DataFrame) -> tuple[float, float, float]:
                    family=sm.families.Binomial(), cov_struct=sm.cov_struct.Exchangeable())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = model.fit(ctol=1e-10, maxiter=200)
+        fit = model.fit(ctol=1e-10, maxiter=200, cov_type="bias_reduced")
     beta = float(fit.params[0])
-    return 1 / (1 + math.exp(-beta)), float(model.cov_struct.dep_params), float(fit.bse[0])
+    return (1 / (1 + math.exp(-beta)), float(model.cov_struct.dep_params),
+            float(np.sqrt(fit.cov_robust[0, 0])), float(np.sqrt(fit.cov_robust_bc[0, 0])))
+
+
+#: Below this design effect the clustered variance is degenerate (every participant
+#: scored the same accuracy): a sandwich of zero residuals, not evidence of precision.
+DEGENERATE_DESIGN_EFFECT = 1e-6
+#: A participant holding this share of the weight makes the bias-reduced variance blow up.
+MAX_LEVERAGE = 0.99
+SmallSample = Literal["mancl-derouen", "none"]
 
 
 def gee_vs_chance(counts: pd.DataFrame, chance: float, conf_level: float = 0.95,
-                  engine: Literal["auto", "closed-form", "statsmodels"] = "auto"
-                  ) -> TestResult | NotTested:
+                  engine: Literal["auto", "closed-form", "statsmodels"] = "auto",
+                  small_sample: SmallSample = "mancl-derouen") -> TestResult | NotTested:
     """Accuracy against chance with answers clustered by participant (GEE).
 
     Parameters
@@ -128,23 +142,34 @@ def gee_vs_chance(counts: pd.DataFrame, chance: float, conf_level: float = 0.95,
         ``"closed-form"`` solves the same estimating equations from the
         per-participant counts (identical numbers, milliseconds on 10^6 rows);
         ``"auto"`` uses statsmodels up to ``GEE_STATSMODELS_MAX_ROWS`` answers.
+    small_sample : {"mancl-derouen", "none"}
+        ``"mancl-derouen"`` (default): bias-reduced sandwich variance and a t
+        reference on (participants - 1) degrees of freedom, which keeps the
+        false-positive rate near ``1 - conf_level`` with 10-20 participants.
+        ``"none"``: the plain sandwich and a normal reference (geepack's and
+        statsmodels' default), anti-conservative with few participants.
 
     Returns
     -------
     TestResult or NotTested
-        ``estimate`` is the marginal accuracy, ``statistic`` the robust Wald z of
-        ``logit(accuracy) = logit(chance)`` and ``p_value`` its two-sided
-        p-value; ``ci`` back-transformed from the logit scale. ``extra`` holds
-        ``icc`` (the exchangeable correlation), ``design_effect`` (robust
-        variance over binomial variance), ``effective_n`` and
-        ``n_participants``. ``NotTested`` when fewer than
-        ``MIN_PARTICIPANTS`` participants answered.
+        ``estimate`` is the marginal accuracy (population-averaged: the
+        accuracy of an answer from a randomly chosen expert), ``statistic``
+        the robust Wald t (or z) of ``logit(accuracy) = logit(chance)`` and
+        ``p_value`` its two-sided p-value; ``ci`` back-transformed from the
+        logit scale. ``extra`` holds ``icc`` (the exchangeable correlation),
+        ``design_effect`` (robust variance over binomial variance),
+        ``effective_n``, ``n_participants``, ``df`` (None for a normal
+        reference), ``logit`` and ``logit_se``. ``NotTested`` when fewer than
+        ``MIN_PARTICIPANTS`` participants answered, or when the clustered
+        variance is degenerate (every participant with the same accuracy).
 
     Notes
     -----
     R: ``geepack::geeglm(correct ~ 1, id = participant, family = binomial,
-    corstr = "exchangeable")``. Robust standard errors have no small-sample
-    correction, as statsmodels' and geepack's defaults.
+    corstr = "exchangeable")``; the bias-reduced variance is
+    ``geesmv::GEE.var.md`` (Mancl and DeRouen 2001), statsmodels'
+    ``GEE.fit(cov_type="bias_reduced")``; then
+    ``2 * pt(-abs(t), df = K - 1)``.
 
     Examples
     --------
@@ -152,13 +177,19 @@ def gee_vs_chance(counts: pd.DataFrame, chance: float, conf_level: float = 0.95,
     >>> from analysis import gee_vs_chance
     >>> counts = pd.DataFrame({"n": [10] * 12, "y": [2, 3, 5, 1, 2, 4, 3, 2, 6, 3, 2, 3]})
     >>> r = gee_vs_chance(counts, 0.25)
-    >>> round(r.estimate, 3), round(r.p_value, 3)
-    (0.3, 0.177)
+    >>> round(r.estimate, 3), round(r.p_value, 3), r.extra["df"]
+    (0.3, 0.242, 11)
+    >>> round(gee_vs_chance(counts, 0.25, small_sample="none").p_value, 3)
+    0.177
     """
     _validate_counts(counts)
+    if small_sample not in ("mancl-derouen", "none"):
+        raise ValueError(f"small_sample must be 'mancl-derouen' or 'none', got {small_sample!r}")
     n_part = int((counts["n"] > 0).sum())
     total = int(counts["n"].sum())
-    method = "GEE (logit, exchangeable correlation, robust SE)"
+    method = ("GEE (logit, exchangeable correlation, Mancl-DeRouen bias-reduced SE, "
+              "t on participants - 1 df)" if small_sample == "mancl-derouen" else
+              "GEE (logit, exchangeable correlation, robust SE)")
     if n_part < MIN_PARTICIPANTS:
         return NotTested(method, total, f"only {n_part} participant(s) answered; a clustered "
                          f"analysis needs at least {MIN_PARTICIPANTS}")
@@ -170,28 +201,76 @@ def gee_vs_chance(counts: pd.DataFrame, chance: float, conf_level: float = 0.95,
     if engine not in ("auto", "closed-form", "statsmodels"):
         raise ValueError(f"engine must be 'auto', 'closed-form' or 'statsmodels', got {engine!r}")
     active = counts[counts["n"] > 0]
+    n_arr = active["n"].to_numpy(dtype=float)
     if use_sm:
-        mu, rho, se = _statsmodels_gee(active)
+        mu, rho, se_plain, se_md = _statsmodels_gee(active)
     else:
-        mu, rho, se = _exchangeable_gee(active["n"].to_numpy(dtype=float),
-                                        active["y"].to_numpy(dtype=float))
+        mu, rho, se_plain, se_md = _exchangeable_gee(n_arr, active["y"].to_numpy(dtype=float))
+    corrected = small_sample == "mancl-derouen"
+    se = se_md if corrected else se_plain
+    deff = (mu * (1 - mu) * se) ** 2 / (mu * (1 - mu) / total)
+    w = 1.0 / (1.0 + (n_arr - 1) * rho)
+    if not math.isfinite(se) or deff < DEGENERATE_DESIGN_EFFECT:
+        return NotTested(method, total, "the clustered variance is degenerate (every "
+                         "participant has the same accuracy, so the sandwich estimate is "
+                         "zero); no clustered test or interval can be given")
+    if corrected and (w * n_arr / (w * n_arr).sum()).max() > MAX_LEVERAGE:
+        return NotTested(method, total, "one participant carries almost all the weight; "
+                         "the bias-reduced variance is undefined")
     beta = math.log(mu / (1 - mu))
-    z = (beta - math.log(chance / (1 - chance))) / se
-    p_value = float(2 * stats.norm.sf(abs(z)))
-    q = float(stats.norm.isf((1 - conf_level) / 2))
+    stat = (beta - math.log(chance / (1 - chance))) / se
+    df = n_part - 1 if corrected else None
+    ref = stats.t(df) if corrected else stats.norm()
+    p_value = float(2 * ref.sf(abs(stat)))
+    q = float(ref.isf((1 - conf_level) / 2))
     ci = (_expit(beta - q * se), _expit(beta + q * se))
-    var_p = (mu * (1 - mu) * se) ** 2
-    deff = var_p / (mu * (1 - mu) / total)
-    return TestResult(statistic=float(z), p_value=p_value, ci=ci, n=total, method=method,
+    return TestResult(statistic=float(stat), p_value=p_value, ci=ci, n=total, method=method,
                       estimate=float(mu), conf_level=conf_level,
                       extra={"chance": float(chance), "icc": float(rho),
                              "design_effect": float(deff), "effective_n": float(total / deff),
-                             "n_participants": n_part,
+                             "n_participants": n_part, "df": df, "logit": beta,
+                             "logit_se": float(se), "logit_se_uncorrected": float(se_plain),
+                             "small_sample": small_sample,
                              "engine": "statsmodels" if use_sm else "closed-form"})
 
 
+def clustered_excess_bound(result: TestResult, conf_level: float = 0.95) -> float:
+    """One-sided upper confidence bound on accuracy minus chance, from a clustered fit.
+
+    Parameters
+    ----------
+    result : TestResult
+        From :func:`gee_vs_chance`.
+    conf_level : float
+        One-sided coverage.
+
+    Returns
+    -------
+    float
+        ``expit(logit + q * se) - chance`` with ``q`` the one-sided t (or
+        normal) quantile the fit used.
+
+    Notes
+    -----
+    R: ``plogis(coef(fit) + qt(conf_level, K - 1) * se_md) - chance`` on the
+    geeglm fit with the Mancl-DeRouen standard error.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from analysis import gee_vs_chance, clustered_excess_bound
+    >>> counts = pd.DataFrame({"n": [10] * 12, "y": [2, 3, 5, 1, 2, 4, 3, 2, 6, 3, 2, 3]})
+    >>> round(clustered_excess_bound(gee_vs_chance(counts, 1 / 3)), 3)
+    0.048
+    """
+    df = result.extra["df"]
+    q = float(stats.t.isf(1 - conf_level, df) if df else stats.norm.isf(1 - conf_level))
+    return _expit(result.extra["logit"] + q * result.extra["logit_se"]) - result.extra["chance"]
+
+
 def clustered_difference(counts1: pd.DataFrame, counts2: pd.DataFrame, margin: float = 0.10,
-                         alpha: float = 0.05) -> tuple[TestResult, TestResult] | NotTested:
+                         alpha: float = 0.05, small_sample: SmallSample = "mancl-derouen"
+                         ) -> tuple[TestResult, TestResult] | NotTested:
     """Difference of two accuracies measured on the same participants, clustered.
 
     Parameters
@@ -205,6 +284,9 @@ def clustered_difference(counts1: pd.DataFrame, counts2: pd.DataFrame, margin: f
     alpha : float
         Level; the difference test is two-sided at ``alpha``, each TOST arm
         one-sided at ``alpha``.
+    small_sample : {"mancl-derouen", "none"}
+        As in :func:`gee_vs_chance`: bias-reduced variance and t on
+        (participants - 1) df (default), or the plain sandwich with z.
 
     Returns
     -------
@@ -224,7 +306,11 @@ def clustered_difference(counts1: pd.DataFrame, counts2: pd.DataFrame, margin: f
     estimate away from the observed difference the claim is about. R:
     ``geepack::geeglm(correct ~ synthetic, id = participant, family =
     binomial, corstr = "independence")`` (then the delta method to the
-    probability scale).
+    probability scale). With the group-mean parameterisation the hat matrix
+    of participant ``i`` is block-diagonal with blocks ``J / N_g``, so the
+    Mancl-DeRouen correction divides each residual sum ``e_gi`` by
+    ``1 - n_gi / N_g`` (statsmodels ``cov_type="bias_reduced"``; R
+    ``geesmv::GEE.var.md``).
 
     Examples
     --------
@@ -243,28 +329,41 @@ def clustered_difference(counts1: pd.DataFrame, counts2: pd.DataFrame, margin: f
     n2, y2 = both["n2"].to_numpy(dtype=float), both["y2"].to_numpy(dtype=float)
     n_part = int(((n1 + n2) > 0).sum())
     total1, total2 = n1.sum(), n2.sum()
-    method = "Wald test, participant-clustered SE (GEE independence)"
+    corrected = small_sample == "mancl-derouen"
+    method = ("Wald t test, participant-clustered bias-reduced SE (GEE independence, "
+              "Mancl-DeRouen, participants - 1 df)" if corrected else
+              "Wald test, participant-clustered SE (GEE independence)")
     if n_part < MIN_PARTICIPANTS or total1 == 0 or total2 == 0:
         return NotTested(method, int(total1 + total2),
                          f"{n_part} participant(s), {int(total1)} and {int(total2)} answers: a "
                          f"clustered comparison needs at least {MIN_PARTICIPANTS} participants "
                          "and answers in both groups")
     p1, p2 = y1.sum() / total1, y2.sum() / total2
-    influence = (y1 - n1 * p1) / total1 - (y2 - n2 * p2) / total2
+    if corrected and max((n1 / total1).max(), (n2 / total2).max()) > MAX_LEVERAGE:
+        return NotTested(method, int(total1 + total2), "one participant gave almost all "
+                         "answers of a group; the bias-reduced variance is undefined")
+    h1, h2 = (n1 / total1, n2 / total2) if corrected else (0.0, 0.0)
+    influence = (y1 - n1 * p1) / (total1 * (1 - h1)) - (y2 - n2 * p2) / (total2 * (1 - h2))
     se = math.sqrt(float((influence ** 2).sum()))
     naive_var = p1 * (1 - p1) / total1 + p2 * (1 - p2) / total2
     if se == 0 or naive_var == 0:
         return NotTested(method, int(total1 + total2), "no variation in the answers")
+    if se * se / naive_var < DEGENERATE_DESIGN_EFFECT:
+        return NotTested(method, int(total1 + total2), "the clustered variance is degenerate "
+                         "(every participant has the same accuracies)")
     delta = float(p1 - p2)
     z = delta / se
-    q = float(stats.norm.isf(alpha / 2))
+    df = n_part - 1 if corrected else None
+    ref = stats.t(df) if corrected else stats.norm()
+    q = float(ref.isf(alpha / 2))
     extra = {"se": se, "naive_se": math.sqrt(naive_var), "design_effect": se * se / naive_var,
-             "n_participants": n_part, "p1": p1, "p2": p2}
-    diff = TestResult(statistic=z, p_value=float(2 * stats.norm.sf(abs(z))),
+             "n_participants": n_part, "p1": p1, "p2": p2, "df": df}
+    diff = TestResult(statistic=z, p_value=float(2 * ref.sf(abs(z))),
                       ci=(delta - q * se, delta + q * se), n=int(total1 + total2),
                       method=method, estimate=delta, conf_level=1 - alpha, extra=extra)
     tost = tost_from_estimate(delta, se, margin, alpha, n=int(total1 + total2),
-                              method="TOST equivalence test, participant-clustered SE")
+                              method="TOST equivalence test, participant-clustered SE"
+                              + (" (bias-reduced, t)" if corrected else ""), df=df)
     tost.extra.update({k: v for k, v in extra.items() if k != "se"})
     return diff, tost
 

@@ -146,11 +146,13 @@ def fisher_two_proportions(count1: int, nobs1: int, count2: int, nobs2: int,
 
 
 def tost_from_estimate(delta: float, se: float, margin: float, alpha: float = 0.05,
-                       n: int = 0, method: str = "TOST equivalence test (Wald)") -> TestResult:
-    """Two one-sided z-tests that a difference lies within ``(-margin, margin)``.
+                       n: int = 0, method: str = "TOST equivalence test (Wald)",
+                       df: float | None = None) -> TestResult:
+    """Two one-sided z-tests (t-tests with ``df``) that a difference lies within ``±margin``.
 
     The building block of :func:`tost_two_proportions`, usable with any
-    standard error (for example a participant-clustered one).
+    standard error (for example a participant-clustered one). R:
+    ``max(pt((d - m) / se, df), pt(-(d + m) / se, df))`` (``pnorm`` without df).
 
     Examples
     --------
@@ -166,9 +168,10 @@ def tost_from_estimate(delta: float, se: float, margin: float, alpha: float = 0.
         raise ValueError(f"standard error must be positive, got {se!r}")
     z_lower = (delta + margin) / se      # H0: delta <= -margin
     z_upper = (delta - margin) / se      # H0: delta >= +margin
-    p_lower = float(stats.norm.sf(z_lower))
-    p_upper = float(stats.norm.cdf(z_upper))
-    z = float(stats.norm.isf(alpha))
+    ref = stats.norm() if df is None else stats.t(df)
+    p_lower = float(ref.sf(z_lower))
+    p_upper = float(ref.cdf(z_upper))
+    z = float(ref.isf(alpha))
     # The (1 - 2 alpha) interval lies inside the margins exactly when both tests reject.
     ci = (delta - z * se, delta + z * se)
     # Report the z of the test that decides (the one with the larger p-value).
@@ -179,7 +182,7 @@ def tost_from_estimate(delta: float, se: float, margin: float, alpha: float = 0.
                       extra={"margin": float(margin), "se": float(se), "alpha": float(alpha),
                              "z_lower": float(z_lower), "p_lower": p_lower,
                              "z_upper": float(z_upper), "p_upper": p_upper,
-                             "equivalent": bool(max(p_lower, p_upper) < alpha)})
+                             "equivalent": bool(max(p_lower, p_upper) < alpha), "df": df})
 
 
 def tost_two_proportions(count1: int, nobs1: int, count2: int, nobs2: int,

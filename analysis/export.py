@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 from typing import Final
 
@@ -14,6 +16,7 @@ __all__ = [
     "OUTCOMES",
     "STIMULUS_KINDS",
     "ExportError",
+    "MAX_RESPONSE_FACTOR",
     "load_export",
 ]
 
@@ -38,6 +41,9 @@ STIMULUS_KINDS: Final[dict[str, tuple[str, ...]]] = {
 _TEXT_COLUMNS: Final = ("study", "participant", "session", "category", "question", "disorder",
                         "stimulus_kind", "correct_choice", "choice", "outcome", "started_at",
                         "answered_at", "seed")
+#: A response time above this multiple of the time limit cannot come from the server's
+#: clock (answers after the deadline plus a grace of seconds are recorded as timeouts).
+MAX_RESPONSE_FACTOR: Final = 2
 # A chance value more than this far from 1/n_options is a contradiction, not rounding.
 _CHANCE_TOLERANCE: Final = 1e-3
 
@@ -93,6 +99,12 @@ def load_export(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
 
     Notes
     -----
+    A file may be CSV with any of ``, ; tab |`` as delimiter (sniffed from the
+    header), in UTF-8 or, failing that, Latin-1 (then ``df.attrs["read_note"]``
+    says so and names the first non-UTF-8 line); or the platform's XLSX
+    (first sheet) or JSON (a list of row objects) export. Columns after the
+    contract's are kept. Duplicated ``(session, position)`` rows and response
+    times above ``MAX_RESPONSE_FACTOR`` times the limit are refused.
     Validation is vectorised, so a 10^6-row export is checked in about a second.
     In R one would write ``read.csv(path, colClasses = "character")`` and then
     ``stopifnot`` each rule.
@@ -116,41 +128,111 @@ def load_export(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
     is 1 but choice 'NS' differs from correct_choice 'KS'
     """
     label = None
+    note = ""
     if isinstance(source, pd.DataFrame):
         raw = source.copy()
         text_ready = False
     else:
-        text_ready = True  # the CSV reader gives str cells, "" for empty
         label = os.fspath(source)
-        try:
-            raw = _read_csv(label)
-        except FileNotFoundError:
-            raise ExportError("file not found", source=label) from None
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise ExportError(f"not a readable UTF-8 CSV file ({exc})", source=label) from None
-        except pd.errors.EmptyDataError:
-            raise ExportError("the file is empty (no header row)", source=label) from None
-    return _validate(raw, label, text_ready)
+        raw, text_ready, note = _read_file(label)
+    df = _validate(raw, label, text_ready)
+    if note:
+        df.attrs["read_note"] = note
+    return df
+
+
+def _read_file(label: str) -> tuple[pd.DataFrame, bool, str]:
+    """Read a CSV (sniffed delimiter, UTF-8 or Latin-1), XLSX or JSON export.
+
+    Returns the raw frame, whether its cells are already text, and a note for the
+    reader (empty unless the file was not UTF-8).
+    """
+    if os.path.isdir(label):
+        raise ExportError("is a directory; give the export file inside it", source=label)
+    try:
+        with open(label, "rb") as fh:
+            head = fh.read(65536)
+    except FileNotFoundError:
+        raise ExportError("file not found", source=label) from None
+    except OSError as exc:
+        raise ExportError(f"cannot be read ({exc.strerror or exc})", source=label) from None
+    try:
+        if head.startswith(b"PK\x03\x04") or label.lower().endswith(".xlsx"):
+            return _read_xlsx(label), False, ""
+        if head.lstrip()[:1] in (b"[", b"{") or label.lower().endswith(".json"):
+            return _read_json(label), False, ""
+        encoding, note = _encoding(label, head)
+        return _read_csv(label, encoding, _sniff_delimiter(head, encoding)), True, note
+    except pd.errors.EmptyDataError:
+        raise ExportError("the file is empty (no header row)", source=label) from None
+    except pd.errors.ParserError as exc:
+        raise ExportError(f"not a readable CSV file ({str(exc).strip()})", source=label) from None
+
+
+def _encoding(path: str, head: bytes) -> tuple[str, str]:
+    """UTF-8 (with or without BOM) when the whole file decodes, else Latin-1, said aloud."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    try:
+        data.decode("utf-8")
+        return ("utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"), ""
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return "latin-1", (f"{path}: not UTF-8 (line {line}, byte {exc.start}: "
+                           f"{data[exc.start:exc.start + 1]!r}); read as Latin-1 (ISO-8859-1). "
+                           "Check names with accents; re-export as UTF-8 to silence this.")
+
+
+def _sniff_delimiter(head: bytes, encoding: str) -> str:
+    sample = head.decode(encoding, errors="ignore")
+    try:
+        return csv.Sniffer().sniff(sample.split("\n", 1)[0], delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def _read_xlsx(path: str) -> pd.DataFrame:
+    try:
+        # The answers table is the first sheet of the platform's workbook.
+        return pd.read_excel(path, sheet_name=0, dtype=object, engine="openpyxl")
+    except (ValueError, KeyError, OSError) as exc:
+        raise ExportError(f"not a readable XLSX workbook ({exc})", source=path) from None
+
+
+def _read_json(path: str) -> pd.DataFrame:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            records = json.load(fh)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ExportError(f"not a readable JSON export ({exc})", source=path) from None
+    if isinstance(records, dict):  # {"answers": [...]} or {"rows": [...]}
+        records = next((v for v in records.values() if isinstance(v, list)), None)
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise ExportError("a JSON export must be a list of row objects (orient='records')",
+                          source=path)
+    if not records:
+        raise ExportError("the export has no rows", source=path)
+    return pd.DataFrame.from_records(records)
 
 
 _NUMERIC_COLUMNS: Final = ("position", "n_options", "chance", "correct", "time_limit_ms",
                             "response_ms")
 
 
-def _read_csv(path: str) -> pd.DataFrame:
+def _read_csv(path: str, encoding: str = "utf-8", sep: str = ",") -> pd.DataFrame:
     """Numbers parsed by the C reader (fast); on a bad number, reread all as text.
 
     The text reread lets validation name the row and column of the bad cell.
     """
-    header = pd.read_csv(path, nrows=0, encoding="utf-8").columns
+    header = pd.read_csv(path, nrows=0, encoding=encoding, sep=sep).columns
     numeric = [c for c in _NUMERIC_COLUMNS if c in header]
     try:
-        return pd.read_csv(path, encoding="utf-8", keep_default_na=False,
+        return pd.read_csv(path, encoding=encoding, sep=sep, keep_default_na=False,
                            dtype={c: (float if c in numeric else object) for c in header},
                            na_values={c: [""] for c in numeric})
     except ValueError:
         return pd.read_csv(path, dtype=object, keep_default_na=False, na_filter=False,
-                           encoding="utf-8")
+                           encoding=encoding, sep=sep)
 
 
 def _validate(raw: pd.DataFrame, label: str | None, text_ready: bool) -> pd.DataFrame:
@@ -222,6 +304,16 @@ def _validate(raw: pd.DataFrame, label: str | None, text_ready: bool) -> pd.Data
     fail(~timeout & np.isnan(response), "response_ms",
          lambda i: f"is empty but outcome is {out.iat[i]!r}")
     fail(response < 0, "response_ms", "must not be negative")
+    fail(response > MAX_RESPONSE_FACTOR * time_limit, "response_ms",
+         lambda i: f"is {response[i]:g} ms under a time limit of {int(time_limit[i])} ms; the "
+                   f"server times a question out a few seconds after its limit, so more than "
+                   f"{MAX_RESPONSE_FACTOR}x the limit is a corrupted cell or a unit error")
+    keys = df[["study", "session", "position"]]
+    duplicated = keys.duplicated(keep="first").to_numpy()
+    fail(duplicated, "position",
+         lambda i: f"session {df['session'].iat[i]!r} has position {int(position[i])} twice "
+                   f"(first at row {int(np.flatnonzero((keys == keys.iloc[i]).all(axis=1))[0]) + 1}"
+                   "); a duplicated row would be counted twice")
 
     df["position"] = position.astype(np.int64)
     df["n_options"] = n_options.astype(np.int64)

@@ -21,6 +21,12 @@ _REAL, _SYNTH, _CHANCE = "#222222", "#1f77b4", "#d62728"
 
 def _point(ax, x: float, entry: dict[str, Any], color: str, label: str | None) -> None:
     acc, ci = entry.get("accuracy"), entry["binomial"].get("ci95")
+    clustered = entry.get("clustered", {}).get("ci95")
+    if acc is not None and clustered is not None:
+        # The participant-clustered interval in full colour, the naive one lighter beside it.
+        ax.errorbar([x], [acc], yerr=[[acc - ci[0]], [ci[1] - acc]], fmt="none", color=color,
+                    alpha=0.3, capsize=3, elinewidth=4)
+        ci = clustered
     if acc is None or ci is None:
         ax.annotate("no answers", (x, 0.02), ha="center", fontsize=8)
         return
@@ -55,10 +61,14 @@ def accuracy_figure(report: dict[str, Any], path: str | Path) -> Path:
         entry = report["categories"][cat]
         left.hlines(entry["chance"], i - 0.3, i + 0.3, color=_CHANCE, linestyle="--",
                     label="chance" if i == 0 else None)
-        _point(left, i, entry, _REAL, "observed (95% CI)" if i == 0 else None)
-        p = entry["binomial"].get("p_value")
+        _point(left, i, entry, _REAL, "observed (95% CI; clustered dark, naive light)"
+               if i == 0 else None)
+        headline = entry.get("headline", {"analysis": "binomial",
+                                          "p_value": entry["binomial"].get("p_value")})
+        p = headline["p_value"]
         if p is not None:
-            left.annotate(f"p = {p:.2g}", (i, 0.93), ha="center", fontsize=8)
+            which = " (clustered)" if headline["analysis"] == "clustered" else ""
+            left.annotate(f"p = {p:.2g}{which}", (i, 0.93), ha="center", fontsize=8)
     left.set_xticks(range(len(cats)), [_LABELS.get(c, c) for c in cats], fontsize=9)
     left.set_xlim(-0.6, len(cats) - 0.4)
     left.set_ylim(0, 1)
@@ -74,8 +84,10 @@ def accuracy_figure(report: dict[str, Any], path: str | Path) -> Path:
         tost = diag.get("tost")
         if tost:
             m = tost["extra"]["margin"]
-            right.set_title(f"Diagnosis: TOST ±{100 * m:.0f} pts p = {tost['p_value']:.2g}",
-                            fontsize=10)
+            head = diag.get("headline_tost", {"analysis": "naive", "p_value": tost["p_value"]})
+            which = " (clustered)" if head["analysis"] == "clustered" else ""
+            right.set_title(f"Diagnosis: TOST ±{100 * m:.0f} pts p = {head['p_value']:.2g}"
+                            f"{which}", fontsize=10)
     else:
         right.set_title("Diagnosis: no data", fontsize=10)
     right.set_xlim(-0.6, 1.6)

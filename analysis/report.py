@@ -9,13 +9,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .clustered import clustered_difference, gee_vs_chance, participant_counts
+from .clustered import (
+    clustered_difference,
+    clustered_excess_bound,
+    gee_vs_chance,
+    participant_counts,
+)
 from .comparison import chi2_two_proportions, fisher_two_proportions, tost_two_proportions
 from .export import ExportError
+from .privacy import per_expert_vs_chance
 from .proportions import binomial_vs_chance, excess_over_chance_bound, proportion_ci
 from .results import NotTested, TestResult
-from .summary import (MIN_ANSWERS, category_summary, disorder_breakdown, exclusion_summary,
-                      kind_summary, response_time_summary)
+from .sensitivity import exclusion_sensitivity
+from .stratified import mantel_haenszel_difference
+from .summary import (
+    MIN_ANSWERS,
+    category_summary,
+    disorder_breakdown,
+    exclusion_summary,
+    kind_summary,
+    response_time_summary,
+)
 
 __all__ = ["build_report", "render_markdown"]
 
@@ -129,6 +143,11 @@ def _category_entry(row: pd.Series, rows: pd.DataFrame, alpha: float, min_answer
     entry["chance"] = chance
     k, n = entry["n_correct"], entry["n_answered"]
     entry["binomial"] = _binomial_dict(k, n, chance, min_answers)
+    counts = participant_counts(rows["participant"], rows["correct"])
+    clustered = gee_vs_chance(counts, chance) if n else NotTested("GEE", 0, "no answers")
+    entry["clustered"] = _result_dict(clustered)
+    if isinstance(clustered, TestResult):
+        entry["clustered"]["ci95"] = list(clustered.ci)
     if n >= min_answers:
         bound = excess_over_chance_bound(k, n, chance)
         entry["excess_over_chance"] = {
@@ -136,16 +155,21 @@ def _category_entry(row: pd.Series, rows: pd.DataFrame, alpha: float, min_answer
             "statement": f"at most {100 * bound.ci[1]:.1f} points above chance "
                          f"(one-sided 95% Clopper-Pearson bound; observed "
                          f"{100 * bound.estimate:+.1f})"}
-    clustered = gee_vs_chance(participant_counts(rows["participant"], rows["correct"]),
-                              chance) if n else NotTested("GEE", 0, "no answers")
-    entry["clustered"] = _result_dict(clustered)
+        entry["sensitivity"] = _sensitivity(k, n, entry["n_skipped"] + entry["n_timeout"],
+                                            chance, alpha, findings, cat)
+        if cat == "reidentification":
+            entry["privacy"] = _privacy(bound, clustered, counts, chance, alpha, findings)
     naive_sig = _significant(entry["binomial"]["p_value"], alpha)
     clus_sig = _significant(entry["clustered"].get("p_value"), alpha)
+    entry["headline"] = {"analysis": "binomial", "p_value": entry["binomial"]["p_value"],
+                         "ci95": entry["binomial"].get("ci95")}
     if naive_sig is not None and clus_sig is not None:
         agree = naive_sig == clus_sig
         entry["naive_vs_clustered"] = {"naive_significant": naive_sig,
                                        "clustered_significant": clus_sig, "agree": agree}
         if not agree:
+            entry["headline"] = {"analysis": "clustered", "p_value": clustered.p_value,
+                                 "ci95": list(clustered.ci)}
             findings.append(
                 f"{cat}: the naive binomial test {'rejects' if naive_sig else 'does not reject'}"
                 f" chance (p = {entry['binomial']['p_value']:.3g}) but the participant-clustered"
@@ -155,6 +179,54 @@ def _category_entry(row: pd.Series, rows: pd.DataFrame, alpha: float, min_answer
     elif "reason" in entry["binomial"]:
         findings.append(f"{cat}: not tested: {entry['binomial']['reason']}.")
     return entry
+
+
+def _sensitivity(k: int, n: int, excluded: int, chance: float, alpha: float,
+                 findings: list[str], cat: str) -> dict[str, Any]:
+    results = exclusion_sensitivity(k, n, excluded, chance)
+    out = {name: {"p_value": r.p_value, "n_answered": r.n, "n_correct": int(r.statistic),
+                  "accuracy": r.estimate, "significant": r.p_value < alpha}
+           for name, r in results.items()}
+    out["n_excluded"] = excluded
+    changed = [name for name in ("as_wrong", "as_chance")
+               if out[name]["significant"] != out["excluded"]["significant"]]
+    out["conclusion_changes"] = bool(changed)
+    if changed:
+        findings.append(
+            f"{cat}: the conclusion depends on the {excluded} skips and timeouts: excluded "
+            f"(primary) p = {out['excluded']['p_value']:.3g}, "
+            + ", ".join(f"counted {name.replace('as_', 'as ')} p = {out[name]['p_value']:.3g}"
+                        for name in ("as_wrong", "as_chance")) + ".")
+    return out
+
+
+def _privacy(bound: TestResult, clustered: TestResult | NotTested, counts: pd.DataFrame,
+             chance: float, alpha: float, findings: list[str]) -> dict[str, Any]:
+    experts = per_expert_vs_chance(counts, chance, alpha)
+    above = int(experts["above_chance"].sum())
+    clustered_upper = (clustered_excess_bound(clustered) if isinstance(clustered, TestResult)
+                       else None)
+    out: dict[str, Any] = {
+        "naive_upper": bound.ci[1], "clustered_upper": clustered_upper,
+        "per_expert": {"n_experts": len(experts), "n_above_chance_holm": above,
+                       "max_excess": float(experts["excess"].max()) if len(experts) else None,
+                       "method": "exact binomial, alternative greater, Holm across experts"}}
+    if clustered_upper is not None:
+        out["statement"] = (
+            f"at most {100 * clustered_upper:.1f} points above chance (one-sided 95% bound "
+            f"clustered by expert, GEE with bias-reduced SE; ignoring clustering it would be "
+            f"{100 * bound.ci[1]:.1f}; observed {100 * bound.estimate:+.1f})")
+    else:
+        out["statement"] = (f"at most {100 * bound.ci[1]:.1f} points above chance (one-sided "
+                            f"95% Clopper-Pearson bound, not clustered: "
+                            f"{clustered.reason}; observed {100 * bound.estimate:+.1f})")
+    if above:
+        findings.append(
+            f"reidentification: {above} of {len(experts)} experts re-identified training members "
+            f"above chance (exact binomial, Holm across experts; largest excess "
+            f"{100 * out['per_expert']['max_excess']:+.1f} points): a bound on the average "
+            "expert does not show privacy against these experts.")
+    return out
 
 
 def _diagnosis_entry(df: pd.DataFrame, answered: pd.DataFrame, margin: float, alpha: float,
@@ -203,14 +275,25 @@ def _diagnosis_entry(df: pd.DataFrame, answered: pd.DataFrame, margin: float, al
     else:
         entry["clustered"] = {"difference": clustered[0].to_dict(),
                               "tost": clustered[1].to_dict()}
+    entry["disorder_adjusted"] = _disorder_adjusted(answered, chi2, tost, margin, alpha,
+                                                    findings)
     equiv = tost.extra["equivalent"]
+    headline = tost
+    if not isinstance(clustered, NotTested) and clustered[1].extra["equivalent"] != equiv:
+        headline = clustered[1]  # the findings below say to trust the clustered analysis
+    entry["headline_tost"] = {"analysis": "clustered" if headline is not tost else "naive",
+                              "p_value": headline.p_value, "ci": list(headline.ci),
+                              "conf_level": headline.conf_level}
+    h_equiv = headline.extra["equivalent"]
     phrase = (f"real {100 * r['accuracy']:.1f}% vs synthetic {100 * s['accuracy']:.1f}%, "
-              f"difference {100 * chi2.estimate:+.1f} points, 90% CI "
-              f"[{100 * tost.ci[0]:+.1f}, {100 * tost.ci[1]:+.1f}]")
+              f"difference {100 * chi2.estimate:+.1f} points, {_pct_label(headline.conf_level)}"
+              f" CI [{100 * headline.ci[0]:+.1f}, {100 * headline.ci[1]:+.1f}]")
     entry["statement"] = (
         f"Diagnostic accuracy on synthetic portraits is "
-        f"{'equivalent' if equiv else 'not shown equivalent'}"
-        f" to real ones within ±{100 * margin:.0f} points (TOST p = {tost.p_value:.3g}; {phrase}).")
+        f"{'equivalent' if h_equiv else 'not shown equivalent'}"
+        f" to real ones within ±{100 * margin:.0f} points ("
+        f"{'participant-clustered ' if headline is not tost else ''}TOST p = "
+        f"{headline.p_value:.3g}; {phrase}).")
     if not isinstance(clustered, NotTested):
         c_equiv = clustered[1].extra["equivalent"]
         if c_equiv != equiv:
@@ -221,6 +304,39 @@ def _diagnosis_entry(df: pd.DataFrame, answered: pd.DataFrame, margin: float, al
                 f"with participant-clustered standard errors it {'does' if c_equiv else 'does not'}"
                 f" (p = {clustered[1].p_value:.3g}); trust the clustered analysis.")
     return entry
+
+
+def _disorder_adjusted(answered: pd.DataFrame, crude: TestResult, crude_tost: TestResult,
+                       margin: float, alpha: float, findings: list[str]) -> dict[str, Any]:
+    diag = answered[answered["category"] == "diagnosis"]
+    grouped = diag.groupby(["disorder", "stimulus_kind"])["correct"].agg(["size", "sum"])
+    wide = grouped.unstack("stimulus_kind", fill_value=0)
+    strata = pd.DataFrame({"y1": wide[("sum", "real")], "n1": wide[("size", "real")],
+                           "y2": wide[("sum", "synthetic")], "n2": wide[("size", "synthetic")]})
+    result = mantel_haenszel_difference(strata, margin, alpha)
+    if isinstance(result, NotTested):
+        return {"method": result.method, "difference": None, "ci95": None, "p_value": None,
+                "reason": result.reason}
+    diff, tost = result
+    ci95 = mantel_haenszel_difference(strata, margin, 0.05)[0].ci
+    out = {"method": diff.method, "difference": diff.estimate, "ci95": list(ci95),
+           "p_value": diff.p_value, "test": diff.to_dict(), "tost": tost.to_dict()}
+    crude_sig, adj_sig = crude.p_value < alpha, _significant(diff.p_value, alpha)
+    crude_eq, adj_eq = crude_tost.extra["equivalent"], tost.extra["equivalent"]
+    out["agrees_with_crude"] = (adj_sig is None or crude_sig == adj_sig) and crude_eq == adj_eq
+    if not out["agrees_with_crude"]:
+        findings.append(
+            f"diagnosis real vs synthetic: the crude comparison (difference "
+            f"{100 * crude.estimate:+.1f} points, p = {crude.p_value:.3g}, "
+            f"{'equivalent' if crude_eq else 'not equivalent'}) and the disorder-adjusted one "
+            f"(Mantel-Haenszel {100 * diff.estimate:+.1f} points, p = {diff.p_value:.3g}, "
+            f"{'equivalent' if adj_eq else 'not equivalent'}) disagree: real and synthetic "
+            "portraits come in different disorder mixes; trust the adjusted comparison.")
+    return out
+
+
+def _pct_label(conf_level: float) -> str:
+    return f"{100 * conf_level:.10g}%"
 
 
 def _result_dict(result: TestResult | NotTested) -> dict[str, Any]:
@@ -258,6 +374,10 @@ def _fmt_pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f}%"
 
 
+def _fmt_pts(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:+.1f}"
+
+
 def _fmt_ci(ci) -> str:
     return "—" if ci is None else f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
 
@@ -285,6 +405,10 @@ def render_markdown(report: dict[str, Any], figures: dict[str, str] | None = Non
              f"{ex['n_skipped']} skipped, {ex['n_timeout']} timed out, {ex['n_analysed']} "
              f"answered and analysed. Skips and timeouts are left out of every accuracy. "
              f"Level α = {report['alpha']}.", ""]
+    prov = report.get("provenance")
+    if prov:
+        lines += [f"Produced by analysis {prov['version']} on {prov.get('date', '')} from an "
+                  f"input with SHA-256 `{prov['input_sha256']}`: `{prov['command']}`.", ""]
     if report["findings"]:
         lines += ["## Findings to read first", ""] + [f"- {f}" for f in report["findings"]] + [""]
     if figures:
@@ -323,11 +447,26 @@ def render_markdown(report: dict[str, Any], figures: dict[str, str] | None = Non
                      f"{_fmt_p(e['binomial']['p_value'])} | "
                      f"{'yes' if agree else '**no**' if agree is not None else '—'} |")
     reid = report["categories"].get("reidentification", {})
-    if "excess_over_chance" in reid:
+    if "privacy" in reid:
+        pe = reid["privacy"]["per_expert"]
         lines += ["", "## Re-identification: how far above chance, at most", "",
                   f"Experts re-identified training members "
-                  f"{reid['excess_over_chance']['statement']}. A non-significant test alone "
-                  "does not show privacy; this bound is the claim the data support."]
+                  f"{reid['privacy']['statement']}. A non-significant test alone "
+                  "does not show privacy; this bound is the claim the data support.", "",
+                  f"Per expert (exact binomial, one-sided, Holm across {pe['n_experts']} "
+                  f"experts): {pe['n_above_chance_holm']} re-identified above chance; the "
+                  f"largest per-expert excess is {_fmt_pts(pe['max_excess'])} points."]
+    sens = [(c, e["sensitivity"]) for c, e in report["categories"].items()
+            if "sensitivity" in e]
+    if sens:
+        lines += ["", "## Sensitivity: skips and timeouts", "",
+                  "| category | excluded (primary) p | counted wrong p | counted at chance p "
+                  "| conclusion changes? |", "|---|---:|---:|---:|---|"]
+        for c, x in sens:
+            lines.append(f"| {c} | {_fmt_p(x['excluded']['p_value'])} | "
+                         f"{_fmt_p(x['as_wrong']['p_value'])} | "
+                         f"{_fmt_p(x['as_chance']['p_value'])} | "
+                         f"{'**yes**' if x['conclusion_changes'] else 'no'} |")
     d = report["diagnosis_real_vs_synthetic"]
     lines += ["", "## Diagnosis on real vs synthetic portraits", ""]
     if d.get("p_value") is None:
@@ -346,8 +485,15 @@ def render_markdown(report: dict[str, Any], figures: dict[str, str] | None = Non
                   f"Fisher's exact p = {_fmt_p(d['fisher_p_value'])}. A large p here does **not** "
                   "show that the accuracies are the same.",
                   f"- Equivalence (TOST, margin ±{100 * t['extra']['margin']:.0f} points): "
-                  f"p = {_fmt_p(t['p_value'])}, 90% CI of the difference "
+                  f"p = {_fmt_p(t['p_value'])}, {_pct_label(t['conf_level'])} CI of the "
+                  "difference "
                   f"{_fmt_ci(t['ci'])} points. {d['statement']}"]
+        a = d.get("disorder_adjusted", {})
+        if a.get("p_value") is not None:
+            lines.append(f"- Adjusted for disorder (Mantel-Haenszel): difference "
+                         f"{_fmt_pts(a['difference'])} points, 95% CI {_fmt_ci(a['ci95'])}, "
+                         f"CMH p = {_fmt_p(a['p_value'])}; stratified TOST p = "
+                         f"{_fmt_p(a['tost']['p_value'])}.")
         if "chi2_warning" in d:
             lines.append(f"- Warning: {d['chi2_warning']}.")
         c = d["clustered"]

@@ -82,3 +82,25 @@ TOST_45_100_50_100_M15 = dict(p_value=0.0781300710982601, p_upper=0.002287522999
 PADJUST_P = (0.01, 0.04, 0.03, 0.02, 0.05)
 PADJUST_HOLM = (0.05, 0.09, 0.09, 0.08, 0.09)
 PADJUST_BH = (0.05, 0.05, 0.05, 0.05, 0.05)
+
+# --- Sensitivity to skips and timeouts (paper category 1: 177/531, 89 excluded) --------
+# binom.test(177, 620, p = 1/4)$p.value              (counted wrong; exact)
+SENS_177_620 = 0.04599737693076952
+# binom.test(177 + 22, 620, p = 1/4)$p.value         (counted at chance: round(89 / 4); exact)
+SENS_199_620 = 7.746332088809985e-05
+
+# --- Per-expert re-identification ---------------------------------------------------------
+# binom.test(10, 10, p = 1/3, alternative = "greater")$p.value = (1/3)^10   (exact)
+EXPERT_10_10 = 1.6935087808430286e-05
+# binom.test(7, 10, p = 1/3, alternative = "greater")$p.value               (exact)
+EXPERT_7_10 = 0.019661636945587563
+
+# --- Mantel-Haenszel, strata (y1, n1, y2, n2) = (30, 50, 12, 40), (10, 40, 25, 60),
+# (45, 60, 8, 10) ---------------------------------------------------------------------------
+# metafor::rma.mh(ai = c(30, 10, 45), n1i = c(50, 40, 60), ci = c(12, 25, 8),
+#                 n2i = c(40, 60, 10), measure = "RD")   -> estimate, se
+#   (exact rational arithmetic on the MH and Sato formulas; se by 40-digit mpmath)
+MH_RD = dict(difference=0.04084588644264195, se=0.06593053652778035)
+# mantelhaen.test(array(...))  (correct = TRUE)  -> Mantel-Haenszel X-squared, p-value
+#   (exact rational statistic; p = erfc(sqrt(x / 2)) in mpmath)
+MH_CMH = dict(statistic=0.2377392269796932, p_value=0.6258437536029504)
