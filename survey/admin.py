@@ -104,12 +104,17 @@ class StudyAdmin(FencedByStudy):
         if study.pk is None:
             return "—"
         problems = selectors.study_readiness(study)
-        return "Ready." if not problems else "Not ready: " + " ".join(problems)
+        link = format_html('<a href="{}">image bank</a>', reverse("survey:study-portraits", args=[study.slug]))
+        if not problems:
+            return format_html("Ready. ({})", link)
+        return format_html("Not ready: {} ({})", " ".join(problems), link)
 
     @admin.display(description="Dashboard and exports")
     def dashboard(self, study: Study) -> str:
-        return format_html('<a href="{}">open</a> · <a href="{}">answers CSV</a> · <a href="{}">XLSX</a>',
+        return format_html('<a href="{}">open</a> · <a href="{}">image bank</a> · <a href="{}">answers CSV</a> · '
+                           '<a href="{}">XLSX</a>',
                            reverse("survey:dashboard", args=[study.slug]),
+                           reverse("survey:study-portraits", args=[study.slug]),
                            reverse("api:study-export", args=[study.slug, "answers", "csv"]),
                            reverse("api:study-export", args=[study.slug, "answers", "xlsx"]))
 

@@ -36,3 +36,46 @@ class ResumeForm(forms.Form):
         max_length=20, label="Resume code",
         help_text="The code shown when you started, e.g. 1A2B-3C4D-5E6F.",
     )
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files from one input (Django's documented pattern)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        return [single(item, initial) for item in data] if isinstance(data, list | tuple) else [single(data, initial)]
+
+
+class PortraitUploadForm(forms.Form):
+    """A coordinator's upload: the manifest with a ZIP of the images, or the images picked one by one."""
+
+    manifest = forms.FileField(
+        help_text="CSV with the columns filename, disorder, kind and, for real portraits, used_in_training "
+        "(1 if the generator was trained on it); optionally source, checkpoint_id, seed, truncation.",
+    )
+    archive = forms.FileField(required=False, label="ZIP of the images", help_text="Folders inside it are ignored.")
+    images = MultipleFileField(required=False, label="Or the images themselves")
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("archive") and not [f for f in cleaned.get("images") or [] if f]:
+            raise forms.ValidationError("Add the images: a ZIP archive, or the image files themselves.")
+        return cleaned
+
+    def uploaded_files(self) -> list[tuple[str, bytes]]:
+        """(name, bytes) of every image, from the archive and the picked files."""
+        from survey.image_bank import files_in_zip
+
+        files = [(f.name, f.read()) for f in self.cleaned_data.get("images") or [] if f]
+        archive = self.cleaned_data.get("archive")
+        if archive:
+            files += files_in_zip(archive.read(), name=archive.name)
+        return files

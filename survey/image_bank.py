@@ -7,9 +7,12 @@ imported, and the error lists every problem with its file and manifest line.
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+import io
+import tempfile
+import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 from django.db import transaction
@@ -173,6 +176,43 @@ def bank_import(*, study: Study, folder: Path, manifest: Path) -> list[Portrait]
             )
             for item in prepared
         )
+
+
+# A browser upload of a whole bank: generous for portraits, small enough to refuse a mistaken archive.
+MAX_UPLOAD_FILES = 5000
+MAX_ZIP_BYTES = 2 * 1024**3
+
+
+def files_in_zip(data: bytes, *, name: str = "upload.zip") -> list[tuple[str, bytes]]:
+    """The regular files of a ZIP archive as (base name, bytes); folders inside it are flattened, as a
+    manifest names files without folders. A broken or oversized archive is refused with its name."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise ImportRejected([f"{name}: is not a ZIP archive"]) from None
+    members = [m for m in archive.infolist() if not m.is_dir() and not PurePosixPath(m.filename).name.startswith(".")]
+    if len(members) > MAX_UPLOAD_FILES or sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+        raise ImportRejected([f"{name}: holds more than {MAX_UPLOAD_FILES} files or 2 GiB; split it"])
+    return [(PurePosixPath(m.filename).name, archive.read(m)) for m in members]
+
+
+def bank_import_uploads(*, study: Study, manifest: bytes, files: Iterable[tuple[str, bytes]]) -> list[Portrait]:
+    """An import from uploaded bytes (the browser page and the API): the manifest and its files go to a
+    throwaway folder, then through `bank_import`, all or nothing. File names lose any folder part."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        seen: set[str] = set()
+        for name, data in files:
+            base = Path(name).name
+            if not base or base in seen:
+                raise ImportRejected([f"{base or name!r}: two uploaded files have this name"])
+            seen.add(base)
+            (root / base).write_bytes(data)
+        manifest_path = root / "manifest.csv"
+        if "manifest.csv" in seen:
+            manifest_path = root / "_uploaded-manifest.csv"
+        manifest_path.write_bytes(manifest)
+        return bank_import(study=study, folder=root, manifest=manifest_path)
 
 
 def portrait_add(

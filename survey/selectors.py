@@ -6,6 +6,7 @@ carries a portrait's kind, file name or the correct option.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -270,3 +271,30 @@ def study_readiness(study: Study) -> list[str]:
     except (PlanError, RoleError) as error:
         return [f"{str(error)[0].upper()}{str(error)[1:]}."]
     return []
+
+
+@dataclass(frozen=True)
+class BankGroup:
+    disorder: str
+    kind: str  # "real (training)", "real (held out)", "synthetic", "latent average"
+    count: int
+    roles: dict[str, int]
+    sample_ids: tuple[int, ...]  # a few portraits to show as thumbnails
+
+
+def bank_overview(study: Study, *, samples: int = 4) -> list[BankGroup]:
+    """The bank at a glance: per disorder and kind, how many portraits, in which roles, and a few of them."""
+    from survey.models import Portrait  # the one read of portraits here
+
+    groups: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    rows = Portrait.objects.filter(study=study).order_by("disorder__code", "kind", "content_hash").values_list(
+        "id", "disorder__code", "kind", "used_in_training", "role")
+    for pk, disorder, kind, used, role in rows:
+        label = {"real": "real (training)" if used else "real (held out)", "synthetic": "synthetic",
+                 "latent_average": "latent average"}[kind]
+        groups.setdefault((disorder, label), []).append((pk, role))
+    return [
+        BankGroup(disorder, kind, len(items), dict(Counter(role or "none" for _, role in items)),
+                  tuple(pk for pk, _ in items[:samples]))
+        for (disorder, kind), items in groups.items()
+    ]

@@ -18,7 +18,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from survey import selectors, services
 from survey.api.auth import coordinated_study, session_from_authorization, studies_for
 from survey.delivery import image_response
-from survey.forms import ConsentForm, ParticipantIdForm, ProfileForm, ResumeForm
+from survey.forms import ConsentForm, ParticipantIdForm, PortraitUploadForm, ProfileForm, ResumeForm
+from survey.image_bank import ImportRejected, bank_import_uploads
 from survey.models import Category, Invite, Portrait, QuizSession, Study
 from survey.security import invite_attempt_allowed
 
@@ -253,6 +254,30 @@ def study_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     study = coordinated_study(request.user, slug)
     return render(request, "survey/dashboard.html", {"study": study, "dashboard": build(study),
                                                      "title": f"Dashboard: {study.title}"})
+
+
+@never_cache
+@staff_member_required
+@require_http_methods(["GET", "POST"])
+def study_portraits(request: HttpRequest, slug: str) -> HttpResponse:
+    """A coordinator's image bank page: add portraits with their manifest (all or nothing, every problem
+    listed), and see what the bank holds, in which roles, and whether the study is ready."""
+    study = coordinated_study(request.user, slug)
+    form = PortraitUploadForm(request.POST or None, request.FILES or None)
+    problems: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            added = bank_import_uploads(study=study, manifest=form.cleaned_data["manifest"].read(),
+                                        files=form.uploaded_files())
+        except ImportRejected as rejected:
+            problems = rejected.problems
+        else:
+            messages.success(request, f"Added {len(added)} portrait(s) to the bank.")
+            return redirect("survey:study-portraits", slug=study.slug)
+    return render(request, "survey/portraits.html", {
+        "study": study, "form": form, "problems": problems, "bank": selectors.bank_overview(study),
+        "readiness": selectors.study_readiness(study), "title": f"Image bank: {study.title}",
+    }, status=400 if problems else 200)
 
 
 @never_cache

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 from django.conf import settings
 from django.db.models import Count
 from django.http import HttpResponse
@@ -21,7 +18,7 @@ from rest_framework.response import Response
 
 from survey import export, selectors, services
 from survey.api.auth import IsStaff, coordinated_study, studies_for
-from survey.image_bank import ImportRejected, bank_import
+from survey.image_bank import ImportRejected, bank_import_uploads
 from survey.models import Disorder, Invite, Portrait, QuizSession, Study
 
 MAX_INVITES_PER_CALL = 1000
@@ -164,21 +161,11 @@ class Portraits(StudyScoped):
         study = self.study()
         data = UploadIn(data={"manifest": request.data.get("manifest"), "files": request.FILES.getlist("files")})
         data.is_valid(raise_exception=True)
-        with tempfile.TemporaryDirectory() as folder:
-            root = Path(folder)
-            for upload in data.validated_data["files"]:
-                name = Path(upload.name).name  # no folders from the client
-                with (root / name).open("wb") as out:
-                    for chunk in upload.chunks():
-                        out.write(chunk)
-            manifest = root / "manifest.csv"
-            with manifest.open("wb") as out:
-                for chunk in data.validated_data["manifest"].chunks():
-                    out.write(chunk)
-            try:
-                portraits = bank_import(study=study, folder=root, manifest=manifest)
-            except ImportRejected as rejected:
-                return Response({"manifest": rejected.problems}, status=status.HTTP_400_BAD_REQUEST)
+        files = [(upload.name, upload.read()) for upload in data.validated_data["files"]]
+        try:
+            portraits = bank_import_uploads(study=study, manifest=data.validated_data["manifest"].read(), files=files)
+        except ImportRejected as rejected:
+            return Response({"manifest": rejected.problems}, status=status.HTTP_400_BAD_REQUEST)
         return Response({"imported": len(portraits)}, status=status.HTTP_201_CREATED)
 
 
