@@ -1,4 +1,4 @@
-"""Reading and validating the tidy export (the CSV contract of DESIGN.md)."""
+"""Reading and validating the tidy export (the CSV contract of docs/exports.md)."""
 
 from __future__ import annotations
 

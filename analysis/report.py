@@ -57,7 +57,7 @@ def build_report(df: pd.DataFrame, margin: float = 0.10, alpha: float = 0.05,
     -------
     dict
         JSON-ready (no NaN; ``None`` where a number does not exist). Holds the
-        DESIGN.md keys ``categories`` and ``diagnosis_real_vs_synthetic`` and
+        docs/exports.md keys ``categories`` and ``diagnosis_real_vs_synthetic`` and
         adds ``exclusions``, clustered analyses, ``disorders``,
         ``response_times`` and ``findings`` (plain sentences).
 
