@@ -294,7 +294,7 @@ def bank_overview(study: Study, *, samples: int = 4) -> list[BankGroup]:
                  "latent_average": "latent average"}[kind]
         groups.setdefault((disorder, label), []).append((pk, role))
     return [
-        BankGroup(disorder, kind, len(items), dict(Counter(role or "none" for _, role in items)),
+        BankGroup(disorder, kind, len(items), dict(Counter(role or "unused (never shown)" for _, role in items)),
                   tuple(pk for pk, _ in items[:samples]))
         for (disorder, kind), items in groups.items()
     ]
