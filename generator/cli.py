@@ -1,5 +1,5 @@
 """`python -m generator COMMAND`: train, train-classifier, train-face-check, sample, evaluate,
-evaluate-classes, invert, invert-study, grid, averages, realism."""
+evaluate-classes, invert, invert-study, grid, averages, realism, import-nvlabs."""
 
 from __future__ import annotations
 
@@ -112,6 +112,35 @@ def cmd_sample(args: argparse.Namespace) -> None:
     print(
         f"wrote {len(seeds)} images of {args.disorder} to {args.out} (checkpoint {model.checkpoint_id})"
     )
+
+
+def cmd_import_nvlabs(args: argparse.Namespace) -> None:
+    from generator.nvlabs import NVlabsError, describe, read_snapshot
+    from generator.nvlabs_import import import_nvlabs
+
+    out = args.out or args.out_opt
+    try:
+        if out is None:  # no output asked for: report what the snapshot holds
+            print(json.dumps(describe(read_snapshot(args.snapshot)), indent=2, default=str))
+            return
+        classes = args.classes
+        if classes and classes.startswith("@"):
+            classes = Path(classes[1:]).read_text(encoding="utf-8").replace("\n", ",")
+        result = import_nvlabs(
+            args.snapshot,
+            out,
+            classes=[c.strip() for c in classes.split(",") if c.strip()] if classes else None,
+            mapping_only=args.mapping_only,
+            w_avg=args.w_avg,
+            w_avg_samples=args.w_avg_samples,
+            seed=args.seed,
+        )
+    except (NVlabsError, OSError) as exc:
+        print(f"import-nvlabs: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(f"wrote {out} (id {result.checkpoint_id}): the {result.architecture} mapping network")
+    for reason in result.not_converted:
+        print(f"  not converted: {reason}")
 
 
 def _gate_options(p: argparse.ArgumentParser) -> None:
@@ -621,6 +650,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_device(p)
     p.set_defaults(func=cmd_averages)
+
+    p = sub.add_parser(
+        "import-nvlabs",
+        help="read an NVlabs StyleGAN2-ADA/StyleGAN3 snapshot without running its code; convert "
+        "its mapping network",
+    )
+    p.add_argument("snapshot", type=Path, help="network-snapshot-*.pkl")
+    p.add_argument("out", type=Path, nargs="?", help="checkpoint to write; none: print a report")
+    p.add_argument("--out", dest="out_opt", type=Path, help="same as the OUT argument")
+    p.add_argument("--classes", help="class names in label order: a,b,c or @FILE (one a line)")
+    p.add_argument(
+        "--mapping-only",
+        action="store_true",
+        help="write the mapping network alone (the synthesis never maps exactly; see README)",
+    )
+    p.add_argument(
+        "--w-avg",
+        dest="w_avg",
+        default="per-class",
+        choices=["per-class", "nvlabs"],
+        help="truncation centre: each class's mean w (ours), or NVlabs' one global w_avg for "
+        "every class (reproduces NVlabs' truncation)",
+    )
+    p.add_argument("--w-avg-samples", dest="w_avg_samples", type=int, default=10_000)
+    p.add_argument("--seed", type=int, default=0, help="seed of the per-class w average")
+    p.set_defaults(func=cmd_import_nvlabs)
 
     p = sub.add_parser(
         "realism",
