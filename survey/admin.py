@@ -12,12 +12,15 @@ import csv
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import Count, Q
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from survey import selectors, services
+from survey.admin_forms import SECONDS_FIELDS, IssueInvitesForm, StudyAdminForm
 from survey.api.auth import studies_for
 from survey.models import Answer, Disorder, Invite, Outcome, Portrait, QuizSession, Study
 
@@ -52,22 +55,21 @@ class DisorderAdmin(admin.ModelAdmin):
 @admin.register(Study)
 class StudyAdmin(FencedByStudy):
     study_path = "pk"
+    form = StudyAdminForm
 
     list_display = ["title", "slug", "is_open", "bank_size", "progress", "dashboard"]
     list_filter = ["is_open"]
     search_fields = ["title", "slug"]
     prepopulated_fields = {"slug": ["title"]}
     filter_horizontal = ["disorders"]
-    actions = ["issue_ten_invites"]
+    actions = ["issue_invites"]
     readonly_fields = ["progress_detail", "readiness", "bank_frozen_at"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "is_open", "disorders", "consent_text", "instructions", "show_feedback"]}),
         ("Participants", {"fields": ["expected_sessions", "require_participant_id"]}),
         ("Questions per session", {"fields": ["n_real_vs_synthetic", "n_reidentification", "n_diagnosis",
                                                "with_practice"]}),
-        ("Clock", {"fields": ["time_limit_real_vs_synthetic_ms", "time_limit_reidentification_ms",
-                              "time_limit_diagnosis_ms", "grace_ms", "load_allowance_ms", "transfer_allowance_ms",
-                              "arming_delay_ms"]}),
+        ("Clock (in seconds)", {"fields": list(SECONDS_FIELDS)}),
         ("Image bank", {"fields": ["readiness", "bank_frozen_at"]}),
         ("Question layout", {"fields": ["n_synthetic_in_real_vs_synthetic", "n_candidates_in_reidentification",
                                         "n_options_in_diagnosis"]}),
@@ -118,16 +120,33 @@ class StudyAdmin(FencedByStudy):
                            reverse("api:study-export", args=[study.slug, "answers", "csv"]),
                            reverse("api:study-export", args=[study.slug, "answers", "xlsx"]))
 
-    @admin.action(description="Issue 10 single-use invite links")
-    def issue_ten_invites(self, request, queryset) -> None:
+    @admin.action(description="Issue invite links…")
+    def issue_invites(self, request, queryset):
+        """An intermediate page asks how many links, their label, single-use or reusable, and expiry; a
+        study that is not ready gets none (an expert would consent and then meet "not ready")."""
+        form = IssueInvitesForm(request.POST if "apply" in request.POST else None)
+        if not form.is_bound or not form.is_valid():
+            return TemplateResponse(request, "admin/survey/study/issue_invites.html", {
+                **self.admin_site.each_context(request),
+                "title": "Issue invite links", "form": form, "studies": queryset, "opts": self.model._meta,
+                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            })
+        values = form.cleaned_data
+        issued_to = []
         for study in queryset:
             problems = selectors.study_readiness(study)
-            if problems:  # an expert would consent and then meet "not ready"
+            if problems:
                 self.message_user(request, f"No invites for {study}: it is not ready. {' '.join(problems)}",
                                   messages.ERROR)
                 continue
-            Invite.objects.bulk_create(Invite(study=study) for _ in range(10))
-            self.message_user(request, f"Issued 10 invite links for {study}; see Invites.", messages.SUCCESS)
+            invites = services.invites_issue(study=study, count=values["count"], label_prefix=values["label_prefix"],
+                                             reusable=values["reusable"], expires_at=values["expires_at"])
+            issued_to.append(study)
+            self.message_user(request, f"Issued {len(invites)} invite link(s) for {study}.", messages.SUCCESS)
+        if len(issued_to) == 1:  # straight to the new links, with their copy buttons and CSV download
+            return HttpResponseRedirect(
+                reverse("admin:survey_invite_changelist") + f"?study__id__exact={issued_to[0].pk}")
+        return None
 
 
 @admin.register(Portrait)
@@ -152,7 +171,7 @@ class PortraitAdmin(FencedByStudy):
 
 @admin.register(Invite)
 class InviteAdmin(FencedByStudy):
-    list_display = ["__str__", "study", "reusable", "expires_at", "revoked_at", "sessions_started", "link"]
+    list_display = ["__str__", "link", "study", "reusable", "expires_at", "revoked_at", "sessions_started"]
     list_filter = [("study", admin.RelatedOnlyFieldListFilter), "reusable"]
     search_fields = ["label"]
     readonly_fields = ["link", "created_at"]
@@ -165,11 +184,17 @@ class InviteAdmin(FencedByStudy):
     def sessions_started(self, invite: Invite) -> int:
         return invite._sessions
 
+    class Media:
+        js = ["survey/copy_link.js"]  # the copy buttons; no inline script
+        css = {"all": ["survey/admin.css"]}
+
     @admin.display(description="Link")
     def link(self, invite: Invite) -> str:
         if invite.pk is None:
             return "—"
-        return format_html("<code>{}</code>", invite_link(invite))
+        url = invite_link(invite)
+        return format_html('<span class="invite-link"><code>{}</code> <button type="button" class="button copy-link" '
+                           'data-link="{}">Copy</button></span>', url, url)
 
     @admin.action(description="Download the selected links as CSV (label, link, expiry)")
     def download_csv(self, request, queryset) -> HttpResponse:

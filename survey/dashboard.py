@@ -103,3 +103,80 @@ def study_dashboard(study: Study) -> Dashboard:
     dashboard.findings = list(report.get("findings", []))
     dashboard.accuracy_png = _png_base64(lambda path: analysis.accuracy_figure(report, path))
     return dashboard
+
+
+@dataclass(frozen=True)
+class PortraitItem:
+    """How experts answered about one portrait, in answered questions only (skips and timeouts left out, as
+    in the accuracy denominators)."""
+
+    portrait_id: int
+    content_hash: str
+    kind: str
+    disorder: str
+    used_in_training: bool | None
+    rvs_shown: int = 0  # real_vs_synthetic questions it was one of the options in
+    rvs_chosen: int = 0  # ... in which it was chosen as the real portrait
+    reid_shown: int = 0  # reidentification questions it was a candidate in
+    reid_chosen: int = 0  # ... in which it was chosen as the training member
+    diag_shown: int = 0  # diagnosis questions that asked about it
+    diag_right: int = 0  # ... diagnosed right
+
+    @property
+    def rvs_rate(self) -> float | None:
+        return self.rvs_chosen / self.rvs_shown if self.rvs_shown else None
+
+    @property
+    def reid_rate(self) -> float | None:
+        return self.reid_chosen / self.reid_shown if self.reid_shown else None
+
+    @property
+    def diag_rate(self) -> float | None:
+        return self.diag_right / self.diag_shown if self.diag_shown else None
+
+
+@dataclass
+class ItemView:
+    portraits: list[PortraitItem] = field(default_factory=list)
+    fooled: list[PortraitItem] = field(default_factory=list)  # synthetic portraits most often taken for real
+
+
+def _counts(rows: pd.DataFrame, key: str, flag: str) -> dict[str, tuple[int, int]]:
+    grouped = rows.groupby(key)[flag].agg(["count", "sum"])
+    return {index: (int(row["count"]), int(row["sum"])) for index, row in grouped.iterrows()}
+
+
+def item_view(study: Study, *, most_fooling: int = 12) -> ItemView:
+    """Per portrait: how often it was chosen as real (real_vs_synthetic), as the training member
+    (reidentification) and diagnosed right (diagnosis); and the synthetic portraits that fooled experts
+    most. Built from the options export (export.options_frame), so it counts what the export says."""
+    from survey.models import Portrait
+
+    answers = export.answers_frame(study)
+    answered = answers[answers.outcome == "answered"]
+    options = export.options_frame(study)
+    options = options[(options.portrait != "") & options.question.isin(answered.question)]
+    rvs = _counts(options[options.category == "real_vs_synthetic"], "portrait", "chosen")
+    reid = _counts(options[options.category == "reidentification"], "portrait", "chosen")
+    stimuli = selectors.diagnosis_stimuli(study)
+    diagnosis = answered[answered.category == "diagnosis"].assign(
+        portrait_id=lambda frame: frame.question.map(stimuli), right=lambda frame: frame.correct.astype(int))
+    diag = _counts(diagnosis, "portrait_id", "right")
+
+    items = []
+    for portrait in Portrait.objects.filter(study=study).select_related("disorder").order_by(
+            "kind", "disorder__code", "content_hash"):
+        r_shown, r_chosen = rvs.get(portrait.content_hash, (0, 0))
+        i_shown, i_chosen = reid.get(portrait.content_hash, (0, 0))
+        d_shown, d_right = diag.get(portrait.pk, (0, 0))
+        if not (r_shown or i_shown or d_shown):
+            continue
+        items.append(PortraitItem(
+            portrait_id=portrait.pk, content_hash=portrait.content_hash, kind=portrait.kind,
+            disorder=portrait.disorder.code, used_in_training=portrait.used_in_training,
+            rvs_shown=r_shown, rvs_chosen=r_chosen, reid_shown=i_shown, reid_chosen=i_chosen,
+            diag_shown=d_shown, diag_right=d_right,
+        ))
+    fooled = sorted((i for i in items if i.kind == "synthetic" and i.rvs_chosen),
+                    key=lambda i: (-i.rvs_rate, -i.rvs_chosen, i.content_hash))
+    return ItemView(portraits=items, fooled=fooled[:most_fooling])

@@ -10,13 +10,15 @@ from __future__ import annotations
 import io
 import json
 import tomllib
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 from django.db.models import Count, Q
 
-from survey.models import Answer, Option, Outcome, Portrait, QuizSession, Study
+from survey import selectors
+from survey.models import Answer, Option, Outcome, Portrait, Question, QuizSession, Study
 
 ANSWER_COLUMNS = [
     "study", "participant", "session", "category", "position", "question", "disorder", "stimulus_kind",
@@ -58,17 +60,33 @@ def platform_version() -> str:
     return tomllib.loads(pyproject.read_text())["project"]["version"]
 
 
-def answers_frame(study: Study) -> pd.DataFrame:
-    """One row per question a participant was shown and that has an outcome, in the contract's columns."""
-    answers = (
-        Answer.objects.filter(question__session__study=study, question__is_practice=False)
-        .select_related("question__session", "question__disorder")
-        .annotate(n_options=Count("question__options"))
-        .order_by("question__session__started_at", "question__session_id", "question__position")
+def _overdue(study: Study, now: datetime | None) -> dict[int, Question]:
+    """Overdue questions of abandoned sessions, by id: exported as the timeouts they are, without writing."""
+    return {question.pk: question for question in selectors.overdue_questions(study, now=now)}
+
+
+def _outcome(question: Question) -> Answer:
+    """The question's recorded answer or, for an overdue one, the timeout `close_expired` would record
+    (services._record_timeout): so an export reads the same before and after the job has run."""
+    answer = getattr(question, "answer", None)
+    if answer is None:
+        answer = Answer(question=question, outcome=Outcome.TIMEOUT, answered_at=question.deadline())
+    return answer
+
+
+def answers_frame(study: Study, *, now: datetime | None = None) -> pd.DataFrame:
+    """One row per question a participant was shown and that has an outcome, in the contract's columns;
+    an overdue question of an abandoned session is a timeout (selectors.overdue_questions)."""
+    questions = (
+        Question.objects.filter(session__study=study, is_practice=False)
+        .filter(Q(answer__isnull=False) | Q(pk__in=list(_overdue(study, now))))
+        .select_related("session", "disorder", "answer")
+        .annotate(n_shown_options=Count("options"))
+        .order_by("session__started_at", "session_id", "position")
     )
     rows = []
-    for answer in answers:
-        question = answer.question
+    for question in questions:
+        answer = _outcome(question)
         session = question.session
         rows.append({
             "study": study.slug,
@@ -79,8 +97,8 @@ def answers_frame(study: Study) -> pd.DataFrame:
             "question": question.pk,
             "disorder": question.disorder.code,
             "stimulus_kind": question.stimulus_kind,
-            "n_options": answer.n_options,
-            "chance": 1 / answer.n_options,
+            "n_options": question.n_shown_options,
+            "chance": 1 / question.n_shown_options,
             "correct_choice": question.correct_choice,
             "choice": answer.choice,
             "outcome": answer.outcome,
@@ -95,18 +113,20 @@ def answers_frame(study: Study) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=ANSWER_COLUMNS)
 
 
-def options_frame(study: Study) -> pd.DataFrame:
-    """One row per option shown in a timed question that has an outcome: which portrait sat in which slot,
-    whether it was the right one, and whether the participant chose it (for per-portrait analyses)."""
+def options_frame(study: Study, *, now: datetime | None = None) -> pd.DataFrame:
+    """One row per option shown in a timed question that has an outcome (an overdue one counting as a
+    timeout): which portrait sat in which slot, whether it was the right one, and whether the participant
+    chose it (for per-portrait analyses)."""
     options = (
-        Option.objects.filter(question__session__study=study, question__is_practice=False,
-                              question__answer__isnull=False)
+        Option.objects.filter(question__session__study=study, question__is_practice=False)
+        .filter(Q(question__answer__isnull=False) | Q(question_id__in=list(_overdue(study, now))))
         .select_related("question__session", "question__answer", "question__disorder", "image__portrait__disorder")
         .order_by("question__session__started_at", "question__session_id", "question__position", "slot")
     )
     rows = []
     for option in options:
         question = option.question
+        answer = _outcome(question)
         portrait = option.image.portrait if option.image_id else None
         rows.append({
             "study": study.slug,
@@ -123,12 +143,13 @@ def options_frame(study: Study) -> pd.DataFrame:
             "used_in_training": "" if portrait is None or portrait.used_in_training is None
             else int(portrait.used_in_training),
             "is_correct": int(option.code == question.correct_choice),
-            "chosen": int(option.code == question.answer.choice),
+            "chosen": int(option.code == answer.choice),
         })
     return pd.DataFrame(rows, columns=OPTION_COLUMNS)
 
 
-def participants_frame(study: Study) -> pd.DataFrame:
+def participants_frame(study: Study, *, now: datetime | None = None) -> pd.DataFrame:
+    overdue = Counter(q.session_id for q in _overdue(study, now).values() if not q.is_practice)
     timed = Q(questions__is_practice=False)
     sessions = study.sessions.annotate(
         n_answered=Count("questions", filter=timed & Q(questions__answer__outcome=Outcome.ANSWERED)),
@@ -145,7 +166,7 @@ def participants_frame(study: Study) -> pd.DataFrame:
         "finished_at": iso_ms(s.finished_at),
         "n_answered": s.n_answered,
         "n_skipped": s.n_skipped,
-        "n_timeout": s.n_timeout,
+        "n_timeout": s.n_timeout + overdue[s.pk],
         "erased": int(s.erased_at is not None),
         "ended_by_coordinator": int(s.ended_at is not None),
     } for s in sessions]

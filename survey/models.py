@@ -353,6 +353,12 @@ class Question(models.Model):
         start = self.clock_start()
         return None if start is None else clock.deadline(start, self.time_limit_ms)
 
+    def is_overdue(self, now: datetime) -> bool:
+        """Served, and past its deadline and grace: whatever arrives now is a timeout (survey/clock.py).
+        The one rule for abandoned questions: services record it, reads count it without writing."""
+        deadline = self.deadline()
+        return deadline is not None and clock.is_overdue(deadline_at=deadline, grace_ms=self.grace_ms, now=now)
+
 
 class ShownImage(models.Model):
     """A portrait as one session sees it: behind an opaque URL token that says nothing of its kind."""

@@ -243,7 +243,21 @@ class StudyProgress:
     timed_out: int
 
 
-def study_progress(study: Study) -> StudyProgress:
+def overdue_questions(study: Study, *, now: datetime | None = None) -> list[Question]:
+    """Served, unanswered questions of running sessions whose deadline and grace have passed
+    (`Question.is_overdue`): abandoned, so timeouts. `services.study_expire_overdue` (and so
+    `manage.py close_expired`) records them; exports and the dashboard count them as timeouts on read,
+    writing nothing. A session has at most one such question, so this is one short query."""
+    now = now if now is not None else timezone.now()
+    pending = Question.objects.filter(
+        session__study=study, served_at__isnull=False, answer__isnull=True, session__ended_at__isnull=True
+    ).order_by("pk")
+    return [question for question in pending if question.is_overdue(now)]
+
+
+def study_progress(study: Study, *, now: datetime | None = None) -> StudyProgress:
+    """Sessions and outcomes so far; overdue questions of abandoned sessions count as the timeouts they are,
+    whether or not `close_expired` has recorded them yet."""
     sessions = study.sessions.aggregate(
         started=Count("pk"), finished=Count("pk", filter=Q(stage=QuizSession.Stage.FINISHED))
     )
@@ -252,7 +266,18 @@ def study_progress(study: Study) -> StudyProgress:
         skipped=Count("pk", filter=Q(answer__outcome=Outcome.SKIPPED)),
         timed_out=Count("pk", filter=Q(answer__outcome=Outcome.TIMEOUT)),
     )
+    answers["timed_out"] += sum(not q.is_practice for q in overdue_questions(study, now=now))
     return StudyProgress(sessions["started"], sessions["finished"], **answers)
+
+
+def diagnosis_stimuli(study: Study) -> dict[int, int]:
+    """The portrait each timed diagnosis question showed, by question id (the options table lists the
+    disorders offered, not the portrait asked about)."""
+    rows = ShownImage.objects.filter(
+        session__study=study, role=ShownImage.Role.STIMULUS, question__category=Category.DIAGNOSIS,
+        question__is_practice=False,
+    ).values_list("question_id", "portrait_id")
+    return dict(rows)
 
 
 def study_readiness(study: Study) -> list[str]:

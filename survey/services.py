@@ -17,7 +17,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from survey import clock, roles
+from survey import clock, roles, selectors
 from survey.models import (
     Answer,
     Invite,
@@ -397,8 +397,7 @@ def _finish_if_done(session: QuizSession, now: datetime) -> None:
 
 
 def _is_overdue(question: Question, now: datetime) -> bool:
-    deadline = question.deadline()
-    return deadline is not None and clock.is_overdue(deadline_at=deadline, grace_ms=question.grace_ms, now=now)
+    return question.is_overdue(now)
 
 
 def _require_running(session: QuizSession) -> None:
@@ -560,21 +559,32 @@ def question_expire(*, session: QuizSession, question_id: int, now: datetime | N
 
 
 def study_expire_overdue(*, study: Study, now: datetime | None = None) -> int:
-    """Record timeouts for served questions whose deadline and grace have passed (abandoned sessions), so an
-    export counts them; returns how many were recorded."""
+    """Record timeouts for served questions whose deadline and grace have passed (abandoned sessions);
+    returns how many were recorded. `manage.py close_expired` runs it periodically and `export_results`
+    before writing; reads never call it: they count the same questions through `selectors.overdue_questions`."""
     now = _now(now)
     recorded = 0
-    pending = Question.objects.filter(
-        session__study=study, served_at__isnull=False, answer__isnull=True, session__ended_at__isnull=True
-    )
-    for question in pending:
-        if _is_overdue(question, now):
-            try:
-                _record_timeout(question)
-                recorded += 1
-            except AlreadyAnswered:
-                pass  # answered meanwhile; that answer stands
+    for question in selectors.overdue_questions(study, now=now):
+        try:
+            _record_timeout(question)
+            recorded += 1
+        except AlreadyAnswered:
+            pass  # answered meanwhile; that answer stands
     return recorded
+
+
+def invites_issue(
+    *, study: Study, count: int, label_prefix: str = "", reusable: bool = False, expires_at: datetime | None = None
+) -> list[Invite]:
+    """`count` invite links; with a label prefix each is labelled with it and a number ("Ward A 07"). The
+    caller checks readiness first (selectors.study_readiness): no link for a study that cannot start."""
+    width = len(str(count))
+    prefix = label_prefix.strip()
+    return Invite.objects.bulk_create(
+        Invite(study=study, reusable=reusable, expires_at=expires_at,
+               label=f"{prefix} {number:0{width}d}" if prefix else "")
+        for number in range(1, count + 1)
+    )
 
 
 def participant_erase(*, session: QuizSession, reason: str, now: datetime | None = None) -> QuizSession:

@@ -19,5 +19,6 @@ urlpatterns = [
     path("staff/portrait/<int:portrait_id>", views.bank_image, name="bank-image"),
     path("healthz", views.health, name="health"),
     path("staff/studies/<slug:slug>/dashboard/", views.study_dashboard, name="dashboard"),
+    path("staff/studies/<slug:slug>/items/", views.study_items, name="items"),
     path("staff/studies/<slug:slug>/portraits/", views.study_portraits, name="study-portraits"),
 ]

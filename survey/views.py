@@ -258,6 +258,19 @@ def study_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
 
 @never_cache
 @staff_member_required
+@require_GET
+def study_items(request: HttpRequest, slug: str) -> HttpResponse:
+    """The dashboard's item view: per portrait, how experts answered about it; the synthetic portraits
+    that fooled them most, as thumbnails."""
+    from survey.dashboard import item_view  # pandas only when asked for
+
+    study = coordinated_study(request.user, slug)
+    return render(request, "survey/items.html", {"study": study, "items": item_view(study),
+                                                 "title": f"Portraits: {study.title}"})
+
+
+@never_cache
+@staff_member_required
 @require_http_methods(["GET", "POST"])
 def study_portraits(request: HttpRequest, slug: str) -> HttpResponse:
     """A coordinator's image bank page: add portraits with their manifest (all or nothing, every problem

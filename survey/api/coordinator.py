@@ -117,7 +117,6 @@ class Export(StudyScoped):
         study = self.study()
         if table == "settings" and fmt != "json":
             raise ValidationError({"format": ["The settings file is JSON: use settings.json."]})
-        services.study_expire_overdue(study=study)
         body = export.render(study, table, fmt)
         response = HttpResponse(body, content_type=export.FORMATS["json" if table == "settings" else fmt])
         response["Content-Disposition"] = f'attachment; filename="{export.file_name(study, table, fmt)}"'

@@ -115,7 +115,7 @@ def test_readiness_lists_what_is_missing_and_invites_wait_for_it(coordinator, ow
 
 
 def test_the_admin_issues_no_invites_for_a_study_that_is_not_ready(admin_client, own_study):
-    admin_client.post("/admin/survey/study/", {"action": "issue_ten_invites", "_selected_action": [own_study.pk]})
+    admin_client.post("/admin/survey/study/", {"action": "issue_invites", "apply": "1", "count": 5, "_selected_action": [own_study.pk]})
     assert not Invite.objects.exists()
 
 
