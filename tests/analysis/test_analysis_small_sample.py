@@ -20,7 +20,7 @@ from analysis import NotTested, clustered_difference, clustered_excess_bound, ge
 def _answers(counts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     groups = np.repeat(np.arange(len(counts)), counts["n"])
     endog = np.concatenate([[1.0] * y + [0.0] * (n - y)
-                            for n, y in zip(counts["n"], counts["y"])])
+                            for n, y in zip(counts["n"], counts["y"], strict=True)])
     return endog, groups
 
 

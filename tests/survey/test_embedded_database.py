@@ -266,14 +266,14 @@ def test_simultaneous_answers_double_clicks_and_session_starts_lose_nothing(serv
         assert pair[0].body["id"] == pair[1].body["id"], pair  # a reload serves the same question
         questions.append(pair[0].body)
     check(all_at_once([request("POST", f"{base}{API}/questions/{q['id']}/start/", f"clock {i}", token)
-                       for i, (token, q) in enumerate(zip(tokens, questions)) for _ in range(2)]), allowed={200})
+                       for i, (token, q) in enumerate(zip(tokens, questions, strict=True)) for _ in range(2)]), allowed={200})
     time.sleep(ARMING_WAIT_S)
 
     # The moment under test: 20 answers, each posted twice, all at once.
     choices = [q["options"][0]["code"] for q in questions]
     answers = check(all_at_once([
         request("POST", f"{base}{API}/questions/{q['id']}/answer/", f"answer {i}", token, json={"choice": choice})
-        for i, (token, q, choice) in enumerate(zip(tokens, questions, choices)) for _ in range(2)
+        for i, (token, q, choice) in enumerate(zip(tokens, questions, choices, strict=True)) for _ in range(2)
     ]), allowed={200, 409})
     acknowledged = {}
     for i in range(PARTICIPANTS):
