@@ -15,4 +15,9 @@ STATIC_ROOT = tempfile.mkdtemp(prefix="survey-test-static-")
 WHITENOISE_USE_FINDERS = True  # serve app static files without collectstatic
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 SURVEY_INVITE_RATE = "10000/minute"  # tests of the limit set their own
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, as deployed, not SQLite's in-memory shared cache: there a writer meeting another thread's open
+    # read fails at once ("database table is locked") instead of waiting, so the browser tests' threaded
+    # live server could not fetch a question's portraits in parallel as a real server does.
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.mkdtemp(prefix="survey-test-db-"), "test.sqlite3")}  # noqa: F405
 SURVEY_IMAGE_SIZE = 256  # a quarter of the pixels of the default: the image tests run 4x faster

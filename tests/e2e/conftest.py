@@ -20,25 +20,6 @@ CHROMIUM_ARGS = [
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-def _serial_live_server() -> None:
-    """The live server answers one request at a time. SQLite's in-memory test database runs in shared-cache
-    mode, where a writer meeting another thread's open statement fails at once ("database table is
-    locked") instead of waiting as a deployed database does; a page's parallel portrait requests (each
-    records its delivery) would trip over each other. Django's single-threaded server closes each
-    connection after its response, so the browser still gets every portrait."""
-    from django.core.servers.basehttp import WSGIServer
-    from django.test.testcases import LiveServerThread
-
-    class SerialWSGIServer(WSGIServer):
-        def __init__(self, *args, connections_override=None, **kwargs):
-            super().__init__(*args, **kwargs)
-
-    LiveServerThread.server_class = SerialWSGIServer
-
-
-_serial_live_server()
-
-
 def pytest_collection_modifyitems(config, items):
     if shutil.which(CHROMIUM) or Path(CHROMIUM).exists():
         return
