@@ -5,8 +5,9 @@ Images are read through the same response builder the participant view uses, so 
 is sent.
 
 Beside those checks it measures how much the pixels themselves give away to cheap statistics (sharpness,
-colour moments, JPEG length; `generator.realism`, numpy and Pillow only: no torch in the web process).
-That is a warning, never a difference: the pixels are the study's subject.
+colour moments, JPEG length; `generator.realism`, numpy and Pillow only, imported only when pixels are
+measured, so the web process never loads any part of the generator). That is a warning, never a
+difference: the pixels are the study's subject.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from django.http import Http404
 from PIL import Image
 from scipy import stats
 
-from generator.realism import features_of, measure_features
 from survey.delivery import image_response
 from survey.models import Portrait, PortraitKind, ShownImage, Study
 
@@ -76,15 +76,33 @@ def _deliver_with_image(portrait: Portrait) -> tuple[DeliveredImage, Image.Image
     return item, image
 
 
-def _pixel_realism(pixels: list[tuple[str, str, object]], report: LeakageReport) -> None:
-    """Real vs synthetic on cheap pixel statistics, as a warning line (never a difference)."""
+def _realism():
+    """generator.realism, loaded when pixels are measured (the web process imports no part of generator)."""
+    from generator import realism
+
+    return realism
+
+
+def _pixel_statistics(portrait: Portrait, image) -> tuple[str, str, object]:
+    return portrait.kind, portrait.disorder.code, _realism().features_of(image)
+
+
+def _measure_pixels(pixels: list[tuple[str, str, object]], **options):
+    """Real vs synthetic on cheap pixel statistics; None with fewer than two portraits of either kind."""
     real = [(group, f) for kind, group, f in pixels if kind == PortraitKind.REAL]
     synthetic = [(group, f) for kind, group, f in pixels if kind == PortraitKind.SYNTHETIC]
     if len(real) < 2 or len(synthetic) < 2:
+        return None
+    return _realism().measure_features([f for _, f in real], [f for _, f in synthetic],
+                                       [g for g, _ in real], [g for g, _ in synthetic], **options)
+
+
+def _pixel_realism(pixels: list[tuple[str, str, object]], report: LeakageReport) -> None:
+    """The pixel measure as a warning line (never a difference)."""
+    result = _measure_pixels(pixels)
+    if result is None:
         report.warnings.append("pixel statistics not measured: needs at least two real and two synthetic portraits")
         return
-    result = measure_features([f for _, f in real], [f for _, f in synthetic],
-                              [g for g, _ in real], [g for g, _ in synthetic])
     report.realism = result.to_dict()
     report.warnings.append(result.summary())
 
@@ -124,7 +142,7 @@ def audit_study(study: Study, *, with_pixels: bool = True) -> LeakageReport:
         item, image = found
         delivered.append(item)
         if with_pixels and item.kind in (PortraitKind.REAL, PortraitKind.SYNTHETIC):
-            pixels.append((item.kind, portrait.disorder.code, features_of(image)))
+            pixels.append(_pixel_statistics(portrait, image))
     counts = {kind: sum(1 for d in delivered if d.kind == kind) for kind in KINDS_COMPARED}
     report = LeakageReport(study=study.slug, counts=counts, missing_files=missing)
     if missing:
@@ -159,19 +177,14 @@ def audit_study(study: Study, *, with_pixels: bool = True) -> LeakageReport:
 def study_pixel_realism(study: Study, *, permutations: int = 100) -> dict | None:
     """Only the pixel-statistics measure of a study's real and synthetic portraits (as delivered); None
     when there are fewer than two of either kind."""
-    pixels = []
     portraits = study.portraits.filter(kind__in=(PortraitKind.REAL, PortraitKind.SYNTHETIC)).select_related("disorder")
-    for portrait in portraits.order_by("kind", "content_hash"):
-        found = _deliver_with_image(portrait)
-        if found is not None:
-            pixels.append((portrait.kind, portrait.disorder.code, features_of(found[1])))
-    real = [(g, f) for kind, g, f in pixels if kind == PortraitKind.REAL]
-    synthetic = [(g, f) for kind, g, f in pixels if kind == PortraitKind.SYNTHETIC]
-    if len(real) < 2 or len(synthetic) < 2:
-        return None
-    result = measure_features([f for _, f in real], [f for _, f in synthetic], [g for g, _ in real],
-                              [g for g, _ in synthetic], permutations=permutations)
-    return {"summary": result.summary(), **result.to_dict()}
+    pixels = [
+        _pixel_statistics(portrait, found[1])
+        for portrait in portraits.order_by("kind", "content_hash")
+        if (found := _deliver_with_image(portrait)) is not None
+    ]
+    result = _measure_pixels(pixels, permutations=permutations)
+    return None if result is None else {"summary": result.summary(), **result.to_dict()}
 
 
 def metadata_carriers(delivered: list[DeliveredImage]) -> dict[str, set[str]]:
