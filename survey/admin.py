@@ -134,13 +134,13 @@ class StudyAdmin(FencedByStudy):
         values = form.cleaned_data
         issued_to = []
         for study in queryset:
-            problems = selectors.study_readiness(study)
-            if problems:
-                self.message_user(request, f"No invites for {study}: it is not ready. {' '.join(problems)}",
-                                  messages.ERROR)
+            try:
+                invites = services.invites_issue(
+                    study=study, count=values["count"], label=values["label_prefix"], numbered=True,
+                    reusable=values["reusable"], expires_at=values["expires_at"])
+            except services.InvitesRefused as refused:
+                self.message_user(request, f"No invites for {study}: {refused}", messages.ERROR)
                 continue
-            invites = services.invites_issue(study=study, count=values["count"], label_prefix=values["label_prefix"],
-                                             reusable=values["reusable"], expires_at=values["expires_at"])
             issued_to.append(study)
             self.message_user(request, f"Issued {len(invites)} invite link(s) for {study}.", messages.SUCCESS)
         if len(issued_to) == 1:  # straight to the new links, with their copy buttons and CSV download

@@ -110,6 +110,14 @@ class SessionEnded(QuizError):
     pass
 
 
+class InvitesRefused(QuizError):
+    """No invites for a study that cannot start a session; `problems` says what is missing."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("This study is not ready for invites: " + " ".join(problems))
+        self.problems = problems
+
+
 class NotExpired(QuizError):
     def __init__(self, remaining_ms: int):
         super().__init__(f"The time for this question has not run out ({remaining_ms} ms left).")
@@ -119,8 +127,6 @@ class NotExpired(QuizError):
 def _now(now: datetime | None) -> datetime:
     return now if now is not None else timezone.now()
 
-
-_ms_between = clock.ms_between
 
 # What a choice may look like before it is compared with anything or kept for audit: an option code.
 MAX_CHOICE_LENGTH = Answer._meta.get_field("choice").max_length
@@ -244,6 +250,13 @@ def invite_check(*, invite: Invite, now: datetime | None = None) -> None:
         raise InviteUnusable("This invitation link has expired or was withdrawn.")
 
 
+def session_of_holder(*, invite: Invite, holder: QuizSession | None, now: datetime | None = None) -> QuizSession | None:
+    """The session that this browser or client (`holder`, from its cookie or token) already runs on this
+    link: it comes back to it. Nobody else is handed a session. A withdrawn or expired link raises."""
+    invite_check(invite=invite, now=now)
+    return holder if holder is not None and holder.invite_id == invite.pk else None
+
+
 def invite_session(invite: Invite) -> QuizSession | None:
     """The session a single-use link has started, if any (a reusable link starts one per person)."""
     return None if invite.reusable else invite.sessions.first()
@@ -270,14 +283,12 @@ def session_start(*, invite: Invite, participant_id: str = "", now: datetime | N
             if not participant_id.strip():
                 raise IdentifierNeeded("This link asks for your participant identifier (e.g. your e-mail address).")
             key = participant_key(study, participant_id)
-            if QuizSession.objects.filter(study=study, participant_key=key).exists():
-                raise AlreadyTookPart("You have already taken part in this study: each person takes it once.")
         study = study_bank_freeze(study=study, now=now)
         session = QuizSession(study=study, invite=invite, consented_at=now, started_at=now, participant_key=key)
         try:
             with transaction.atomic():
                 session.save()
-        except IntegrityError:  # the same identifier, at the same instant, in another request
+        except IntegrityError:  # session_one_attempt_per_participant: this identifier has a session already
             raise AlreadyTookPart("You have already taken part in this study: each person takes it once.") from None
         try:
             plan = plan_session(bank_snapshot(study, as_of=now), plan_settings_for(study), session.seed)
@@ -529,14 +540,14 @@ def answer_submit(
             answer = _record_timeout(question, late_choice=choice or "")
         elif choice is None:
             answer = _record(
-                question, outcome=Outcome.SKIPPED, answered_at=now, response_ms=_ms_between(start.at, now),
+                question, outcome=Outcome.SKIPPED, answered_at=now, response_ms=clock.ms_between(start.at, now),
             )
         else:
             if not question.options.filter(code=choice).exists():
                 raise UnknownOption(f"{choice!r} is not one of this question's options.")
             answer = _record(
                 question, outcome=Outcome.ANSWERED, choice=choice, correct=choice == question.correct_choice,
-                answered_at=now, response_ms=_ms_between(start.at, now),
+                answered_at=now, response_ms=clock.ms_between(start.at, now),
             )
         _finish_if_done(session, now)
     return answer
@@ -551,7 +562,7 @@ def question_expire(*, session: QuizSession, question_id: int, now: datetime | N
         question = _current_or_refuse(session, question_id)
         deadline = question.deadline()
         if now < deadline:
-            raise NotExpired(_ms_between(now, deadline))
+            raise NotExpired(clock.ms_between(now, deadline))
         _fix_clock(question, question.latest_clock_start())
         answer = _record_timeout(question)
         _finish_if_done(session, now)
@@ -574,15 +585,22 @@ def study_expire_overdue(*, study: Study, now: datetime | None = None) -> int:
 
 
 def invites_issue(
-    *, study: Study, count: int, label_prefix: str = "", reusable: bool = False, expires_at: datetime | None = None
+    *, study: Study, count: int, label: str = "", numbered: bool = False, reusable: bool = False,
+    expires_at: datetime | None = None,
 ) -> list[Invite]:
-    """`count` invite links; with a label prefix each is labelled with it and a number ("Ward A 07"). The
-    caller checks readiness first (selectors.study_readiness): no link for a study that cannot start."""
+    """`count` invite links, all labelled `label` or, when `numbered`, "label 01", "label 02", ...
+
+    Refused (InvitesRefused, with the problems) while the study cannot start a session: an expert would
+    consent and then meet "not ready".
+    """
+    problems = selectors.study_readiness(study)
+    if problems:
+        raise InvitesRefused(problems)
     width = len(str(count))
-    prefix = label_prefix.strip()
+    label = label.strip()
     return Invite.objects.bulk_create(
         Invite(study=study, reusable=reusable, expires_at=expires_at,
-               label=f"{prefix} {number:0{width}d}" if prefix else "")
+               label=f"{label} {number:0{width}d}" if numbered and label else label)
         for number in range(1, count + 1)
     )
 

@@ -65,12 +65,11 @@ def invite_landing(request: HttpRequest, token: str) -> HttpResponse:
         return _unavailable(request, "Too many attempts from your network. Please wait a minute and open the link again.", 429)
     invite = get_object_or_404(Invite.objects.select_related("study"), token=token)
     try:
-        services.invite_check(invite=invite)
+        held = services.session_of_holder(invite=invite, holder=participant_session(request))
     except services.QuizError as error:
         return _unavailable(request, str(error), 410)
-    current = participant_session(request)
-    if current is not None and current.invite_id == invite.pk:
-        return _enter(request, current, new_code=False)  # the browser that started it comes back
+    if held is not None:
+        return _enter(request, held, new_code=False)  # the browser that started it comes back
     if services.invite_session(invite) is not None:
         return _invite_in_use(request, invite)
     ask_id = invite.reusable and invite.study.require_participant_id

@@ -210,14 +210,12 @@ class Invites(StudyScoped):
         study = self.study()
         data = InvitesIn(data=request.data)
         data.is_valid(raise_exception=True)
-        problems = selectors.study_readiness(study)
-        if problems:
-            return Response({"ready": False, "problems": problems}, status=status.HTTP_409_CONFLICT)
         values = data.validated_data
-        invites = Invite.objects.bulk_create(
-            Invite(study=study, reusable=values["reusable"], expires_at=values.get("expires_at"), label=values["label"])
-            for _ in range(values["count"])
-        )
+        try:
+            invites = services.invites_issue(study=study, count=values["count"], label=values["label"],
+                                             reusable=values["reusable"], expires_at=values.get("expires_at"))
+        except services.InvitesRefused as refused:
+            return Response({"ready": False, "problems": refused.problems}, status=status.HTTP_409_CONFLICT)
         return Response(InviteSerializer(invites, many=True).data, status=status.HTTP_201_CREATED)
 
 

@@ -82,9 +82,9 @@ class SessionOut(serializers.Serializer):
 def _start_or_resume(invite: Invite, data: dict, holder: QuizSession | None) -> tuple[QuizSession, bool]:
     """(session, resumed). A single-use link's session is resumed only by the client holding its token, or
     with its resume code: it is never handed to whoever has the link."""
-    if holder is not None and holder.invite_id == invite.pk:
-        services.invite_check(invite=invite)
-        return holder, True
+    held = services.session_of_holder(invite=invite, holder=holder)
+    if held is not None:
+        return held, True
     if data["resume_code"]:
         return services.session_resume(invite=invite, code=data["resume_code"]), True
     session = services.session_start(invite=invite, participant_id=data["participant_id"])
