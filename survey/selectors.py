@@ -14,7 +14,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from survey import clock
-from survey.models import Category, Outcome, Question, QuizSession, ShownImage, Study
+from survey.models import Category, Outcome, Portrait, Question, QuizSession, ShownImage, Study
 from survey.plan_inputs import bank_snapshot, plan_settings_for, study_roles_draw
 from survey.planning import PlanError, plan_session, validate_settings
 from survey.roles import RoleError
@@ -63,6 +63,7 @@ class QuestionView:
     latest_remaining_ms: int  # time left at the latest, counted from the clock's latest possible start
     arming_delay_ms: int
     category_label: str
+    reference_of: str  # the disorder a re-identification's latent average shows, as its prompt names it
 
     @property
     def image_tokens(self) -> tuple[str, ...]:
@@ -109,6 +110,8 @@ def question_view(question: Question, *, now: datetime | None = None) -> Questio
         latest_remaining_ms=latest_remaining_ms(question, now),
         arming_delay_ms=question.arming_delay_ms,
         category_label=category.label,
+        # Named only where it is not the answer (a diagnosis stimulus's disorder is).
+        reference_of=question.disorder.name if category == Category.REIDENTIFICATION else "",
     )
 
 
@@ -309,8 +312,6 @@ class BankGroup:
 
 def bank_overview(study: Study, *, samples: int = 4) -> list[BankGroup]:
     """The bank at a glance: per disorder and kind, how many portraits, in which roles, and a few of them."""
-    from survey.models import Portrait  # the one read of portraits here
-
     groups: dict[tuple[str, str], list[tuple[int, str]]] = {}
     rows = Portrait.objects.filter(study=study).order_by("disorder__code", "kind", "content_hash").values_list(
         "id", "disorder__code", "kind", "used_in_training", "role")

@@ -407,10 +407,6 @@ def _finish_if_done(session: QuizSession, now: datetime) -> None:
         session.save(update_fields=["stage", "finished_at"])
 
 
-def _is_overdue(question: Question, now: datetime) -> bool:
-    return question.is_overdue(now)
-
-
 def _require_running(session: QuizSession) -> None:
     if session.ended_at is not None:
         raise SessionEnded("This session was ended by the study's coordinator.")
@@ -440,7 +436,7 @@ def session_current_question(
         while (question := _first_unanswered(session, with_disorder=True)) is not None:
             if question.served_at is None:
                 return _serve(question, now) if serve else question
-            if not _is_overdue(question, now):
+            if not question.is_overdue(now):
                 return question
             _record_timeout(question)
         _finish_if_done(session, now)
@@ -536,7 +532,7 @@ def answer_submit(
             raise TooEarly(question.arming_delay_ms)
         # Answered before the page reported the reveal (no script, or a lost request): the clock is fixed now.
         _fix_clock(question, start)
-        if _is_overdue(question, now):
+        if question.is_overdue(now):
             answer = _record_timeout(question, late_choice=choice or "")
         elif choice is None:
             answer = _record(

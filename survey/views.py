@@ -20,7 +20,7 @@ from survey.api.auth import coordinated_study, session_from_authorization, studi
 from survey.delivery import image_response
 from survey.forms import ConsentForm, ParticipantIdForm, PortraitUploadForm, ProfileForm, ResumeForm
 from survey.image_bank import ImportRejected, bank_import_uploads
-from survey.models import Category, Invite, Portrait, QuizSession, Study
+from survey.models import Invite, Portrait, QuizSession, Study
 from survey.security import invite_attempt_allowed
 
 SESSION_KEY = "survey_access_token"
@@ -125,8 +125,6 @@ def quiz(request: HttpRequest) -> HttpResponse:
         "study": session.study,
         "question": selectors.question_view(question),
         "previous_outcome": selectors.previous_outcome(session),
-        # The reference image's caption names its disorder, as the prompt does; only where it is not the answer.
-        "reference_of": question.disorder.name if question.category == Category.REIDENTIFICATION else "",
     })
 
 
