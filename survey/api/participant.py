@@ -6,6 +6,8 @@ beyond its opaque per-session URL.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -206,10 +208,7 @@ def image_url(token: str) -> str:
 
 def question_payload(view: QuestionView, intro: selectors.CategoryIntro | None = None) -> dict:
     return {
-        "intro": None if intro is None else {
-            **{k: v for k, v in intro.__dict__.items() if k != "practice_result"},
-            "practice_result": None if intro.practice_result is None else intro.practice_result.__dict__,
-        },
+        "intro": None if intro is None else asdict(intro),
         "id": view.id, "practice": view.is_practice, "position": view.position, "total": view.total,
         "category": view.category, "prompt": view.prompt,
         "stimulus_urls": [image_url(t) for t in view.stimulus_tokens],
