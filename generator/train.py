@@ -243,10 +243,10 @@ class Trainer:
             ids = [self.process.device.index] if self.process.device.type == "cuda" else None
             # buffers (the class w averages) are kept equal by all-reduced updates, not broadcast
             self.G_step = DistributedDataParallel(
-                self.styled, device_ids=ids, broadcast_buffers=False
+                self.styled, device_ids=ids, forward_sync_buffers=False
             )
             self.D_step = DistributedDataParallel(
-                self.state.D, device_ids=ids, broadcast_buffers=False
+                self.state.D, device_ids=ids, forward_sync_buffers=False
             )
 
     @property
