@@ -52,6 +52,11 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     process = start_process(args.device)  # one process, or this rank of torchrun's
+    try:
+        train.shards(process.world_size)
+    except ValueError as exc:
+        print(f"python -m generator train: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     if process.is_main:
         print(f"device: {device_name(process.device)}", file=sys.stderr)
     path = run_training(

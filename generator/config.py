@@ -133,10 +133,10 @@ class TrainConfig:
         batch does not split evenly."""
         per_shard = self.batch_gpu or self.batch // world_size
         if per_shard < 1 or self.batch % (per_shard * world_size):
+            shown = self.batch_gpu or "batch / processes"
             raise ValueError(
-                f"batch {self.batch} does not split into {world_size} processes of shards of "
-                f"{per_shard or self.batch_gpu} images; choose --batch a multiple of "
-                f"{world_size} x --batch-gpu"
+                f"batch {self.batch} does not split into shards of {shown} images over "
+                f"{world_size} process(es); choose --batch a multiple of --batch-gpu x processes"
             )
         return per_shard, self.batch // (per_shard * world_size)
 

@@ -223,3 +223,24 @@ def test_ada_shows_d_augmented_real_images(phantom_data: Path) -> None:
 
     assert all(tuple(x.flatten().tolist()) in dataset for x in real_inputs(0.0, 0.0))
     assert not any(tuple(x.flatten().tolist()) in dataset for x in real_inputs(0.6, 1.0))
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["--batch", "6", "--batch-gpu", "4"], "does not split"),
+        (["--style-mixing", "2"], "style_mixing must be a probability"),
+    ],
+)
+def test_the_train_cli_refuses_bad_options_in_one_line(
+    phantom_data: Path, tmp_path: Path, flags: list[str], says: str
+) -> None:
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "generator", "train", str(phantom_data), "--config", "tiny"]
+    command += ["--out", str(tmp_path), "--steps", "1", "--device", "cpu", *flags]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and says in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())  # nothing written
