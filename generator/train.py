@@ -294,7 +294,7 @@ def _discriminator_phase(t: Trainer, stats: dict[str, float]) -> None:
     for i, shard in enumerate(t.shards):
         labels_g, g = shard_streams(t.seed, state.step, shard, "D", t.device)
         real_idx = t.sampler.real_indices(n, labels_g)
-        real = to_float(t.data.images[real_idx]).to(t.device)
+        real = to_float(t.data.images[real_idx].to(t.device))  # uint8 travels, a quarter of fp32
         real_labels = t.data.labels[real_idx].to(t.device)
         fake_labels, z, noise, mix = t.latents(n, labels_g, g)
         with torch.no_grad(), t.autocast():

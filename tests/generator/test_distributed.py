@@ -18,6 +18,7 @@ from generator.checkpoint import load_checkpoint_file
 from generator.config import PRESETS, TrainConfig
 from generator.train import EXPORT, LATEST, LOG, run_training
 
+pytestmark = pytest.mark.slow  # three Python processes start (torchrun and two ranks)
 TINY = PRESETS["tiny"]
 REPO = Path(__file__).resolve().parents[2]
 # every option that keeps state across processes is on: R1 (step 0), style mixing, path length

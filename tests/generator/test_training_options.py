@@ -30,12 +30,13 @@ TINY = PRESETS["tiny"]
 CPU = torch.device("cpu")
 
 
-def _trainer(data_dir: Path, **options: object) -> Trainer:
+def _trainer(data_dir: Path, device: torch.device = CPU, **options: object) -> Trainer:
     data = load_image_set(data_dir, 16)
     config = NetworkConfig.from_json(TINY.to_json() | {"num_classes": len(data.disorders)})
     train = TrainConfig(batch=4, unaffected_factor=2.0, **options)  # type: ignore[arg-type]
     sampler = BalancedSampler(data.labels, class_weights(data.disorders, 2.0))
-    return Trainer(build_state(config, train, CPU, seed=0), data, sampler, train, 0, Process(CPU))
+    state = build_state(config, train, device, seed=0)
+    return Trainer(state, data, sampler, train, 0, Process(device))
 
 
 # --- precision
@@ -96,11 +97,21 @@ def test_each_shard_phase_and_step_has_its_own_reproducible_stream() -> None:
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_latents_and_noise_are_drawn_on_the_training_device(phantom_data: Path) -> None:
-    t = _trainer(phantom_data)
-    t = Trainer(t.state, t.data, t.sampler, t.train, 0, Process(torch.device("cuda")))
+    t = _trainer(phantom_data, device=torch.device("cuda"))
     labels_g, g = shard_streams(0, 0, 0, "G", torch.device("cuda"))
     _, z, noise, _ = t.latents(4, labels_g, g)
     assert g.device.type == "cuda" and z.is_cuda and all(n.is_cuda for n in noise)
+    stats = train_step(t)  # a whole step on the GPU
+    assert all(torch.isfinite(torch.tensor(v)) for v in stats.values())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_bf16_trains_on_cuda_and_stays_finite(phantom_data: Path, tmp_path: Path) -> None:
+    train = TrainConfig(batch=4, r1_interval=1, pl_weight=2.0, pl_interval=1, precision="bf16")
+    process = Process(torch.device("cuda"))
+    run_training(phantom_data, tmp_path, TINY, train, steps=2, process=process)
+    for name, tensor in load_checkpoint_file(tmp_path / LATEST).tensors.items():
+        assert torch.isfinite(tensor.float()).all(), name
 
 
 # --- style mixing
