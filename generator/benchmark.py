@@ -1,5 +1,6 @@
 """`python -m generator.benchmark CKPT`: batched vs one-image-per-forward sampling, latent-average time,
-and the gates' (evaluation's) images/s beside sampling's."""
+and the gates' (evaluation's) images/s beside sampling's. With --train: training images/s (one
+process) at a batch and precision, e.g. `--untrained real256 --train --batch 256 --precision bf16`."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from generator.averages import latent_average
-from generator.config import PRESETS
+from generator.config import PRECISIONS, PRESETS, NetworkConfig, TrainConfig
+from generator.data import BalancedSampler, ImageSet, class_weights
 from generator.device import device_name, resolve_device
+from generator.distributed import Process
 from generator.gates.pipeline import GateSet, build_gates
 from generator.gates.privacy import PrivacyReference
 from generator.model import LoadedGenerator, load_generator
@@ -119,6 +122,70 @@ def print_compute_rate(model: LoadedGenerator, label: int, batched: float, loop:
     )
 
 
+def random_image_set(config: NetworkConfig, images: int) -> ImageSet:
+    """Random uint8 portraits, every class present: a step's cost does not depend on the pixels."""
+    g = torch.Generator().manual_seed(0)
+    res = config.resolution
+    return ImageSet(
+        images=torch.randint(0, 256, (images, 3, res, res), dtype=torch.uint8, generator=g),
+        labels=torch.arange(images) % config.num_classes,
+        individuals=[f"random{i}" for i in range(images)],
+        disorders=[f"class{i}" for i in range(config.num_classes)],
+        manifest_sha256="",
+    )
+
+
+def training_images_per_second(
+    config: NetworkConfig, train: TrainConfig, device: torch.device, steps: int, warmup: int
+) -> tuple[float, float, float]:
+    """(images/s, seconds per step, images per CPU second of this process) of full training steps
+    (D with lazy R1, G, EMA) on one process, timed after `warmup` steps; steps should span the R1
+    interval for R1's share to be counted. On a shared CPU the CPU-time figure is the steadier one."""
+    from generator.train import Trainer, build_state, train_step
+
+    data = random_image_set(config, max(train.batch, 4 * config.num_classes))
+    sampler = BalancedSampler(data.labels, class_weights(data.disorders, train.unaffected_factor))
+    state = build_state(config, train, device, seed=0)
+    trainer = Trainer(state, data, sampler, train, 0, Process(device))
+    for _ in range(warmup):
+        train_step(trainer)
+    _sync(device)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        train_step(trainer)
+    _sync(device)
+    seconds = (time.perf_counter() - start) / steps
+    cpu_seconds = (time.process_time() - cpu_start) / steps
+    return train.batch / seconds, seconds, train.batch / cpu_seconds
+
+
+def print_training_rate(
+    config: NetworkConfig, args: argparse.Namespace, device: torch.device
+) -> None:
+    train = TrainConfig(
+        batch=args.batch,
+        precision=args.precision,
+        style_mixing=args.style_mixing,
+        pl_weight=args.pl_weight,
+        ada_target=args.ada_target,
+    )
+    print(
+        f"training: {config.resolution} px, batch {train.batch}, {train.precision}, "
+        f"R1 every {train.r1_interval} steps, style mixing {train.style_mixing}, "
+        f"path length {'every ' + str(train.pl_interval) + ' steps' if train.pl_weight else 'off'}, "
+        f"ADA {'on' if train.ada_target else 'off'}; {args.train_steps} steps after "
+        f"{args.warmup_steps} warm-up"
+    )
+    rate, seconds, per_cpu_second = training_images_per_second(
+        config, train, device, args.train_steps, args.warmup_steps
+    )
+    print(f"training:                   {rate:8.1f} images/s  ({seconds * 1000:.1f} ms per step)")
+    if device.type == "cpu":
+        print(
+            f"training per CPU second:    {per_cpu_second:8.1f} images  (this process's CPU time)"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m generator.benchmark", description=__doc__)
     parser.add_argument(
@@ -142,6 +209,15 @@ def main(argv: list[str] | None = None) -> None:
         default=1350,
         help="training portraits in the privacy gate's search (bundled model: 1,350)",
     )
+    parser.add_argument(
+        "--train", action="store_true", help="time training steps instead of sampling"
+    )
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="with --train")
+    parser.add_argument("--train-steps", type=int, default=16, help="timed steps, with --train")
+    parser.add_argument("--warmup-steps", type=int, default=2, help="untimed steps, with --train")
+    parser.add_argument("--style-mixing", type=float, default=0.0, help="with --train")
+    parser.add_argument("--pl-weight", type=float, default=0.0, help="with --train")
+    parser.add_argument("--ada-target", type=float, default=0.0, help="with --train")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -152,6 +228,10 @@ def main(argv: list[str] | None = None) -> None:
         model = untrained_model(args.untrained, device)
     else:
         parser.error("give a checkpoint or --untrained PRESET")
+    if args.train:
+        print(f"device: {device_name(model.device)}")
+        print_training_rate(model.config, args, model.device)
+        return
     label = 0
     print(
         f"device: {device_name(model.device)}; checkpoint {model.checkpoint_id}, {model.config.resolution} px"

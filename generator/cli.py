@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from generator.config import TrainConfig, load_network_config
+from generator.config import PRECISIONS, TrainConfig, load_network_config
 from generator.device import device_name, resolve_device
 
 
@@ -34,17 +34,31 @@ def _setup(args: argparse.Namespace) -> torch.device:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from generator.distributed import end_process, start_process
     from generator.train import run_training
 
-    device = _setup(args)
     overrides = {
         f.name: getattr(args, f.name)
         for f in fields(TrainConfig)
         if getattr(args, f.name, None) is not None
     }
-    train = TrainConfig(**overrides)
+    try:
+        train = TrainConfig(**overrides)
+    except ValueError as exc:  # a user's option, not a bug: one line, exit status 2
+        print(f"python -m generator train: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     config = load_network_config(args.config)
     command = "python -m generator " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    process = start_process(args.device)  # one process, or this rank of torchrun's
+    try:
+        train.shards(process.world_size)
+    except ValueError as exc:
+        print(f"python -m generator train: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if process.is_main:
+        print(f"device: {device_name(process.device)}", file=sys.stderr)
     path = run_training(
         args.data_dir,
         args.out,
@@ -52,13 +66,15 @@ def cmd_train(args: argparse.Namespace) -> None:
         train,
         steps=args.steps,
         seed=args.seed,
-        device=device,
         classifier_path=args.classifier,
         resume=args.resume,
         init_from=args.init_from,
         command=command,
+        process=process,
     )
-    print(f"exported {path}")
+    end_process(process)
+    if process.is_main:
+        print(f"exported {path}")
 
 
 def cmd_train_classifier(args: argparse.Namespace) -> None:
@@ -507,6 +523,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--ema-half-life-images", dest="ema_half_life_images", type=int)
     p.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
+    p.add_argument(
+        "--batch-gpu",
+        dest="batch_gpu",
+        type=int,
+        help="images per process per pass (default: batch / processes); smaller ones accumulate",
+    )
+    p.add_argument("--precision", choices=PRECISIONS, help="fp32 (default) or bf16 autocast")
+    p.add_argument(
+        "--style-mixing",
+        dest="style_mixing",
+        type=float,
+        help="probability of mixing a second z's styles from a random layer on (StyleGAN2: 0.9)",
+    )
+    p.add_argument(
+        "--pl-weight",
+        dest="pl_weight",
+        type=float,
+        help="path-length weight (0 = off; StyleGAN2: 2)",
+    )
+    p.add_argument("--pl-interval", dest="pl_interval", type=int, help="lazy path-length interval")
+    p.add_argument(
+        "--ada-target",
+        dest="ada_target",
+        type=float,
+        help="adaptive augmentation's target r_t (0 = off; ADA: 0.6)",
+    )
+    p.add_argument("--ada-interval", dest="ada_interval", type=int, help="steps between p updates")
+    p.add_argument(
+        "--ada-speed-images",
+        dest="ada_speed_images",
+        type=int,
+        help="images over which ADA's p may go from 0 to 1 (ADA: 500000)",
+    )
     _add_device(p)
     p.set_defaults(func=cmd_train)
 

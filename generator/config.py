@@ -61,6 +61,9 @@ class NetworkConfig:
         return [f"{k}: {a[k]!r} != {b[k]!r}" for k in a if a[k] != b[k]]
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation settings; stored as provenance, free to change between runs."""
@@ -83,6 +86,59 @@ class TrainConfig:
     # patterns that excite the classifier (unaugmented, runs from scratch collapsed into those)
     gestalt_view: str = "blur,color,translation"
     checkpoint_every: int = 500  # steps between resumable checkpoints
+    # images each process puts through the networks at once; the global batch is split into
+    # batch / batch_gpu shards, each with its own random stream, spread over the processes and
+    # accumulated; 0 = batch / number of processes (one shard each)
+    batch_gpu: int = 0
+    precision: str = "fp32"  # fp32, or bf16 autocast (R1, path length, losses and EMA in fp32)
+    style_mixing: float = 0.0  # probability that an image's later layers take a second z's w
+    pl_weight: float = 0.0  # path-length regularisation weight; 0 turns it off (StyleGAN2: 2)
+    pl_interval: int = 4  # lazy path-length regularisation: every this many steps, scaled up
+    pl_decay: float = 0.01  # decay of the running mean of path lengths
+    pl_batch_shrink: int = 2  # the regularisation pass uses batch / this images
+    ada_target: float = 0.0  # ADA's target for r_t = E[sign(D(real))]; 0 = off (ADA: 0.6)
+    ada_interval: int = 4  # steps between adjustments of the augmentation probability p
+    ada_speed_images: int = 500_000  # images over which p may travel from 0 to 1
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.batch < 1:
+            problems.append(f"batch must be at least 1, got {self.batch}")
+        if self.batch_gpu < 0:
+            problems.append(f"batch_gpu must be 0 (automatic) or positive, got {self.batch_gpu}")
+        if self.precision not in PRECISIONS:
+            problems.append(
+                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+            )
+        if not 0.0 <= self.style_mixing <= 1.0:
+            problems.append(f"style_mixing must be a probability, got {self.style_mixing}")
+        if not 0.0 <= self.ada_target < 1.0:
+            problems.append(f"ada_target must be in [0, 1) (0 = off), got {self.ada_target}")
+        for name in (
+            "r1_interval",
+            "pl_interval",
+            "pl_batch_shrink",
+            "ada_interval",
+            "ada_speed_images",
+        ):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.pl_weight < 0:
+            problems.append(f"pl_weight must not be negative, got {self.pl_weight}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def shards(self, world_size: int) -> tuple[int, int]:
+        """(images per shard, shards per process) for `world_size` processes; ValueError when the
+        batch does not split evenly."""
+        per_shard = self.batch_gpu or self.batch // world_size
+        if per_shard < 1 or self.batch % (per_shard * world_size):
+            shown = self.batch_gpu or "batch / processes"
+            raise ValueError(
+                f"batch {self.batch} does not split into shards of {shown} images over "
+                f"{world_size} process(es); choose --batch a multiple of --batch-gpu x processes"
+            )
+        return per_shard, self.batch // (per_shard * world_size)
 
 
 PRESETS: dict[str, NetworkConfig] = {

@@ -9,6 +9,8 @@ unlike a soft rank it has no temperature to tune. The hard rank is still reporte
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -26,6 +28,26 @@ def r1_penalty(real_scores: torch.Tensor, real_images: torch.Tensor) -> torch.Te
     """Mean squared gradient norm of D on real images (real_images must require grad)."""
     (grad,) = torch.autograd.grad(real_scores.sum(), real_images, create_graph=True)
     return grad.pow(2).flatten(1).sum(dim=1).mean()
+
+
+def path_lengths(
+    images: torch.Tensor, ws: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """StyleGAN2's path length per sample: |J_w^T y| with y ~ N(0, I) / sqrt(H W), where J is the
+    Jacobian of the images with respect to their per-layer styles ws [B, num_ws, w_dim] (which
+    must require grad); the norm is the root of the mean over layers of the squared norms."""
+    h, w = images.shape[2], images.shape[3]
+    y = torch.randn(
+        images.shape, generator=generator, device=images.device, dtype=torch.float32
+    ) / math.sqrt(h * w)
+    (grad,) = torch.autograd.grad((images.float() * y).sum(), ws, create_graph=True)
+    return grad.float().square().sum(dim=2).mean(dim=1).sqrt()
+
+
+def path_length_penalty(lengths: torch.Tensor, running_mean: float) -> torch.Tensor:
+    """Squared deviation of the path lengths from their running mean: a fixed-size step in w
+    should change the image by a fixed amount, whatever the direction."""
+    return (lengths - running_mean).square().mean()
 
 
 class GestaltLoss(nn.Module):

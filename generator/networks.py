@@ -70,8 +70,16 @@ class MappingNetwork(nn.Module):
 
     @torch.no_grad()
     def _update_w_avg(self, w: torch.Tensor, labels: torch.Tensor) -> None:
-        for c in labels.unique().tolist():
-            batch_mean = w[labels == c].mean(dim=0)
+        sums = torch.zeros_like(self.w_avg).index_add_(0, labels, w.to(self.w_avg.dtype))
+        self.update_w_avg_from_sums(sums, torch.bincount(labels, minlength=self.num_classes))
+
+    @torch.no_grad()
+    def update_w_avg_from_sums(self, sums: torch.Tensor, counts: torch.Tensor) -> None:
+        """Move each class's running average towards its batch mean, sums[c] / counts[c]; a class
+        absent from the batch keeps its average. Training over several processes passes the sums
+        and counts of all of them, so every process keeps the same averages."""
+        for c in torch.nonzero(counts).flatten().tolist():
+            batch_mean = sums[c] / counts[c]
             if not bool(self.w_avg_seen[c]):  # start at the first estimate, not at zero
                 self.w_avg[c] = batch_mean
                 self.w_avg_seen[c] = True
@@ -98,9 +106,15 @@ class SynthesisNetwork(nn.Module):
         self.noise_resolutions = [4] + [r for r in res[1:] for _ in range(2)]
 
     def make_noise(
-        self, batch: int, generator: torch.Generator | None = None
+        self,
+        batch: int,
+        generator: torch.Generator | None = None,
+        device: torch.device | str = "cpu",  # where to draw: the generator's device
     ) -> list[torch.Tensor]:
-        return [torch.randn(batch, 1, r, r, generator=generator) for r in self.noise_resolutions]
+        return [
+            torch.randn(batch, 1, r, r, generator=generator, device=device)
+            for r in self.noise_resolutions
+        ]
 
     @property
     def num_ws(self) -> int:
