@@ -483,6 +483,28 @@ def test_an_imported_generator_reproduces_nvlabs_images_and_w(
     assert not marker.exists()
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", REFERENCES)
+def test_on_cuda_an_imported_generator_still_reproduces_nvlabs(imported: dict, name: str) -> None:
+    """generate_batch autocasts on CUDA; imported networks keep float32 (Fourier phases)."""
+    ckpt, ref, _ = imported[name]
+    model = load_generator(ckpt, device="cuda")
+    for i, (seed, label) in enumerate(zip(ref["meta"]["seeds"], ref["labels"].tolist(), strict=True)):
+        image = generate_batch(model, label, [seed], 0.7).float().cpu()
+        assert (image - torch.from_numpy(ref["img/0.7"][i : i + 1])).abs().max() <= TOLERANCE
+
+
+def test_imported_networks_ignore_autocast(imported: dict) -> None:
+    """Under bf16 autocast (what sampling uses on CUDA) the images stay NVlabs' float32 ones."""
+    ckpt, ref, _ = imported["sg3r-cond-32"]
+    model = load_generator(ckpt, device="cpu")
+    z, labels = torch.from_numpy(ref["z"]), torch.from_numpy(ref["labels"]).long()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        image = model.generator(z, labels, truncation=0.7)
+    assert image.dtype == torch.float32
+    assert (image - torch.from_numpy(ref["img/0.7"])).abs().max() <= 1e-5
+
+
 def test_sample_on_an_imported_file_writes_nvlabs_images(
     imported: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -651,3 +673,26 @@ def test_a_booby_trapped_reference_snapshot_never_runs_its_code(tmp_path: Path, 
     with pytest.raises(RuntimeError, match="_reconstruct_persistent_obj was called"):
         pickle.loads(snapshot.read_bytes())
     assert trap.exists()
+
+
+def test_fill_pool_fills_a_study_from_an_imported_model(
+    imported: dict, db: None, image_bank_root: Path
+) -> None:
+    """The README's route: import-nvlabs, then manage.py fill_pool SLUG --checkpoint MODEL."""
+    from django.core.management import call_command
+
+    from survey.models import Portrait
+    from tests.survey.factories import DisorderFactory, StudyFactory
+
+    ckpt, _, _ = imported["sg3r-cond-32"]
+    study = StudyFactory(slug="sg3", disorders=[DisorderFactory(code="a"), DisorderFactory(code="c")])
+    out = io.StringIO()
+    call_command("fill_pool", "sg3", checkpoint=str(ckpt), per_disorder=2, latent_samples=32,
+                 device="cpu", stdout=out)  # fmt: skip
+    synthetic = Portrait.objects.filter(study=study, kind="synthetic")
+    assert synthetic.count() == 4
+    assert Portrait.objects.filter(study=study, kind="latent_average").count() == 2
+    assert set(Portrait.objects.values_list("checkpoint_id", flat=True)) == {
+        load_checkpoint_file(ckpt).checkpoint_id
+    }
+    assert "Added 4 synthetic portraits and 2 latent averages to sg3." in out.getvalue()
