@@ -662,7 +662,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", dest="out_opt", type=Path, help="same as the OUT argument")
     p.add_argument("--classes", help="class names in label order: a,b,c")
     p.add_argument(
-        "--classes-file", dest="classes_file", type=Path, help="class names, one a line, in label order"
+        "--classes-file",
+        dest="classes_file",
+        type=Path,
+        help="class names, one a line, in label order",
     )
     p.add_argument(
         "--mapping-only",

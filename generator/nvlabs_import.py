@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -198,7 +199,9 @@ def _sg2_layer(record: PersistentRecord, where: str, problems: list[str]) -> dic
     if weight is None:
         raise NVlabsError(f"{where}.weight is missing")
     if _value(record, "activation", "lrelu") != "lrelu":
-        problems.append(f"{where}: activation {_value(record, 'activation')!r}; only lrelu is built")
+        problems.append(
+            f"{where}: activation {_value(record, 'activation')!r}; only lrelu is built"
+        )
     problems.extend(_dense_problems(record.child("affine"), f"{where}.affine"))
     use_noise = record.buffers.get("noise_const") is not None
     if use_noise != bool(_value(record, "use_noise", True)):
@@ -226,7 +229,9 @@ def stylegan2_spec(g: PersistentRecord) -> dict[str, Any]:
     blocks = []
     for name, block in synthesis.modules.items():
         if block is None or block.class_name != "SynthesisBlock":
-            problems.append(f"synthesis.{name}: a {getattr(block, 'class_name', None)}, not a SynthesisBlock")
+            problems.append(
+                f"synthesis.{name}: a {getattr(block, 'class_name', None)}, not a SynthesisBlock"
+            )
             continue
         where = f"synthesis.{name}"
         res = int(_value(block, "resolution"))
@@ -279,7 +284,9 @@ def stylegan2_spec(g: PersistentRecord) -> dict[str, Any]:
                 "filter_shape": _shape(skip, "resample_filter"),
             }
         if (spec["skip"] is not None) != (arch == "resnet" and not first):
-            problems.append(f"{where}: architecture {arch!r} but skip shortcut {'present' if spec['skip'] else 'absent'}")
+            problems.append(
+                f"{where}: architecture {arch!r} but skip shortcut {'present' if spec['skip'] else 'absent'}"
+            )
         blocks.append(spec)
     if problems:
         raise NVlabsError("the StyleGAN2 synthesis does not map exactly: " + "; ".join(problems))
@@ -300,13 +307,18 @@ def _sg3_layer(record: PersistentRecord, name: str, problems: list[str]) -> dict
     weight = record.parameters["weight"]
     is_torgb = bool(_value(record, "is_torgb"))
     in_size, out_size = _pair(_value(record, "in_size")), _pair(_value(record, "out_size"))
-    in_rate, out_rate = float(_value(record, "in_sampling_rate")), float(_value(record, "out_sampling_rate"))
+    in_rate, out_rate = (
+        float(_value(record, "in_sampling_rate")),
+        float(_value(record, "out_sampling_rate")),
+    )
     kwargs = record.init_kwargs
     relu_up = 1 if is_torgb else float(kwargs.get("lrelu_upsampling", 2))
     tmp_rate = float(record.attributes.get("tmp_sampling_rate", max(in_rate, out_rate) * relu_up))
-    up, down = int(round(tmp_rate / in_rate)), int(round(tmp_rate / out_rate))
+    up, down = round(tmp_rate / in_rate), round(tmp_rate / out_rate)
     if in_rate * up != tmp_rate or out_rate * down != tmp_rate:
-        problems.append(f"{where}: sampling rates {in_rate}, {out_rate} are not integer ratios of {tmp_rate}")
+        problems.append(
+            f"{where}: sampling rates {in_rate}, {out_rate} are not integer ratios of {tmp_rate}"
+        )
     filter_size = int(kwargs.get("filter_size", 6))
     up_taps = filter_size * up if up > 1 and not is_torgb else 1
     down_taps = filter_size * down if down > 1 and not is_torgb else 1
@@ -358,12 +370,16 @@ def stylegan3_spec(g: PersistentRecord) -> dict[str, Any]:
     synthesis = g.child("synthesis")
     fourier = synthesis.child("input")
     problems = _dense_problems(fourier.child("affine"), "synthesis.input.affine")
-    names = synthesis.attributes.get("layer_names") or [n for n in synthesis.modules if n != "input"]
+    names = synthesis.attributes.get("layer_names") or [
+        n for n in synthesis.modules if n != "input"
+    ]
     layers = [_sg3_layer(synthesis.child(n), n, problems) for n in names]
     num_layers = synthesis.init_kwargs.get("num_layers", synthesis.attributes.get("num_layers", 14))
     if len(layers) != int(num_layers) + 1 or not layers[-1]["is_torgb"]:
-        problems.append(f"synthesis: {len(layers)} layers for num_layers={num_layers}, the last not ToRGB")
-    for a, b in zip(layers, layers[1:]):
+        problems.append(
+            f"synthesis: {len(layers)} layers for num_layers={num_layers}, the last not ToRGB"
+        )
+    for a, b in pairwise(layers):
         if a["out_channels"] != b["in_channels"] or a["out_size"] != b["in_size"]:
             problems.append(f"synthesis.{a['name']} -> {b['name']}: shapes do not chain")
     size = _pair(_value(fourier, "size"))
@@ -402,7 +418,9 @@ def convert_synthesis(g: PersistentRecord) -> tuple[dict[str, Any], dict[str, to
         raise NVlabsError(f"img_channels={channels}: the study's portraits are RGB (3 channels)")
     resolution = g.init_kwargs.get("img_resolution", spec["resolution"])
     if int(resolution) != spec["resolution"]:
-        raise NVlabsError(f"img_resolution={resolution}, but the synthesis ends at {spec['resolution']} px")
+        raise NVlabsError(
+            f"img_resolution={resolution}, but the synthesis ends at {spec['resolution']} px"
+        )
     ours = SYNTHESIS[spec["kind"]](spec).state_dict()
     theirs = {k: v.float() for k, v in g.child("synthesis").named_tensors().items()}
     problems = [f"synthesis.{k}: not in the snapshot" for k in sorted(set(ours) - set(theirs))]
@@ -489,7 +507,12 @@ def import_nvlabs(
     }
     if synthesis is None:
         ckpt_id = save_checkpoint(
-            out, kind=MAPPING_KIND, config=config, disorders=names, provenance=provenance, tensors=tensors
+            out,
+            kind=MAPPING_KIND,
+            config=config,
+            disorders=names,
+            provenance=provenance,
+            tensors=tensors,
         )
         return ImportResult(ckpt_id, arch, MAPPING_KIND)
     spec, synthesis_state = synthesis

@@ -244,7 +244,9 @@ class SG2Block(nn.Module):
             x = self.conv0(x, next(styles))
             x = self.conv1(x, next(styles))
         if img is not None:
-            img = upfirdn2d(img, self.resample_filter, up=2, padding=_up2_padding(self.resample_filter), gain=4)
+            img = upfirdn2d(
+                img, self.resample_filter, up=2, padding=_up2_padding(self.resample_filter), gain=4
+            )
         if self.torgb is not None:
             rgb = self.torgb(x, next(styles))
             img = rgb if img is None else img + rgb
@@ -275,7 +277,9 @@ class StyleGAN2Synthesis(nn.Module):
     def num_ws(self) -> int:
         return self._num_ws
 
-    def make_noise(self, batch: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+    def make_noise(
+        self, batch: int, generator: torch.Generator | None = None
+    ) -> list[torch.Tensor]:
         return []
 
     def forward(self, w: torch.Tensor, noise: list[torch.Tensor] | None = None) -> torch.Tensor:
@@ -322,7 +326,9 @@ class FourierInput(nn.Module):
         translation = torch.eye(3, device=w.device).repeat(b, 1, 1)
         translation[:, 0, 2], translation[:, 1, 2] = -t[:, 2], -t[:, 3]
         transform = rotation @ translation @ self.transform.unsqueeze(0)
-        phases = self.phases.unsqueeze(0) + (self.freqs.unsqueeze(0) @ transform[:, :2, 2:]).squeeze(2)
+        phases = self.phases.unsqueeze(0) + (
+            self.freqs.unsqueeze(0) @ transform[:, :2, 2:]
+        ).squeeze(2)
         freqs = self.freqs.unsqueeze(0) @ transform[:, :2, :2]  # [B, C, 2]
         fade = (freqs.norm(dim=2) - self.bandwidth) / (self.sampling_rate / 2 - self.bandwidth)
         amplitudes = (1 - fade).clamp(0, 1)
@@ -404,7 +410,9 @@ class StyleGAN3Synthesis(nn.Module):
     def num_ws(self) -> int:
         return len(self.layer_names) + 1  # the input's style, then one per layer
 
-    def make_noise(self, batch: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+    def make_noise(
+        self, batch: int, generator: torch.Generator | None = None
+    ) -> list[torch.Tensor]:
         return []
 
     def forward(self, w: torch.Tensor, noise: list[torch.Tensor] | None = None) -> torch.Tensor:
@@ -466,7 +474,9 @@ class ImportedGenerator(nn.Module):
         super().__init__()
         kind = synthesis_spec.get("kind")
         if kind not in SYNTHESIS:
-            raise ValueError(f"unknown imported synthesis kind {kind!r}; this code reads {sorted(SYNTHESIS)}")
+            raise ValueError(
+                f"unknown imported synthesis kind {kind!r}; this code reads {sorted(SYNTHESIS)}"
+            )
         self.mapping = MappingNetwork(**mapping_config)
         self.synthesis = SYNTHESIS[kind](synthesis_spec)
 

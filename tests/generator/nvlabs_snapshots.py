@@ -151,7 +151,9 @@ def reference_generator(ref: dict[str, Any], marker: Path) -> Persistent:
     def build(path: str) -> Persistent:
         node = tree[path]
         prefix = f"{path}." if path else ""
-        params = {k: torch.from_numpy(ref[f"tensor/{prefix}{k}"].copy()) for k in node["parameters"]}
+        params = {
+            k: torch.from_numpy(ref[f"tensor/{prefix}{k}"].copy()) for k in node["parameters"]
+        }
         buffers = {
             k: torch.from_numpy(ref[f"tensor/{prefix}{k}"].copy()) if present else None
             for k, present in node["buffers"].items()

@@ -489,7 +489,9 @@ def test_on_cuda_an_imported_generator_still_reproduces_nvlabs(imported: dict, n
     """generate_batch autocasts on CUDA; imported networks keep float32 (Fourier phases)."""
     ckpt, ref, _ = imported[name]
     model = load_generator(ckpt, device="cuda")
-    for i, (seed, label) in enumerate(zip(ref["meta"]["seeds"], ref["labels"].tolist(), strict=True)):
+    for i, (seed, label) in enumerate(
+        zip(ref["meta"]["seeds"], ref["labels"].tolist(), strict=True)
+    ):
         image = generate_batch(model, label, [seed], 0.7).float().cpu()
         assert (image - torch.from_numpy(ref["img/0.7"][i : i + 1])).abs().max() <= TOLERANCE
 
@@ -528,7 +530,9 @@ def test_the_checkpoint_carries_its_provenance(imported: dict) -> None:
     assert p["init_kwargs"]["synthesis_kwargs"]["use_radial_filters"] is True
     assert p["w_avg"]["mode"] == "nvlabs" and p["noise_mode"] == "const"
     assert stored.config["synthesis"]["kind"] == "stylegan3"
-    assert torch.equal(stored.tensors["nvlabs.mapping.w_avg"], torch.from_numpy(ref["tensor/mapping.w_avg"]))
+    assert torch.equal(
+        stored.tensors["nvlabs.mapping.w_avg"], torch.from_numpy(ref["tensor/mapping.w_avg"])
+    )
     # the radial (2-D) down filters are NVlabs' own, stored as they were
     radial = [k for k, v in stored.tensors.items() if k.endswith("down_filter") and v.ndim == 2]
     assert radial
@@ -542,7 +546,7 @@ def test_images_do_not_depend_on_the_batch(imported: dict) -> None:
 
 
 def test_per_class_truncation_centres_by_default(imported: dict, tmp_path: Path) -> None:
-    _, ref, marker = imported["sg2ada-skip-cond-32"]
+    marker = imported["sg2ada-skip-cond-32"][2]
     snapshot = tmp_path / "s.pkl"
     write_reference_snapshot(FIXTURES / "sg2ada-skip-cond-32.npz", snapshot, marker)
     out = tmp_path / "g.safetensors"
@@ -563,7 +567,18 @@ def test_grid_averages_invert_and_evaluate_run_on_an_imported_model(
     imported: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ckpt, _, _ = imported["sg3r-cond-32"]
-    main(["grid", str(ckpt), "--out", str(tmp_path / "grid.png"), "--per-disorder", "2", "--device", "cpu"])
+    main(
+        [
+            "grid",
+            str(ckpt),
+            "--out",
+            str(tmp_path / "grid.png"),
+            "--per-disorder",
+            "2",
+            "--device",
+            "cpu",
+        ]
+    )
     assert Image.open(tmp_path / "grid.png").size[0] > 0
     main(["averages", str(ckpt), "--out", str(tmp_path / "avg.png"), "--n-latent", "64",
           "--n-pixel", "4", "--device", "cpu"])  # fmt: skip
@@ -627,7 +642,9 @@ def test_a_missing_synthesis_tensor_is_refused_naming_it(tmp_path: Path, trap: P
         ref["tree"]["synthesis.b8.conv0"]["parameters"].remove("noise_strength")
 
     path = _mutated_snapshot(tmp_path, trap, "sg2ada-skip-cond-32", drop_noise)
-    with pytest.raises(NVlabsError, match=r"synthesis\.b8\.conv0\.noise_strength: not in the snapshot"):
+    with pytest.raises(
+        NVlabsError, match=r"synthesis\.b8\.conv0\.noise_strength: not in the snapshot"
+    ):
         import_nvlabs(path, tmp_path / "g.safetensors", classes=["a", "b", "c"])
 
 
@@ -685,7 +702,9 @@ def test_fill_pool_fills_a_study_from_an_imported_model(
     from tests.survey.factories import DisorderFactory, StudyFactory
 
     ckpt, _, _ = imported["sg3r-cond-32"]
-    study = StudyFactory(slug="sg3", disorders=[DisorderFactory(code="a"), DisorderFactory(code="c")])
+    study = StudyFactory(
+        slug="sg3", disorders=[DisorderFactory(code="a"), DisorderFactory(code="c")]
+    )
     out = io.StringIO()
     call_command("fill_pool", "sg3", checkpoint=str(ckpt), per_disorder=2, latent_samples=32,
                  device="cpu", stdout=out)  # fmt: skip
