@@ -538,8 +538,15 @@ def test_the_checkpoint_carries_its_provenance(imported: dict) -> None:
     assert radial
 
 
-def test_images_do_not_depend_on_the_batch(imported: dict) -> None:
+@pytest.mark.parametrize("chunk", [1, 2, 64])
+def test_images_do_not_depend_on_the_batch_or_its_chunks(
+    imported: dict, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import generator.nvlabs_stylegan3 as stylegan3
+
     model = load_generator(imported["sg3t-cond-32"][0], device="cpu")
+    per_sample = model.generator.synthesis.per_sample_elements()
+    monkeypatch.setitem(stylegan3.CHUNK_ELEMENTS, "cpu", chunk * per_sample)
     together = generate_batch(model, 0, [3, 4, 5], 0.7)
     alone = torch.cat([generate_batch(model, 0, [s], 0.7) for s in (3, 4, 5)])
     torch.testing.assert_close(together, alone, atol=1e-6, rtol=0)
