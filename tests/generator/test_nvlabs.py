@@ -722,3 +722,32 @@ def test_fill_pool_fills_a_study_from_an_imported_model(
         load_checkpoint_file(ckpt).checkpoint_id
     }
     assert "Added 4 synthetic portraits and 2 latent averages to sg3." in out.getvalue()
+
+
+# ---- the operations ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("up", [2, 4])
+@pytest.mark.parametrize("separable", [True, False])
+@pytest.mark.parametrize("padding", [(0, 0, 0, 0), (3, 2, 3, 2), (-5, 7, 2, -3), (10, 9, 11, 8)])
+def test_polyphase_upsampling_is_the_zero_stuffing_definition(
+    up: int, separable: bool, padding: tuple[int, int, int, int]
+) -> None:
+    """upfirdn2d's fast path (transposed convolutions) against its definition: zeros inserted
+    after every pixel, padded or cropped, then a true convolution with the filter."""
+    from generator.nvlabs_ops import upfirdn2d
+
+    gen = torch.Generator().manual_seed(up)
+    x = torch.randn(2, 3, 9, 7, generator=gen)
+    taps = 6 * up
+    f = torch.randn(taps, generator=gen) if separable else torch.randn(taps, taps, generator=gen)
+    stuffed = torch.zeros(2, 3, 9 * up, 7 * up)
+    stuffed[:, :, ::up, ::up] = x
+    x0, x1, y0, y1 = padding
+    stuffed = F.pad(stuffed, [max(x0, 0), max(x1, 0), max(y0, 0), max(y1, 0)])
+    stuffed = stuffed[:, :, max(-y0, 0) : stuffed.shape[2] - max(-y1, 0),
+                      max(-x0, 0) : stuffed.shape[3] - max(-x1, 0)]  # fmt: skip
+    kernel = (f if not separable else torch.outer(f, f)).flip([0, 1]) * up**2
+    expected = F.conv2d(stuffed, kernel[None, None].repeat(3, 1, 1, 1), groups=3)
+    got = upfirdn2d(x, f, up=up, padding=padding, gain=up**2)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-4 * float(expected.abs().max()))
