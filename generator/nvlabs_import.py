@@ -460,7 +460,12 @@ def import_nvlabs(
     arch = architecture(g)
     config, state, global_w_avg = convert_mapping(g)
     conditional = config["embed_dim"] > 0
-    names = classes or ([] if conditional else ["unconditional"])
+    if conditional and not classes:
+        raise NVlabsError(
+            f"a conditional snapshot with {config['num_classes']} labels: name them with --classes "
+            "a,b,c or --classes-file FILE (the study's disorder codes, in label order)"
+        )
+    names = classes or ["unconditional"]
     if len(names) != config["num_classes"] or len(set(names)) != len(names) or not all(names):
         raise NVlabsError(
             f"--classes: {len(names)} names given ({', '.join(names)}); the snapshot needs {config['num_classes']} distinct ones, in label order"

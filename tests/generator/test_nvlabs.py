@@ -672,7 +672,7 @@ def test_cli_reports_and_fails_in_one_line(
     main(["import-nvlabs", str(snapshot)])
     assert json.loads(capsys.readouterr().out)["architecture"] == "StyleGAN3-R"
     (tmp_path / "classes.txt").write_text("a\nb\n")
-    for extra in (["--classes", "a,b"], ["--classes-file", str(tmp_path / "classes.txt")],
+    for extra in ([], ["--classes", "a,b"], ["--classes-file", str(tmp_path / "classes.txt")],
                   ["--classes-file", str(tmp_path / "absent.txt")]):  # fmt: skip
         with pytest.raises(SystemExit) as exit_:
             main(["import-nvlabs", str(snapshot), "--out", str(tmp_path / "g.safetensors"), *extra])
