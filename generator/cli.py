@@ -139,9 +139,11 @@ def cmd_import_nvlabs(args: argparse.Namespace) -> None:
         if out is None:  # no output asked for: report what the snapshot holds
             print(json.dumps(describe(read_snapshot(args.snapshot)), indent=2, default=str))
             return
+        if args.classes and args.classes_file:
+            raise NVlabsError("give --classes or --classes-file, not both")
         classes = args.classes
-        if classes and classes.startswith("@"):
-            classes = Path(classes[1:]).read_text(encoding="utf-8").replace("\n", ",")
+        if args.classes_file:  # one name a line, in label order
+            classes = args.classes_file.read_text(encoding="utf-8").replace("\n", ",")
         result = import_nvlabs(
             args.snapshot,
             out,
@@ -154,9 +156,8 @@ def cmd_import_nvlabs(args: argparse.Namespace) -> None:
     except (NVlabsError, OSError) as exc:
         print(f"import-nvlabs: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    print(f"wrote {out} (id {result.checkpoint_id}): the {result.architecture} mapping network")
-    for reason in result.not_converted:
-        print(f"  not converted: {reason}")
+    what = "mapping network" if result.kind == "mapping" else "generator"
+    print(f"wrote {out} (id {result.checkpoint_id}): the {result.architecture} {what}")
 
 
 def _gate_options(p: argparse.ArgumentParser) -> None:
@@ -702,17 +703,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "import-nvlabs",
-        help="read an NVlabs StyleGAN2-ADA/StyleGAN3 snapshot without running its code; convert "
-        "its mapping network",
+        help="convert an NVlabs StyleGAN2-ADA/StyleGAN3 snapshot into a generator checkpoint "
+        "without running its code (no OUT: report what it holds)",
     )
     p.add_argument("snapshot", type=Path, help="network-snapshot-*.pkl")
     p.add_argument("out", type=Path, nargs="?", help="checkpoint to write; none: print a report")
     p.add_argument("--out", dest="out_opt", type=Path, help="same as the OUT argument")
-    p.add_argument("--classes", help="class names in label order: a,b,c or @FILE (one a line)")
+    p.add_argument("--classes", help="class names in label order: a,b,c")
+    p.add_argument(
+        "--classes-file",
+        dest="classes_file",
+        type=Path,
+        help="class names, one a line, in label order",
+    )
     p.add_argument(
         "--mapping-only",
         action="store_true",
-        help="write the mapping network alone (the synthesis never maps exactly; see README)",
+        help="write the mapping network alone (w and per-class w averages, no images)",
     )
     p.add_argument(
         "--w-avg",

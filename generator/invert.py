@@ -152,7 +152,7 @@ def invert(
     if s.fit_pose:
         params.append({"params": [pose], "lr": s.pose_lr})
     noise = None
-    if s.optimise_noise:
+    if s.optimise_noise and synthesis.noise_resolutions:  # imported NVlabs networks have none
         g = torch.Generator().manual_seed(seed)
         noise = [m.to(dev).requires_grad_(True) for m in synthesis.make_noise(n, g)]
         params.append({"params": noise})

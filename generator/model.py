@@ -12,14 +12,15 @@ from generator.checkpoint import CheckpointError, load_checkpoint_file, load_mod
 from generator.config import NetworkConfig
 from generator.device import resolve_device
 from generator.networks import Generator
+from generator.nvlabs_networks import IMPORTED, ImportedConfig, ImportedGenerator
 
 
 @dataclass
 class LoadedGenerator:
-    generator: Generator  # EMA weights, eval mode, on `device`
+    generator: Generator | ImportedGenerator  # EMA weights, eval mode, on `device`
     disorders: list[str]  # class index -> disorder code
     checkpoint_id: str
-    config: NetworkConfig
+    config: NetworkConfig | ImportedConfig  # both give resolution, z_dim, w_dim, num_classes
     provenance: dict[str, Any]
     device: torch.device
 
@@ -39,7 +40,14 @@ def load_generator(
 ) -> LoadedGenerator:
     """Load the EMA generator; refuse a checkpoint whose config differs from `expected_config`."""
     ckpt = load_checkpoint_file(path, expected_kind="generator")
-    config = NetworkConfig.from_json(ckpt.config)
+    config: NetworkConfig | ImportedConfig
+    net: Generator | ImportedGenerator
+    if ckpt.config.get("architecture") == IMPORTED:  # an NVlabs snapshot, via import-nvlabs
+        config = ImportedConfig.from_json(ckpt.config)
+        net = ImportedGenerator(config.mapping, config.synthesis)
+    else:
+        config = NetworkConfig.from_json(ckpt.config)
+        net = Generator(config)
     if expected_config is not None and expected_config != config:
         diff = "; ".join(config.differences(expected_config))
         raise CheckpointError(
@@ -49,7 +57,6 @@ def load_generator(
         raise CheckpointError(
             f"{path}: config has {config.num_classes} classes but {len(ckpt.disorders)} disorders are listed"
         )
-    net = Generator(config)
     load_module_state(net, ckpt.with_prefix("G_ema"), f"{path} (G_ema)")
     dev = resolve_device(device)
     return LoadedGenerator(

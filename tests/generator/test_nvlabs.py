@@ -1,5 +1,6 @@
 """NVlabs snapshots are read as data: tensors and kwargs come back, embedded code never runs,
-anything but tensors and plain containers is refused, and the mapping network converts exactly."""
+anything but tensors and plain containers is refused; the mapping network converts exactly, and an
+imported generator reproduces the images NVlabs' own code computed (fixtures/nvlabs/*.npz)."""
 
 from __future__ import annotations
 
@@ -9,109 +10,30 @@ import math
 import os
 import pickle
 import sys
-import types
-from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
-from generator.checkpoint import CheckpointError
+from generator.checkpoint import CheckpointError, load_checkpoint_file
 from generator.cli import main
 from generator.model import load_generator
 from generator.nvlabs import NVlabsError, architecture, describe, read_snapshot
 from generator.nvlabs_import import import_nvlabs, load_mapping
+from generator.sampling import generate_batch, to_uint8
+from tests.generator.nvlabs_snapshots import (
+    FIXTURES,
+    Persistent,
+    booby_trapped_nvlabs,
+    module,
+    write_reference_snapshot,
+)
 
 # ---- a snapshot in NVlabs' layout, written by our own code ------------------------------------
-
-
-@contextmanager
-def booby_trapped_nvlabs(marker: Path) -> Iterator[types.ModuleType]:
-    """Stand-ins for torch_utils.persistence and dnnlib.util that pickle under NVlabs' names and
-    write `marker` if anything ever calls them."""
-    persistence = types.ModuleType("torch_utils.persistence")
-
-    def _reconstruct_persistent_obj(meta: dict) -> None:
-        marker.write_text("reconstruct ran")
-        raise RuntimeError("_reconstruct_persistent_obj was called")
-
-    _reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
-    _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
-    persistence._reconstruct_persistent_obj = _reconstruct_persistent_obj
-    package = types.ModuleType("torch_utils")
-    package.persistence = persistence
-    util = types.ModuleType("dnnlib.util")
-
-    class EasyDict(dict):
-        pass
-
-    EasyDict.__module__, EasyDict.__qualname__ = "dnnlib.util", "EasyDict"
-    util.EasyDict = EasyDict
-    dnnlib = types.ModuleType("dnnlib")
-    dnnlib.util = util
-    names = {
-        "torch_utils": package,
-        "torch_utils.persistence": persistence,
-        "dnnlib": dnnlib,
-        "dnnlib.util": util,
-    }
-    saved = {k: sys.modules.get(k) for k in names}
-    sys.modules.update(names)
-    try:
-        yield persistence
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                sys.modules.pop(k, None)
-            else:
-                sys.modules[k] = v
-
-
-class Persistent:
-    """Pickles as NVlabs' persistent_class does: _reconstruct_persistent_obj(meta)."""
-
-    def __init__(self, meta: dict) -> None:
-        self.meta = meta
-
-    def __reduce__(self):
-        return (sys.modules["torch_utils.persistence"]._reconstruct_persistent_obj, (self.meta,))
-
-
-def module(
-    marker: Path, class_name: str, *, params=None, buffers=None, children=None, kwargs=None, **attrs
-) -> Persistent:
-    source = (
-        "import pathlib\n"
-        f"pathlib.Path({str(marker)!r}).write_text('module_src ran')\n"
-        "raise RuntimeError('module_src executed')\n"
-    )
-    state = {
-        "training": False,
-        "_parameters": OrderedDict(
-            (k, torch.nn.Parameter(v, requires_grad=False)) for k, v in (params or {}).items()
-        ),
-        "_buffers": OrderedDict(buffers or {}),
-        "_non_persistent_buffers_set": set(),
-        "_backward_hooks": OrderedDict(),
-        "_forward_hooks": OrderedDict(),
-        "_forward_pre_hooks": OrderedDict(),
-        "_modules": OrderedDict(children or {}),
-        "_init_args": (),
-        "_init_kwargs": sys.modules["dnnlib.util"].EasyDict(kwargs or {}),
-        **attrs,
-    }
-    meta = {
-        "type": "class",
-        "version": 6,
-        "module_src": source,
-        "class_name": class_name,
-        "state": state,
-    }
-    return Persistent(meta)
 
 
 def fc(
@@ -470,23 +392,6 @@ def test_per_class_w_averages_are_each_class_mean(snapshot3: Path, tmp_path: Pat
         assert spread.argmin() == c  # nearest to its own class's mean (different z draws)
 
 
-def test_a_full_conversion_is_refused_naming_the_synthesis_parameters(
-    snapshot3: Path, tmp_path: Path
-) -> None:
-    with pytest.raises(NVlabsError) as err:
-        import_nvlabs(snapshot3, tmp_path / "g.safetensors", classes=["a", "b", "c"])
-    assert "synthesis.input.freqs" in str(err.value) and "up_filter" in str(err.value)
-    assert "--mapping-only" in str(err.value)
-    assert not (tmp_path / "g.safetensors").exists()
-
-
-def test_stylegan2_synthesis_is_refused_naming_its_upsampling(tmp_path: Path, trap: Path) -> None:
-    path = tmp_path / "sg2.pkl"
-    write_snapshot(path, trap, stylegan3=False)
-    with pytest.raises(NVlabsError, match=r"synthesis\.b8\.conv0\.weight.*resample_filter"):
-        import_nvlabs(path, tmp_path / "g.safetensors", classes=["a", "b", "c"])
-
-
 def test_it_wants_one_class_name_per_label(snapshot3: Path, tmp_path: Path) -> None:
     with pytest.raises(NVlabsError, match="needs 3 distinct"):
         import_nvlabs(snapshot3, tmp_path / "m.safetensors", classes=["a", "b"], mapping_only=True)
@@ -519,29 +424,330 @@ def test_cli_imports_and_sample_refuses_the_mapping_file(
     assert not trap.exists()
 
 
-def test_cli_reports_and_fails_in_one_line(
-    snapshot3: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    main(["import-nvlabs", str(snapshot3)])
-    assert json.loads(capsys.readouterr().out)["architecture"] == "StyleGAN3-R"
-    with pytest.raises(SystemExit) as exit_:
-        main(
-            [
-                "import-nvlabs",
-                str(snapshot3),
-                "--out",
-                str(tmp_path / "g.safetensors"),
-                "--classes",
-                "a,b,c",
-            ]
-        )
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err
-    assert err.startswith("import-nvlabs: ") and err.count("\n") == 1
-
-
 def test_the_trap_is_armed(snapshot3: Path, trap: Path) -> None:
     """Plain pickle would have run the stand-in code: the tests above prove something."""
     with pytest.raises(RuntimeError, match="_reconstruct_persistent_obj was called"):
         pickle.loads(snapshot3.read_bytes())
     assert trap.exists()
+
+
+# ---- fidelity: imported generators against NVlabs' own outputs ----------------------------------
+
+REFERENCES = sorted(p.stem for p in FIXTURES.glob("*.npz"))
+TOLERANCE = 1e-3  # max abs pixel difference in [-1, 1]; measured differences are ~1e-6
+
+
+def test_every_architecture_has_a_conditional_reference() -> None:
+    kinds = {name.split("-")[0] for name in REFERENCES if "-cond-" in name}
+    assert kinds == {"sg2ada", "sg3t", "sg3r"}
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict, Path]]:
+    """Each reference snapshot converted with the command line: name -> (checkpoint, reference,
+    trap marker). NVlabs' truncation centre (--w-avg nvlabs), as NVlabs' outputs used it."""
+    out = {}
+    for name in REFERENCES:
+        folder = tmp_path_factory.mktemp(name)
+        snapshot, marker = folder / "network-snapshot-000000.pkl", folder / "code-ran"
+        ref = write_reference_snapshot(FIXTURES / f"{name}.npz", snapshot, marker)
+        ckpt = folder / "model.safetensors"
+        classes = ["a", "b", "c"] if ref["meta"]["generator_kwargs"]["c_dim"] else []
+        with booby_trapped_nvlabs(marker):  # NVlabs' module names resolve to traps meanwhile
+            main(
+                ["import-nvlabs", str(snapshot), "--out", str(ckpt), "--w-avg", "nvlabs"]
+                + (["--classes", ",".join(classes)] if classes else [])
+            )
+        out[name] = (ckpt, ref, marker)
+    return out
+
+
+@pytest.mark.parametrize("psi", [1.0, 0.7])
+@pytest.mark.parametrize("name", REFERENCES)
+def test_an_imported_generator_reproduces_nvlabs_images_and_w(
+    imported: dict, name: str, psi: float
+) -> None:
+    ckpt, ref, marker = imported[name]
+    model = load_generator(ckpt, device="cpu")
+    seeds, labels = ref["meta"]["seeds"], ref["labels"].tolist()
+    with torch.no_grad():
+        w = model.generator.mapping(
+            torch.from_numpy(ref["z"]), torch.tensor(labels), truncation=psi
+        )
+    assert (w - torch.from_numpy(ref[f"w/{psi}"])).abs().max() <= 1e-5
+    for i, (seed, label) in enumerate(zip(seeds, labels, strict=True)):
+        # the path `sample`, `grid` and `fill_pool` take: z drawn from the seed
+        image = generate_batch(model, label, [seed], psi)
+        difference = (image - torch.from_numpy(ref[f"img/{psi}"][i : i + 1])).abs().max()
+        assert difference <= TOLERANCE, f"{name} seed {seed}: {float(difference):.2e}"
+    assert not marker.exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", REFERENCES)
+def test_on_cuda_an_imported_generator_still_reproduces_nvlabs(imported: dict, name: str) -> None:
+    """generate_batch autocasts on CUDA; imported networks keep float32 (Fourier phases)."""
+    ckpt, ref, _ = imported[name]
+    model = load_generator(ckpt, device="cuda")
+    for i, (seed, label) in enumerate(
+        zip(ref["meta"]["seeds"], ref["labels"].tolist(), strict=True)
+    ):
+        image = generate_batch(model, label, [seed], 0.7).float().cpu()
+        assert (image - torch.from_numpy(ref["img/0.7"][i : i + 1])).abs().max() <= TOLERANCE
+
+
+def test_imported_networks_ignore_autocast(imported: dict) -> None:
+    """Under bf16 autocast (what sampling uses on CUDA) the images stay NVlabs' float32 ones."""
+    ckpt, ref, _ = imported["sg3r-cond-32"]
+    model = load_generator(ckpt, device="cpu")
+    z, labels = torch.from_numpy(ref["z"]), torch.from_numpy(ref["labels"]).long()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        image = model.generator(z, labels, truncation=0.7)
+    assert image.dtype == torch.float32
+    assert (image - torch.from_numpy(ref["img/0.7"])).abs().max() <= 1e-5
+
+
+def test_sample_on_an_imported_file_writes_nvlabs_images(
+    imported: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ckpt, ref, _ = imported["sg3r-cond-32"]
+    i = 1  # seed 1, class b
+    main(["sample", str(ckpt), "--disorder", "b", "--seeds", "1", "--truncation", "0.7",
+          "--out", str(tmp_path), "--device", "cpu"])  # fmt: skip
+    png = np.asarray(Image.open(tmp_path / "b_seed000001.png"))
+    expected = to_uint8(torch.from_numpy(ref["img/0.7"][i : i + 1]))[0]
+    assert np.abs(png.astype(int) - expected.astype(int)).max() <= 1
+    assert "wrote 1 images of b" in capsys.readouterr().out
+
+
+def test_the_checkpoint_carries_its_provenance(imported: dict) -> None:
+    ckpt, ref, _ = imported["sg3r-cond-32"]
+    stored = load_checkpoint_file(ckpt, expected_kind="generator")
+    assert stored.disorders == ["a", "b", "c"]
+    p = stored.provenance
+    assert p["architecture"] == "StyleGAN3-R" and p["source"] == "nvlabs-snapshot"
+    assert len(p["source_sha256"]) == 64
+    assert p["init_kwargs"]["synthesis_kwargs"]["use_radial_filters"] is True
+    assert p["w_avg"]["mode"] == "nvlabs" and p["noise_mode"] == "const"
+    assert stored.config["synthesis"]["kind"] == "stylegan3"
+    assert torch.equal(
+        stored.tensors["nvlabs.mapping.w_avg"], torch.from_numpy(ref["tensor/mapping.w_avg"])
+    )
+    # the radial (2-D) down filters are NVlabs' own, stored as they were
+    radial = [k for k, v in stored.tensors.items() if k.endswith("down_filter") and v.ndim == 2]
+    assert radial
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 64])
+def test_images_do_not_depend_on_the_batch_or_its_chunks(
+    imported: dict, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import generator.nvlabs_stylegan3 as stylegan3
+
+    model = load_generator(imported["sg3t-cond-32"][0], device="cpu")
+    per_sample = model.generator.synthesis.per_sample_elements()
+    monkeypatch.setitem(stylegan3.CHUNK_ELEMENTS, "cpu", chunk * per_sample)
+    together = generate_batch(model, 0, [3, 4, 5], 0.7)
+    alone = torch.cat([generate_batch(model, 0, [s], 0.7) for s in (3, 4, 5)])
+    torch.testing.assert_close(together, alone, atol=1e-6, rtol=0)
+
+
+def test_per_class_truncation_centres_by_default(imported: dict, tmp_path: Path) -> None:
+    marker = imported["sg2ada-skip-cond-32"][2]
+    snapshot = tmp_path / "s.pkl"
+    write_reference_snapshot(FIXTURES / "sg2ada-skip-cond-32.npz", snapshot, marker)
+    out = tmp_path / "g.safetensors"
+    import_nvlabs(snapshot, out, classes=["a", "b", "c"], w_avg_samples=3000)
+    model = load_generator(out, device="cpu")
+    mapping = model.generator.mapping
+    z = torch.randn(3000, mapping.z_dim, generator=torch.Generator().manual_seed(9))
+    with torch.no_grad():
+        means = torch.stack([mapping(z, torch.full((3000,), c)).mean(0) for c in range(3)])
+    distances = torch.cdist(mapping.w_avg, means)
+    assert distances.argmin(dim=1).tolist() == [0, 1, 2]  # each centre is its own class's mean
+
+
+# ---- the rest of the generator interface, unchanged, on an imported model -----------------------
+
+
+def test_grid_averages_invert_and_evaluate_run_on_an_imported_model(
+    imported: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ckpt, _, _ = imported["sg3r-cond-32"]
+    main(
+        [
+            "grid",
+            str(ckpt),
+            "--out",
+            str(tmp_path / "grid.png"),
+            "--per-disorder",
+            "2",
+            "--device",
+            "cpu",
+        ]
+    )
+    assert Image.open(tmp_path / "grid.png").size[0] > 0
+    main(["averages", str(ckpt), "--out", str(tmp_path / "avg.png"), "--n-latent", "64",
+          "--n-pixel", "4", "--device", "cpu"])  # fmt: skip
+    model = load_generator(ckpt, device="cpu")
+    target = generate_batch(model, 2, [7], 1.0)
+    Image.fromarray(to_uint8(target)[0]).save(tmp_path / "target.png")
+    main(["invert", str(ckpt), str(tmp_path / "target.png"), "--disorder", "a", "--out",
+          str(tmp_path / "inv"), "--steps", "30", "--lr", "0.05", "--feature-net", "none",
+          "--device", "cpu"])  # fmt: skip
+    rows = (tmp_path / "inv" / "losses.csv").read_text().splitlines()[1:]
+    start, end = (float(v) for v in rows[0].split(",")[1:3])
+    assert end < start  # gradients reach w through the imported synthesis
+    main(["evaluate", str(ckpt), "--out", str(tmp_path / "eval"), "--per-disorder", "2",
+          "--skip-gates", "all", "--device", "cpu"])  # fmt: skip
+    assert (tmp_path / "eval" / "gates.csv").is_file()
+    main(["sample", str(ckpt), "--disorder", "c", "--seeds", "0-1", "--out", str(tmp_path / "s"),
+          "--device", "cpu"])  # fmt: skip
+    assert len(list((tmp_path / "s").glob("*.png"))) == 2
+
+
+def test_inversion_in_w_plus_matches_nvlabs_layout(imported: dict) -> None:
+    """w+ carries one w per NVlabs layer; the same w everywhere gives the plain-w image."""
+    for name in ("sg2ada-skip-cond-32", "sg3t-cond-32"):
+        synthesis = load_generator(imported[name][0], device="cpu").generator.synthesis
+        w = torch.randn(2, synthesis.w_dim)
+        with torch.no_grad():
+            plus = synthesis(w.unsqueeze(1).expand(-1, synthesis.num_ws, -1))
+            torch.testing.assert_close(plus, synthesis(w))
+
+
+# ---- refusals ------------------------------------------------------------------------------------
+
+
+def _mutated_snapshot(tmp_path: Path, marker: Path, name: str, change) -> Path:
+    """A reference snapshot after `change(tree, tensors)` edits its module tree or tensors."""
+    import tests.generator.nvlabs_snapshots as snapshots
+
+    ref = snapshots.load_reference(FIXTURES / f"{name}.npz")
+    change(ref)
+    edited = tmp_path / "edited.npz"
+    np.savez(edited, **{k: v for k, v in ref.items() if k not in ("tree", "meta")},
+             tree=np.array(json.dumps(ref["tree"])), meta=np.array(json.dumps(ref["meta"])))  # fmt: skip
+    path = tmp_path / "edited.pkl"
+    write_reference_snapshot(edited, path, marker)
+    return path
+
+
+def test_a_layer_whose_geometry_disagrees_is_refused_naming_it(tmp_path: Path, trap: Path) -> None:
+    def shift_padding(ref: dict) -> None:
+        layer = next(k for k in ref["tree"] if k.startswith("synthesis.L2_"))
+        ref["tree"][layer]["attributes"]["padding"][0] += 1
+
+    path = _mutated_snapshot(tmp_path, trap, "sg3t-cond-32", shift_padding)
+    with pytest.raises(NVlabsError, match=r"synthesis\.L2_\w+\.padding: snapshot \[.*\], derived"):
+        import_nvlabs(path, tmp_path / "g.safetensors", classes=["a", "b", "c"])
+    assert not (tmp_path / "g.safetensors").exists() and not trap.exists()
+
+
+def test_a_missing_synthesis_tensor_is_refused_naming_it(tmp_path: Path, trap: Path) -> None:
+    def drop_noise(ref: dict) -> None:
+        ref["tree"]["synthesis.b8.conv0"]["parameters"].remove("noise_strength")
+
+    path = _mutated_snapshot(tmp_path, trap, "sg2ada-skip-cond-32", drop_noise)
+    with pytest.raises(
+        NVlabsError, match=r"synthesis\.b8\.conv0\.noise_strength: not in the snapshot"
+    ):
+        import_nvlabs(path, tmp_path / "g.safetensors", classes=["a", "b", "c"])
+
+
+def test_a_grey_scale_generator_is_refused(tmp_path: Path, trap: Path) -> None:
+    def grey(ref: dict) -> None:
+        ref["tree"][""]["init_kwargs"]["img_channels"] = 1
+
+    path = _mutated_snapshot(tmp_path, trap, "sg3r-cond-32", grey)
+    with pytest.raises(NVlabsError, match="img_channels=1"):
+        import_nvlabs(path, tmp_path / "g.safetensors", classes=["a", "b", "c"])
+
+
+def test_cli_reports_and_fails_in_one_line(
+    tmp_path: Path, trap: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    snapshot = tmp_path / "s.pkl"
+    write_reference_snapshot(FIXTURES / "sg3r-cond-32.npz", snapshot, trap)
+    main(["import-nvlabs", str(snapshot)])
+    assert json.loads(capsys.readouterr().out)["architecture"] == "StyleGAN3-R"
+    (tmp_path / "classes.txt").write_text("a\nb\n")
+    for extra in ([], ["--classes", "a,b"], ["--classes-file", str(tmp_path / "classes.txt")],
+                  ["--classes-file", str(tmp_path / "absent.txt")]):  # fmt: skip
+        with pytest.raises(SystemExit) as exit_:
+            main(["import-nvlabs", str(snapshot), "--out", str(tmp_path / "g.safetensors"), *extra])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("import-nvlabs: ") and err.count("\n") == 1
+    (tmp_path / "classes.txt").write_text("a\nb\nc\n")
+    main(["import-nvlabs", str(snapshot), "--out", str(tmp_path / "g.safetensors"),
+          "--classes-file", str(tmp_path / "classes.txt"), "--w-avg-samples", "100"])  # fmt: skip
+    assert "the StyleGAN3-R generator" in capsys.readouterr().out
+    assert load_generator(tmp_path / "g.safetensors").disorders == ["a", "b", "c"]
+    assert not trap.exists()
+
+
+def test_a_booby_trapped_reference_snapshot_never_runs_its_code(tmp_path: Path, trap: Path) -> None:
+    """The reference snapshots carry a stub module source that writes the marker when executed;
+    plain pickle runs the reconstruct hook, which writes it too. Our reader runs neither."""
+    snapshot = tmp_path / "s.pkl"
+    write_reference_snapshot(FIXTURES / "sg2ada-skip-cond-32.npz", snapshot, trap)
+    import_nvlabs(snapshot, tmp_path / "g.safetensors", classes=["a", "b", "c"], w_avg="nvlabs")
+    assert not trap.exists()
+    with pytest.raises(RuntimeError, match="_reconstruct_persistent_obj was called"):
+        pickle.loads(snapshot.read_bytes())
+    assert trap.exists()
+
+
+def test_fill_pool_fills_a_study_from_an_imported_model(
+    imported: dict, db: None, image_bank_root: Path
+) -> None:
+    """The README's route: import-nvlabs, then manage.py fill_pool SLUG --checkpoint MODEL."""
+    from django.core.management import call_command
+
+    from survey.models import Portrait
+    from tests.survey.factories import DisorderFactory, StudyFactory
+
+    ckpt, _, _ = imported["sg3r-cond-32"]
+    study = StudyFactory(
+        slug="sg3", disorders=[DisorderFactory(code="a"), DisorderFactory(code="c")]
+    )
+    out = io.StringIO()
+    call_command("fill_pool", "sg3", checkpoint=str(ckpt), per_disorder=2, latent_samples=32,
+                 device="cpu", stdout=out)  # fmt: skip
+    synthetic = Portrait.objects.filter(study=study, kind="synthetic")
+    assert synthetic.count() == 4
+    assert Portrait.objects.filter(study=study, kind="latent_average").count() == 2
+    assert set(Portrait.objects.values_list("checkpoint_id", flat=True)) == {
+        load_checkpoint_file(ckpt).checkpoint_id
+    }
+    assert "Added 4 synthetic portraits and 2 latent averages to sg3." in out.getvalue()
+
+
+# ---- the operations ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("up", [2, 4])
+@pytest.mark.parametrize("separable", [True, False])
+@pytest.mark.parametrize("padding", [(0, 0, 0, 0), (3, 2, 3, 2), (-5, 7, 2, -3), (10, 9, 11, 8)])
+def test_polyphase_upsampling_is_the_zero_stuffing_definition(
+    up: int, separable: bool, padding: tuple[int, int, int, int]
+) -> None:
+    """upfirdn2d's fast path (transposed convolutions) against its definition: zeros inserted
+    after every pixel, padded or cropped, then a true convolution with the filter."""
+    from generator.nvlabs_ops import upfirdn2d
+
+    gen = torch.Generator().manual_seed(up)
+    x = torch.randn(2, 3, 9, 7, generator=gen)
+    taps = 6 * up
+    f = torch.randn(taps, generator=gen) if separable else torch.randn(taps, taps, generator=gen)
+    stuffed = torch.zeros(2, 3, 9 * up, 7 * up)
+    stuffed[:, :, ::up, ::up] = x
+    x0, x1, y0, y1 = padding
+    stuffed = F.pad(stuffed, [max(x0, 0), max(x1, 0), max(y0, 0), max(y1, 0)])
+    stuffed = stuffed[:, :, max(-y0, 0) : stuffed.shape[2] - max(-y1, 0),
+                      max(-x0, 0) : stuffed.shape[3] - max(-x1, 0)]  # fmt: skip
+    kernel = (f if not separable else torch.outer(f, f)).flip([0, 1]) * up**2
+    expected = F.conv2d(stuffed, kernel[None, None].repeat(3, 1, 1, 1), groups=3)
+    got = upfirdn2d(x, f, up=up, padding=padding, gain=up**2)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-4 * float(expected.abs().max()))
