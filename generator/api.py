@@ -11,12 +11,14 @@ from PIL import Image
 
 from generator.averages import latent_average
 from generator.gates.pipeline import REASONS, GateSet, build_gates
+from generator.gates.settings import DEFAULTS, GateSettings
 from generator.model import LoadedGenerator, load_generator
 from generator.sampling import generate_batch, iter_samples, provenance, to_uint8
 
 __all__ = [
     "REASONS",
     "GateSet",
+    "GateSettings",
     "GatedSamples",
     "LoadedGenerator",
     "disorders",
@@ -76,10 +78,9 @@ def load_gates(
     classifier: str | Path | None = None,
     face_detector: str = "auto",
     training_data: str | Path | None = None,
+    face_calibration: str | Path | None = None,
     skip: frozenset[str] = frozenset(),
-    face_threshold: float = 0.999,
-    top_k: int = 5,
-    privacy_percentile: float = 1.0,
+    settings: GateSettings = DEFAULTS,
 ) -> tuple[GateSet, list[str]]:
     """The quality and privacy gates for this model's portraits (bundled phantom models by default
     for a phantom checkpoint), and one line per gate saying what runs."""
@@ -90,10 +91,9 @@ def load_gates(
         classifier=Path(classifier) if classifier else None,
         face_detector=face_detector,
         training_data=Path(training_data) if training_data else None,
+        face_calibration=Path(face_calibration) if face_calibration else None,
         skip=frozenset(skip),
-        face_threshold=face_threshold,
-        top_k=top_k,
-        privacy_percentile=privacy_percentile,
+        settings=settings,
     )
 
 
