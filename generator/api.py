@@ -10,6 +10,7 @@ from pathlib import Path
 from PIL import Image
 
 from generator.averages import latent_average
+from generator.gates.brightness import luminance
 from generator.gates.pipeline import REASONS, GateSet, build_gates
 from generator.gates.settings import DEFAULTS, GateSettings
 from generator.model import LoadedGenerator, load_generator
@@ -103,6 +104,9 @@ class GatedSamples:
     tried: int  # seeds generated
     rejected: int  # portraits that failed at least one gate
     reasons: Counter = field(default_factory=Counter)  # gate name -> portraits failing it
+    tried_luma: list[float] = field(default_factory=list)  # brightness of every seed generated
+    face_passed: list[bool] = field(default_factory=list)  # its face gate outcome (if the gate ran)
+    accepted_luma: list[float] = field(default_factory=list)  # brightness of each accepted one
 
 
 def gated_samples(
@@ -132,12 +136,17 @@ def gated_samples(
         result = gates.check(images, disorder)
         ok = result.all_passed
         pixels = to_uint8(images)
+        luma = luminance(pixels).tolist()
         out.tried += size
+        out.tried_luma += luma
+        if "face" in result.passed:
+            out.face_passed += result.passed["face"].tolist()
         for i, s in enumerate(seeds):
             if bool(ok[i]) and len(out.accepted) < wanted:
                 out.accepted.append(
                     (Image.fromarray(pixels[i]), provenance(model, disorder, s, truncation))
                 )
+                out.accepted_luma.append(luma[i])
             elif not bool(ok[i]):
                 out.rejected += 1
                 out.reasons.update(result.failed_gates(i))
