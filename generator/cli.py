@@ -292,6 +292,56 @@ def cmd_calibrate_face(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_metrics(args: argparse.Namespace) -> None:
+    from generator import metrics
+    from generator.model import load_generator
+
+    device = _setup(args)
+    model = load_generator(args.checkpoint, device=str(device))
+    features, name = metrics.feature_network(args.features, device)
+    real = metrics.real_features_by_disorder(args.data, model.config.resolution, features, device)
+    generated = {
+        code: metrics.generated_features(
+            model, features, code, args.per_disorder or len(real[code]), args.truncation, args.batch
+        )
+        for code in model.disorders
+        if code in real
+    }
+    rows = metrics.compare(real, generated, args.neighbours, args.subsets, args.seed)
+    print(
+        f"features: {name}; generated at truncation {args.truncation:g} (seeds from 0) vs real "
+        f"portraits in {args.data}; KID over {args.subsets} subsets; precision/recall with "
+        f"k = {args.neighbours}"
+    )
+    print(metrics.format_rows(rows))
+    if args.baseline is not None:
+        other = metrics.real_features_by_disorder(
+            args.baseline, model.config.resolution, features, device
+        )
+        print(f"baseline: real portraits in {args.baseline} in place of generated ones")
+        print(metrics.format_rows(metrics.compare(real, other, args.neighbours, args.subsets, args.seed)))
+    if args.json is not None:
+        args.json.write_text(
+            json.dumps([r.to_dict() for r in rows], indent=2) + "\n", encoding="utf-8"
+        )
+        print(f"wrote {args.json}")
+
+
+def cmd_recompute_w_avg(args: argparse.Namespace) -> None:
+    from generator.averages import recompute_checkpoint_w_avg
+
+    if args.out.resolve() == args.checkpoint.resolve():
+        raise ValueError(f"--out {args.out} is the checkpoint itself: write a new file")
+    checkpoint_id, shift = recompute_checkpoint_w_avg(
+        args.checkpoint, args.out, args.samples, args.seed
+    )
+    print(
+        f"wrote {args.out} (id {checkpoint_id}): per-class w averages from {args.samples:,} "
+        f"samples each; the old centres were {float(shift.min()):.3f}-{float(shift.max()):.3f} "
+        "of the mean distance between two class centres away"
+    )
+
+
 def _inversion_settings(args: argparse.Namespace):  # -> InversionSettings (torch-free import here)
     from generator.invert import InversionSettings
 
@@ -631,6 +681,44 @@ def build_parser() -> argparse.ArgumentParser:
     _gate_options(p)
     _add_device(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser(
+        "metrics", help="KID and precision/recall against real portraits, overall and per disorder"
+    )
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--data", type=Path, required=True, help="real portraits: folder with manifest.csv")
+    p.add_argument(
+        "--features",
+        type=Path,
+        help="feature network: phantom classifier .safetensors or TorchScript (runs code; "
+        "default: the bundled phantom judge)",
+    )
+    p.add_argument(
+        "--per-disorder",
+        type=int,
+        help="generated portraits per disorder (default: as many as its real portraits)",
+    )
+    p.add_argument("--truncation", type=float, default=1.0)
+    p.add_argument("--neighbours", type=int, default=3, help="k of the k-NN manifolds")
+    p.add_argument("--subsets", type=int, default=100, help="KID subsets")
+    p.add_argument("--seed", type=int, default=0, help="seed of the KID subsets")
+    p.add_argument(
+        "--baseline", type=Path, help="other real portraits, scored like a generator: the floor"
+    )
+    p.add_argument("--json", type=Path, help="also write the rows as JSON")
+    p.add_argument("--batch", type=int, default=64)
+    _add_device(p)
+    p.set_defaults(func=cmd_metrics)
+
+    p = sub.add_parser(
+        "recompute-w-avg",
+        help="recompute each disorder's truncation centre (mean w) from many samples",
+    )
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="the new checkpoint file")
+    p.add_argument("--samples", type=int, default=10_000, help="z samples per disorder")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_recompute_w_avg)
 
     p = sub.add_parser(
         "calibrate-face",

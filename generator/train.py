@@ -16,6 +16,7 @@ import torch
 from tqdm import tqdm
 
 from generator.augment import diff_augment
+from generator.averages import recompute_class_w_avg
 from generator.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -259,6 +260,7 @@ def run_training(
         if state.step % train.checkpoint_every == 0 or state.step == steps:
             save_training_checkpoint(state, out_dir / LATEST, data, provenance)
     bar.close()
+    recompute_class_w_avg(state.G_ema)  # the running average lags the final mapping
     return export_generator(state, out_dir / EXPORT, data, provenance)
 
 
