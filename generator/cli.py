@@ -227,6 +227,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from generator.gates.pipeline import build_gates
     from generator.model import load_generator
 
+    if args.per_disorder < 1:
+        raise ValueError(f"--per-disorder must be at least 1, got {args.per_disorder}")
+    settings = _gate_settings(args)
     device = _setup(args)
     model = load_generator(args.checkpoint, device=str(device))
     gates, notes = build_gates(
@@ -238,7 +241,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         training_data=args.data,
         face_calibration=args.face_calibration,
         skip=_skip(args.skip_gates),
-        settings=_gate_settings(args),
+        settings=settings,
     )
     for line in notes:
         print(line, file=sys.stderr)
