@@ -115,7 +115,7 @@ def recompute_checkpoint_w_avg(
     new = recompute_class_w_avg(model.generator, n, seed)
     state = model.generator.state_dict()
     tensors = dict(ckpt.tensors)
-    for key in (k for k in state if k.endswith("mapping.w_avg") or k.endswith("mapping.w_avg_seen")):
+    for key in (k for k in state if k.endswith(("mapping.w_avg", "mapping.w_avg_seen"))):
         tensors[f"G_ema.{key}"] = state[key]
     provenance = ckpt.provenance | {
         "w_avg": {"samples_per_class": n, "seed": seed, "recomputed_from": ckpt.checkpoint_id}

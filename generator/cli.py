@@ -287,7 +287,9 @@ def cmd_calibrate_face(args: argparse.Namespace) -> None:
     else:
         raise ValueError(f"face detector {args.face_detector!r}: choose phantom or mtcnn")
     real = load_image_set(args.data_dir, args.size, training_only=False)
-    calibration = calibrate(detector, real.images, args.source or f"real portraits in {args.data_dir}")
+    calibration = calibrate(
+        detector, real.images, args.source or f"real portraits in {args.data_dir}"
+    )
     calibration.save(args.out)
     print(
         f"wrote {args.out}: {detector.name} scores of {len(calibration.scores)} real portraits; "
@@ -322,7 +324,11 @@ def cmd_metrics(args: argparse.Namespace) -> None:
             args.baseline, model.config.resolution, features, device
         )
         print(f"baseline: real portraits in {args.baseline} in place of generated ones")
-        print(metrics.format_rows(metrics.compare(real, other, args.neighbours, args.subsets, args.seed)))
+        print(
+            metrics.format_rows(
+                metrics.compare(real, other, args.neighbours, args.subsets, args.seed)
+            )
+        )
     if args.json is not None:
         args.json.write_text(
             json.dumps([r.to_dict() for r in rows], indent=2) + "\n", encoding="utf-8"
@@ -689,7 +695,9 @@ def build_parser() -> argparse.ArgumentParser:
         "metrics", help="KID and precision/recall against real portraits, overall and per disorder"
     )
     p.add_argument("checkpoint", type=Path)
-    p.add_argument("--data", type=Path, required=True, help="real portraits: folder with manifest.csv")
+    p.add_argument(
+        "--data", type=Path, required=True, help="real portraits: folder with manifest.csv"
+    )
     p.add_argument(
         "--features",
         type=Path,

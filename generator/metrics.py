@@ -101,7 +101,9 @@ def kid(
 def knn_radii(features: torch.Tensor, k: int = DEFAULT_NEIGHBOURS) -> torch.Tensor:
     """[N] distance from each row to its k-th nearest other row (itself excluded)."""
     if not 1 <= k < len(features):
-        raise ValueError(f"k must lie in [1, {len(features) - 1}] for {len(features)} points, got {k}")
+        raise ValueError(
+            f"k must lie in [1, {len(features) - 1}] for {len(features)} points, got {k}"
+        )
     d = torch.cdist(features.double(), features.double())
     return d.kthvalue(k + 1, dim=1).values  # the 1st smallest is the point itself, at 0
 
@@ -237,10 +239,11 @@ def compare(
 
 
 def format_rows(rows: list[QualityRow], scale: float = 1e3) -> str:
-    lines = [
+    head = (
         f"{'disorder':<12} {'real':>5} {'gen':>5} {'KID x1e3':>9} {'95% range':>17} "
         f"{'precision':>9} {'recall':>7}"
-    ]
+    )
+    lines = [head]
     for r in rows:
         interval = f"[{r.kid_low * scale:.2f}, {r.kid_high * scale:.2f}]"
         lines.append(

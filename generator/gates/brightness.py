@@ -80,9 +80,7 @@ def brightness_bias(
     edges = quartile_edges(values) if edges is None else np.asarray(edges, dtype=np.float64)
     index = quartile_index(values, edges)
     counts = tuple(int((index == q).sum()) for q in range(4))
-    rates = tuple(
-        float(passed[index == q].mean()) if counts[q] else float("nan") for q in range(4)
-    )
+    rates = tuple(float(passed[index == q].mean()) if counts[q] else float("nan") for q in range(4))
     return BrightnessBias(counts, rates, tuple(float(e) for e in edges), tolerance)
 
 

@@ -215,9 +215,7 @@ def build_gates(
         )
     else:
         train, names, heldout = load_split(training_data, resolution)
-        gates.privacy = build_reference(
-            clf, train, heldout, settings.privacy_percentile, names
-        )
+        gates.privacy = build_reference(clf, train, heldout, settings.privacy_percentile, names)
         notes.append(
             f"privacy gate: flag nearest-training distance < {gates.privacy.threshold:.4f} ("
             f"percentile {settings.privacy_percentile:g} of {len(heldout)} held-out real "
@@ -272,7 +270,11 @@ def _face_threshold(
             f"gate runs {detector.name} {detector_id(detector)}: calibrate it again"
         )
     threshold = calibration.threshold(percentile)
-    return threshold, calibration, (
-        f"percentile {percentile:g} of the scores of {len(calibration.scores)} "
-        f"{calibration.source}"
+    return (
+        threshold,
+        calibration,
+        (
+            f"percentile {percentile:g} of the scores of {len(calibration.scores)} "
+            f"{calibration.source}"
+        ),
     )

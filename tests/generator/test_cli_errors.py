@@ -13,7 +13,9 @@ import torch
 from generator.checkpoint import save_checkpoint
 from generator.cli import main
 
-BUNDLED_GENERATOR = Path(__file__).resolve().parents[2] / "fixtures/models/generator-demo64.safetensors"
+BUNDLED_GENERATOR = (
+    Path(__file__).resolve().parents[2] / "fixtures/models/generator-demo64.safetensors"
+)
 
 
 def _fails_in_one_line(argv: list[str], capsys) -> str:
@@ -29,7 +31,16 @@ def _fails_in_one_line(argv: list[str], capsys) -> str:
 
 def test_an_unknown_disorder(tmp_path: Path, capsys):
     line = _fails_in_one_line(
-        ["sample", str(BUNDLED_GENERATOR), "--disorder", "zeta", "--out", str(tmp_path), "--threads", "1"],
+        [
+            "sample",
+            str(BUNDLED_GENERATOR),
+            "--disorder",
+            "zeta",
+            "--out",
+            str(tmp_path),
+            "--threads",
+            "1",
+        ],
         capsys,
     )
     assert "disorder 'zeta' is not in checkpoint" in line and "velmar" in line
@@ -37,7 +48,8 @@ def test_an_unknown_disorder(tmp_path: Path, capsys):
 
 def test_a_missing_checkpoint(tmp_path: Path, capsys):
     line = _fails_in_one_line(
-        ["sample", str(tmp_path / "nope.safetensors"), "--disorder", "x", "--out", str(tmp_path)], capsys
+        ["sample", str(tmp_path / "nope.safetensors"), "--disorder", "x", "--out", str(tmp_path)],
+        capsys,
     )
     assert "nope.safetensors: no such checkpoint file" in line
 
@@ -52,7 +64,16 @@ def test_a_file_that_is_no_checkpoint(tmp_path: Path, capsys):
 @pytest.mark.parametrize("seeds", ["5-2", "1,1", "a-b", "-3"])
 def test_bad_seed_ranges(seeds: str, tmp_path: Path, capsys):
     line = _fails_in_one_line(
-        ["sample", str(BUNDLED_GENERATOR), "--disorder", "velmar", "--seeds", seeds, "--out", str(tmp_path)],
+        [
+            "sample",
+            str(BUNDLED_GENERATOR),
+            "--disorder",
+            "velmar",
+            "--seeds",
+            seeds,
+            "--out",
+            str(tmp_path),
+        ],
         capsys,
     )
     assert "seed" in line
@@ -69,19 +90,25 @@ def test_bad_seed_ranges(seeds: str, tmp_path: Path, capsys):
     ],
 )
 def test_bad_gate_options(extra: list[str], words: str, tmp_path: Path, capsys):
-    line = _fails_in_one_line(["evaluate", str(BUNDLED_GENERATOR), "--out", str(tmp_path), *extra], capsys)
+    line = _fails_in_one_line(
+        ["evaluate", str(BUNDLED_GENERATOR), "--out", str(tmp_path), *extra], capsys
+    )
     assert words in line
 
 
 def test_a_usage_mistake_is_one_line_too(capsys):
     line = _fails_in_one_line(["sample"], capsys)
     assert "required" in line and "--help" in line
-    line = _fails_in_one_line(["evaluate", str(BUNDLED_GENERATOR), "--per-disorder", "many"], capsys)
+    line = _fails_in_one_line(
+        ["evaluate", str(BUNDLED_GENERATOR), "--per-disorder", "many"], capsys
+    )
     assert "invalid int value" in line
 
 
 def test_recompute_w_avg_refuses_to_overwrite_its_input(capsys):
-    line = _fails_in_one_line(["recompute-w-avg", str(BUNDLED_GENERATOR), "--out", str(BUNDLED_GENERATOR)], capsys)
+    line = _fails_in_one_line(
+        ["recompute-w-avg", str(BUNDLED_GENERATOR), "--out", str(BUNDLED_GENERATOR)], capsys
+    )
     assert "write a new file" in line
 
 

@@ -70,7 +70,10 @@ def test_evaluate_writes_the_table_report_and_figure(phantoms64: Path, tmp_path:
     )
     assert all(int(r["latent_average_rank"]) >= 1 for r in rows)
     report = (out / "gates.md").read_text()
-    assert "| disorder | n | fail-case rate | top-1 | top-k | false pass |" in report and "gates.png" in report
+    assert (
+        "| disorder | n | fail-case rate | top-1 | top-k | false pass |" in report
+        and "gates.png" in report
+    )
     assert (out / "gates.png").stat().st_size > 1000
     assert "privacy flagged" in capsys.readouterr().out
 

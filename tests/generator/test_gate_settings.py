@@ -106,7 +106,11 @@ def test_a_gate_that_fails_dark_portraits_is_flagged_and_a_fair_one_is_not():
 
 def test_the_pool_matches_the_real_bank_when_drawn_alike():
     rng = np.random.default_rng(0)
-    real, pool, darker = rng.normal(150, 20, 4000), rng.normal(150, 20, 4000), rng.normal(120, 20, 4000)
+    real, pool, darker = (
+        rng.normal(150, 20, 4000),
+        rng.normal(150, 20, 4000),
+        rng.normal(120, 20, 4000),
+    )
     edges = quartile_edges(real)
     assert share_by_quartile(pool, edges) == pytest.approx((0.25,) * 4, abs=0.03)
     assert share_by_quartile(darker, edges)[0] > 0.5
@@ -135,26 +139,36 @@ def test_the_bundled_face_check_is_calibrated_on_real_phantoms_not_at_the_papers
     assert gates.face_calibration == stored
     assert any("percentile 1 of the scores of" in n for n in notes)
     # a fixed threshold is possible, and the notes say it is not calibrated
-    gates, notes = build_gates(["velmar"], 64, torch.device("cpu"), settings=GateSettings(face_threshold=0.5))
+    gates, notes = build_gates(
+        ["velmar"], 64, torch.device("cpu"), settings=GateSettings(face_threshold=0.5)
+    )
     assert gates.face_threshold == 0.5 and any("not calibrated" in n for n in notes)
 
 
 def test_a_calibration_from_a_folder_of_real_portraits(phantom_data: Path):
     gates, notes = build_gates(
-        ["velmar"], 16, torch.device("cpu"), face_calibration=phantom_data, skip=frozenset({"disorder", "privacy"})
+        ["velmar"],
+        16,
+        torch.device("cpu"),
+        face_calibration=phantom_data,
+        skip=frozenset({"disorder", "privacy"}),
     )
     assert gates.face_calibration is not None and len(gates.face_calibration.scores) == 18
     assert any(str(phantom_data) in n for n in notes)
 
 
 def test_a_calibration_of_another_detector_is_refused(tmp_path: Path):
-    FaceCalibration("phantom-face-check", "0000000000000000", (0.99,), "x").save(tmp_path / "c.json")
+    FaceCalibration("phantom-face-check", "0000000000000000", (0.99,), "x").save(
+        tmp_path / "c.json"
+    )
     with pytest.raises(ValueError, match="calibrate it again"):
         build_gates(["velmar"], 64, torch.device("cpu"), face_calibration=tmp_path / "c.json")
 
 
 def test_the_disorder_gate_with_9_classes_is_top_1_and_says_its_false_pass_rate():
-    _, notes = build_gates(["velmar", "unaffected"], 64, torch.device("cpu"), skip=frozenset({"face"}))
+    _, notes = build_gates(
+        ["velmar", "unaffected"], 64, torch.device("cpu"), skip=frozenset({"face"})
+    )
     assert any("top 1 of 9 classes" in n and "1/9 = 0.111" in n for n in notes)
 
 
@@ -196,7 +210,9 @@ def test_evaluate_warns_when_the_face_gate_fails_dark_portraits(tiny_model):
     rows, _, brightness = gate_report.evaluate_gates(tiny_model, gates, 64, batch=32)
     assert brightness is not None and sum(brightness.n) == 64 * 3
     assert brightness.pass_rate[0] < brightness.pass_rate[3]  # the darkest fail most
-    report = gate_report.markdown_report(rows, tiny_model, gates, [], "cmd", 1.0, "g.png", brightness)
+    report = gate_report.markdown_report(
+        rows, tiny_model, gates, [], "cmd", 1.0, "g.png", brightness
+    )
     assert not brightness.within_tolerance and "WARNING: BIASED BY BRIGHTNESS" in report
     fair = GateSet(face=_Constant(), face_threshold=0.5)
     _, _, brightness = gate_report.evaluate_gates(tiny_model, fair, 16, batch=16)

@@ -228,11 +228,19 @@ def test_gated_samples_skip_rejected_seeds_and_count_why(tiny_model):
             return (seeds % 2 == 0).float()
 
     out = api.gated_samples(
-        tiny_model, GateSet(face=OddSeedsAreNotFaces(), face_threshold=0.5), "alpha", 3, 0, 0.7, batch=4
+        tiny_model,
+        GateSet(face=OddSeedsAreNotFaces(), face_threshold=0.5),
+        "alpha",
+        3,
+        0,
+        0.7,
+        batch=4,
     )
     assert [info["seed"] for _, info in out.accepted] == [0, 2, 4]
     assert out.rejected == out.tried - 3 and out.reasons["face"] == out.rejected
-    none = api.gated_samples(tiny_model, GateSet(face=_Never(), face_threshold=0.5), "alpha", 2, 0, 0.7, max_seeds=5)
+    none = api.gated_samples(
+        tiny_model, GateSet(face=_Never(), face_threshold=0.5), "alpha", 2, 0, 0.7, max_seeds=5
+    )
     assert none.accepted == [] and none.tried == 5 and none.reasons["face"] == 5
 
 

@@ -20,11 +20,16 @@ from generator.metrics import (
     precision_recall,
 )
 
-BUNDLED_GENERATOR = Path(__file__).resolve().parents[2] / "fixtures/models/generator-demo64.safetensors"
+BUNDLED_GENERATOR = (
+    Path(__file__).resolve().parents[2] / "fixtures/models/generator-demo64.safetensors"
+)
 
 
 def _gauss(n: int, d: int, seed: int, shift: float = 0.0) -> torch.Tensor:
-    return torch.randn(n, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) + shift
+    return (
+        torch.randn(n, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        + shift
+    )
 
 
 def _mmd2_by_loops(x: np.ndarray, y: np.ndarray) -> float:
@@ -56,7 +61,9 @@ def test_the_vectorised_kid_estimator_equals_the_formula_written_out():
 def test_kid_between_two_samples_of_one_distribution_is_unbiased():
     # 200 independent pairs of samples of one distribution: the estimates scatter around 0,
     # some negative, their mean within 3 standard errors of 0
-    values = np.array([mmd2_unbiased(_gauss(40, 8, 2 * i), _gauss(40, 8, 2 * i + 1)) for i in range(200)])
+    values = np.array(
+        [mmd2_unbiased(_gauss(40, 8, 2 * i), _gauss(40, 8, 2 * i + 1)) for i in range(200)]
+    )
     assert (values < 0).any() and (values > 0).any()
     assert abs(values.mean()) < 3 * values.std() / np.sqrt(len(values))
     # the biased (V-statistic) version would sit clearly above 0: the diagonal is what is left out
@@ -100,9 +107,7 @@ def _coverage_by_loops(queries: np.ndarray, support: np.ndarray, k: int) -> floa
     for i, p in enumerate(support):
         others = sorted(np.linalg.norm(p - q) for j, q in enumerate(support) if j != i)
         radii.append(others[k - 1])
-    inside = [
-        any(np.linalg.norm(q - p) <= r for p, r in zip(support, radii)) for q in queries
-    ]
+    inside = [any(np.linalg.norm(q - p) <= r for p, r in zip(support, radii)) for q in queries]
     return sum(inside) / len(queries)
 
 
@@ -111,7 +116,9 @@ def test_precision_recall_equal_the_definition_written_out():
     precision, recall = precision_recall(torch.from_numpy(real), torch.from_numpy(fake), k=3)
     assert precision == pytest.approx(_coverage_by_loops(fake, real, 3))
     assert recall == pytest.approx(_coverage_by_loops(real, fake, 3))
-    assert torch.allclose(knn_radii(torch.tensor([[0.0], [1.0], [3.0]]), 1), torch.tensor([1.0, 1.0, 2.0]).double())
+    assert torch.allclose(
+        knn_radii(torch.tensor([[0.0], [1.0], [3.0]]), 1), torch.tensor([1.0, 1.0, 2.0]).double()
+    )
 
 
 def test_metrics_command_reports_every_disorder_and_all(tmp_path: Path, capsys):

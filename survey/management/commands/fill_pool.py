@@ -129,7 +129,13 @@ class Command(BaseCommand):
         """The pool's brightness beside the real bank's (both measured on the stored images), and the face
         gate's pass rate by brightness quartile over every seed generated."""
         from generator.gates.brightness import (
-            QUARTILES, brightness_bias, distribution_line, luminance, quartile_edges, share_by_quartile)
+            QUARTILES,
+            brightness_bias,
+            distribution_line,
+            luminance,
+            quartile_edges,
+            share_by_quartile,
+        )
 
         real_hashes = list(Portrait.objects.filter(study=target, kind=PortraitKind.REAL)
                            .values_list("content_hash", flat=True))
