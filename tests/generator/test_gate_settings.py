@@ -217,3 +217,14 @@ def test_evaluate_warns_when_the_face_gate_fails_dark_portraits(tiny_model):
     fair = GateSet(face=_Constant(), face_threshold=0.5)
     _, _, brightness = gate_report.evaluate_gates(tiny_model, fair, 16, batch=16)
     assert brightness is not None and brightness.within_tolerance
+
+
+def test_a_detector_without_a_stored_calibration_needs_one_given():
+    from generator.gates.pipeline import _face_threshold
+
+    with pytest.raises(ValueError, match="has no calibration: pass --face-calibration"):
+        _face_threshold(_Constant(), None, None, 64, DEFAULTS)
+    threshold, calibration, how = _face_threshold(
+        _Constant(), None, None, 64, GateSettings(face_threshold=0.7)
+    )
+    assert (threshold, calibration) == (0.7, None) and "not calibrated" in how
