@@ -133,3 +133,25 @@ def test_metrics_command_reports_every_disorder_and_all(tmp_path: Path, capsys):
     assert all(r["n_real"] == r["n_generated"] == 4 for r in rows[:-1])
     assert all(0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1 for r in rows)
     assert "KID x1e3" in capsys.readouterr().out
+
+
+class _ScriptedFeatures(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(2, 3))
+
+    @torch.jit.export
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)[:, :5]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_users_torchscript_feature_network_gives_its_features(tmp_path: Path):
+    from generator.metrics import feature_network
+
+    path = tmp_path / "features.pt"
+    torch.jit.script(_ScriptedFeatures()).save(str(path))
+    features, name = feature_network(path, torch.device("cpu"))
+    x = torch.rand(4, 3, 8, 8) * 2 - 1
+    assert torch.equal(features(x), x.flatten(1)[:, :5]) and "features.pt" in name
+    with pytest.raises(ValueError, match="no such file"):
+        feature_network(tmp_path / "nope.pt", torch.device("cpu"))
