@@ -132,14 +132,13 @@ class Command(BaseCommand):
             QUARTILES,
             brightness_bias,
             distribution_line,
-            luminance,
             quartile_edges,
             share_by_quartile,
         )
 
         real_hashes = list(Portrait.objects.filter(study=target, kind=PortraitKind.REAL)
                            .values_list("content_hash", flat=True))
-        real, pool = (luminance(_stored_pixels(hashes)) for hashes in (real_hashes, pool_hashes))
+        real, pool = _stored_luma(real_hashes), _stored_luma(pool_hashes)
         self.stdout.write("  brightness (mean luma of the central square, 0-255):")
         self.stdout.write(f"    real bank, {len(real)} portraits: {distribution_line(real)}")
         self.stdout.write(f"    synthetic added now, {len(pool)} portraits: {distribution_line(pool)}")
@@ -180,12 +179,13 @@ class Command(BaseCommand):
         return f"rejected {result.rejected} of {result.tried} generated ({why}){extra}"
 
 
-def _stored_pixels(content_hashes: list[str]) -> np.ndarray:
-    """NHWC uint8 pixels of stored bank images (all of one size: the bank normalises them)."""
+def _stored_luma(content_hashes: list[str]) -> np.ndarray:
+    """Brightness of stored bank images, one at a time (a bank may hold several sizes)."""
+    from generator.gates.brightness import luminance
+
     root = Path(settings.IMAGE_BANK_ROOT)
-    images = []
+    values = []
     for content_hash in content_hashes:
         with Image.open(stored_path(root, content_hash)) as image:
-            images.append(np.asarray(image.convert("RGB")))
-    side = settings.SURVEY_IMAGE_SIZE
-    return np.stack(images) if images else np.zeros((0, side, side, 3), np.uint8)
+            values.append(float(luminance(np.asarray(image.convert("RGB"))[None])[0]))
+    return np.array(values)
