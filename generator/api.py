@@ -10,13 +10,16 @@ from pathlib import Path
 from PIL import Image
 
 from generator.averages import latent_average
+from generator.gates.brightness import luminance
 from generator.gates.pipeline import REASONS, GateSet, build_gates
+from generator.gates.settings import DEFAULTS, GateSettings
 from generator.model import LoadedGenerator, load_generator
 from generator.sampling import generate_batch, iter_samples, provenance, to_uint8
 
 __all__ = [
     "REASONS",
     "GateSet",
+    "GateSettings",
     "GatedSamples",
     "LoadedGenerator",
     "disorders",
@@ -76,10 +79,9 @@ def load_gates(
     classifier: str | Path | None = None,
     face_detector: str = "auto",
     training_data: str | Path | None = None,
+    face_calibration: str | Path | None = None,
     skip: frozenset[str] = frozenset(),
-    face_threshold: float = 0.999,
-    top_k: int = 5,
-    privacy_percentile: float = 1.0,
+    settings: GateSettings = DEFAULTS,
 ) -> tuple[GateSet, list[str]]:
     """The quality and privacy gates for this model's portraits (bundled phantom models by default
     for a phantom checkpoint), and one line per gate saying what runs."""
@@ -90,10 +92,9 @@ def load_gates(
         classifier=Path(classifier) if classifier else None,
         face_detector=face_detector,
         training_data=Path(training_data) if training_data else None,
+        face_calibration=Path(face_calibration) if face_calibration else None,
         skip=frozenset(skip),
-        face_threshold=face_threshold,
-        top_k=top_k,
-        privacy_percentile=privacy_percentile,
+        settings=settings,
     )
 
 
@@ -103,6 +104,9 @@ class GatedSamples:
     tried: int  # seeds generated
     rejected: int  # portraits that failed at least one gate
     reasons: Counter = field(default_factory=Counter)  # gate name -> portraits failing it
+    tried_luma: list[float] = field(default_factory=list)  # brightness of every seed generated
+    face_passed: list[bool] = field(default_factory=list)  # its face gate outcome (if the gate ran)
+    accepted_luma: list[float] = field(default_factory=list)  # brightness of each accepted one
 
 
 def gated_samples(
@@ -132,12 +136,17 @@ def gated_samples(
         result = gates.check(images, disorder)
         ok = result.all_passed
         pixels = to_uint8(images)
+        luma = luminance(pixels).tolist()
         out.tried += size
+        out.tried_luma += luma
+        if "face" in result.passed:
+            out.face_passed += result.passed["face"].tolist()
         for i, s in enumerate(seeds):
             if bool(ok[i]) and len(out.accepted) < wanted:
                 out.accepted.append(
                     (Image.fromarray(pixels[i]), provenance(model, disorder, s, truncation))
                 )
+                out.accepted_luma.append(luma[i])
             elif not bool(ok[i]):
                 out.rejected += 1
                 out.reasons.update(result.failed_gates(i))

@@ -1,13 +1,22 @@
-"""Latent averages (mean w, one synthesis) versus pixel averages, and a sharpness measure."""
+"""Latent averages (mean w, one synthesis) versus pixel averages, a sharpness measure, and the
+per-class w averages that truncation pulls towards, recomputed from many samples."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
+from torch import nn
 
+from generator.checkpoint import load_checkpoint_file, save_checkpoint
 from generator.device import inference_autocast
-from generator.model import LoadedGenerator
+from generator.model import LoadedGenerator, load_generator
 from generator.sampling import to_uint8
+
+# samples per class behind a recomputed truncation centre: its standard error is then about 1 % of
+# the spread of w within a class
+W_AVG_SAMPLES = 10_000
 
 
 @torch.inference_mode()
@@ -54,3 +63,71 @@ def laplacian_variance(image: np.ndarray) -> float:
     )
     lap = grey[1:-1, :-2] + grey[1:-1, 2:] + grey[:-2, 1:-1] + grey[2:, 1:-1] - 4 * grey[1:-1, 1:-1]
     return float(lap.var())
+
+
+@torch.no_grad()
+def class_w_means(
+    mapping: nn.Module, n_samples: int = W_AVG_SAMPLES, seed: int = 0, chunk: int = 10_000
+) -> torch.Tensor:
+    """[classes, w_dim] mean mapped w of each class from `n_samples` z each. Every class sees the
+    same z draws (one CPU generator seeded with `seed`), as `mean_w` does, so the centres differ
+    only by what the class does to w."""
+    if n_samples < 1:
+        raise ValueError(f"n_samples must be at least 1, got {n_samples}")
+    device = mapping.w_avg.device
+    means = []
+    for label in range(int(mapping.num_classes)):
+        g = torch.Generator().manual_seed(seed)
+        total = torch.zeros(mapping.w_dim, dtype=torch.float64, device=device)
+        for start in range(0, n_samples, chunk):
+            n = min(chunk, n_samples - start)
+            z = torch.randn(n, mapping.z_dim, generator=g).to(device)
+            labels = torch.full((n,), label, dtype=torch.long, device=device)
+            total += mapping(z, labels).double().sum(dim=0)
+        means.append(total / n_samples)
+    return torch.stack(means).float()
+
+
+@torch.no_grad()
+def recompute_class_w_avg(
+    generator: nn.Module, n: int = W_AVG_SAMPLES, seed: int = 0
+) -> torch.Tensor:
+    """Replace the generator's per-class truncation centres (`mapping.w_avg`, a running average
+    during training that lags the final mapping) by each class's mean w over `n` samples; returns
+    the new centres. Call it on the EMA generator at the end of training and after an import."""
+    mapping = generator.mapping
+    centres = class_w_means(mapping, n, seed)
+    mapping.w_avg.copy_(centres.to(mapping.w_avg.dtype))
+    if hasattr(mapping, "w_avg_seen"):
+        mapping.w_avg_seen.fill_(True)
+    return centres
+
+
+def recompute_checkpoint_w_avg(
+    source: Path, out: Path, n: int = W_AVG_SAMPLES, seed: int = 0
+) -> tuple[str, torch.Tensor]:
+    """Write `out`: the generator checkpoint `source` with its G_ema's per-class w averages
+    recomputed from `n` samples each (every other tensor as it was). Returns the new checkpoint
+    id and each class's shift, as a share of the mean distance between two class centres."""
+    ckpt = load_checkpoint_file(source, expected_kind="generator")
+    model = load_generator(source, device="cpu")
+    old = model.generator.mapping.w_avg.clone()
+    new = recompute_class_w_avg(model.generator, n, seed)
+    state = model.generator.state_dict()
+    tensors = dict(ckpt.tensors)
+    for key in (k for k in state if k.endswith(("mapping.w_avg", "mapping.w_avg_seen"))):
+        tensors[f"G_ema.{key}"] = state[key]
+    provenance = ckpt.provenance | {
+        "w_avg": {"samples_per_class": n, "seed": seed, "recomputed_from": ckpt.checkpoint_id}
+    }
+    checkpoint_id = save_checkpoint(
+        out,
+        kind=ckpt.kind,
+        config=ckpt.config,
+        disorders=ckpt.disorders,
+        provenance=provenance,
+        tensors=tensors,
+        extra=ckpt.extra,
+    )
+    between = torch.pdist(new.double()).mean() if len(new) > 1 else torch.tensor(1.0)
+    return checkpoint_id, ((new - old).double().norm(dim=1) / between).float()

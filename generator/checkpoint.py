@@ -18,6 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 FORMAT_VERSION = 1
+CHECKPOINT_MODE = 0o644
 _META_KEY = "gestalt"
 
 
@@ -76,6 +77,8 @@ def save_checkpoint(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     save_file(cpu, str(tmp), metadata={_META_KEY: json.dumps(meta, sort_keys=True)})
+    # readable by the web server's and the team's accounts whatever the umask; never secret
+    os.chmod(tmp, CHECKPOINT_MODE)
     os.replace(tmp, path)
     return checkpoint_id
 

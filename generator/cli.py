@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from dataclasses import fields
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 
@@ -161,31 +163,72 @@ def cmd_import_nvlabs(args: argparse.Namespace) -> None:
 
 
 def _gate_options(p: argparse.ArgumentParser) -> None:
+    from generator.gates.settings import DEFAULTS
+
     p.add_argument(
         "--classifier",
         type=Path,
-        help="disorder classifier: phantom .safetensors or TorchScript (default: the bundled "
-        "phantom judge for a phantom checkpoint)",
+        help="disorder classifier: phantom .safetensors or TorchScript (runs code; default: the "
+        "bundled phantom judge for a phantom checkpoint)",
     )
     p.add_argument(
         "--face-detector",
         default="auto",
         help="auto (phantom face check for a phantom checkpoint), phantom, mtcnn (optional extra), none",
     )
-    p.add_argument("--face-threshold", type=float, default=0.999)
     p.add_argument(
-        "--top-k", type=int, default=5, help="disorder gate: requested disorder in the top k"
+        "--face-calibration",
+        type=Path,
+        help="real portraits (folder with manifest.csv) or a calibration JSON that set the face "
+        "threshold (default: the bundled face check's stored calibration)",
+    )
+    p.add_argument(
+        "--face-calibration-percentile",
+        type=float,
+        default=DEFAULTS.face_calibration_percentile,
+        help="face threshold = this percentile of real portraits' scores",
+    )
+    p.add_argument(
+        "--face-threshold",
+        type=float,
+        default=DEFAULTS.face_threshold,
+        help="a fixed face threshold instead of the calibrated one",
+    )
+    p.add_argument(
+        "--brightness-tolerance",
+        type=float,
+        default=DEFAULTS.brightness_tolerance,
+        help="largest allowed difference of the face gate's pass rates across brightness quartiles",
+    )
+    p.add_argument(
+        "--top-k",
+        type=int,
+        default=DEFAULTS.top_k,
+        help="disorder gate: requested disorder in the top k (default: the largest k whose "
+        f"chance pass rate k / classes is at most {DEFAULTS.max_chance_pass:g})",
     )
     p.add_argument(
         "--privacy-percentile",
         type=float,
-        default=1.0,
+        default=DEFAULTS.privacy_percentile,
         help="flag portraits nearer to a training portrait than this percentile of held-out ones",
     )
     p.add_argument(
         "--skip-gates",
         default="",
         help="comma-separated gates to turn off: face, disorder, privacy (or all)",
+    )
+
+
+def _gate_settings(args: argparse.Namespace):  # -> GateSettings
+    from generator.gates.settings import GateSettings
+
+    return GateSettings(
+        face_threshold=args.face_threshold,
+        face_calibration_percentile=args.face_calibration_percentile,
+        brightness_tolerance=args.brightness_tolerance,
+        top_k=args.top_k,
+        privacy_percentile=args.privacy_percentile,
     )
 
 
@@ -201,6 +244,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from generator.gates.pipeline import build_gates
     from generator.model import load_generator
 
+    if args.per_disorder < 1:
+        raise ValueError(f"--per-disorder must be at least 1, got {args.per_disorder}")
+    settings = _gate_settings(args)
     device = _setup(args)
     model = load_generator(args.checkpoint, device=str(device))
     gates, notes = build_gates(
@@ -210,14 +256,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         classifier=args.classifier,
         face_detector=args.face_detector,
         training_data=args.data,
+        face_calibration=args.face_calibration,
         skip=_skip(args.skip_gates),
-        face_threshold=args.face_threshold,
-        top_k=args.top_k,
-        privacy_percentile=args.privacy_percentile,
+        settings=settings,
     )
     for line in notes:
         print(line, file=sys.stderr)
-    rows, closest = gate_report.evaluate_gates(
+    rows, closest, brightness = gate_report.evaluate_gates(
         model, gates, args.per_disorder, args.truncation, args.batch
     )
     args.out.mkdir(parents=True, exist_ok=True)
@@ -227,12 +272,100 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     gate_report.figure(rows, closest, train).save(args.out / "gates.png")
     (args.out / "gates.md").write_text(
         gate_report.markdown_report(
-            rows, model, gates, notes, command, args.truncation, "gates.png"
+            rows, model, gates, notes, command, args.truncation, "gates.png", brightness
         ),
         encoding="utf-8",
     )
     print(gate_report.markdown_table(rows))
+    real = gate_report.real_brightness(gates)
+    if brightness is not None:
+        print(f"generated: {brightness.line()}")
+        if real is not None:
+            print(f"real: {real.line()}")
+        if not brightness.within_tolerance:
+            print(f"WARNING: {brightness.line()}", file=sys.stderr)
     print(f"wrote {args.out / 'gates.csv'}, {args.out / 'gates.md'}, {args.out / 'gates.png'}")
+
+
+def cmd_calibrate_face(args: argparse.Namespace) -> None:
+    from generator.data import load_image_set
+    from generator.gates.face import calibrate
+
+    device = _setup(args)
+    if args.face_detector == "mtcnn":
+        from generator.gates.face import MTCNNFaceDetector
+
+        detector = MTCNNFaceDetector(device)
+    elif args.face_detector == "phantom":
+        from generator.gates.facecheck import load_face_check
+        from generator.gates.pipeline import BUNDLED_FACE_CHECK
+
+        detector = load_face_check(args.face_check or BUNDLED_FACE_CHECK, device)
+    else:
+        raise ValueError(f"face detector {args.face_detector!r}: choose phantom or mtcnn")
+    real = load_image_set(args.data_dir, args.size, training_only=False)
+    calibration = calibrate(
+        detector, real.images, args.source or f"real portraits in {args.data_dir}"
+    )
+    calibration.save(args.out)
+    print(
+        f"wrote {args.out}: {detector.name} scores of {len(calibration.scores)} real portraits; "
+        f"threshold at percentile 1: {calibration.threshold(1.0):.6f}"
+    )
+
+
+def cmd_metrics(args: argparse.Namespace) -> None:
+    from generator import metrics
+    from generator.model import load_generator
+
+    device = _setup(args)
+    model = load_generator(args.checkpoint, device=str(device))
+    features, name = metrics.feature_network(args.features, device)
+    real = metrics.real_features_by_disorder(args.data, model.config.resolution, features, device)
+    generated = {
+        code: metrics.generated_features(
+            model, features, code, args.per_disorder or len(real[code]), args.truncation, args.batch
+        )
+        for code in model.disorders
+        if code in real
+    }
+    rows = metrics.compare(real, generated, args.neighbours, args.subsets, args.seed)
+    print(
+        f"features: {name}; generated at truncation {args.truncation:g} (seeds from 0) vs real "
+        f"portraits in {args.data}; KID over {args.subsets} subsets; precision/recall with "
+        f"k = {args.neighbours}"
+    )
+    print(metrics.format_rows(rows))
+    if args.baseline is not None:
+        other = metrics.real_features_by_disorder(
+            args.baseline, model.config.resolution, features, device
+        )
+        print(f"baseline: real portraits in {args.baseline} in place of generated ones")
+        print(
+            metrics.format_rows(
+                metrics.compare(real, other, args.neighbours, args.subsets, args.seed)
+            )
+        )
+    if args.json is not None:
+        args.json.write_text(
+            json.dumps([r.to_dict() for r in rows], indent=2) + "\n", encoding="utf-8"
+        )
+        print(f"wrote {args.json}")
+
+
+def cmd_recompute_w_avg(args: argparse.Namespace) -> None:
+    from generator.averages import recompute_checkpoint_w_avg
+
+    if args.out.resolve() == args.checkpoint.resolve():
+        raise ValueError(f"--out {args.out} is the checkpoint itself: write a new file")
+    checkpoint_id, shift = recompute_checkpoint_w_avg(
+        args.checkpoint, args.out, args.samples, args.seed
+    )
+    print(
+        f"wrote {args.out} (id {checkpoint_id}): per-class w averages from {args.samples:,} "
+        f"samples each; the old centres were {float(shift.min()):.3f}-{float(shift.max()):.3f} "
+        "of the mean distance between two class centres away"
+    )
 
 
 def _inversion_settings(args: argparse.Namespace):  # -> InversionSettings (torch-free import here)
@@ -430,9 +563,7 @@ def cmd_realism(args: argparse.Namespace) -> None:
         real, real_groups = realism.load_kind_folder(args.real, args.size)
         synthetic, synthetic_groups = realism.load_kind_folder(args.synthetic, args.size)
     else:
-        raise SystemExit(
-            "realism: give a FOLDER with manifest.csv, or both --real DIR and --synthetic DIR"
-        )
+        raise ValueError("give a FOLDER with manifest.csv, or both --real DIR and --synthetic DIR")
     report = realism.measure(
         real, synthetic, real_groups, synthetic_groups, n_questions=args.questions, seed=args.seed
     )
@@ -465,7 +596,7 @@ def _inversion_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m generator", description=__doc__)
+    parser = _OneLineParser(prog="python -m generator", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train the conditional generator on a phantoms dataset")
@@ -609,6 +740,59 @@ def build_parser() -> argparse.ArgumentParser:
     _gate_options(p)
     _add_device(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser(
+        "metrics", help="KID and precision/recall against real portraits, overall and per disorder"
+    )
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument(
+        "--data", type=Path, required=True, help="real portraits: folder with manifest.csv"
+    )
+    p.add_argument(
+        "--features",
+        type=Path,
+        help="feature network: phantom classifier .safetensors or TorchScript (runs code; "
+        "default: the bundled phantom judge)",
+    )
+    p.add_argument(
+        "--per-disorder",
+        type=int,
+        help="generated portraits per disorder (default: as many as its real portraits)",
+    )
+    p.add_argument("--truncation", type=float, default=1.0)
+    p.add_argument("--neighbours", type=int, default=3, help="k of the k-NN manifolds")
+    p.add_argument("--subsets", type=int, default=100, help="KID subsets")
+    p.add_argument("--seed", type=int, default=0, help="seed of the KID subsets")
+    p.add_argument(
+        "--baseline", type=Path, help="other real portraits, scored like a generator: the floor"
+    )
+    p.add_argument("--json", type=Path, help="also write the rows as JSON")
+    p.add_argument("--batch", type=int, default=64)
+    _add_device(p)
+    p.set_defaults(func=cmd_metrics)
+
+    p = sub.add_parser(
+        "recompute-w-avg",
+        help="recompute each disorder's truncation centre (mean w) from many samples",
+    )
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="the new checkpoint file")
+    p.add_argument("--samples", type=int, default=10_000, help="z samples per disorder")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_recompute_w_avg)
+
+    p = sub.add_parser(
+        "calibrate-face",
+        help="score real portraits with a face detector: the face gate's calibration (JSON)",
+    )
+    p.add_argument("data_dir", type=Path, help="real portraits: a folder with manifest.csv")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--face-detector", default="phantom", help="phantom or mtcnn")
+    p.add_argument("--face-check", type=Path, help="phantom face check (default: the bundled one)")
+    p.add_argument("--size", type=int, default=64, help="the generator's resolution")
+    p.add_argument("--source", help="how to describe the portraits in reports")
+    _add_device(p)
+    p.set_defaults(func=cmd_calibrate_face)
 
     p = sub.add_parser(
         "evaluate-classes", help="classifier top-1 accuracy on generated images, per disorder"
@@ -756,6 +940,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Usage mistakes as one line on stderr and exit status 2 (argparse prints the usage too)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Run one command. A user's mistake (a bad value, a missing or unreadable file, a checkpoint
+    that does not fit) is one line on stderr and exit status 2; GENERATOR_TRACEBACK=1 shows the
+    traceback instead, for a bug report."""
     args = build_parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except (ValueError, OSError) as error:  # CheckpointError and NVlabsError are ValueErrors
+        if os.environ.get("GENERATOR_TRACEBACK"):
+            raise
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"python -m generator {args.command}: error: {message}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from generator.averages import mean_w
+from generator.gates.brightness import BrightnessBias, brightness_bias, luminance
 from generator.gates.classifiers import target_ranks
 from generator.gates.pipeline import GateSet
 from generator.model import LoadedGenerator
@@ -23,7 +24,8 @@ COLUMNS = (
     "n",
     "fail_case_rate",
     "top1",
-    "top5",
+    "top_k",
+    "false_pass_rate",
     "privacy_flagged",
     "privacy_min_distance",
     "privacy_median_distance",
@@ -41,12 +43,16 @@ class DisorderTally:
     n: int = 0
     face_fail: int = 0
     top1: int = 0
-    top5: int = 0
+    top_k: int = 0
     ranked: int = 0
+    false_passes: int = 0  # (portrait, other class) pairs where the other class is in the top k
+    other_classes: int = 0  # (portrait, other class) pairs counted
     flagged: int = 0
     passed: int = 0
     distances: list[torch.Tensor] = field(default_factory=list)
     closest: tuple[float, np.ndarray, int] | None = None  # (distance, image, training index)
+    luma: list[np.ndarray] = field(default_factory=list)  # brightness of every portrait
+    face_passed: list[np.ndarray] = field(default_factory=list)  # face gate outcome of each
 
     def row(self, disorder: str, gates: GateSet) -> dict[str, object]:
         d = torch.cat(self.distances) if self.distances else None
@@ -55,7 +61,10 @@ class DisorderTally:
             "n": self.n,
             "fail_case_rate": self.face_fail / self.n if gates.face is not None else None,
             "top1": self.top1 / self.ranked if self.ranked else None,
-            "top5": self.top5 / self.ranked if self.ranked else None,
+            "top_k": self.top_k / self.ranked if self.ranked else None,
+            "false_pass_rate": (
+                self.false_passes / self.other_classes if self.other_classes else None
+            ),
             "privacy_flagged": self.flagged if gates.privacy is not None else None,
             "privacy_min_distance": float(d.min()) if d is not None else None,
             "privacy_median_distance": float(d.median()) if d is not None else None,
@@ -72,12 +81,16 @@ def evaluate_gates(
     truncation: float = 1.0,
     batch: int = 64,
     first_seed: int = 0,
-) -> tuple[list[dict[str, object]], dict[str, tuple[float, np.ndarray, int]]]:
-    """Rows of COLUMNS per disorder, and each disorder's generated image closest to a training
-    portrait (distance, HWC uint8, training index) when the privacy gate runs."""
+) -> tuple[
+    list[dict[str, object]], dict[str, tuple[float, np.ndarray, int]], BrightnessBias | None
+]:
+    """Rows of COLUMNS per disorder; each disorder's generated image closest to a training
+    portrait (distance, HWC uint8, training index) when the privacy gate runs; and the face
+    gate's pass rate by brightness quartile over all portraits (None without a face gate)."""
     if per_disorder < 1:
         raise ValueError(f"per_disorder must be at least 1, got {per_disorder}")
     rows, closest = [], {}
+    luma, face_passed = [], []
     seeds = list(range(first_seed, first_seed + per_disorder))
     for disorder in model.disorders:
         tally = DisorderTally()
@@ -91,7 +104,25 @@ def evaluate_gates(
         )
         if tally.closest is not None:
             closest[disorder] = tally.closest
-    return rows, closest
+        luma += tally.luma
+        face_passed += tally.face_passed
+    brightness = (
+        brightness_bias(
+            np.concatenate(luma), np.concatenate(face_passed), gates.settings.brightness_tolerance
+        )
+        if face_passed
+        else None
+    )
+    return rows, closest, brightness
+
+
+def real_brightness(gates: GateSet) -> BrightnessBias | None:
+    """The face gate on its real calibration portraits, by their own brightness quartiles."""
+    cal = gates.face_calibration
+    if cal is None or not cal.luma or gates.face_threshold is None:
+        return None
+    passed = np.asarray(cal.scores) >= gates.face_threshold
+    return brightness_bias(np.asarray(cal.luma), passed, gates.settings.brightness_tolerance)
 
 
 @torch.inference_mode()
@@ -112,10 +143,18 @@ def _tally(tally: DisorderTally, gates: GateSet, images: torch.Tensor, disorder:
     tally.passed += int(result.all_passed.sum())
     if "face" in result.passed:
         tally.face_fail += int((~result.passed["face"]).sum())
-    if result.rank is not None:
+        tally.face_passed.append(result.passed["face"].numpy())
+        tally.luma.append(luminance(to_uint8(images)))
+    if result.rank is not None and result.logits is not None:
+        k = gates.k
         tally.ranked += len(images)
         tally.top1 += int((result.rank <= 1).sum())
-        tally.top5 += int((result.rank <= 5).sum())
+        tally.top_k += int((result.rank <= k).sum())
+        in_top_k = class_ranks(result.logits) <= k
+        target = gates.classifier.disorders.index(disorder)  # type: ignore[union-attr]
+        in_top_k[:, target] = False
+        tally.false_passes += int(in_top_k.sum())
+        tally.other_classes += len(images) * (result.logits.shape[1] - 1)
     if result.distance is not None:
         tally.flagged += int((~result.passed["privacy"]).sum())
         tally.distances.append(result.distance)
@@ -123,6 +162,11 @@ def _tally(tally: DisorderTally, gates: GateSet, images: torch.Tensor, disorder:
         if tally.closest is None or float(result.distance[i]) < tally.closest[0]:
             image = to_uint8(images[i : i + 1])[0]
             tally.closest = (float(result.distance[i]), image, int(result.nearest[i]))
+
+
+def class_ranks(logits: torch.Tensor) -> torch.Tensor:
+    """[N, C] 1-based rank of every class in each row, with the ties rule of `target_ranks`."""
+    return (logits[:, None, :] > logits[:, :, None]).sum(dim=2) + 1
 
 
 def _fmt(value: object, digits: int = 3) -> str:
@@ -143,14 +187,14 @@ def write_csv(rows: list[dict[str, object]], path: Path) -> None:
 
 def markdown_table(rows: list[dict[str, object]]) -> str:
     head = (
-        "| disorder | n | fail-case rate | top-1 | top-5 | privacy flagged | min dist | "
-        "median dist | passed all | latent avg rank |"
+        "| disorder | n | fail-case rate | top-1 | top-k | false pass | privacy flagged | "
+        "min dist | median dist | passed all | latent avg rank |"
     )
-    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(
             f"| {r['disorder']} | {r['n']} | {_fmt(r['fail_case_rate'])} | {_fmt(r['top1'])} | "
-            f"{_fmt(r['top5'])} | {_fmt(r['privacy_flagged'])} | {_fmt(r['privacy_min_distance'])} | "
+            f"{_fmt(r['top_k'])} | {_fmt(r['false_pass_rate'])} | {_fmt(r['privacy_flagged'])} | {_fmt(r['privacy_min_distance'])} | "
             f"{_fmt(r['privacy_median_distance'])} | {r['passed']} ({_fmt(r['pass_rate'])}) | "
             f"{_fmt(r['latent_average_rank'])} |"
         )
@@ -165,7 +209,9 @@ def markdown_report(
     command: str,
     truncation: float,
     figure_name: str,
+    brightness: BrightnessBias | None = None,
 ) -> str:
+    k = f"top {gates.k}" if gates.classifier is not None else "top k"
     parts = [
         f"# Gates on generated portraits: checkpoint {model.checkpoint_id}",
         "",
@@ -182,8 +228,14 @@ def markdown_report(
         "",
         "- **fail-case rate**: share of portraits whose face confidence is below the threshold.",
         (
-            "- **top-1 / top-5**: share of portraits the classifier ranks as the requested disorder "
-            "first / among its first five (n/a: the classifier does not know the disorder)."
+            f"- **top-1 / top-k**: share of portraits the classifier ranks as the requested "
+            f"disorder first / in its {k} (the disorder gate; n/a: the classifier does not know "
+            "the disorder)."
+        ),
+        (
+            f"- **false pass**: share of (portrait, other disorder) pairs where another disorder "
+            f"is in the {k}: how often the gate would pass a portrait requested as a disorder it "
+            "does not show. Chance, for a portrait without any disorder signal, is k / classes."
         ),
         (
             "- **privacy flagged**: portraits nearer to a training portrait than the threshold; "
@@ -195,6 +247,15 @@ def markdown_report(
             "(mean of 10,000 w, no noise); 1 = recognised. Latent averages are not gated."
         ),
     ]
+    real = real_brightness(gates)
+    if brightness is not None:
+        parts += ["", f"- generated: {brightness.line()}"]
+        if real is not None:
+            parts.append(f"- real ({gates.face_calibration.source}): {real.line()}")  # type: ignore[union-attr]
+        parts.append(
+            "- brightness: mean luma of the central square (half the side); quartiles of each "
+            "set's own portraits."
+        )
     if gates.privacy is not None:
         d = gates.privacy.heldout_distances
         parts += [
@@ -212,7 +273,7 @@ def markdown_report(
 _BAR_COLOURS = {
     "fail-case rate": (200, 60, 60),
     "top-1": (60, 110, 200),
-    "top-5": (120, 170, 230),
+    "top-k": (120, 170, 230),
     "privacy flagged": (230, 150, 40),
 }
 
@@ -241,7 +302,7 @@ def figure(
         values = [
             r["fail_case_rate"],
             r["top1"],
-            r["top5"],
+            r["top_k"],
             None if flagged is None else int(flagged) / int(r["n"]),
         ]  # type: ignore[arg-type]
         for j, (value, colour) in enumerate(zip(values, _BAR_COLOURS.values())):

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from generator.averages import class_w_means
 from generator.checkpoint import load_checkpoint_file, load_module_state, save_checkpoint
 from generator.networks import MappingNetwork
 from generator.nvlabs import (
@@ -128,23 +129,6 @@ def mapping_from(
     net = MappingNetwork(**config)
     load_module_state(net, state, where)
     return net.eval().requires_grad_(False)
-
-
-@torch.no_grad()
-def per_class_w_avg(
-    net: MappingNetwork, samples: int, seed: int, batch: int = 1000
-) -> torch.Tensor:
-    """Each class's mean w over `samples` seeded z (this package's per-class truncation centre)."""
-    gen = torch.Generator().manual_seed(seed)
-    out = torch.zeros_like(net.w_avg)
-    for c in range(net.num_classes):
-        total = torch.zeros(net.w_dim, dtype=torch.float64)
-        for start in range(0, samples, batch):
-            n = min(batch, samples - start)
-            z = torch.randn(n, net.z_dim, generator=gen)
-            total += net(z, torch.full((n,), c, dtype=torch.long)).double().sum(dim=0)
-        out[c] = (total / samples).float()
-    return out
 
 
 # ---- the synthesis network: a spec for generator.nvlabs_networks, and its tensors ---------------
@@ -480,7 +464,7 @@ def import_nvlabs(
             )
         net.w_avg.copy_(global_w_avg.expand_as(net.w_avg))
     else:
-        net.w_avg.copy_(per_class_w_avg(net, w_avg_samples, seed))
+        net.w_avg.copy_(class_w_means(net, w_avg_samples, seed))  # the one rule for truncation centres
     tensors = {f"G_ema.mapping.{k}": v for k, v in net.state_dict().items()}
     if global_w_avg is not None:
         tensors["nvlabs.mapping.w_avg"] = global_w_avg

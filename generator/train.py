@@ -27,6 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from generator.augment import ada_augment, adjust_ada_p, diff_augment, overfitting
+from generator.averages import recompute_class_w_avg
 from generator.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -547,6 +548,8 @@ def run_training(
                     save_training_checkpoint(state, out_dir / LATEST, data, provenance)
                 process.barrier()  # no process runs ahead of a checkpoint it might resume from
     bar.close()
+    # The running average lags the final mapping; every rank recomputes it (seeded, so identically).
+    recompute_class_w_avg(state.G_ema)
     export = out_dir / EXPORT
     if process.is_main:
         export_generator(state, export, data, provenance)

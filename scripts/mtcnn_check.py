@@ -23,7 +23,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generator.gates.face import DEFAULT_FACE_THRESHOLD, MTCNNFaceDetector
+from generator.gates.face import PAPER_RETINAFACE_THRESHOLD, MTCNNFaceDetector
 
 SIDE = 256
 
@@ -65,7 +65,7 @@ def main() -> int:
     failures = 0
     for name, image, is_face in samples(phantom_dir):
         score = float(detector.confidence(image)[0])
-        passes = score >= DEFAULT_FACE_THRESHOLD
+        passes = score >= PAPER_RETINAFACE_THRESHOLD
         expected = "" if name.startswith("phantom") else ("ok" if passes == is_face else "WRONG")
         failures += expected == "WRONG"
         print(f"{name:<40} {score:9.6f}  {'passes' if passes else 'fail-case':<9} {expected}")

@@ -21,6 +21,7 @@ from generator.augment import diff_augment
 from generator.checkpoint import load_checkpoint_file, load_module_state, save_checkpoint
 from generator.classifier import _Stage, adamw_one_cycle, split_held_out
 from generator.data import load_image_set, to_float
+from generator.gates.face import PAPER_RETINAFACE_THRESHOLD
 from generator.layers import check_shape
 
 KIND = "face-check"
@@ -197,6 +198,6 @@ def _pass_rates(
     face_conf = torch.sigmoid(net(faces.to(device))).cpu()
     other_conf = torch.sigmoid(net(non_faces(faces, g).to(device))).cpu()
     return {
-        "faces_passing": float((face_conf >= 0.999).float().mean()),
-        "non_faces_passing": float((other_conf >= 0.999).float().mean()),
+        "faces_passing": float((face_conf >= PAPER_RETINAFACE_THRESHOLD).float().mean()),
+        "non_faces_passing": float((other_conf >= PAPER_RETINAFACE_THRESHOLD).float().mean()),
     }

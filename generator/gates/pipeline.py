@@ -8,14 +8,14 @@ from pathlib import Path
 import torch
 
 from generator.gates.classifiers import DisorderClassifier, load_disorder_classifier, target_ranks
-from generator.gates.face import DEFAULT_FACE_THRESHOLD, FaceDetector, face_passes
+from generator.gates.face import FaceCalibration, FaceDetector, calibrate, detector_id, face_passes
 from generator.gates.privacy import (
-    DEFAULT_PERCENTILE,
     PrivacyReference,
     build_reference,
     load_split,
     shift_tolerant_nearest,
 )
+from generator.gates.settings import DEFAULTS, GateSettings
 
 GATE_NAMES = ("face", "disorder", "privacy")
 # why a portrait was kept out, as fill_pool prints it
@@ -31,6 +31,8 @@ BUNDLED_CLASSIFIER = _MODELS / "classifier-demo64.safetensors"
 # so a generator cannot pass the gates by having learned to please it; the gates' default
 BUNDLED_JUDGE = _MODELS / "judge-demo64.safetensors"
 BUNDLED_FACE_CHECK = _MODELS / "facecheck-demo64.safetensors"
+# the face check's scores on 450 real phantoms no model has seen (fixtures/models/reproduce.sh)
+BUNDLED_FACE_CALIBRATION = _MODELS / "facecheck-demo64.calibration.json"
 
 
 @dataclass
@@ -42,6 +44,7 @@ class GateResults:
     rank: torch.Tensor | None  # [N] 1-based rank of the requested disorder
     distance: torch.Tensor | None  # [N] nearest-training distance in the embedding
     nearest: torch.Tensor | None  # [N] index of that training portrait
+    logits: torch.Tensor | None = None  # [N, C] the classifier's, for the false-pass rate
     passed: dict[str, torch.Tensor] = field(default_factory=dict)  # gate -> bool [N]
 
     @property
@@ -62,15 +65,33 @@ class GateSet:
     face: FaceDetector | None = None
     classifier: DisorderClassifier | None = None  # the disorder gate; also embeds for privacy
     privacy: PrivacyReference | None = None  # needs `classifier`
-    face_threshold: float = DEFAULT_FACE_THRESHOLD
-    top_k: int = 5
+    face_threshold: float | None = None  # needed with `face`: calibrated, see build_gates
+    top_k: int | None = None  # None: derived from the classifier's classes by `settings`
     disorder_gate: bool = True  # False: ranks are still reported, nothing is rejected for them
+    settings: GateSettings = DEFAULTS  # tolerances and derivations (brightness, chance pass)
+    face_calibration: FaceCalibration | None = None  # real portraits' scores, when calibrated
 
     def __post_init__(self) -> None:
         if self.privacy is not None and self.classifier is None:
             raise ValueError("the privacy gate embeds images with the classifier: give one")
-        if self.top_k < 1:
+        if self.face is not None and self.face_threshold is None:
+            raise ValueError("the face gate needs a threshold calibrated on real portraits")
+        if self.top_k is not None and self.top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {self.top_k}")
+
+    @property
+    def k(self) -> int:
+        """The disorder gate's k for this classifier (the requested disorder in its top k)."""
+        if self.classifier is None:
+            raise ValueError("no classifier: the disorder gate is off")
+        classes = len(self.classifier.disorders)
+        return min(self.top_k, classes) if self.top_k else self.settings.top_k_for(classes)
+
+    @property
+    def chance_pass(self) -> float:
+        """The disorder gate's false-pass rate for a portrait without any disorder signal."""
+        assert self.classifier is not None
+        return self.k / len(self.classifier.disorders)
 
     @property
     def active(self) -> list[str]:
@@ -87,15 +108,17 @@ class GateSet:
         results = GateResults(len(images), None, None, None, None)
         if self.face is not None:
             results.face_confidence = self.face.confidence(images).float().cpu()
+            assert self.face_threshold is not None  # __post_init__
             results.passed["face"] = face_passes(results.face_confidence, self.face_threshold)
         if self.classifier is None:
             return results
         x = images.float().to(self.classifier.device)
         if disorder in self.classifier.disorders:
             logits = self.classifier.logits(x).float()
+            results.logits = logits.cpu()
             results.rank = target_ranks(logits, self.classifier.disorders.index(disorder)).cpu()
             if self.disorder_gate:
-                results.passed["disorder"] = results.rank <= self.top_k
+                results.passed["disorder"] = results.rank <= self.k
         if self.privacy is not None:
             results.distance, results.nearest = shift_tolerant_nearest(
                 self.classifier, x, self.privacy.train_embeddings, self.privacy.shift_radius
@@ -119,32 +142,42 @@ def build_gates(
     classifier: Path | None = None,
     face_detector: str = "auto",
     training_data: Path | None = None,
+    face_calibration: Path | None = None,
     skip: frozenset[str] = frozenset(),
-    face_threshold: float = DEFAULT_FACE_THRESHOLD,
-    top_k: int = 5,
-    privacy_percentile: float = DEFAULT_PERCENTILE,
+    settings: GateSettings = DEFAULTS,
 ) -> tuple[GateSet, list[str]]:
     """The gates a command asked for, with bundled phantom models as defaults for a phantom
-    checkpoint; returns the set and one line per gate saying what runs or why it does not."""
+    checkpoint; returns the set and one line per gate saying what runs or why it does not.
+
+    `face_calibration`: a folder of real portraits (manifest.csv) or a calibration JSON; without
+    it the bundled face check uses its stored calibration, and MTCNN needs one (or a fixed
+    `settings.face_threshold`)."""
     unknown = set(skip) - set(GATE_NAMES)
     if unknown:
         raise ValueError(f"unknown gates to skip {sorted(unknown)}; choose from {GATE_NAMES}")
     phantom = is_phantom_model(disorders)
     notes: list[str] = []
-    face = None
+    face, face_threshold, calibration = None, None, None
     if "face" in skip or face_detector == "none":
         notes.append("face gate: off")
     elif face_detector == "mtcnn":
         from generator.gates.face import MTCNNFaceDetector
 
         face = MTCNNFaceDetector(device)
-        notes.append(f"face gate: MTCNN {face.params}, threshold {face_threshold}")
+        face_threshold, calibration, how = _face_threshold(
+            face, face_calibration, None, resolution, settings
+        )
+        notes.append(f"face gate: MTCNN {face.params}, threshold {face_threshold:.6f} ({how})")
     elif face_detector in ("auto", "phantom") and (phantom or face_detector == "phantom"):
         from generator.gates.facecheck import load_face_check
 
         face = load_face_check(BUNDLED_FACE_CHECK, device)
+        face_threshold, calibration, how = _face_threshold(
+            face, face_calibration, BUNDLED_FACE_CALIBRATION, resolution, settings
+        )
         notes.append(
-            f"face gate: phantom face check {face.checkpoint_id}, threshold {face_threshold}"
+            f"face gate: phantom face check {face.checkpoint_id}, threshold "
+            f"{face_threshold:.6f} ({how})"
         )
     elif face_detector == "auto":
         notes.append("face gate: off (not a phantom checkpoint; pass --face-detector mtcnn)")
@@ -157,14 +190,23 @@ def build_gates(
         clf = load_disorder_classifier(classifier, device)
     elif wants_clf and phantom:
         clf = load_disorder_classifier(BUNDLED_JUDGE, device)
+    gates = GateSet(
+        face,
+        clf,
+        None,
+        face_threshold,
+        settings.top_k,
+        disorder_gate="disorder" not in skip,
+        settings=settings,
+        face_calibration=calibration,
+    )
     if clf is None:
         notes.append("disorder gate: off (no classifier; pass --classifier)")
     elif "disorder" in skip:
         notes.append(f"disorder gate: off (ranks still reported by {clf.name})")
     else:
-        notes.append(f"disorder gate: requested disorder in the top {top_k} of {clf.name}")
+        notes.append(disorder_gate_line(gates))
 
-    reference = None
     if "privacy" in skip:
         notes.append("privacy gate: off")
     elif clf is None or training_data is None:
@@ -173,13 +215,66 @@ def build_gates(
         )
     else:
         train, names, heldout = load_split(training_data, resolution)
-        reference = build_reference(clf, train, heldout, privacy_percentile, names)
+        gates.privacy = build_reference(clf, train, heldout, settings.privacy_percentile, names)
         notes.append(
-            f"privacy gate: flag nearest-training distance < {reference.threshold:.4f} ("
-            f"percentile {privacy_percentile:g} of {len(heldout)} held-out real portraits; "
-            f"{len(train)} training portraits)"
+            f"privacy gate: flag nearest-training distance < {gates.privacy.threshold:.4f} ("
+            f"percentile {settings.privacy_percentile:g} of {len(heldout)} held-out real "
+            f"portraits; {len(train)} training portraits)"
         )
-    gates = GateSet(
-        face, clf, reference, face_threshold, top_k, disorder_gate="disorder" not in skip
-    )
     return gates, notes
+
+
+def disorder_gate_line(gates: GateSet) -> str:
+    assert gates.classifier is not None
+    classes = len(gates.classifier.disorders)
+    line = (
+        f"disorder gate: requested disorder in the top {gates.k} of {classes} classes of "
+        f"{gates.classifier.name}; false-pass rate at chance {gates.k}/{classes} = "
+        f"{gates.chance_pass:.3f}"
+    )
+    if gates.chance_pass > gates.settings.max_chance_pass:
+        line += f" (above {gates.settings.max_chance_pass:g}: too few classes for a top-k gate)"
+    return line
+
+
+def _face_threshold(
+    detector: FaceDetector,
+    given: Path | None,
+    stored: Path | None,
+    resolution: int,
+    settings: GateSettings,
+) -> tuple[float, FaceCalibration | None, str]:
+    """(threshold, calibration, where it came from): a fixed one in settings, else the percentile of real
+    portraits' scores from `given` (folder or JSON), else from the detector's stored calibration."""
+    if settings.face_threshold is not None:
+        return settings.face_threshold, None, "fixed by --face-threshold, not calibrated"
+    percentile = settings.face_calibration_percentile
+    if given is not None and Path(given).is_dir():
+        from generator.data import load_image_set
+
+        real = load_image_set(Path(given), resolution, training_only=False)
+        calibration = calibrate(detector, real.images, f"real portraits in {given}")
+    elif given is not None:
+        calibration = FaceCalibration.load(Path(given))
+    elif stored is not None:
+        calibration = FaceCalibration.load(stored)
+    else:
+        raise ValueError(
+            f"the {detector.name} face gate has no calibration: pass --face-calibration with a "
+            "folder of real portraits (manifest.csv) or a calibration JSON, or a fixed "
+            "--face-threshold"
+        )
+    if calibration.detector_id != detector_id(detector):
+        raise ValueError(
+            f"face calibration for {calibration.detector} {calibration.detector_id}, but the face "
+            f"gate runs {detector.name} {detector_id(detector)}: calibrate it again"
+        )
+    threshold = calibration.threshold(percentile)
+    return (
+        threshold,
+        calibration,
+        (
+            f"percentile {percentile:g} of the scores of {len(calibration.scores)} "
+            f"{calibration.source}"
+        ),
+    )

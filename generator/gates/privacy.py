@@ -21,8 +21,9 @@ import torch
 
 from generator.data import load_image_set, to_float
 from generator.gates.classifiers import DisorderClassifier
+from generator.gates.settings import DEFAULTS
 
-DEFAULT_PERCENTILE = 1.0  # flag generated images closer than 99 % of held-out real portraits
+DEFAULT_PERCENTILE = DEFAULTS.privacy_percentile
 DEFAULT_SHIFT_RADIUS = 2  # pixels of jitter a near-copy may carry and still be caught
 
 

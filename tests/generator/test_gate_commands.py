@@ -70,7 +70,10 @@ def test_evaluate_writes_the_table_report_and_figure(phantoms64: Path, tmp_path:
     )
     assert all(int(r["latent_average_rank"]) >= 1 for r in rows)
     report = (out / "gates.md").read_text()
-    assert "| disorder | n | fail-case rate | top-1 | top-5 |" in report and "gates.png" in report
+    assert (
+        "| disorder | n | fail-case rate | top-1 | top-k | false pass |" in report
+        and "gates.png" in report
+    )
     assert (out / "gates.png").stat().st_size > 1000
     assert "privacy flagged" in capsys.readouterr().out
 
@@ -95,7 +98,7 @@ def test_evaluate_without_data_reports_privacy_as_not_run(tmp_path: Path):
     )
     with (out / "gates.csv").open() as fh:
         row = next(csv.DictReader(fh))
-    assert row["privacy_flagged"] == "" and row["fail_case_rate"] == "" and row["top5"] != ""
+    assert row["privacy_flagged"] == "" and row["fail_case_rate"] == "" and row["top_k"] != ""
     assert "privacy gate: off" in (out / "gates.md").read_text()
 
 

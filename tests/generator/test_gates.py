@@ -19,10 +19,11 @@ from generator.gates.classifiers import (
     load_disorder_classifier,
     target_ranks,
 )
-from generator.gates.face import FaceDetector, MTCNNFaceDetector, face_passes
+from generator.gates.face import FaceCalibration, FaceDetector, MTCNNFaceDetector, face_passes
 from generator.gates.facecheck import load_face_check, non_faces
 from generator.gates.pipeline import (
     BUNDLED_CLASSIFIER,
+    BUNDLED_FACE_CALIBRATION,
     BUNDLED_FACE_CHECK,
     GateSet,
     build_gates,
@@ -45,7 +46,7 @@ def _phantoms(codes: list[str], individuals: range, size: int = 64) -> torch.Ten
 
 def test_it_fails_a_confidence_just_below_the_threshold():
     conf = torch.tensor([0.9989, 0.999, 1.0, 0.0])
-    assert face_passes(conf).tolist() == [False, True, True, False]
+    assert face_passes(conf, threshold=0.999).tolist() == [False, True, True, False]
     assert face_passes(conf, threshold=0.5).tolist() == [True, True, True, False]
     with pytest.raises(ValueError, match="threshold"):
         face_passes(conf, threshold=1.5)
@@ -56,8 +57,10 @@ def test_the_phantom_face_check_passes_phantoms_and_fails_non_faces():
     assert isinstance(detector, FaceDetector)
     faces = to_float(_phantoms(["velmar", "dravik", "unaffected"], range(1001, 1005)))
     others = non_faces(faces, torch.Generator().manual_seed(1))
-    assert face_passes(detector.confidence(faces)).float().mean() >= 0.8
-    assert not face_passes(detector.confidence(others)).any()
+    # at the threshold its stored calibration on real phantoms gives
+    threshold = FaceCalibration.load(BUNDLED_FACE_CALIBRATION).threshold(1.0)
+    assert face_passes(detector.confidence(faces), threshold).float().mean() >= 0.8
+    assert not face_passes(detector.confidence(others), threshold).any()
 
 
 def test_the_mtcnn_adapter_uses_fixed_parameters_and_its_best_box(monkeypatch):
@@ -78,7 +81,7 @@ def test_the_mtcnn_adapter_uses_fixed_parameters_and_its_best_box(monkeypatch):
     assert conf.tolist() == pytest.approx([0.99995, 0.0])
     assert calls["init"]["min_face_size"] == 40 and calls["init"]["thresholds"] == [0.6, 0.7, 0.7]
     assert calls["sizes"] == [(256, 256), (256, 256)]
-    assert face_passes(conf).tolist() == [True, False]
+    assert face_passes(conf, 0.999).tolist() == [True, False]
 
 
 def test_without_facenet_pytorch_mtcnn_says_how_to_install_it(monkeypatch):
@@ -185,7 +188,7 @@ def test_gate_results_say_which_gates_failed():
         def confidence(self, images: torch.Tensor) -> torch.Tensor:
             return torch.tensor([self.value, 1.0])[: len(images)]
 
-    result = GateSet(face=Always(0.5)).check(torch.zeros(2, 3, 8, 8), "x")
+    result = GateSet(face=Always(0.5), face_threshold=0.9).check(torch.zeros(2, 3, 8, 8), "x")
     assert result.all_passed.tolist() == [False, True]
     assert result.failed_gates(0) == ["face"] and result.failed_gates(1) == []
 
@@ -225,11 +228,19 @@ def test_gated_samples_skip_rejected_seeds_and_count_why(tiny_model):
             return (seeds % 2 == 0).float()
 
     out = api.gated_samples(
-        tiny_model, GateSet(face=OddSeedsAreNotFaces()), "alpha", 3, 0, 0.7, batch=4
+        tiny_model,
+        GateSet(face=OddSeedsAreNotFaces(), face_threshold=0.5),
+        "alpha",
+        3,
+        0,
+        0.7,
+        batch=4,
     )
     assert [info["seed"] for _, info in out.accepted] == [0, 2, 4]
     assert out.rejected == out.tried - 3 and out.reasons["face"] == out.rejected
-    none = api.gated_samples(tiny_model, GateSet(face=_Never()), "alpha", 2, 0, 0.7, max_seeds=5)
+    none = api.gated_samples(
+        tiny_model, GateSet(face=_Never(), face_threshold=0.5), "alpha", 2, 0, 0.7, max_seeds=5
+    )
     assert none.accepted == [] and none.tried == 5 and none.reasons["face"] == 5
 
 

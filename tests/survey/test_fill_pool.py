@@ -128,3 +128,66 @@ def test_a_missing_classifier_file_is_a_clear_error(phantom_study, phantom_tiny_
         call_command("fill_pool", "ph", checkpoint=str(phantom_tiny_checkpoint), per_disorder=1,
                      classifier=str(tmp_path / "nope.safetensors"))
     assert not Portrait.objects.exists()
+
+
+def _add_real_portraits(study, levels: list[int]) -> None:
+    from survey.image_bank import portrait_add
+
+    for i, level in enumerate(levels):
+        image = Image.new("RGB", (64, 64), (level, level, level))
+        image.putpixel((i % 64, 0), (0, 0, 0))  # distinct content, one pixel off the centre
+        portrait_add(study=study, image=image, kind="real", disorder_code="alpha", used_in_training=False)
+
+
+def test_it_reports_the_pools_brightness_beside_the_real_banks(study, tiny_checkpoint, image_bank_root):
+    _add_real_portraits(study, [40, 80, 120, 160, 200, 240])
+    out = io.StringIO()
+    call_command("fill_pool", "gen", checkpoint=str(tiny_checkpoint[0]), per_disorder=3, latent_samples=16,
+                 stdout=out)
+    text = out.getvalue()
+    assert "real bank, 6 portraits: luma min 40.0" in text and "max 240.0" in text
+    assert "synthetic added now, 6 portraits: luma" in text
+    assert "synthetic per quartile of the real bank, darkest" in text
+
+
+class _FailsDarkPortraits:
+    name = "fails-dark"
+
+    def confidence(self, images):
+        return (images.mean(dim=(1, 2, 3)) > images.mean()).float()  # the darker half fails
+
+
+def test_it_warns_loudly_when_the_face_gate_fails_dark_portraits(study, tiny_checkpoint, monkeypatch):
+    from generator import api
+    from generator.gates.pipeline import GateSet
+
+    monkeypatch.setattr(api, "load_gates", lambda model, **kw: (
+        GateSet(face=_FailsDarkPortraits(), face_threshold=0.5), ["face gate: a stand-in"]))
+    out, err = io.StringIO(), io.StringIO()
+    call_command("fill_pool", "gen", checkpoint=str(tiny_checkpoint[0]), per_disorder=8, latent_samples=16,
+                 batch=16, stdout=out, stderr=err)
+    assert "face gate pass rate by brightness quartile" in out.getvalue()
+    assert "WARNING: face gate pass rate by brightness quartile" in err.getvalue()
+    assert "BIASED BY BRIGHTNESS" in err.getvalue()
+
+
+def test_its_gate_defaults_are_the_settings_object(study, tiny_checkpoint, monkeypatch):
+    from generator import api
+    from generator.gates.settings import DEFAULTS, GateSettings
+
+    seen = {}
+    real_load_gates = api.load_gates
+
+    def spy(model, **kwargs):
+        seen.update(kwargs)
+        return real_load_gates(model, **kwargs)
+
+    monkeypatch.setattr(api, "load_gates", spy)
+    call_command("fill_pool", "gen", checkpoint=str(tiny_checkpoint[0]), per_disorder=1, latent_samples=8,
+                 stdout=io.StringIO())
+    assert seen["settings"] == DEFAULTS
+    call_command("fill_pool", "gen", checkpoint=str(tiny_checkpoint[0]), per_disorder=1, latent_samples=8,
+                 top_k=2, stdout=io.StringIO())
+    assert seen["settings"] == GateSettings(top_k=2)
+    with pytest.raises(CommandError, match="Bad gate setting: face threshold"):
+        call_command("fill_pool", "gen", checkpoint=str(tiny_checkpoint[0]), per_disorder=1, face_threshold=2.0)
