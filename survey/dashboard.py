@@ -4,15 +4,20 @@ chance with intervals (computed by the analysis package, not re-derived here) an
 from __future__ import annotations
 
 import base64
+import hashlib
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from django.core.cache import cache
+from django.db.models import Count, Max, Q
 
 import analysis
 from survey import export, selectors
-from survey.models import Study
+from survey.models import Answer, Study
+
+CACHE_SECONDS = 24 * 3600  # a stale entry is never read (its key names what it was built from); this only frees memory
 
 
 @dataclass(frozen=True)
@@ -180,3 +185,35 @@ def item_view(study: Study, *, most_fooling: int = 12) -> ItemView:
     fooled = sorted((i for i in items if i.kind == "synthetic" and i.rvs_chosen),
                     key=lambda i: (-i.rvs_rate, -i.rvs_chosen, i.content_hash))
     return ItemView(portraits=items, fooled=fooled[:most_fooling])
+
+
+def results_version(study: Study) -> str:
+    """A short fingerprint of everything the dashboard and item view are computed from: the answers (count
+    and last id), the sessions (count, finished, ended, last id) and the overdue questions that count as
+    timeouts without a write. Three small aggregate queries: cheap next to the analysis they stand for."""
+    answers = Answer.objects.filter(question__session__study=study).aggregate(n=Count("pk"), last=Max("pk"))
+    sessions = study.sessions.aggregate(
+        n=Count("pk"), last=Max("pk"), finished=Count("pk", filter=Q(finished_at__isnull=False)),
+        ended=Count("pk", filter=Q(ended_at__isnull=False)))
+    overdue = [question.pk for question in selectors.overdue_questions(study)]
+    basis = repr((sorted(answers.items()), sorted(sessions.items()), overdue, study.bank_frozen_at))
+    return hashlib.sha256(basis.encode()).hexdigest()[:24]
+
+
+def _cached(name: str, study: Study, build):
+    """`build(study)` once per version of the study's results (Django's cache framework: per process by
+    default, shared when a shared cache is configured); recomputed as soon as an answer or session changes."""
+    key = f"survey:{name}:{study.pk}:{results_version(study)}"
+    value = cache.get(key)
+    if value is None:
+        value = build(study)
+        cache.set(key, value, CACHE_SECONDS)
+    return value
+
+
+def cached_dashboard(study: Study) -> Dashboard:
+    return _cached("dashboard", study, study_dashboard)
+
+
+def cached_item_view(study: Study) -> ItemView:
+    return _cached("items", study, item_view)

@@ -3,16 +3,16 @@
 Fills a study's synthetic pool and latent averages from a generator checkpoint. Synthetic portraits enter
 only if they pass the generator's gates (a face, the disorder's features, not a near-copy of a training
 portrait); rejected seeds are skipped and counted. The generator (and torch) is imported here, in a batch
-command, never by the web process.
+command, never by the web process. The work is `survey.pool_fill.pool_fill`, the same service the
+coordinators' "Fill the pool" page queues: all portraits are added at the end, in one transaction, or none.
 """
 
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from survey.image_bank import portrait_add
 from survey.management.study_lookup import study_by_slug
-from survey.models import PortraitKind
+from survey.pool_fill import PoolFillError, PoolFillRequest, pool_fill
 
 
 def parse_seed_start(value: str) -> int:
@@ -51,72 +51,25 @@ class Command(BaseCommand):
 
     def handle(self, *args, study: str, checkpoint: Path, per_disorder: int, truncation: float, seed_start: int,
                latent_samples: int, device: str, batch: int, **options):
-        gate_options = {key: options.get(key, default) for key, default in (
-            ("classifier", None), ("training_data", None), ("face_detector", "auto"), ("skip_gates", ""),
-            ("face_threshold", 0.999), ("top_k", 5), ("privacy_percentile", 1.0))}
-        checkpoint = Path(checkpoint)  # call_command passes keyword options unconverted
-        if per_disorder < 1:
-            raise CommandError("--per-disorder must be at least 1.")
-        if not checkpoint.is_file():
-            raise CommandError(f"Checkpoint {checkpoint} does not exist.")
+        skip = {name.strip() for name in str(options.get("skip_gates") or "").split(",") if name.strip()}
+        request = PoolFillRequest(
+            checkpoint=Path(checkpoint),  # call_command passes keyword options unconverted
+            per_disorder=per_disorder, truncation=truncation, seed_start=seed_start, latent_samples=latent_samples,
+            device=device, batch=batch, classifier=options.get("classifier"),
+            training_data=options.get("training_data"), face_detector=options.get("face_detector") or "auto",
+            skip_gates=frozenset(skip), face_threshold=options.get("face_threshold", 0.999),
+            top_k=options.get("top_k", 5), privacy_percentile=options.get("privacy_percentile", 1.0),
+            max_tries_factor=int(options.get("max_tries_factor") or 10))
         target = study_by_slug(study)
         try:
-            from generator import api
-        except ImportError as error:
-            raise CommandError(f"The generator is not installed ({error}): pip install -r requirements-generator.txt") from None
-
-        try:
-            model = api.load_checkpoint(checkpoint, device=device)
-        except (ValueError, OSError) as error:
-            raise CommandError(f"Cannot load {checkpoint}: {error}") from None
-        known = set(api.disorders(model))
-        codes = sorted(target.disorders.values_list("code", flat=True))
-        missing = [c for c in codes if c not in known]
-        if missing:
-            raise CommandError(f"The checkpoint was not trained on {', '.join(missing)}; it knows {', '.join(sorted(known))}.")
-
-        gates = self._gates(api, model, gate_options)
-        max_seeds = per_disorder * max(int(options.get("max_tries_factor") or 10), 1)
-        added = 0
-        for code in codes:
-            batch_result = api.gated_samples(model, gates, code, per_disorder, seed_start, truncation,
-                                             batch=batch, max_seeds=max_seeds)
-            for image, provenance in batch_result.accepted:
-                portrait_add(study=target, image=image, kind=PortraitKind.SYNTHETIC, disorder_code=code,
-                             checkpoint_id=provenance["checkpoint_id"], seed=provenance["seed"],
-                             truncation=provenance["truncation"])
-                added += 1
-            average, provenance = api.latent_average_image(model, code, n_samples=latent_samples)
-            portrait_add(study=target, image=average, kind=PortraitKind.LATENT_AVERAGE, disorder_code=code,
-                         checkpoint_id=provenance["checkpoint_id"])
-            self.stdout.write(f"  {code}: {len(batch_result.accepted)} synthetic portraits and a latent average; "
-                              f"{self._rejections(api, batch_result)}")
-            if len(batch_result.accepted) < per_disorder:
-                self.stderr.write(f"  {code}: only {len(batch_result.accepted)} of {per_disorder} passed within "
-                                  f"{batch_result.tried} seeds; raise --max-tries-factor or check the model.")
-        self.stdout.write(self.style.SUCCESS(f"Added {added} synthetic portraits and {len(codes)} latent averages to {target.slug}."))
-
-    def _gates(self, api, model, options):
-        skip_spec = {name.strip() for name in str(options["skip_gates"]).split(",") if name.strip()}
-        skip = frozenset(("face", "disorder", "privacy")) if "all" in skip_spec else frozenset(skip_spec)
-        try:
-            gates, notes = api.load_gates(model, classifier=options["classifier"],
-                                          face_detector=options["face_detector"],
-                                          training_data=options["training_data"], skip=skip,
-                                          face_threshold=options["face_threshold"], top_k=options["top_k"],
-                                          privacy_percentile=options["privacy_percentile"])
-        except (ValueError, OSError, ImportError) as error:
-            raise CommandError(f"Cannot set up the gates: {error}") from None
-        for line in notes:
+            report = pool_fill(target, request)
+        except PoolFillError as error:
+            raise CommandError(str(error)) from None
+        for line in report.gate_notes:
             self.stdout.write(f"  {line}")
-        return gates
-
-    @staticmethod
-    def _rejections(api, result) -> str:
-        # seeds are generated in batches, so a few passing portraits beyond the quota may go unused
-        unused = result.tried - result.rejected - len(result.accepted)
-        extra = f"; {unused} passing left unused" if unused else ""
-        if not result.rejected:
-            return f"rejected 0 of {result.tried} generated{extra}"
-        why = ", ".join(f"{api.REASONS[gate]}: {count}" for gate, count in sorted(result.reasons.items()))
-        return f"rejected {result.rejected} of {result.tried} generated ({why}){extra}"
+        for fill in report.disorders:
+            self.stdout.write(f"  {fill.line()}")
+            if shortfall := fill.shortfall():
+                self.stderr.write(f"  {shortfall}")
+        self.stdout.write(self.style.SUCCESS(
+            f"Added {report.added_synthetic} synthetic portraits and {len(report.disorders)} latent averages to {target.slug}."))
