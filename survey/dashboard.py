@@ -196,7 +196,9 @@ def results_version(study: Study) -> str:
         n=Count("pk"), last=Max("pk"), finished=Count("pk", filter=Q(finished_at__isnull=False)),
         ended=Count("pk", filter=Q(ended_at__isnull=False)))
     overdue = [question.pk for question in selectors.overdue_questions(study)]
-    basis = repr((sorted(answers.items()), sorted(sessions.items()), overdue, study.bank_frozen_at))
+    # the study's random seed too: a study re-created under a reused id (a restored database) never meets
+    # the old one's entries
+    basis = repr((study.seed, sorted(answers.items()), sorted(sessions.items()), overdue, study.bank_frozen_at))
     return hashlib.sha256(basis.encode()).hexdigest()[:24]
 
 
