@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 from django.core.cache import cache
-from django.db.models import Count, Max, Q
+from django.db.models import Count, F, Max, Q
 
 import analysis
 from survey import export, selectors
-from survey.models import Answer, Study
+from survey.models import Answer, Category, Option, Outcome, Portrait, ShownImage, Study
 
 CACHE_SECONDS = 24 * 3600  # a stale entry is never read (its key names what it was built from); this only frees memory
 
@@ -146,36 +146,42 @@ class ItemView:
     fooled: list[PortraitItem] = field(default_factory=list)  # synthetic portraits most often taken for real
 
 
-def _counts(rows: pd.DataFrame, key: str, flag: str) -> dict[str, tuple[int, int]]:
-    grouped = rows.groupby(key)[flag].agg(["count", "sum"])
-    return {index: (int(row["count"]), int(row["sum"])) for index, row in grouped.iterrows()}
+def _option_counts(study: Study, category: str) -> dict[int, tuple[int, int]]:
+    """Per portrait: in how many answered questions of the category it was an option, and how often it was
+    the one chosen. One GROUP BY in the database (the options export, counted where it lies)."""
+    rows = (Option.objects.filter(question__session__study=study, question__is_practice=False,
+                                  question__category=category, question__answer__outcome=Outcome.ANSWERED,
+                                  image__isnull=False)
+            .values("image__portrait_id")
+            .annotate(shown=Count("pk"), chosen=Count("pk", filter=Q(code=F("question__answer__choice")))))
+    return {row["image__portrait_id"]: (row["shown"], row["chosen"]) for row in rows}
+
+
+def _diagnosis_counts(study: Study) -> dict[int, tuple[int, int]]:
+    """Per portrait: how many answered diagnosis questions asked about it, and how many were right."""
+    rows = (ShownImage.objects.filter(session__study=study, role=ShownImage.Role.STIMULUS,
+                                      question__category=Category.DIAGNOSIS, question__is_practice=False,
+                                      question__answer__outcome=Outcome.ANSWERED)
+            .values("portrait_id")
+            .annotate(shown=Count("pk"), right=Count("pk", filter=Q(question__answer__correct=True))))
+    return {row["portrait_id"]: (row["shown"], row["right"]) for row in rows}
 
 
 def item_view(study: Study, *, most_fooling: int = 12) -> ItemView:
     """Per portrait: how often it was chosen as real (real_vs_synthetic), as the training member
     (reidentification) and diagnosed right (diagnosis); and the synthetic portraits that fooled experts
-    most. Built from the options export (export.options_frame), so it counts what the export says."""
-    from survey.models import Portrait
-
-    answers = export.answers_frame(study)
-    answered = answers[answers.outcome == "answered"]
-    options = export.options_frame(study)
-    options = options[(options.portrait != "") & options.question.isin(answered.question)]
-    rvs = _counts(options[options.category == "real_vs_synthetic"], "portrait", "chosen")
-    reid = _counts(options[options.category == "reidentification"], "portrait", "chosen")
-    stimuli = selectors.diagnosis_stimuli(study)
-    diagnosis = answered[answered.category == "diagnosis"].assign(
-        portrait_id=lambda frame: frame.question.map(stimuli), right=lambda frame: frame.correct.astype(int))
-    diag = _counts(diagnosis, "portrait_id", "right")
-
+    most. Counts answered questions only, as the options export would (a test checks the two agree); an
+    abandoned question is a timeout, so it is not counted."""
+    rvs = _option_counts(study, Category.REAL_VS_SYNTHETIC)
+    reid = _option_counts(study, Category.REIDENTIFICATION)
+    diag = _diagnosis_counts(study)
+    seen = set(rvs) | set(reid) | set(diag)
     items = []
-    for portrait in Portrait.objects.filter(study=study).select_related("disorder").order_by(
+    for portrait in Portrait.objects.filter(study=study, pk__in=seen).select_related("disorder").order_by(
             "kind", "disorder__code", "content_hash"):
-        r_shown, r_chosen = rvs.get(portrait.content_hash, (0, 0))
-        i_shown, i_chosen = reid.get(portrait.content_hash, (0, 0))
+        r_shown, r_chosen = rvs.get(portrait.pk, (0, 0))
+        i_shown, i_chosen = reid.get(portrait.pk, (0, 0))
         d_shown, d_right = diag.get(portrait.pk, (0, 0))
-        if not (r_shown or i_shown or d_shown):
-            continue
         items.append(PortraitItem(
             portrait_id=portrait.pk, content_hash=portrait.content_hash, kind=portrait.kind,
             disorder=portrait.disorder.code, used_in_training=portrait.used_in_training,

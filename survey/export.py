@@ -124,32 +124,34 @@ def option_rows(study: Study, *, now: datetime | None = None) -> Iterator[dict]:
     """One row per option shown in a timed question that has an outcome (an overdue one counting as a
     timeout): which portrait sat in which slot, whether it was the right one, and whether the participant
     chose it (for per-portrait analyses)."""
+    columns = ("question__session__pseudonym", "question__session_id", "question__position", "question_id",
+               "question__category", "code", "slot", "image__portrait__content_hash", "image__portrait__kind",
+               "image__portrait__disorder__code", "image__portrait__used_in_training", "question__correct_choice",
+               "question__answer__choice")
     options = (
         Option.objects.filter(question__session__study=study, question__is_practice=False)
         .filter(Q(question__answer__isnull=False) | Q(question_id__in=list(_overdue(study, now))))
-        .select_related("question__session", "question__answer", "question__disorder", "image__portrait__disorder")
         .order_by("question__session__started_at", "question__session_id", "question__position", "slot")
+        .values_list(*columns)  # plain tuples: the largest table is written without building a model per row
     )
-    for option in options.iterator(chunk_size=CHUNK_ROWS):
-        question = option.question
-        answer = _outcome(question)
-        portrait = option.image.portrait if option.image_id else None
+    for (pseudonym, session, position, question, category, code, slot, content_hash, kind, disorder, used,
+         correct_choice, choice) in options.iterator(chunk_size=CHUNK_ROWS):
+        # an overdue question has no answer row: it is the timeout `_outcome` describes, which chose nothing
         yield {
             "study": study.slug,
-            "participant": question.session.pseudonym,
-            "session": question.session_id,
-            "position": question.position,
-            "question": question.pk,
-            "category": question.category,
-            "option": option.code,
-            "slot": option.slot,
-            "portrait": portrait.content_hash if portrait else "",
-            "kind": portrait.kind if portrait else "",
-            "disorder": portrait.disorder.code if portrait else option.code,
-            "used_in_training": "" if portrait is None or portrait.used_in_training is None
-            else int(portrait.used_in_training),
-            "is_correct": int(option.code == question.correct_choice),
-            "chosen": int(option.code == answer.choice),
+            "participant": pseudonym,
+            "session": session,
+            "position": position,
+            "question": question,
+            "category": category,
+            "option": code,
+            "slot": slot,
+            "portrait": content_hash or "",
+            "kind": kind or "",
+            "disorder": disorder if content_hash else code,
+            "used_in_training": "" if used is None else int(used),
+            "is_correct": int(code == correct_choice),
+            "chosen": int(code == (choice or "")),
         }
 
 

@@ -115,3 +115,29 @@ def test_a_csv_download_streams_in_chunks(study, admin_client, monkeypatch):
     chunks = list(response.streaming_content)
     assert response.streaming and len(chunks) >= 6  # header and 30 rows, five at a time
     assert b"".join(chunks) == export.answers_csv(study)
+
+
+def test_the_item_view_counts_what_the_options_export_says(study):
+    """The item view counts in the database; the same counts from the exported options and answers tables."""
+    from tests.survey.test_coordinator_pages import play_fooled
+
+    play(study)
+    play_fooled(study)
+    answers = export.answers_frame(study)
+    answered = set(answers.question[answers.outcome == "answered"])
+    options = export.options_frame(study)
+    options = options[(options.portrait != "") & options.question.isin(answered)]
+    view = dashboard.item_view(study)
+    by_hash = {item.content_hash: item for item in view.portraits}
+    for category, shown, chosen in [("real_vs_synthetic", "rvs_shown", "rvs_chosen"),
+                                    ("reidentification", "reid_shown", "reid_chosen")]:
+        rows = options[options.category == category]
+        expected = rows.groupby("portrait").chosen.agg(["count", "sum"])
+        assert len(expected)
+        for content_hash, row in expected.iterrows():
+            item = by_hash[content_hash]
+            assert (getattr(item, shown), getattr(item, chosen)) == (row["count"], row["sum"])
+    n_diagnosed = ((answers.category == "diagnosis") & (answers.outcome == "answered")).sum()
+    assert sum(item.diag_shown for item in view.portraits) == n_diagnosed
+    right = ((answers.category == "diagnosis") & (answers.correct.astype(str) == "1")).sum()
+    assert sum(item.diag_right for item in view.portraits) == right
