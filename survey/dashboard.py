@@ -194,13 +194,16 @@ def item_view(study: Study, *, most_fooling: int = 12) -> ItemView:
 
 
 def results_version(study: Study) -> str:
-    """A short fingerprint of everything the dashboard and item view are computed from: the answers (count
-    and last id), the sessions (count, finished, ended, last id) and the overdue questions that count as
-    timeouts without a write. Three small aggregate queries: cheap next to the analysis they stand for."""
-    answers = Answer.objects.filter(question__session__study=study).aggregate(n=Count("pk"), last=Max("pk"))
+    """A short fingerprint of everything the dashboard and item view are computed from: the sessions
+    (count, finished, ended, last id), the answers of the sessions still running (count and last id) and
+    the overdue questions that count as timeouts without a write. A finished or ended session's answers
+    never change again, so only running sessions' answers are read: the cost follows the sessions running
+    now, not the study's size."""
     sessions = study.sessions.aggregate(
         n=Count("pk"), last=Max("pk"), finished=Count("pk", filter=Q(finished_at__isnull=False)),
         ended=Count("pk", filter=Q(ended_at__isnull=False)))
+    running = study.sessions.filter(finished_at__isnull=True, ended_at__isnull=True).values("pk")
+    answers = Answer.objects.filter(question__session__in=running).aggregate(n=Count("pk"), last=Max("pk"))
     overdue = [question.pk for question in selectors.overdue_questions(study)]
     # the study's random seed too: a study re-created under a reused id (a restored database) never meets
     # the old one's entries

@@ -141,3 +141,14 @@ def test_the_item_view_counts_what_the_options_export_says(study):
     assert sum(item.diag_shown for item in view.portraits) == n_diagnosed
     right = ((answers.category == "diagnosis") & (answers.correct.astype(str) == "1")).sum()
     assert sum(item.diag_right for item in view.portraits) == right
+
+
+def test_each_answer_of_a_running_session_makes_a_new_version(quiz_session):
+    study = quiz_session.study
+    versions = {dashboard.results_version(study)}
+    for _ in range(3):
+        question = services.session_current_question(session=quiz_session)
+        services.answer_submit(session=quiz_session, question_id=question.pk, choice=question.correct_choice)
+        versions.add(dashboard.results_version(study))
+    assert len(versions) == 4
+    assert dashboard.results_version(study) == dashboard.results_version(study)  # reading changes nothing
