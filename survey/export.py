@@ -77,14 +77,30 @@ def _outcome(question: Question) -> Answer:
 
 
 CHUNK_ROWS = 2000  # rows fetched from the database at a time: an export's memory does not grow with the study
+SESSIONS_PER_QUERY = 50  # the big tables are read a few sessions at a time, in the export's order
+
+
+def _session_batches(study: Study) -> Iterator[list[int]]:
+    """The study's session ids in export order (start time, then id), a few at a time: each batch's rows
+    are read and sorted on their own, so the first rows leave without the database sorting the whole
+    study first, and the rows come out in exactly the order one query over the study would give."""
+    ids = list(study.sessions.order_by("started_at", "pk").values_list("pk", flat=True))
+    for first in range(0, len(ids), SESSIONS_PER_QUERY):
+        yield ids[first:first + SESSIONS_PER_QUERY]
 
 
 def answer_rows(study: Study, *, now: datetime | None = None) -> Iterator[dict]:
     """One row per question a participant was shown and that has an outcome, in the contract's columns;
     an overdue question of an abandoned session is a timeout (selectors.overdue_questions)."""
+    overdue = list(_overdue(study, now))
+    for sessions in _session_batches(study):
+        yield from _answer_rows_of(study, sessions, overdue)
+
+
+def _answer_rows_of(study: Study, sessions: list[int], overdue: list[int]) -> Iterator[dict]:
     questions = (
-        Question.objects.filter(session__study=study, is_practice=False)
-        .filter(Q(answer__isnull=False) | Q(pk__in=list(_overdue(study, now))))
+        Question.objects.filter(session_id__in=sessions, is_practice=False)
+        .filter(Q(answer__isnull=False) | Q(pk__in=overdue))
         .select_related("session", "disorder", "answer")
         .annotate(n_shown_options=Count("options"))
         .order_by("session__started_at", "session_id", "position")
@@ -124,15 +140,23 @@ def option_rows(study: Study, *, now: datetime | None = None) -> Iterator[dict]:
     """One row per option shown in a timed question that has an outcome (an overdue one counting as a
     timeout): which portrait sat in which slot, whether it was the right one, and whether the participant
     chose it (for per-portrait analyses)."""
-    columns = ("question__session__pseudonym", "question__session_id", "question__position", "question_id",
-               "question__category", "code", "slot", "image__portrait__content_hash", "image__portrait__kind",
-               "image__portrait__disorder__code", "image__portrait__used_in_training", "question__correct_choice",
-               "question__answer__choice")
+    overdue = list(_overdue(study, now))
+    for sessions in _session_batches(study):
+        yield from _option_rows_of(study, sessions, overdue)
+
+
+_OPTION_FIELDS = ("question__session__pseudonym", "question__session_id", "question__position", "question_id",
+                  "question__category", "code", "slot", "image__portrait__content_hash", "image__portrait__kind",
+                  "image__portrait__disorder__code", "image__portrait__used_in_training",
+                  "question__correct_choice", "question__answer__choice")
+
+
+def _option_rows_of(study: Study, sessions: list[int], overdue: list[int]) -> Iterator[dict]:
     options = (
-        Option.objects.filter(question__session__study=study, question__is_practice=False)
-        .filter(Q(question__answer__isnull=False) | Q(question_id__in=list(_overdue(study, now))))
+        Option.objects.filter(question__session_id__in=sessions, question__is_practice=False)
+        .filter(Q(question__answer__isnull=False) | Q(question_id__in=overdue))
         .order_by("question__session__started_at", "question__session_id", "question__position", "slot")
-        .values_list(*columns)  # plain tuples: the largest table is written without building a model per row
+        .values_list(*_OPTION_FIELDS)  # plain tuples: the largest table is written without a model per row
     )
     for (pseudonym, session, position, question, category, code, slot, content_hash, kind, disorder, used,
          correct_choice, choice) in options.iterator(chunk_size=CHUNK_ROWS):

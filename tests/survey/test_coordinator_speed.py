@@ -152,3 +152,14 @@ def test_each_answer_of_a_running_session_makes_a_new_version(quiz_session):
         versions.add(dashboard.results_version(study))
     assert len(versions) == 4
     assert dashboard.results_version(study) == dashboard.results_version(study)  # reading changes nothing
+
+
+@pytest.mark.parametrize("table", ["answers", "options"])
+def test_reading_a_few_sessions_at_a_time_keeps_the_export_order(study, table, monkeypatch):
+    for label in ("first", "second", "third"):
+        play(study, label=label)
+    whole = list(export.ROWS[table][1](study))
+    monkeypatch.setattr(export, "SESSIONS_PER_QUERY", 1)
+    assert list(export.ROWS[table][1](study)) == whole
+    sessions = [row["session"] for row in whole]
+    assert sessions == sorted(sessions, key=sessions.index) and len(set(sessions)) == 3  # grouped by session
