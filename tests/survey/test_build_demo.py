@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
+from PIL import Image, JpegImagePlugin
 
-from survey import services
+from survey import image_bank, imaging, services
 from survey.leakage import audit_study
+from survey.management.commands.build_demo import checkpoint_resolution
 from survey.models import Invite, Portrait, Study
 
 BUNDLED = "fixtures/models/generator-demo64.safetensors"
@@ -54,6 +58,61 @@ def test_the_demo_draws_its_pool_from_the_bundled_generator(db, image_bank_root)
     checkpoints = set(generated.values_list("checkpoint_id", flat=True))
     assert len(checkpoints) == 1 and "phantom" not in checkpoints.pop()
     take_a_session(study)
+
+
+def spy_on_the_pipeline(monkeypatch) -> list[tuple[tuple[int, int], str, int, int]]:
+    """Every image that enters the bank's one pipeline: its size and mode, and the size and quality asked for.
+
+    Imports (the real phantoms) reach `normalise_image` through `normalise_bytes`, generated portraits through
+    `portrait_add`; both names are watched, so a kind that skipped the pipeline would be missing from the list.
+    """
+    entered = []
+    normalise = imaging.normalise_image
+
+    def watched(image, *, size: int, quality: int):
+        entered.append((image.size, image.mode, size, quality))
+        return normalise(image, size=size, quality=quality)
+
+    monkeypatch.setattr(imaging, "normalise_image", watched)
+    monkeypatch.setattr(image_bank, "normalise_image", watched)
+    return entered
+
+
+def encoding_of(portrait: Portrait) -> tuple:
+    """What a file says about how it was made: size, mode, format, chroma subsampling, quantisation tables
+    (the JPEG quality) and metadata keys."""
+    with Image.open(imaging.stored_path(settings.IMAGE_BANK_ROOT, portrait.content_hash)) as image:
+        tables = tuple(tuple(table) for _, table in sorted(image.quantization.items()))
+        return (image.size, image.mode, image.format, JpegImagePlugin.get_sampling(image), tables,
+                tuple(sorted(image.info)))
+
+
+def test_real_and_synthetic_demo_portraits_are_drawn_at_one_resolution_and_take_one_path(
+        db, image_bank_root, monkeypatch):
+    """The kind must not show in sharpness, size or compression: the real phantoms are rendered at the bundled
+    generator's resolution (read from its checkpoint) and every portrait, of either kind, is upscaled and
+    encoded by the same call with the same settings."""
+    api = pytest.importorskip("generator.api")
+    resolution = api.load_checkpoint(BUNDLED, device="cpu").config.resolution
+    assert checkpoint_resolution(Path(BUNDLED)) == resolution  # the torch-free header read agrees
+    entered = spy_on_the_pipeline(monkeypatch)
+    output = build()
+    study = Study.objects.get(slug="demo")
+    portraits = list(Portrait.objects.filter(study=study))
+    assert len(entered) == len(portraits)  # none stored without passing through the pipeline
+    assert set(entered) == {((resolution, resolution), "RGB", settings.SURVEY_IMAGE_SIZE,
+                             settings.SURVEY_IMAGE_QUALITY)}
+    assert f"real phantoms rendered at {resolution} px, the bundled generator's portraits at {resolution} px" in output
+    encodings = {kind: {encoding_of(p) for p in portraits if p.kind == kind} for kind in ("real", "synthetic")}
+    assert len(encodings["real"]) == 1 and encodings["real"] == encodings["synthetic"]
+
+
+def test_the_demo_renders_its_real_phantoms_at_the_generator_resolution_even_without_torch(
+        db, image_bank_root, monkeypatch):
+    entered = spy_on_the_pipeline(monkeypatch)
+    build("--renderer-only")
+    resolution = checkpoint_resolution(Path(BUNDLED))
+    assert {size for size, *_ in entered} == {(resolution, resolution)}
 
 
 def test_rebuilding_the_demo_replaces_it_even_after_sessions(db, image_bank_root):

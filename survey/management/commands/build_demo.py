@@ -6,7 +6,9 @@ the renderer, and their provenance says so.
 """
 
 import csv
+import json
 import secrets
+import struct
 import tempfile
 from pathlib import Path
 
@@ -26,6 +28,12 @@ from survey.models import Disorder, Invite, PortraitKind, QuizSession, Study
 
 BUNDLED_CHECKPOINT = Path(settings.BASE_DIR) / "fixtures" / "models" / "generator-demo64.safetensors"
 RENDERER_PROVENANCE = "phantom-renderer"
+# The resolution the real phantoms are rendered at when there is no checkpoint to read it from.
+FALLBACK_RESOLUTION = 64
+# Untruncated: the generator's own distribution. Truncation towards the mean w (psi < 1) makes the synthetic
+# faces smoother and more alike than the phantoms they were trained on, which a viewer can see; psi > 1 would
+# draw from beyond what the generator learned.
+DEMO_TRUNCATION = 1.0
 CONSENT = """This is a demonstration of the survey platform. Every portrait in it is a computer-drawn phantom of
 a fictional disorder; no real person is shown.
 
@@ -35,6 +43,18 @@ INSTRUCTIONS = (
     "This demo shows phantom portraits that the platform draws itself: no real person appears. "
     "Take it as an expert would, and see in the admin what it records."
 )
+
+
+def checkpoint_resolution(path: Path) -> int:
+    """The image size a generator checkpoint draws, read from its safetensors header without torch.
+
+    A safetensors file starts with the header's length (8 bytes, little-endian) and the header as JSON; the
+    checkpoint's own metadata (`generator/checkpoint.py`) is a JSON string under `__metadata__`.
+    """
+    with path.open("rb") as handle:
+        (length,) = struct.unpack("<Q", handle.read(8))
+        header = json.loads(handle.read(length))
+    return int(json.loads(header["__metadata__"]["gestalt"])["config"]["resolution"])
 
 
 def _torch_available() -> bool:
@@ -52,28 +72,36 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--real-per-disorder", type=int, default=12)
         parser.add_argument(
-            "--real-size", type=int, default=64,
-            help="Pixels of the rendered 'real' phantoms: the bundled generator's resolution, so real and "
-                 "synthetic portraits are upscaled alike by the image bank's pipeline.")
+            "--real-size", type=int, default=None,
+            help="Pixels of the rendered 'real' phantoms (default: the bundled generator's resolution, read from "
+                 "its checkpoint, so that real and synthetic portraits enter the image bank's one pipeline at the "
+                 "same size and are upscaled and encoded alike; the generator was trained on phantoms rendered "
+                 "exactly so).")
+        parser.add_argument("--truncation", type=float, default=DEMO_TRUNCATION,
+                            help="Truncation psi of the synthetic portraits (default 1: untruncated).")
         parser.add_argument("--synthetic-per-disorder", type=int, default=12)
         parser.add_argument("--renderer-only", action="store_true", help="Do not use the generator checkpoint.")
         parser.add_argument("--experts", type=int, default=8, help="Single-use links to print, one per pretend expert.")
         parser.add_argument("--slug", default="demo")
 
-    def handle(self, *args, real_per_disorder: int, real_size: int, synthetic_per_disorder: int, renderer_only: bool,
-               slug: str, experts: int, **options):
+    def handle(self, *args, real_per_disorder: int, real_size: int | None, truncation: float,
+               synthetic_per_disorder: int, renderer_only: bool, slug: str, experts: int, **options):
+        generator_size = checkpoint_resolution(BUNDLED_CHECKPOINT) if BUNDLED_CHECKPOINT.is_file() else None
+        real_size = real_size or generator_size or FALLBACK_RESOLUTION
         study = self._study(slug)
         with tempfile.TemporaryDirectory() as folder:
             self._import_real(study, Path(folder), real_per_disorder, real_size)
-        if not renderer_only and BUNDLED_CHECKPOINT.is_file() and _torch_available():
+        if not renderer_only and generator_size is not None and _torch_available():
             call_command("fill_pool", study.slug, checkpoint=BUNDLED_CHECKPOINT, per_disorder=synthetic_per_disorder,
-                         stdout=self.stdout)
+                         truncation=truncation, stdout=self.stdout)
+            synthetic = f"the bundled generator's portraits at {generator_size} px (truncation psi {truncation:g})"
         else:
             self.stdout.write("Generator checkpoint or torch not available: drawing the synthetic pool with the renderer.")
             self._renderer_pool(study, synthetic_per_disorder, real_size)
-        self.stdout.write(f"Resolution: real phantoms rendered at {real_size} px (the bundled generator's is 64 px); "
-                          f"every portrait upscaled to {settings.SURVEY_IMAGE_SIZE} px and re-encoded by the image "
-                          "bank's one pipeline.")
+            synthetic = f"the renderer's portraits at {real_size} px"
+        self.stdout.write(f"Resolution: real phantoms rendered at {real_size} px, {synthetic}; every portrait "
+                          f"upscaled to {settings.SURVEY_IMAGE_SIZE} px and re-encoded by the image bank's one "
+                          "pipeline.")
         realism = study_pixel_realism(study, permutations=0)
         if realism is not None:
             self.stdout.write(f"Pixel realism (manage.py audit_leakage {study.slug} for the details): "
