@@ -20,11 +20,12 @@ from django.urls import reverse
 from PIL import Image
 
 import phantoms
+from generator.bundled import model_path
 from survey.image_bank import bank_import, portrait_add
 from survey.leakage import study_pixel_realism
 from survey.models import Disorder, Invite, PortraitKind, QuizSession, Study
 
-BUNDLED_CHECKPOINT = Path(settings.BASE_DIR) / "fixtures" / "models" / "generator-demo64.safetensors"
+BUNDLED_CHECKPOINT = model_path("generator-demo64.safetensors")
 RENDERER_PROVENANCE = "phantom-renderer"
 CONSENT = """This is a demonstration of the survey platform. Every portrait in it is a computer-drawn phantom of
 a fictional disorder; no real person is shown.

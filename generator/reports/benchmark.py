@@ -11,16 +11,16 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from generator.averages import latent_average
-from generator.config import PRECISIONS, PRESETS, NetworkConfig, TrainConfig
-from generator.data import BalancedSampler, ImageSet, class_weights
-from generator.device import device_name, resolve_device
-from generator.distributed import Process
 from generator.gates.pipeline import GateSet, build_gates
 from generator.gates.privacy import PrivacyReference
-from generator.model import LoadedGenerator, load_generator
-from generator.networks import Generator
-from generator.sampling import generate_batch
+from generator.inference.averages import latent_average
+from generator.inference.sampling import generate_batch
+from generator.nets.config import PRECISIONS, PRESETS, NetworkConfig, TrainConfig
+from generator.nets.device import device_name, resolve_device
+from generator.nets.model import LoadedGenerator, load_generator
+from generator.nets.networks import Generator
+from generator.training.data import BalancedSampler, ImageSet, class_weights
+from generator.training.distributed import Process
 
 
 def _sync(device: torch.device) -> None:
@@ -141,7 +141,7 @@ def training_images_per_second(
     """(images/s, seconds per step, images per CPU second of this process) of full training steps
     (D with lazy R1, G, EMA) on one process, timed after `warmup` steps; steps should span the R1
     interval for R1's share to be counted. On a shared CPU the CPU-time figure is the steadier one."""
-    from generator.train import Trainer, build_state, train_step
+    from generator.training.train import Trainer, build_state, train_step
 
     data = random_image_set(config, max(train.batch, 4 * config.num_classes))
     sampler = BalancedSampler(data.labels, class_weights(data.disorders, train.unaffected_factor))
