@@ -78,6 +78,9 @@ AXES_RESET_ON_SUCCESS = True
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # Generator checkpoints a coordinator may pick on the "Fill the pool" page, beside the bundled demo model.
 SURVEY_CHECKPOINT_DIR = env_str("SURVEY_CHECKPOINT_DIR", "")
+# The bundled phantom models: the variable generator.bundled reads too, read here because the web tier
+# lists the bundled checkpoint without importing the generator.
+GENERATOR_MODELS_DIR = Path(env_str("GENERATOR_MODELS_DIR", "") or BASE_DIR / "fixtures" / "models").expanduser()
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

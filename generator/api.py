@@ -9,12 +9,12 @@ from pathlib import Path
 
 from PIL import Image
 
-from generator.averages import latent_average
 from generator.gates.brightness import luminance
 from generator.gates.pipeline import REASONS, GateSet, build_gates
 from generator.gates.settings import DEFAULTS, GateSettings
-from generator.model import LoadedGenerator, load_generator
-from generator.sampling import generate_batch, iter_samples, provenance, to_uint8
+from generator.inference.averages import latent_average
+from generator.inference.sampling import generate_batch, iter_samples, provenance, to_uint8
+from generator.nets.model import LoadedGenerator, load_generator
 
 __all__ = [
     "REASONS",

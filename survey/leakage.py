@@ -5,7 +5,7 @@ Images are read through the same response builder the participant view uses, so 
 is sent.
 
 Beside those checks it measures how much the pixels themselves give away to cheap statistics (sharpness,
-colour moments, JPEG length; `generator.realism`, numpy and Pillow only, imported only when pixels are
+colour moments, JPEG length; `generator.reports.realism`, numpy and Pillow only, imported only when pixels are
 measured, so the web process never loads any part of the generator). That is a warning, never a
 difference: the pixels are the study's subject.
 """
@@ -48,7 +48,7 @@ class LeakageReport:
     byte_sizes: dict[str, dict[str, float]] = field(default_factory=dict)
     byte_size_test: dict[str, float] | None = None  # Mann-Whitney U, real vs synthetic
     missing_files: int = 0
-    realism: dict | None = None  # generator.realism.RealismReport.to_dict(), real vs synthetic pixels
+    realism: dict | None = None  # generator.reports.realism.RealismReport.to_dict(), real vs synthetic pixels
     warnings: list[str] = field(default_factory=list)  # reported, never a failure
 
     @property
@@ -77,8 +77,8 @@ def _deliver_with_image(portrait: Portrait) -> tuple[DeliveredImage, Image.Image
 
 
 def _realism():
-    """generator.realism, loaded when pixels are measured (the web process imports no part of generator)."""
-    from generator import realism
+    """generator.reports.realism, loaded when pixels are measured (the web process imports no part of generator)."""
+    from generator.reports import realism
 
     return realism
 

@@ -23,7 +23,7 @@ from survey.imaging import stored_path
 from survey.models import Portrait, PortraitKind, Study
 
 GATES = ("face", "disorder", "privacy")
-BUNDLED_CHECKPOINT = Path(settings.BASE_DIR) / "fixtures" / "models" / "generator-demo64.safetensors"
+BUNDLED_CHECKPOINT = Path(settings.GENERATOR_MODELS_DIR) / "generator-demo64.safetensors"
 
 
 class PoolFillError(ValueError):

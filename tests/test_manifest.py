@@ -38,7 +38,7 @@ def _folder(tmp_path: Path, cells: list[str]) -> Path:
 
 def test_the_survey_and_the_generator_agree_on_which_portraits_were_trained_on(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
-    from generator.data import load_image_set
+    from generator.training.data import load_image_set
 
     cells = [cell for cell, _ in SPELLINGS]
     folder = _folder(tmp_path, cells)
@@ -51,7 +51,7 @@ def test_the_survey_and_the_generator_agree_on_which_portraits_were_trained_on(t
 
 def test_both_refuse_the_same_bad_cell_naming_its_line(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    from generator.data import load_image_set
+    from generator.training.data import load_image_set
 
     folder = _folder(tmp_path, ["1", "maybe", "0"])
     with pytest.raises(ImportRejected, match=r"line 3 .*'maybe' is not 1/0"):

@@ -9,8 +9,8 @@ from typing import Protocol, runtime_checkable
 import torch
 import torch.nn.functional as F
 
-from generator.classifier import LoadedClassifier, load_classifier
-from generator.layers import check_shape
+from generator.nets.layers import check_shape
+from generator.training.classifier import LoadedClassifier, load_classifier
 
 
 @runtime_checkable

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from generator.layers import check_shape
+from generator.nets.layers import check_shape
 
 CALIBRATION_KIND = "face-calibration"
 # the paper's fail-case rule was RetinaFace's confidence below 0.999; never a default threshold here,

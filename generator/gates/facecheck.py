@@ -17,12 +17,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generator.augment import diff_augment
-from generator.checkpoint import load_checkpoint_file, load_module_state, save_checkpoint
-from generator.classifier import _Stage, adamw_one_cycle, split_held_out
-from generator.data import load_image_set, to_float
 from generator.gates.face import PAPER_RETINAFACE_THRESHOLD
-from generator.layers import check_shape
+from generator.nets.checkpoint import load_checkpoint_file, load_module_state, save_checkpoint
+from generator.nets.layers import check_shape
+from generator.training.augment import diff_augment
+from generator.training.classifier import _Stage, adamw_one_cycle, split_held_out
+from generator.training.data import load_image_set, to_float
 
 KIND = "face-check"
 

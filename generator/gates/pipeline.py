@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from generator.bundled import model_path
 from generator.gates.classifiers import DisorderClassifier, load_disorder_classifier, target_ranks
 from generator.gates.face import FaceCalibration, FaceDetector, calibrate, detector_id, face_passes
 from generator.gates.privacy import (
@@ -24,15 +25,14 @@ REASONS = {
     "disorder": "disorder not in the classifier's top k",
     "privacy": "near-copy of a training portrait",
 }
-_MODELS = Path(__file__).resolve().parents[2] / "fixtures" / "models"
 # the GestaltLoss's classifier: the bundled generator was trained to satisfy it
-BUNDLED_CLASSIFIER = _MODELS / "classifier-demo64.safetensors"
+BUNDLED_CLASSIFIER = model_path("classifier-demo64.safetensors")
 # the phantom judge: trained on other phantom individuals, never used in training the generator,
 # so a generator cannot pass the gates by having learned to please it; the gates' default
-BUNDLED_JUDGE = _MODELS / "judge-demo64.safetensors"
-BUNDLED_FACE_CHECK = _MODELS / "facecheck-demo64.safetensors"
+BUNDLED_JUDGE = model_path("judge-demo64.safetensors")
+BUNDLED_FACE_CHECK = model_path("facecheck-demo64.safetensors")
 # the face check's scores on 450 real phantoms no model has seen (fixtures/models/reproduce.sh)
-BUNDLED_FACE_CALIBRATION = _MODELS / "facecheck-demo64.calibration.json"
+BUNDLED_FACE_CALIBRATION = model_path("facecheck-demo64.calibration.json")
 
 
 @dataclass
@@ -250,7 +250,7 @@ def _face_threshold(
         return settings.face_threshold, None, "fixed by --face-threshold, not calibrated"
     percentile = settings.face_calibration_percentile
     if given is not None and Path(given).is_dir():
-        from generator.data import load_image_set
+        from generator.training.data import load_image_set
 
         real = load_image_set(Path(given), resolution, training_only=False)
         calibration = calibrate(detector, real.images, f"real portraits in {given}")

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 
-from generator.data import load_image_set, to_float, training_flags
 from generator.gates.classifiers import DisorderClassifier
 from generator.gates.settings import DEFAULTS
+from generator.training.data import load_image_set, to_float, training_flags
 
 DEFAULT_PERCENTILE = DEFAULTS.privacy_percentile
 DEFAULT_SHIFT_RADIUS = 2  # pixels of jitter a near-copy may carry and still be caught

@@ -4,10 +4,10 @@ import pytest
 import torch
 
 import phantoms
-from generator.config import PRESETS, NetworkConfig
-from generator.device import resolve_device
-from generator.model import LoadedGenerator
-from generator.networks import Generator
+from generator.nets.config import PRESETS, NetworkConfig
+from generator.nets.device import resolve_device
+from generator.nets.model import LoadedGenerator
+from generator.nets.networks import Generator
 
 torch.set_num_threads(1)  # tiny tensors: threads only add overhead on a shared CPU
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from safetensors.torch import save_file
 
-import generator.train as training
+import generator.training.train as training
 from generator.cli import main
 
 

@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from generator import api
-from generator.checkpoint import CheckpointError, save_checkpoint
-from generator.config import PRESETS, NetworkConfig
-from generator.model import load_generator
-from generator.sampling import generate_batch
+from generator.inference.sampling import generate_batch
+from generator.nets.checkpoint import CheckpointError, save_checkpoint
+from generator.nets.config import PRESETS, NetworkConfig
+from generator.nets.model import load_generator
 
 TINY = PRESETS["tiny"]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from generator.checkpoint import save_checkpoint
 from generator.cli import main
+from generator.nets.checkpoint import save_checkpoint
 
 BUNDLED_GENERATOR = (
     Path(__file__).resolve().parents[2] / "fixtures/models/generator-demo64.safetensors"

@@ -14,9 +14,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from generator.checkpoint import load_checkpoint_file
-from generator.config import PRESETS, TrainConfig
-from generator.train import EXPORT, LATEST, LOG, run_training
+from generator.nets.checkpoint import load_checkpoint_file
+from generator.nets.config import PRESETS, TrainConfig
+from generator.training.train import EXPORT, LATEST, LOG, run_training
 
 pytestmark = pytest.mark.slow  # three Python processes start (torchrun and two ranks)
 TINY = PRESETS["tiny"]

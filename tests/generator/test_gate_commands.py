@@ -9,14 +9,14 @@ import pytest
 import torch
 
 import phantoms
-from generator.benchmark import gates_per_second, timing_gates
-from generator.checkpoint import save_checkpoint
 from generator.cli import main
-from generator.config import PRESETS
 from generator.gates.facecheck import load_face_check, train_face_check
 from generator.gates.pipeline import BUNDLED_CLASSIFIER
-from generator.model import load_generator
-from generator.networks import Generator
+from generator.nets.checkpoint import save_checkpoint
+from generator.nets.config import PRESETS
+from generator.nets.model import load_generator
+from generator.nets.networks import Generator
+from generator.reports.benchmark import gates_per_second, timing_gates
 
 BUNDLED_GENERATOR = BUNDLED_CLASSIFIER.parent / "generator-demo64.safetensors"
 
@@ -186,8 +186,8 @@ def test_the_face_check_trains_and_loads(phantom_data: Path, tmp_path: Path):
 def test_the_default_disorder_gate_is_not_the_classifier_the_generator_trained_against():
     # a generator trained with a GestaltLoss learns to please that classifier, so the gate
     # judging a phantom checkpoint must be another one: the judge, trained on other individuals
-    from generator.checkpoint import load_checkpoint_file
     from generator.gates.pipeline import BUNDLED_JUDGE, build_gates
+    from generator.nets.checkpoint import load_checkpoint_file
 
     model = load_generator(BUNDLED_GENERATOR, device="cpu")
     gates, notes = build_gates(

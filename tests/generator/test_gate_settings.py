@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from generator import gate_report
-from generator.cli import _gate_options, _gate_settings
+from generator.cli.options import gate_options, gate_settings
 from generator.gates.brightness import brightness_bias, luminance, quartile_edges, share_by_quartile
 from generator.gates.classifiers import target_ranks
 from generator.gates.face import FaceCalibration, calibrate, calibrated_threshold, detector_id
@@ -24,6 +23,7 @@ from generator.gates.pipeline import (
     build_gates,
 )
 from generator.gates.settings import DEFAULTS, GateSettings
+from generator.reports import gate_report
 
 
 def test_it_chooses_k_so_that_chance_passes_at_most_a_fifth():
@@ -54,9 +54,9 @@ def test_bad_gate_settings_are_refused(bad):
 
 def test_the_cli_defaults_are_the_settings_object():
     parser = argparse.ArgumentParser()
-    _gate_options(parser)
-    assert _gate_settings(parser.parse_args([])) == DEFAULTS
-    assert _gate_settings(parser.parse_args(["--top-k", "2"])) == GateSettings(top_k=2)
+    gate_options(parser)
+    assert gate_settings(parser.parse_args([])) == DEFAULTS
+    assert gate_settings(parser.parse_args(["--top-k", "2"])) == GateSettings(top_k=2)
 
 
 def test_the_calibrated_threshold_fails_the_given_share_of_real_portraits():

@@ -12,7 +12,6 @@ import torch
 
 import phantoms
 from generator import api
-from generator.data import to_float
 from generator.gates.classifiers import (
     DisorderClassifier,
     TorchScriptDisorderClassifier,
@@ -29,8 +28,9 @@ from generator.gates.pipeline import (
     build_gates,
 )
 from generator.gates.privacy import build_reference, nearest_training, threshold_at
-from generator.model import load_generator
-from generator.sampling import generate_batch
+from generator.inference.sampling import generate_batch
+from generator.nets.model import load_generator
+from generator.training.data import to_float
 
 BUNDLED_GENERATOR = BUNDLED_CLASSIFIER.parent / "generator-demo64.safetensors"
 

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from generator.inversion_study import Misalignment, misalign
-from generator.invert import (
+from generator.inversion.invert import (
     InversionSettings,
     describe_pose,
     feature_distance,
@@ -19,6 +18,7 @@ from generator.invert import (
     pose_warp,
     start_w,
 )
+from generator.inversion.study import Misalignment, misalign
 
 
 def _pooled_features(images: torch.Tensor) -> list[torch.Tensor]:
@@ -130,9 +130,9 @@ def test_misalignment_moves_each_portrait_within_its_bounds_and_repeats_per_seed
 
 
 def test_misaligned_portraits_average_to_a_blurrier_image(phantom_data):
-    from generator.averages import laplacian_variance
-    from generator.data import load_image_set, to_float
-    from generator.sampling import to_uint8
+    from generator.inference.averages import laplacian_variance
+    from generator.inference.sampling import to_uint8
+    from generator.training.data import load_image_set, to_float
 
     images = to_float(load_image_set(phantom_data, 16, training_only=False).images)
     bounds = Misalignment(shift=0.08, scale=0.08, degrees=8)
@@ -204,7 +204,7 @@ def test_fitting_the_pose_reaches_a_closer_fit_of_misaligned_portraits(tiny_mode
 
 
 def test_pose_recovery_is_reported_only_when_there_is_a_pose_to_recover():
-    from generator.inversion_study import GroupOutcome, pose_recovery_line
+    from generator.inversion.study import GroupOutcome, pose_recovery_line
 
     rng = np.random.default_rng(0)
     applied = rng.normal(size=(8, 4))

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from generator.cli import main
-from generator.metrics import (
+from generator.reports.metrics import (
     kid,
     knn_radii,
     mmd2_unbiased,
@@ -146,7 +146,7 @@ class _ScriptedFeatures(torch.nn.Module):
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_a_users_torchscript_feature_network_gives_its_features(tmp_path: Path):
-    from generator.metrics import feature_network
+    from generator.reports.metrics import feature_network
 
     path = tmp_path / "features.pt"
     torch.jit.script(_ScriptedFeatures()).save(str(path))

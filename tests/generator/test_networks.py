@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from generator.config import PRESETS
-from generator.networks import Discriminator, Generator
-from generator.seeds import parse_seeds, seed_inputs
+from generator.inference.seeds import parse_seeds, seed_inputs
+from generator.nets.config import PRESETS
+from generator.nets.networks import Discriminator, Generator
 
 TINY = PRESETS["tiny"]
 

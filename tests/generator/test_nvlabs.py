@@ -19,12 +19,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from generator.checkpoint import CheckpointError, load_checkpoint_file
 from generator.cli import main
-from generator.model import load_generator
-from generator.nvlabs import NVlabsError, architecture, describe, read_snapshot
-from generator.nvlabs_import import import_nvlabs, load_mapping
-from generator.sampling import generate_batch, to_uint8
+from generator.inference.sampling import generate_batch, to_uint8
+from generator.nets.checkpoint import CheckpointError, load_checkpoint_file
+from generator.nets.model import load_generator
+from generator.nvlabs.importer import import_nvlabs, load_mapping
+from generator.nvlabs.snapshot import NVlabsError, architecture, describe, read_snapshot
 from tests.generator.nvlabs_snapshots import (
     FIXTURES,
     Persistent,
@@ -542,7 +542,7 @@ def test_the_checkpoint_carries_its_provenance(imported: dict) -> None:
 def test_images_do_not_depend_on_the_batch_or_its_chunks(
     imported: dict, chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import generator.nvlabs_stylegan3 as stylegan3
+    from generator.nvlabs import stylegan3
 
     model = load_generator(imported["sg3t-cond-32"][0], device="cpu")
     per_sample = model.generator.synthesis.per_sample_elements()
@@ -735,7 +735,7 @@ def test_polyphase_upsampling_is_the_zero_stuffing_definition(
 ) -> None:
     """upfirdn2d's fast path (transposed convolutions) against its definition: zeros inserted
     after every pixel, padded or cropped, then a true convolution with the filter."""
-    from generator.nvlabs_ops import upfirdn2d
+    from generator.nvlabs.ops import upfirdn2d
 
     gen = torch.Generator().manual_seed(up)
     x = torch.randn(2, 3, 9, 7, generator=gen)
@@ -756,9 +756,9 @@ def test_polyphase_upsampling_is_the_zero_stuffing_definition(
 def test_training_refuses_to_start_from_an_imported_generator(imported: dict) -> None:
     """The trainer trains only this package's own network: an imported one is refused by name, not
     with a config-key error."""
-    from generator.checkpoint import CheckpointError
-    from generator.config import PRESETS
-    from generator.train import _matching_generator
+    from generator.nets.checkpoint import CheckpointError
+    from generator.nets.config import PRESETS
+    from generator.training.train import _matching_generator
 
     ckpt, _, _ = imported["sg3r-cond-32"]
     with pytest.raises(CheckpointError, match="imported NVlabs generator .StyleGAN3-R."):

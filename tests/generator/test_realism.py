@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 import phantoms
-from generator import realism
+from generator.reports import realism
 
 CODES = [d.code for d in phantoms.DISORDERS[:4]]
 
@@ -82,7 +82,7 @@ def test_questions_stay_within_a_disorder():
 
 
 def test_the_module_never_imports_torch():
-    code = "import generator.realism, sys; assert 'torch' not in sys.modules"
+    code = "import generator.reports.realism, sys; assert 'torch' not in sys.modules"
     subprocess.run(
         [sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2]
     )

@@ -3,13 +3,13 @@ from pathlib import Path
 
 import torch
 
-from generator.benchmark import flops_per_image, images_per_second, untrained_model
-from generator.checkpoint import save_checkpoint
-from generator.classifier import ClassifierConfig, train_classifier
-from generator.config import PRESETS, NetworkConfig, TrainConfig
-from generator.evaluate import evaluate_classes, format_table
-from generator.figures import averages_figure, sample_grid
-from generator.train import run_training
+from generator.nets.checkpoint import save_checkpoint
+from generator.nets.config import PRESETS, NetworkConfig, TrainConfig
+from generator.reports.benchmark import flops_per_image, images_per_second, untrained_model
+from generator.reports.evaluate_classes import evaluate_classes, format_table
+from generator.reports.figures import averages_figure, sample_grid
+from generator.training.classifier import ClassifierConfig, train_classifier
+from generator.training.train import run_training
 
 TINY = PRESETS["tiny"]
 

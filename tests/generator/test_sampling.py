@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from generator import api
-from generator.averages import laplacian_variance, latent_average, mean_w, pixel_average
-from generator.sampling import generate_batch
+from generator.inference.averages import laplacian_variance, latent_average, mean_w, pixel_average
+from generator.inference.sampling import generate_batch
 
 
 def test_a_seed_gives_the_same_image_whatever_the_batch(tiny_model) -> None:  # type: ignore[no-untyped-def]
@@ -64,15 +64,15 @@ def test_pixel_averages_are_blurrier_than_their_members() -> None:
 def test_importing_the_package_is_cheap_and_never_loads_django() -> None:
     code = (
         "import sys, generator; assert 'torch' not in sys.modules; "
-        "import generator.api, generator.cli, generator.train, generator.benchmark; "
+        "import generator.api, generator.cli, generator.training.train, generator.reports.benchmark; "
         "assert not any(m == 'django' or m.startswith('django.') for m in sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_sample_cli_writes_images_and_provenance(tmp_path, tiny_model) -> None:  # type: ignore[no-untyped-def]
-    from generator.checkpoint import save_checkpoint
-    from generator.train import TrainState  # noqa: F401  (import check only)
+    from generator.nets.checkpoint import save_checkpoint
+    from generator.training.train import TrainState  # noqa: F401  (import check only)
 
     ckpt = tmp_path / "g.safetensors"
     save_checkpoint(

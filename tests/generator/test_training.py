@@ -3,19 +3,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from generator.augment import diff_augment
-from generator.checkpoint import CheckpointError, load_checkpoint_file
-from generator.classifier import (
+from generator.nets.checkpoint import CheckpointError, load_checkpoint_file
+from generator.nets.config import PRESETS, NetworkConfig, TrainConfig
+from generator.nets.networks import Generator
+from generator.training.augment import diff_augment
+from generator.training.classifier import (
     ClassifierConfig,
     PhantomClassifier,
     load_classifier,
     train_classifier,
 )
-from generator.config import PRESETS, NetworkConfig, TrainConfig
-from generator.data import BalancedSampler, class_weights, load_image_set
-from generator.losses import GestaltLoss
-from generator.networks import Generator
-from generator.train import EXPORT, LATEST, run_training
+from generator.training.data import BalancedSampler, class_weights, load_image_set
+from generator.training.losses import GestaltLoss
+from generator.training.train import EXPORT, LATEST, run_training
 
 TINY = PRESETS["tiny"]
 
@@ -120,8 +120,8 @@ def test_the_train_cli_trains_exports_and_resumes(phantom_data: Path, tmp_path: 
 def test_a_fresh_run_can_start_from_an_exported_generator(
     phantom_data: Path, tmp_path: Path
 ) -> None:
-    from generator.config import TrainConfig as Train
-    from generator.train import build_state, init_generator_from
+    from generator.nets.config import TrainConfig as Train
+    from generator.training.train import build_state, init_generator_from
 
     exported = run_training(phantom_data, tmp_path / "base", TINY, _TRAIN, steps=2)
     base = load_checkpoint_file(exported)
@@ -142,8 +142,8 @@ def test_a_fresh_run_can_start_from_an_exported_generator(
 def test_starting_from_a_generator_of_other_disorders_is_refused(
     phantom_data: Path, tmp_path: Path
 ) -> None:
-    from generator.config import TrainConfig as Train
-    from generator.train import build_state, init_generator_from
+    from generator.nets.config import TrainConfig as Train
+    from generator.training.train import build_state, init_generator_from
 
     exported = run_training(phantom_data, tmp_path / "base", TINY, _TRAIN, steps=1)
     base = load_checkpoint_file(exported)

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from generator.augment import ada_augment, adjust_ada_p, overfitting
-from generator.checkpoint import load_checkpoint_file
-from generator.config import PRESETS, NetworkConfig, TrainConfig
-from generator.data import BalancedSampler, class_weights, load_image_set
-from generator.distributed import Process
-from generator.losses import path_lengths
-from generator.networks import Generator
-from generator.train import (
+from generator.nets.checkpoint import load_checkpoint_file
+from generator.nets.config import PRESETS, NetworkConfig, TrainConfig
+from generator.nets.networks import Generator
+from generator.training.augment import ada_augment, adjust_ada_p, overfitting
+from generator.training.data import BalancedSampler, class_weights, load_image_set
+from generator.training.distributed import Process
+from generator.training.losses import path_lengths
+from generator.training.train import (
     LATEST,
     StyledGenerator,
     Trainer,

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import torch
 
-from generator.averages import class_w_means, recompute_class_w_avg
-from generator.checkpoint import load_checkpoint_file, save_checkpoint
 from generator.cli import main
-from generator.config import PRESETS
-from generator.model import load_generator
-from generator.networks import Generator
+from generator.inference.averages import class_w_means, recompute_class_w_avg
+from generator.nets.checkpoint import load_checkpoint_file, save_checkpoint
+from generator.nets.config import PRESETS
+from generator.nets.model import load_generator
+from generator.nets.networks import Generator
 
 
 def test_the_recomputed_centre_is_closer_to_the_true_class_mean_than_a_stale_one(tiny_model):
@@ -59,8 +59,8 @@ def test_recompute_w_avg_command_writes_a_new_checkpoint(tmp_path: Path, capsys)
 
 
 def test_training_exports_centres_recomputed_from_10000_samples(phantom_data: Path, tmp_path: Path):
-    from generator.config import TrainConfig
-    from generator.train import LATEST, run_training
+    from generator.nets.config import TrainConfig
+    from generator.training.train import LATEST, run_training
 
     train = TrainConfig(batch=4, r1_interval=2, checkpoint_every=1, unaffected_factor=2.0)
     export = run_training(phantom_data, tmp_path, PRESETS["tiny"], train, steps=1)

@@ -21,9 +21,9 @@ torch = pytest.importorskip("torch")
 
 @pytest.fixture
 def tiny_checkpoint(tmp_path) -> tuple[Path, str]:
-    from generator.checkpoint import save_checkpoint
-    from generator.config import PRESETS
-    from generator.networks import Generator
+    from generator.nets.checkpoint import save_checkpoint
+    from generator.nets.config import PRESETS
+    from generator.nets.networks import Generator
 
     torch.manual_seed(0)
     config = PRESETS["tiny"]
@@ -87,9 +87,9 @@ def test_the_web_process_does_not_import_torch():
 def phantom_tiny_checkpoint(tmp_path) -> Path:
     """An untrained generator whose classes are phantom disorders: the bundled gates judge it, and
     its random images are no faces."""
-    from generator.checkpoint import save_checkpoint
-    from generator.config import PRESETS
-    from generator.networks import Generator
+    from generator.nets.checkpoint import save_checkpoint
+    from generator.nets.config import PRESETS
+    from generator.nets.networks import Generator
 
     torch.manual_seed(0)
     config = PRESETS["tiny"]

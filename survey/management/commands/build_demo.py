@@ -22,11 +22,12 @@ from django.urls import reverse
 from PIL import Image
 
 import phantoms
+from generator.bundled import model_path
 from survey.image_bank import bank_import, portrait_add
 from survey.leakage import study_pixel_realism
 from survey.models import Disorder, Invite, PortraitKind, QuizSession, Study
 
-BUNDLED_CHECKPOINT = Path(settings.BASE_DIR) / "fixtures" / "models" / "generator-demo64.safetensors"
+BUNDLED_CHECKPOINT = model_path("generator-demo64.safetensors")
 RENDERER_PROVENANCE = "phantom-renderer"
 # The resolution the real phantoms are rendered at when there is no checkpoint to read it from.
 FALLBACK_RESOLUTION = 64

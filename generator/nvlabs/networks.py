@@ -1,10 +1,10 @@
 """An imported NVlabs generator behind this package's one generator interface.
 
-The synthesis networks (`nvlabs_stylegan2`, `nvlabs_stylegan3`) compute exactly what NVlabs'
+The synthesis networks (`stylegan2`, `stylegan3`) compute exactly what NVlabs'
 compute with the same weights, under NVlabs' module and tensor names (`b8.conv0.affine.weight`,
 `L3_52_16.up_filter`), so a conversion is a rename with a prefix; every filter is the snapshot's.
 Each is built from a JSON spec stored in the checkpoint, so loading needs no NVlabs code, no scipy.
-To the rest of the package they look like `generator.networks.SynthesisNetwork`: `forward(w,
+To the rest of the package they look like `generator.nets.networks.SynthesisNetwork`: `forward(w,
 noise)` with w [B, w_dim] or w+ [B, num_ws, w_dim], `num_ws`, `noise_resolutions`, `make_noise`.
 NVlabs' 'const' noise mode is built in (StyleGAN2's stored noise maps; StyleGAN3 has none), so a
 seed's image is what NVlabs' `gen_images.py --noise-mode=const` shows for the same z.
@@ -21,9 +21,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from generator.networks import MappingNetwork
-from generator.nvlabs_stylegan2 import StyleGAN2Synthesis
-from generator.nvlabs_stylegan3 import StyleGAN3Synthesis
+from generator.nets.networks import MappingNetwork
+from generator.nvlabs.stylegan2 import StyleGAN2Synthesis
+from generator.nvlabs.stylegan3 import StyleGAN3Synthesis
 
 SYNTHESIS = {"stylegan2": StyleGAN2Synthesis, "stylegan3": StyleGAN3Synthesis}
 IMPORTED = "nvlabs"  # the `architecture` key of an imported generator checkpoint's config

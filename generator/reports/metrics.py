@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from generator.data import load_image_set, to_float
-from generator.layers import check_shape
-from generator.model import LoadedGenerator
-from generator.sampling import generate_batch
+from generator.inference.sampling import generate_batch
+from generator.nets.layers import check_shape
+from generator.nets.model import LoadedGenerator
+from generator.training.data import load_image_set, to_float
 
 FeatureFn = Callable[[torch.Tensor], torch.Tensor]  # [-1, 1] images [N, 3, H, W] -> [N, D]
 DEFAULT_NEIGHBOURS = 3  # k of the k-NN manifolds, as in Kynkäänniemi et al.
@@ -158,7 +158,7 @@ def feature_network(path: Path | None, device: torch.device) -> tuple[FeatureFn,
     if not path.is_file():
         raise ValueError(f"feature network {path}: no such file")
     if path.suffix == ".safetensors":
-        from generator.classifier import load_classifier
+        from generator.training.classifier import load_classifier
 
         loaded = load_classifier(path, device)
         net = loaded.net.eval()

@@ -12,12 +12,12 @@ import torch
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from generator.averages import mean_w
 from generator.gates.brightness import BrightnessBias, brightness_bias, luminance
 from generator.gates.classifiers import target_ranks
 from generator.gates.pipeline import GateSet
-from generator.model import LoadedGenerator
-from generator.sampling import generate_batch, to_uint8
+from generator.inference.averages import mean_w
+from generator.inference.sampling import generate_batch, to_uint8
+from generator.nets.model import LoadedGenerator
 
 COLUMNS = (
     "disorder",

@@ -8,11 +8,11 @@ from typing import Any
 
 import torch
 
-from generator.checkpoint import CheckpointError, load_checkpoint_file, load_module_state
-from generator.config import NetworkConfig
-from generator.device import resolve_device
-from generator.networks import Generator
-from generator.nvlabs_networks import IMPORTED, ImportedConfig, ImportedGenerator
+from generator.nets.checkpoint import CheckpointError, load_checkpoint_file, load_module_state
+from generator.nets.config import NetworkConfig
+from generator.nets.device import resolve_device
+from generator.nets.networks import Generator
+from generator.nvlabs.networks import IMPORTED, ImportedConfig, ImportedGenerator
 
 
 @dataclass

@@ -8,9 +8,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from generator.device import inference_autocast
-from generator.model import LoadedGenerator
-from generator.seeds import seed_inputs
+from generator.inference.seeds import seed_inputs
+from generator.nets.device import inference_autocast
+from generator.nets.model import LoadedGenerator
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:

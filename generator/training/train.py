@@ -26,10 +26,9 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from generator.nvlabs_networks import IMPORTED
-from generator.augment import ada_augment, adjust_ada_p, diff_augment, overfitting
-from generator.averages import recompute_class_w_avg
-from generator.checkpoint import (
+from generator.inference.averages import recompute_class_w_avg
+from generator.nvlabs.networks import IMPORTED
+from generator.nets.checkpoint import (
     Checkpoint,
     CheckpointError,
     load_checkpoint_file,
@@ -38,11 +37,19 @@ from generator.checkpoint import (
     optimizer_to_tensors,
     save_checkpoint,
 )
-from generator.classifier import load_classifier
-from generator.config import NetworkConfig, TrainConfig
-from generator.data import BalancedSampler, ImageSet, class_weights, load_image_set, to_float
-from generator.distributed import Process
-from generator.losses import (
+from generator.nets.config import NetworkConfig, TrainConfig
+from generator.nets.networks import Discriminator, Generator
+from generator.training.augment import ada_augment, adjust_ada_p, diff_augment, overfitting
+from generator.training.classifier import load_classifier
+from generator.training.data import (
+    BalancedSampler,
+    ImageSet,
+    class_weights,
+    load_image_set,
+    to_float,
+)
+from generator.training.distributed import Process
+from generator.training.losses import (
     GestaltLoss,
     d_logistic_loss,
     g_nonsaturating_loss,
@@ -50,7 +57,6 @@ from generator.losses import (
     path_lengths,
     r1_penalty,
 )
-from generator.networks import Discriminator, Generator
 
 LATEST = "latest.safetensors"
 EXPORT = "generator.safetensors"

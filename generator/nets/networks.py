@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generator.config import NetworkConfig
-from generator.layers import EqualConv2d, EqualLinear, StyledConv, ToRGB, check_shape
+from generator.nets.config import NetworkConfig
+from generator.nets.layers import EqualConv2d, EqualLinear, StyledConv, ToRGB, check_shape
 
 
 def _normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:

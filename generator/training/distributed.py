@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from generator.device import resolve_device
+from generator.nets.device import resolve_device
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from generator.checkpoint import load_checkpoint_file, save_checkpoint
-from generator.device import inference_autocast
-from generator.model import LoadedGenerator, load_generator
-from generator.sampling import to_uint8
+from generator.inference.sampling import to_uint8
+from generator.nets.checkpoint import load_checkpoint_file, save_checkpoint
+from generator.nets.device import inference_autocast
+from generator.nets.model import LoadedGenerator, load_generator
 
 # samples per class behind a recomputed truncation centre: its standard error is then about 1 % of
 # the spread of w within a class

@@ -8,10 +8,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from generator.averages import laplacian_variance, latent_average, pixel_average
-from generator.data import load_image_set
-from generator.model import load_generator
-from generator.sampling import iter_samples
+from generator.inference.averages import laplacian_variance, latent_average, pixel_average
+from generator.inference.sampling import iter_samples
+from generator.nets.model import load_generator
+from generator.training.data import load_image_set
 
 _LABEL_W = 90
 

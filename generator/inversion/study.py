@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from generator.data import load_image_set, to_float
 from generator.gates.classifiers import DisorderClassifier, target_ranks
-from generator.invert import (
+from generator.inference.sampling import to_uint8
+from generator.inversion.invert import (
     FeatureNet,
     InversionSettings,
     describe_pose,
@@ -22,8 +22,8 @@ from generator.invert import (
     inverted_latent_average,
     pose_warp,
 )
-from generator.model import LoadedGenerator
-from generator.sampling import to_uint8
+from generator.nets.model import LoadedGenerator
+from generator.training.data import load_image_set, to_float
 
 
 @dataclass(frozen=True)

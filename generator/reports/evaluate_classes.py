@@ -6,10 +6,10 @@ from pathlib import Path
 
 import torch
 
-from generator.classifier import load_classifier
-from generator.data import load_image_set, to_float
-from generator.model import load_generator
-from generator.sampling import generate_batch
+from generator.inference.sampling import generate_batch
+from generator.nets.model import load_generator
+from generator.training.classifier import load_classifier
+from generator.training.data import load_image_set, to_float
 
 
 @torch.inference_mode()

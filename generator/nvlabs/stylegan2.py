@@ -1,5 +1,5 @@
 """NVlabs' StyleGAN2 (-ADA) synthesis network (orig, skip, resnet) under NVlabs' module names,
-built from a spec that `nvlabs_import.stylegan2_spec` resolves from a snapshot."""
+built from a spec that `importer.stylegan2_spec` resolves from a snapshot."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generator.layers import check_shape
-from generator.nvlabs_ops import (
+from generator.nets.layers import check_shape
+from generator.nvlabs.ops import (
     SQRT2,
     Dense,
     bias_act,

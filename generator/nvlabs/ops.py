@@ -1,6 +1,6 @@
 """The operations NVlabs' StyleGAN2 and StyleGAN3 synthesis networks are made of, defined by
 what they compute (FIR up/down-sampling, bias and activation, resampling convolution, dense layers),
-in this package's own code; the shared helpers of `nvlabs_stylegan2` and `nvlabs_stylegan3`."""
+in this package's own code; the shared helpers of `stylegan2` and `stylegan3`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generator.layers import check_shape
+from generator.nets.layers import check_shape
 
 SQRT2 = math.sqrt(2.0)
 

@@ -1,10 +1,10 @@
 """Convert an NVlabs StyleGAN2-ADA / StyleGAN3 snapshot into this package's generator checkpoint.
 
 The mapping network becomes ours exactly (see `convert_mapping`); the synthesis network becomes
-`generator.nvlabs_networks`' StyleGAN2 or StyleGAN3 synthesis, described by a JSON spec resolved
+`generator.nvlabs.networks`' StyleGAN2 or StyleGAN3 synthesis, described by a JSON spec resolved
 here from the snapshot's init kwargs and attributes (where a snapshot holds both, they must agree),
 with NVlabs' tensors under NVlabs' names. Anything that does not map exactly is refused with the
-parameters named, never approximated. Nothing from the pickle is executed (`generator.nvlabs`).
+parameters named, never approximated. Nothing from the pickle is executed (`generator.nvlabs.snapshot`).
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from generator.averages import class_w_means
-from generator.checkpoint import load_checkpoint_file, load_module_state, save_checkpoint
-from generator.networks import MappingNetwork
-from generator.nvlabs import (
+from generator.inference.averages import class_w_means
+from generator.nets.checkpoint import load_checkpoint_file, load_module_state, save_checkpoint
+from generator.nets.networks import MappingNetwork
+from generator.nvlabs.networks import SYNTHESIS, ImportedConfig
+from generator.nvlabs.snapshot import (
     NVlabsError,
     PersistentRecord,
     _plain,
@@ -29,7 +30,6 @@ from generator.nvlabs import (
     describe,
     read_snapshot,
 )
-from generator.nvlabs_networks import SYNTHESIS, ImportedConfig
 
 MAPPING_KIND = "mapping"  # checkpoint kind: a mapping network alone, which `load_generator` refuses
 W_AVG_MODES = ("per-class", "nvlabs")
@@ -131,7 +131,7 @@ def mapping_from(
     return net.eval().requires_grad_(False)
 
 
-# ---- the synthesis network: a spec for generator.nvlabs_networks, and its tensors ---------------
+# ---- the synthesis network: a spec for generator.nvlabs.networks, and its tensors ---------------
 
 _ABSENT = object()
 
@@ -207,7 +207,7 @@ def _sg2_layer(record: PersistentRecord, where: str, problems: list[str]) -> dic
 
 
 def stylegan2_spec(g: PersistentRecord) -> dict[str, Any]:
-    """The spec of `nvlabs_networks.StyleGAN2Synthesis` for G_ema.synthesis (orig/skip/resnet)."""
+    """The spec of `stylegan2.StyleGAN2Synthesis` for G_ema.synthesis (orig/skip/resnet)."""
     synthesis = g.child("synthesis")
     problems: list[str] = []
     blocks = []
@@ -350,7 +350,7 @@ def _sg3_layer(record: PersistentRecord, name: str, problems: list[str]) -> dict
 
 
 def stylegan3_spec(g: PersistentRecord) -> dict[str, Any]:
-    """The spec of `nvlabs_networks.StyleGAN3Synthesis` for G_ema.synthesis (-T or -R)."""
+    """The spec of `stylegan3.StyleGAN3Synthesis` for G_ema.synthesis (-T or -R)."""
     synthesis = g.child("synthesis")
     fourier = synthesis.child("input")
     problems = _dense_problems(fourier.child("affine"), "synthesis.input.affine")

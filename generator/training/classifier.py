@@ -12,15 +12,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generator.augment import diff_augment
-from generator.checkpoint import (
+from generator.nets.checkpoint import (
     CheckpointError,
     load_checkpoint_file,
     load_module_state,
     save_checkpoint,
 )
-from generator.data import load_image_set, to_float
-from generator.layers import check_shape
+from generator.nets.layers import check_shape
+from generator.training.augment import diff_augment
+from generator.training.data import load_image_set, to_float
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from generator.data import read_portrait
-from generator.layers import check_shape
-from generator.model import LoadedGenerator
+from generator.nets.layers import check_shape
+from generator.nets.model import LoadedGenerator
+from generator.training.data import read_portrait
 
 FeatureNet = Callable[[torch.Tensor], list[torch.Tensor]]  # [-1, 1] images -> feature maps
 

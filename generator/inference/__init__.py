@@ -1,0 +1,1 @@
+"""Inference: seeded inputs, batched sampling with provenance, and latent and pixel averages."""
