@@ -272,15 +272,15 @@ def random_intercept_vs_chance(counts: pd.DataFrame, chance: float, conf_level: 
 
     Examples
     --------
-    Three experts who know every answer and seventeen who guess: the average
-    answer is above chance (GEE), the typical expert is not.
+    Three experts who know every answer and seventeen who score 2 of 10: the
+    typical expert sits below the average answer the model implies.
 
     >>> import pandas as pd
     >>> from analysis import random_intercept_vs_chance
     >>> counts = pd.DataFrame({"n": [10] * 20, "y": [10] * 3 + [2] * 17})
     >>> r = random_intercept_vs_chance(counts, 0.25)
     >>> round(r.estimate, 3), round(r.p_value, 2), round(r.extra["marginal_accuracy"], 3)
-    (0.194, 0.69, 0.315)
+    (0.298, 0.5, 0.347)
     """
     _validate_counts(counts)
     if not 0 < chance < 1:
