@@ -10,8 +10,12 @@ import pandas as pd
 from .clustered import MIN_PARTICIPANTS, _validate_counts
 from .results import NotTested, TestResult
 
-__all__ = ["participant_bootstrap", "participant_sign_flip_test", "DEFAULT_BOOTSTRAP_SEED",
-           "DEFAULT_BOOTSTRAP_RESAMPLES"]
+__all__ = [
+    "DEFAULT_BOOTSTRAP_RESAMPLES",
+    "DEFAULT_BOOTSTRAP_SEED",
+    "participant_bootstrap",
+    "participant_sign_flip_test",
+]
 
 #: Fixed so that a report rerun on the same export prints the same bootstrap numbers.
 DEFAULT_BOOTSTRAP_SEED = 20240601

@@ -19,8 +19,12 @@ from scipy import optimize, special, stats
 from .clustered import MIN_PARTICIPANTS, _validate_counts
 from .results import NotTested, TestResult
 
-__all__ = ["random_intercept_vs_chance", "random_intercept_loglik", "MIXED_READING",
-           "DEFAULT_QUADRATURE_NODES"]
+__all__ = [
+    "DEFAULT_QUADRATURE_NODES",
+    "MIXED_READING",
+    "random_intercept_loglik",
+    "random_intercept_vs_chance",
+]
 
 #: lme4 allows at most 25 adaptive Gauss-Hermite nodes for one scalar random effect;
 #: with 25 the quadrature error is far below the sampling error.
@@ -322,4 +326,4 @@ def random_intercept_vs_chance(counts: pd.DataFrame, chance: float, conf_level: 
                "wald_z": float(wald_z), "wald_p_value": float(2 * stats.norm.sf(abs(wald_z))),
                "wald_ci": [float(expit(beta - q * se)), float(expit(beta + q * se))],
                "loglik": -f_hat, "n_nodes": n_nodes, "n_participants": n_part,
-               "n_distinct_count_pairs": int(len(pairs.n)), "reading": MIXED_READING})
+               "n_distinct_count_pairs": len(pairs.n), "reading": MIXED_READING})

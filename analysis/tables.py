@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["report_tables", "TABLE_NAMES"]
+__all__ = ["TABLE_NAMES", "report_tables"]
 
 #: File name suffix of each table, in the order of the Markdown report.
 TABLE_NAMES = ("table_accuracy", "table_estimands", "table_sensitivity", "table_diagnosis",

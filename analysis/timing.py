@@ -8,8 +8,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["DEFAULT_MIN_RESPONSE_MS", "DEFAULT_GRACE_MS", "ImplausibleTimes",
-           "implausible_times"]
+__all__ = [
+    "DEFAULT_GRACE_MS",
+    "DEFAULT_MIN_RESPONSE_MS",
+    "ImplausibleTimes",
+    "implausible_times",
+]
 
 #: Below one second nobody has looked at four faces (or one face and four disorder
 #: names) and chosen: an eye needs about 200-300 ms per fixation. The server refuses

@@ -10,8 +10,16 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from analysis import (build_report, load_export, minimum_equivalence_margin, plan_equivalence,
-                      plan_study, tost_from_estimate, tost_power, tost_two_proportions)
+from analysis import (
+    build_report,
+    load_export,
+    minimum_equivalence_margin,
+    plan_equivalence,
+    plan_study,
+    tost_from_estimate,
+    tost_power,
+    tost_two_proportions,
+)
 from analysis.power import DEFAULT_MARGIN, DEFAULT_PLANNING_ICC, MARGIN_RATIONALE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,7 +28,7 @@ FIXTURE = ROOT / "fixtures" / "paper_export.csv"
 
 def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_tost_power_matches_reference():
@@ -82,6 +90,7 @@ def test_power_plans_the_equivalence_test_from_the_command_line(tmp_path):
     assert len(missing.stderr.strip().splitlines()) == 1
     default = _run("power", "--chance", "0.25", "--excess", "0.05", "--json",
                    str(tmp_path / "p.json"))
+    assert default.returncode == 0, default.stderr
     assert json.loads((tmp_path / "p.json").read_text())["icc"] == DEFAULT_PLANNING_ICC
 
 

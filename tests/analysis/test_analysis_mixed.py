@@ -11,8 +11,14 @@ from numpy.testing import assert_allclose
 from scipy import integrate, special, stats
 from test_analysis_report import _export
 
-from analysis import (NotTested, build_report, gee_vs_chance, random_intercept_loglik,
-                      random_intercept_vs_chance, render_markdown)
+from analysis import (
+    NotTested,
+    build_report,
+    gee_vs_chance,
+    random_intercept_loglik,
+    random_intercept_vs_chance,
+    render_markdown,
+)
 
 
 def _counts(spec: dict) -> pd.DataFrame:

@@ -23,7 +23,7 @@ def outputs(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report")
     result = subprocess.run([sys.executable, "-m", "analysis", "report", str(FIXTURE), "--json",
                              str(out / "o.json")], cwd=ROOT, capture_output=True, text=True,
-                            timeout=180)
+                            timeout=180, check=False)
     assert result.returncode == 0, result.stderr
     return out
 
