@@ -54,6 +54,30 @@ def test_figures_are_written_as_png_svg_and_pdf(outputs):
         assert "<svg" in (outputs / f"o_{figure}.svg").read_text()
 
 
+def test_accuracy_figure_draws_clustered_intervals_dark_and_naive_light(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    from analysis.figures import accuracy_figure
+
+    report = build_report(load_export(FIXTURE))
+    drawn = []
+    original = matplotlib.axes.Axes.errorbar
+
+    def spy(self, x, y, yerr=None, **kwargs):
+        drawn.append((round(y[0] - yerr[0][0], 9), round(y[0] + yerr[1][0], 9),
+                      kwargs.get("alpha", 1.0)))
+        return original(self, x, y, yerr=yerr, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "errorbar", spy)
+    accuracy_figure(report, tmp_path / "a.png")
+    diag = report["diagnosis_real_vs_synthetic"]
+    entries = [*report["categories"].values(), diag["real"], diag["synthetic"]]
+    for entry in entries:
+        naive = tuple(round(v, 9) for v in entry["binomial"]["ci95"])
+        clustered = tuple(round(v, 9) for v in entry["clustered"]["ci95"])
+        assert (*clustered, 1.0) in drawn and (*naive, 0.3) in drawn
+
+
 def test_response_time_figure_draws_each_categorys_time_limit(tmp_path):
     report = build_report(load_export(FIXTURE))
     svg = response_time_figure(report, tmp_path / "rt.svg").read_text()
