@@ -31,8 +31,9 @@ def _point(ax, x: float, entry: dict[str, Any], color: str, label: str | None) -
     clustered = entry.get("clustered", {}).get("ci95")
     if acc is not None and clustered is not None:
         # The participant-clustered interval in full colour, the naive one lighter beside it.
-        ax.errorbar([x], [acc], yerr=[[acc - ci[0]], [ci[1] - acc]], fmt="none", color=color,
-                    alpha=0.3, capsize=3, elinewidth=4)
+        # Beside, not behind: a clustered interval is usually the wider one.
+        ax.errorbar([x + 0.12], [acc], yerr=[[acc - ci[0]], [ci[1] - acc]], fmt="none",
+                    color=color, alpha=0.3, capsize=3, elinewidth=4)
         ci = clustered
     if acc is None or ci is None:
         ax.annotate("no answers", (x, 0.02), ha="center", fontsize=8)
