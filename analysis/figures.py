@@ -19,13 +19,21 @@ _LABELS = {"real_vs_synthetic": "1. Find the real\nportrait",
 _REAL, _SYNTH, _CHANCE = "#222222", "#1f77b4", "#d62728"
 
 
+def _save(fig, path: Path) -> None:
+    # SVG keeps its text as text, so a journal's editor can restyle the labels.
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "analysis"}):
+        fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def _point(ax, x: float, entry: dict[str, Any], color: str, label: str | None) -> None:
     acc, ci = entry.get("accuracy"), entry["binomial"].get("ci95")
     clustered = entry.get("clustered", {}).get("ci95")
     if acc is not None and clustered is not None:
         # The participant-clustered interval in full colour, the naive one lighter beside it.
-        ax.errorbar([x], [acc], yerr=[[acc - ci[0]], [ci[1] - acc]], fmt="none", color=color,
-                    alpha=0.3, capsize=3, elinewidth=4)
+        # Beside, not behind: a clustered interval is usually the wider one.
+        ax.errorbar([x + 0.12], [acc], yerr=[[acc - ci[0]], [ci[1] - acc]], fmt="none",
+                    color=color, alpha=0.3, capsize=3, elinewidth=4)
         ci = clustered
     if acc is None or ci is None:
         ax.annotate("no answers", (x, 0.02), ha="center", fontsize=8)
@@ -43,7 +51,7 @@ def accuracy_figure(report: dict[str, Any], path: str | Path) -> Path:
     report : dict
         From :func:`build_report`.
     path : path
-        PNG to write.
+        File to write; the format follows its suffix (``.png``, ``.svg``, ``.pdf``).
 
     Examples
     --------
@@ -94,8 +102,7 @@ def accuracy_figure(report: dict[str, Any], path: str | Path) -> Path:
     right.set_ylim(0, 1)
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
     return path
 
 
@@ -103,7 +110,10 @@ def response_time_figure(report: dict[str, Any], path: str | Path) -> Path:
     """Box plots of response time per category and result, from the report's quartiles.
 
     Drawn from summary statistics (``ax.bxp``), so it costs the same for 10^3
-    or 10^6 answers. Whiskers show min and max.
+    or 10^6 answers. Whiskers show min and max; each box carries its
+    category's time limit (solid red), limit + grace (dotted) and the
+    plausibility floor (dashed grey). The format follows the file's suffix
+    (``.png``, ``.svg``, ``.pdf``).
     """
     rows = report["response_times"]
     fig, ax = plt.subplots(figsize=(10, 3.8))
@@ -113,10 +123,29 @@ def response_time_figure(report: dict[str, Any], path: str | Path) -> Path:
     if stats:
         ax.bxp(stats, showmeans=True, showfliers=False)
         ax.tick_params(axis="x", labelsize=7)
+    limits = report.get("time_limits_ms", {})
+    times = report.get("implausible_times", {})
+    grace, floor = times.get("grace_ms"), times.get("min_response_ms")
+    for i, r in enumerate(rows, start=1):
+        limit = limits.get(r["category"])
+        if limit is None:
+            continue
+        # Each box gets its own category's limit: categories may have different clocks.
+        ax.hlines(limit, i - 0.4, i + 0.4, color=_CHANCE, linewidth=1.5,
+                  label="time limit" if i == 1 else None)
+        if grace:
+            ax.hlines(limit + grace, i - 0.4, i + 0.4, color=_CHANCE, linewidth=1,
+                      linestyle=":", label="limit + grace" if i == 1 else None)
+    if floor and stats:
+        ax.axhline(floor, color="#7f7f7f", linewidth=1, linestyle="--",
+                   label=f"plausibility floor ({floor:g} ms)")
+    if limits and stats:
+        top = max(limits.values()) + (grace or 0)
+        ax.set_ylim(0, 1.2 * max(top, max(r["max"] for r in rows)))  # room for the legend
+        ax.legend(loc="upper right", fontsize=7, frameon=False, ncol=3)
     ax.set_ylabel("response time (ms)")
     ax.set_title("Response times (timeouts excluded)", fontsize=10)
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
     return path

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .bootstrap import DEFAULT_BOOTSTRAP_SEED, participant_bootstrap, participant_sign_flip_test
 from .clustered import (
     clustered_difference,
     clustered_excess_bound,
@@ -17,7 +18,10 @@ from .clustered import (
 )
 from .comparison import chi2_two_proportions, fisher_two_proportions, tost_two_proportions
 from .export import ExportError
+from .mixed import MIXED_READING, random_intercept_vs_chance
+from .power import MARGIN_RATIONALE, minimum_equivalence_margin, tost_power
 from .privacy import per_expert_vs_chance
+from .timing import DEFAULT_GRACE_MS, DEFAULT_MIN_RESPONSE_MS, implausible_times
 from .proportions import binomial_vs_chance, excess_over_chance_bound, proportion_ci
 from .results import NotTested, TestResult
 from .sensitivity import exclusion_sensitivity
@@ -33,13 +37,20 @@ from .summary import (
 
 __all__ = ["build_report", "render_markdown"]
 
+#: What the GEE estimate means, in words a reader can quote.
+GEE_READING = ("population average: the accuracy of a random answer from a random expert, "
+               "from the GEE")
+
 _TITLES = {"real_vs_synthetic": "1. Real vs synthetic (find the real portrait)",
            "reidentification": "2. Re-identification (find the training member)",
            "diagnosis": "3. Diagnosis (name the disorder)"}
 
 
 def build_report(df: pd.DataFrame, margin: float = 0.10, alpha: float = 0.05,
-                 min_answers: int = MIN_ANSWERS) -> dict[str, Any]:
+                 min_answers: int = MIN_ANSWERS, margin_source: str | None = None,
+                 min_response_ms: float = DEFAULT_MIN_RESPONSE_MS,
+                 grace_ms: float = DEFAULT_GRACE_MS,
+                 seed: int = DEFAULT_BOOTSTRAP_SEED) -> dict[str, Any]:
     """Run every test of the study on a validated export.
 
     Parameters
@@ -52,6 +63,14 @@ def build_report(df: pd.DataFrame, margin: float = 0.10, alpha: float = 0.05,
         Level of every test.
     min_answers : int
         Fewer answers than this in a group: counts and a reason, no p-value.
+    margin_source : str, optional
+        Where the margin came from, printed beside it (default: the documented
+        default and its rationale, ``MARGIN_RATIONALE``).
+    min_response_ms, grace_ms : float
+        Answers faster than ``min_response_ms`` or slower than the time limit
+        plus ``grace_ms`` are flagged and counted (never dropped).
+    seed : int
+        Seed of the participant-level bootstrap and sign-flip test.
 
     Returns
     -------
@@ -88,19 +107,34 @@ def build_report(df: pd.DataFrame, margin: float = 0.10, alpha: float = 0.05,
                           column="study", row=second)
     findings: list[str] = []
     answered = df[df["outcome"] == "answered"]
+    times = implausible_times(df, min_response_ms, grace_ms)
     categories = {}
     for cat, row in category_summary(df).iterrows():
         rows = answered[answered["category"] == cat]
-        categories[cat] = _category_entry(row, rows, alpha, min_answers, findings, cat)
+        flagged = times.flags[times.flags["category"] == cat]
+        categories[cat] = _category_entry(row, rows, alpha, min_answers, findings, cat, seed,
+                                          flagged)
+    timing = times.summary()
+    if timing["n_too_fast"] or timing["n_beyond_limit"]:
+        findings.append(
+            f"response times: {timing['n_too_fast']} answer(s) faster than "
+            f"{min_response_ms:g} ms and {timing['n_beyond_limit']} later than the time limit "
+            f"plus {grace_ms:g} ms grace; they are counted in the tests (flagged, not "
+            "dropped); the sensitivity table shows each category without them.")
     report: dict[str, Any] = {
         "study": str(studies[0]),
         "n_participants": int(df["participant"].nunique()),
         "alpha": alpha,
         "margin": margin,
+        "margin_source": margin_source or MARGIN_RATIONALE,
         "exclusions": exclusion_summary(df),
+        "implausible_times": timing,
+        # The largest limit per category: what the response-time figure draws.
+        "time_limits_ms": {str(c): int(v) for c, v in
+                           df.groupby("category", sort=False)["time_limit_ms"].max().items()},
         "categories": categories,
         "diagnosis_real_vs_synthetic": _diagnosis_entry(df, answered, margin, alpha,
-                                                        min_answers, findings),
+                                                        min_answers, findings, margin_source),
         "disorders": _records(disorder_breakdown(df, min_answers)),
         "response_times": _records(response_time_summary(df)),
         "findings": findings,
@@ -137,7 +171,8 @@ def _significant(p: float | None, alpha: float) -> bool | None:
 
 
 def _category_entry(row: pd.Series, rows: pd.DataFrame, alpha: float, min_answers: int,
-                    findings: list[str], cat: str) -> dict[str, Any]:
+                    findings: list[str], cat: str, seed: int,
+                    flagged: pd.DataFrame) -> dict[str, Any]:
     entry = _counts_dict(row)
     chance = float(row["chance"])
     entry["chance"] = chance
@@ -145,9 +180,18 @@ def _category_entry(row: pd.Series, rows: pd.DataFrame, alpha: float, min_answer
     entry["binomial"] = _binomial_dict(k, n, chance, min_answers)
     counts = participant_counts(rows["participant"], rows["correct"])
     clustered = gee_vs_chance(counts, chance) if n else NotTested("GEE", 0, "no answers")
-    entry["clustered"] = _result_dict(clustered)
-    if isinstance(clustered, TestResult):
-        entry["clustered"]["ci95"] = list(clustered.ci)
+    entry["clustered"] = _with_ci95(clustered, GEE_READING)
+    mixed = (random_intercept_vs_chance(counts, chance) if n else
+             NotTested("random-intercept logistic regression", 0, "no answers"))
+    entry["mixed"] = _with_ci95(mixed, MIXED_READING)
+    bootstrap = (participant_bootstrap(counts, chance, seed=seed) if n else
+                 NotTested("participant-level bootstrap", 0, "no answers"))
+    sign_flip = (participant_sign_flip_test(counts, chance, seed=seed) if n else
+                 NotTested("participant-level sign-flip test", 0, "no answers"))
+    entry["resampling"] = {"bootstrap": _with_ci95(bootstrap), "sign_flip": sign_flip.to_dict()}
+    entry["implausible_times"] = {"n_too_fast": int(flagged["too_fast"].sum()),
+                                  "n_beyond_limit": int(flagged["beyond_limit"].sum())}
+    _estimand_finding(cat, clustered, mixed, alpha, findings)
     if n >= min_answers:
         bound = excess_over_chance_bound(k, n, chance)
         entry["excess_over_chance"] = {
@@ -156,9 +200,10 @@ def _category_entry(row: pd.Series, rows: pd.DataFrame, alpha: float, min_answer
                          f"(one-sided 95% Clopper-Pearson bound; observed "
                          f"{100 * bound.estimate:+.1f})"}
         entry["sensitivity"] = _sensitivity(k, n, entry["n_skipped"] + entry["n_timeout"],
-                                            chance, alpha, findings, cat)
+                                            chance, alpha, findings, cat, flagged)
         if cat == "reidentification":
-            entry["privacy"] = _privacy(bound, clustered, counts, chance, alpha, findings)
+            entry["privacy"] = _privacy(bound, clustered, counts, chance, alpha, findings,
+                                        bootstrap)
     naive_sig = _significant(entry["binomial"]["p_value"], alpha)
     clus_sig = _significant(entry["clustered"].get("p_value"), alpha)
     entry["headline"] = {"analysis": "binomial", "p_value": entry["binomial"]["p_value"],
@@ -182,12 +227,21 @@ def _category_entry(row: pd.Series, rows: pd.DataFrame, alpha: float, min_answer
 
 
 def _sensitivity(k: int, n: int, excluded: int, chance: float, alpha: float,
-                 findings: list[str], cat: str) -> dict[str, Any]:
+                 findings: list[str], cat: str, flagged: pd.DataFrame) -> dict[str, Any]:
     results = exclusion_sensitivity(k, n, excluded, chance)
     out = {name: {"p_value": r.p_value, "n_answered": r.n, "n_correct": int(r.statistic),
                   "accuracy": r.estimate, "significant": r.p_value < alpha}
            for name, r in results.items()}
     out["n_excluded"] = excluded
+    # The primary analysis again without the answers whose times are implausible.
+    drop = flagged[flagged["outcome"] == "answered"]
+    k_kept, n_kept = k - int(drop["correct"].sum()), n - len(drop)
+    if n_kept > 0:
+        kept = binomial_vs_chance(k_kept, n_kept, chance)
+        out["without_implausible_times"] = {
+            "p_value": kept.p_value, "n_answered": n_kept, "n_correct": k_kept,
+            "accuracy": kept.estimate, "significant": kept.p_value < alpha,
+            "n_dropped": len(drop)}
     changed = [name for name in ("as_wrong", "as_chance")
                if out[name]["significant"] != out["excluded"]["significant"]]
     out["conclusion_changes"] = bool(changed)
@@ -201,13 +255,16 @@ def _sensitivity(k: int, n: int, excluded: int, chance: float, alpha: float,
 
 
 def _privacy(bound: TestResult, clustered: TestResult | NotTested, counts: pd.DataFrame,
-             chance: float, alpha: float, findings: list[str]) -> dict[str, Any]:
+             chance: float, alpha: float, findings: list[str],
+             bootstrap: TestResult | NotTested) -> dict[str, Any]:
     experts = per_expert_vs_chance(counts, chance, alpha)
     above = int(experts["above_chance"].sum())
     clustered_upper = (clustered_excess_bound(clustered) if isinstance(clustered, TestResult)
                        else None)
     out: dict[str, Any] = {
         "naive_upper": bound.ci[1], "clustered_upper": clustered_upper,
+        "bootstrap_upper": (bootstrap.extra["upper_excess"]
+                            if isinstance(bootstrap, TestResult) else None),
         "per_expert": {"n_experts": len(experts), "n_above_chance_holm": above,
                        "max_excess": float(experts["excess"].max()) if len(experts) else None,
                        "method": "exact binomial, alternative greater, Holm across experts"}}
@@ -229,8 +286,70 @@ def _privacy(bound: TestResult, clustered: TestResult | NotTested, counts: pd.Da
     return out
 
 
+def _with_ci95(result: TestResult | NotTested, reading: str | None = None) -> dict[str, Any]:
+    """A result's dict with ``ci95`` beside ``ci`` and, if given, what its estimate means."""
+    out = result.to_dict()
+    if isinstance(result, TestResult):
+        out["ci95"] = list(result.ci)
+    if reading:
+        out["reading"] = reading
+    return out
+
+
+def _estimand_finding(cat: str, clustered: TestResult | NotTested,
+                      mixed: TestResult | NotTested, alpha: float, findings: list[str]) -> None:
+    """Say so when the population-average and the subject-specific answers disagree."""
+    if not (isinstance(clustered, TestResult) and isinstance(mixed, TestResult)):
+        return
+    gee_sig, mixed_sig = clustered.p_value < alpha, mixed.p_value < alpha
+    if gee_sig == mixed_sig:
+        return
+    findings.append(
+        f"{cat}: the population-average accuracy (GEE: a random answer from a random "
+        f"expert, {100 * clustered.estimate:.1f}%, p = {clustered.p_value:.3g}) "
+        f"{'differs from' if gee_sig else 'does not differ from'} chance, but the typical "
+        f"expert's (random-intercept model, {100 * mixed.estimate:.1f}%, p = "
+        f"{mixed.p_value:.3g}) {'does not' if gee_sig else 'does'}: "
+        + ("a minority of experts carries the effect; say which of the two claims is meant."
+           if gee_sig else
+           "most experts beat chance by a little while a few score far below; say which of "
+           "the two claims is meant."))
+
+
+def _equivalence_power(entry: dict[str, Any], margin: float, alpha: float,
+                       margin_source: str | None) -> dict[str, Any]:
+    """Power the TOST had at these sample sizes, and the margin it could have shown."""
+    r, s = entry["real"], entry["synthetic"]
+    pooled = (r["n_correct"] + s["n_correct"]) / (r["n_answered"] + s["n_answered"])
+    tost = entry["tost"]
+    out: dict[str, Any] = {
+        "margin": margin, "margin_source": margin_source or MARGIN_RATIONALE,
+        "assumed_accuracy": pooled, "assumed_difference": 0.0,
+        "achieved_power": tost_power(pooled, pooled, r["n_answered"], s["n_answered"], margin,
+                                     alpha),
+        "minimum_margin": minimum_equivalence_margin(tost["estimate"], tost["extra"]["se"],
+                                                     alpha),
+        "method": "normal approximation of the Wald TOST at the observed answers, true "
+                  "difference 0 at the pooled accuracy"}
+    clustered = entry.get("clustered", {})
+    if "tost" in clustered:
+        c = clustered["tost"]
+        out["achieved_power_clustered"] = tost_power(
+            pooled, pooled, r["n_answered"], s["n_answered"], margin, alpha,
+            c["extra"]["design_effect"])
+        out["minimum_margin_clustered"] = minimum_equivalence_margin(
+            c["estimate"], c["extra"]["se"], alpha, c["extra"]["df"])
+    adjusted = entry.get("disorder_adjusted", {})
+    if adjusted.get("tost"):
+        a = adjusted["tost"]
+        out["minimum_margin_disorder_adjusted"] = minimum_equivalence_margin(
+            a["estimate"], a["extra"]["se"], alpha)
+    return out
+
+
 def _diagnosis_entry(df: pd.DataFrame, answered: pd.DataFrame, margin: float, alpha: float,
-                     min_answers: int, findings: list[str]) -> dict[str, Any]:
+                     min_answers: int, findings: list[str],
+                     margin_source: str | None = None) -> dict[str, Any]:
     if not (df["category"] == "diagnosis").any():
         return {"chi2": None, "p_value": None, "fisher_p_value": None,
                 "reason": "the export has no diagnosis questions"}
@@ -269,6 +388,9 @@ def _diagnosis_entry(df: pd.DataFrame, answered: pd.DataFrame, margin: float, al
     counts = {kind: participant_counts(rows["participant"], rows["correct"])
               for kind, rows in answered[answered["category"] == "diagnosis"]
               .groupby("stimulus_kind")}
+    for kind in ("real", "synthetic"):
+        # Per kind against chance, clustered: the figure draws these intervals dark.
+        entry[kind]["clustered"] = _with_ci95(gee_vs_chance(counts[kind], chance), GEE_READING)
     clustered = clustered_difference(counts["real"], counts["synthetic"], margin, alpha)
     if isinstance(clustered, NotTested):
         entry["clustered"] = clustered.to_dict()
@@ -294,6 +416,20 @@ def _diagnosis_entry(df: pd.DataFrame, answered: pd.DataFrame, margin: float, al
         f" to real ones within ±{100 * margin:.0f} points ("
         f"{'participant-clustered ' if headline is not tost else ''}TOST p = "
         f"{headline.p_value:.3g}; {phrase}).")
+    plan = _equivalence_power(entry, margin, alpha, margin_source)
+    entry["equivalence_power"] = plan
+    shown_at = plan.get("minimum_margin_clustered", plan["minimum_margin"])
+    entry["statement"] += (
+        f" At these numbers of answers the TOST had {100 * plan['achieved_power']:.0f}% power "
+        f"to show equivalence within ±{100 * margin:.0f} points if the accuracies were truly "
+        f"equal; the data show equivalence at any margin above ±{100 * shown_at:.1f} points"
+        f"{' (participant-clustered)' if 'minimum_margin_clustered' in plan else ''}.")
+    if plan["achieved_power"] < 0.8:
+        findings.append(
+            f"diagnosis real vs synthetic: the equivalence test had only "
+            f"{100 * plan['achieved_power']:.0f}% power at ±{100 * margin:.0f} points "
+            f"({r['n_answered']} real and {s['n_answered']} synthetic answers); "
+            f"`python -m analysis power --equivalence` plans the answers a conclusive test needs.")
     if not isinstance(clustered, NotTested):
         c_equiv = clustered[1].extra["equivalent"]
         if c_equiv != equiv:
@@ -446,6 +582,35 @@ def render_markdown(report: dict[str, Any], figures: dict[str, str] | None = Non
                      f"{c['extra']['effective_n']:.0f} | {_fmt_p(c['p_value'])} | "
                      f"{_fmt_p(e['binomial']['p_value'])} | "
                      f"{'yes' if agree else '**no**' if agree is not None else '—'} |")
+    lines += ["", "## Which accuracy: the average answer or the typical expert", "",
+              "The GEE estimates the **population average**: how often an answer from a "
+              "randomly chosen expert is right. The random-intercept logistic model estimates "
+              "the **typical expert**: the accuracy of the median expert, allowing each expert "
+              "their own skill. They differ when experts differ; both are valid, they answer "
+              "different questions. The participant bootstrap and sign-flip test resample "
+              "whole experts and assume no model.", "",
+              "| category | GEE (population average) | mixed model (typical expert) | "
+              "between-expert SD (logit) | bootstrap 95% CI | sign-flip p |",
+              "|---|---|---|---:|---|---:|"]
+    for cat, e in report["categories"].items():
+        c, m = e["clustered"], e.get("mixed", {})
+        boot = e.get("resampling", {}).get("bootstrap", {})
+        flip = e.get("resampling", {}).get("sign_flip", {})
+
+        def cell(r: dict[str, Any]) -> str:
+            if r.get("p_value") is None:
+                return f"— ({r.get('reason', 'not tested')})"
+            return (f"{_fmt_pct(r['estimate'])} {_fmt_ci(r.get('ci95'))}, "
+                    f"p = {_fmt_p(r['p_value'])}")
+        sd = m.get("extra", {}).get("sigma") if m.get("p_value") is not None else None
+        lines.append(f"| {cat} | {cell(c)} | {cell(m)} | "
+                     f"{'—' if sd is None else f'{sd:.2f}'} | {_fmt_ci(boot.get('ci95'))} | "
+                     f"{_fmt_p(flip.get('p_value'))} |")
+    lines += ["", "GEE: `geepack::geeglm` with the Mancl-DeRouen variance, t on experts − 1 df. "
+              "Mixed model: `lme4::glmer(correct ~ 1 + (1 | participant), family = binomial, "
+              "nAGQ = 25)`, likelihood-ratio test and profile interval. Bootstrap: experts "
+              "resampled with replacement, percentile interval; sign flip: each expert's "
+              "excess over chance with a random sign (seeded; see the JSON for the seed)."]
     reid = report["categories"].get("reidentification", {})
     if "privacy" in reid:
         pe = reid["privacy"]["per_expert"]
@@ -456,17 +621,29 @@ def render_markdown(report: dict[str, Any], figures: dict[str, str] | None = Non
                   f"Per expert (exact binomial, one-sided, Holm across {pe['n_experts']} "
                   f"experts): {pe['n_above_chance_holm']} re-identified above chance; the "
                   f"largest per-expert excess is {_fmt_pts(pe['max_excess'])} points."]
+        boot_upper = reid["privacy"].get("bootstrap_upper")
+        if boot_upper is not None:
+            lines[-1] += (f" The participant bootstrap's one-sided 95% bound is "
+                          f"{_fmt_pts(boot_upper)} points.")
     sens = [(c, e["sensitivity"]) for c, e in report["categories"].items()
             if "sensitivity" in e]
     if sens:
-        lines += ["", "## Sensitivity: skips and timeouts", "",
+        lines += ["", "## Sensitivity: skips, timeouts and implausible times", "",
                   "| category | excluded (primary) p | counted wrong p | counted at chance p "
-                  "| conclusion changes? |", "|---|---:|---:|---:|---|"]
+                  "| conclusion changes? | without implausible times p |",
+                  "|---|---:|---:|---:|---|---:|"]
         for c, x in sens:
+            kept = x.get("without_implausible_times", {})
             lines.append(f"| {c} | {_fmt_p(x['excluded']['p_value'])} | "
                          f"{_fmt_p(x['as_wrong']['p_value'])} | "
                          f"{_fmt_p(x['as_chance']['p_value'])} | "
-                         f"{'**yes**' if x['conclusion_changes'] else 'no'} |")
+                         f"{'**yes**' if x['conclusion_changes'] else 'no'} | "
+                         f"{_fmt_p(kept.get('p_value'))} |")
+    times = report.get("implausible_times")
+    if times:
+        lines += ["", f"Implausible response times ({times['rule']}): "
+                  f"{times['n_too_fast']} too fast, {times['n_beyond_limit']} beyond the "
+                  "limit; the rows are listed in the `table_implausible_times` CSV."]
     d = report["diagnosis_real_vs_synthetic"]
     lines += ["", "## Diagnosis on real vs synthetic portraits", ""]
     if d.get("p_value") is None:
@@ -488,6 +665,20 @@ def render_markdown(report: dict[str, Any], figures: dict[str, str] | None = Non
                   f"p = {_fmt_p(t['p_value'])}, {_pct_label(t['conf_level'])} CI of the "
                   "difference "
                   f"{_fmt_ci(t['ci'])} points. {d['statement']}"]
+        plan = d.get("equivalence_power")
+        if plan:
+            lines.append(f"- Margin: ±{100 * plan['margin']:g} points; source: "
+                         f"{plan['margin_source']}. Power of the TOST at these answers "
+                         f"(true difference 0): {100 * plan['achieved_power']:.0f}% naive"
+                         + (f", {100 * plan['achieved_power_clustered']:.0f}% clustered"
+                            if "achieved_power_clustered" in plan else "")
+                         + f". Smallest margin the data would show: "
+                         f"±{100 * plan['minimum_margin']:.1f} points naive"
+                         + (f", ±{100 * plan['minimum_margin_clustered']:.1f} clustered"
+                            if "minimum_margin_clustered" in plan else "")
+                         + (f", ±{100 * plan['minimum_margin_disorder_adjusted']:.1f} "
+                            "disorder-adjusted" if "minimum_margin_disorder_adjusted" in plan
+                            else "") + ".")
         a = d.get("disorder_adjusted", {})
         if a.get("p_value") is not None:
             lines.append(f"- Adjusted for disorder (Mantel-Haenszel): difference "

@@ -104,3 +104,43 @@ MH_RD = dict(difference=0.04084588644264195, se=0.06593053652778035)
 # mantelhaen.test(array(...))  (correct = TRUE)  -> Mantel-Haenszel X-squared, p-value
 #   (exact rational statistic; p = erfc(sqrt(x / 2)) in mpmath)
 MH_CMH = dict(statistic=0.2377392269796932, p_value=0.6258437536029504)
+
+# --- Random-intercept logistic regression (maximum likelihood) ------------------------------
+# lme4::glmer(cbind(y, n - y) ~ 1 + (1 | expert), family = binomial, nAGQ = 25), i.e. the same
+# fit as glmer(correct ~ 1 + (1 | participant), family = binomial, nAGQ = 25) on one row per
+# answer (logLik below is that of the 0/1 rows: no binomial coefficients). Computed
+# independently of Gauss-Hermite quadrature and of our code: each expert's marginal likelihood
+# integral by scipy.integrate.quad (relative tolerance 1e-13, split at the integrand's mode),
+# its gradient and Hessian in (beta, sigma) as posterior moments by the same quadrature,
+# Newton's method to the maximum; the null fit's sigma and each profile point by a grid
+# over sigma in [0, 6] then golden section; profile-interval ends by brentq.
+#   beta, sigma:  fixef(fit), VarCorr(fit)$expert[1]^0.5          loglik: logLik(fit)
+#   se:           sqrt(vcov(fit)[1, 1])   (inverse observed information of (beta, sigma))
+#   p_lrt:        anova(update(fit, . ~ 0 + offset(qlogis(chance)) + (1 | expert)), fit)
+#   ci:           plogis(confint(fit, parm = "(Intercept)", method = "profile"))
+# Set A: 12 experts, n = (7, 7, 9, 11, 3, 4, 10, 11, 5, 5, 10, 6),
+#        y = (1, 2, 4, 3, 1, 4, 4, 4, 1, 1, 2, 4), chance 1/4. The ML sigma is 0 (boundary).
+MIXED_A = dict(n=(7, 7, 9, 11, 3, 4, 10, 11, 5, 5, 10, 6), y=(1, 2, 4, 3, 1, 4, 4, 4, 1, 1, 2, 4),
+               chance=1 / 4, beta=-0.6090640633494038, sigma=0.0, loglik=-57.098114068473265,
+               se=0.22316344719790432, p_lrt=0.054540593760049515, sigma_null=0.5822520522702813,
+               ci=(0.24755546860280636, 0.4666496488260103))
+# Set B: 15 experts, chance 1/3.
+MIXED_B = dict(n=(8, 9, 4, 9, 7, 7, 8, 6, 10, 4, 5, 6, 7, 6, 4),
+               y=(7, 7, 3, 0, 2, 4, 1, 1, 0, 0, 1, 1, 1, 2, 1), chance=1 / 3,
+               beta=-1.111052516856448, sigma=1.4509857861584163, loglik=-54.291536217723745,
+               se=0.4801672251246031, p_lrt=0.3688999938518237,
+               ci=(0.09492693311790365, 0.45575204104655637))
+# Set C: 3 experts 10 of 10, 17 experts 2 of 10, chance 1/4.
+MIXED_C = dict(n=(10,) * 20, y=(10,) * 3 + (2,) * 17, chance=1 / 4,
+               beta=-0.8579460181669994, sigma=1.37325716432185, loglik=-109.9749951129515,
+               se=0.3585070713318125, p_lrt=0.5042652460516519,
+               ci=(0.16731088397180763, 0.478340572840509))
+
+# --- TOST power (normal approximation of the Wald TOST; mpmath, 30 digits) -------------------
+# se = sqrt(p1 q1 / n1 + p2 q2 / n2); z = qnorm(0.95);
+# pnorm((m - d) / se - z) - pnorm((-m - d) / se + z)
+#   TOSTER::power_twoprop(p1 = .48, p2 = .48, n = 275, null = .10, alpha = .05,
+#                         alternative = "equivalence") answers the same question (pooled SE).
+TOST_POWER_48_275_274_M10 = 0.51613145856515
+# p1 = 0.48, p2 = 0.485, n1 = 150, n2 = 402, margin 0.10 (issue 15: "35 % at the 150/402 split")
+TOST_POWER_48_485_150_402_M10 = 0.34334393285480

@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from analysis.tables import TABLE_NAMES
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "fixtures" / "paper_export.csv"
 
@@ -27,7 +29,10 @@ def test_report_writes_json_markdown_and_figures(tmp_path):
     assert data["margin"] == 0.05
     assert data["diagnosis_real_vs_synthetic"]["tost"]["extra"]["equivalent"] is False
     names = sorted(p.name for p in (tmp_path / "rep").iterdir())
-    assert names == ["o.md", "o_accuracy.png", "o_response_times.png"]
+    tables = [f"o_{name}.csv" for name in TABLE_NAMES]
+    figures = [f"o_{fig}.{fmt}" for fig in ("accuracy", "response_times")
+               for fmt in ("pdf", "png", "svg")]
+    assert names == sorted(["o.md", *figures, *tables])
     md = (tmp_path / "rep" / "o.md").read_text()
     assert "1.91e-05" in md and "0.889" in md and "![accuracy](o_accuracy.png)" in md
 
