@@ -14,6 +14,7 @@ COPY manage.py ./
 COPY config ./config
 COPY survey ./survey
 COPY phantoms ./phantoms
+COPY manifest ./manifest
 COPY analysis ./analysis
 
 # collectstatic needs some secret to import the settings; it is not used by anything it writes.

@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "survey",
 ]
 
@@ -69,6 +71,13 @@ AXES_FAILURE_LIMIT = env_int("SURVEY_ADMIN_LOGIN_ATTEMPTS", 5, minimum=1)
 AXES_COOLOFF_TIME = env_int("SURVEY_ADMIN_LOCKOUT_MINUTES", 15, minimum=1) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+
+# Coordinators' background jobs (filling the pool from a checkpoint, XLSX exports) go through the backport of
+# Django 6's tasks framework with its database backend: the queue is a table in the study's own database
+# (SQLite or PostgreSQL), and `manage.py db_worker` runs them where torch is (survey/tasks.py).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Generator checkpoints a coordinator may pick on the "Fill the pool" page, beside the bundled demo model.
+SURVEY_CHECKPOINT_DIR = env_str("SURVEY_CHECKPOINT_DIR", "")
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from manifest import TRAINING_FLAG_SPELLINGS, parse_training_flag
+
 UNAFFECTED = "unaffected"
 REQUIRED_COLUMNS = ("filename", "disorder", "used_in_training")
 
@@ -38,6 +40,20 @@ def read_portrait(path: Path, resolution: int) -> np.ndarray:
         return np.asarray(img)
 
 
+def training_flags(manifest: Path, rows: list[dict[str, str]]) -> list[bool]:
+    """Each row's used_in_training, read by the one rule the survey's import uses too."""
+    flags = []
+    for line, row in enumerate(rows, start=2):
+        try:
+            used = parse_training_flag(row["used_in_training"])
+        except ValueError as error:
+            raise ValueError(f"{manifest} line {line}: {error}") from None
+        if used is None:
+            raise ValueError(f"{manifest} line {line}: used_in_training is empty ({TRAINING_FLAG_SPELLINGS})")
+        flags.append(used)
+    return flags
+
+
 def load_image_set(data_dir: Path, resolution: int, training_only: bool = True) -> ImageSet:
     """Images of the manifest (only rows with used_in_training=1 when training_only), resized."""
     data_dir = Path(data_dir)
@@ -51,8 +67,9 @@ def load_image_set(data_dir: Path, resolution: int, training_only: bool = True) 
     missing = [c for c in REQUIRED_COLUMNS if rows and c not in rows[0]]
     if not rows or missing:
         raise ValueError(f"{manifest}: empty or missing columns {missing}")
+    flags = training_flags(manifest, rows)
     if training_only:
-        rows = [r for r in rows if r["used_in_training"].strip() == "1"]
+        rows = [r for r, used in zip(rows, flags, strict=True) if used]
     if not rows:
         raise ValueError(f"{manifest}: no rows with used_in_training=1")
     disorders = class_order({r["disorder"] for r in rows})

@@ -26,6 +26,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from generator.nvlabs_networks import IMPORTED
 from generator.augment import ada_augment, adjust_ada_p, diff_augment, overfitting
 from generator.averages import recompute_class_w_avg
 from generator.checkpoint import (
@@ -113,6 +114,13 @@ def _matching_generator(
 ) -> Checkpoint:
     """A generator checkpoint made for this network and these disorders, or a CheckpointError saying why not."""
     ckpt = load_checkpoint_file(path, expected_kind="generator")
+    if ckpt.config.get("architecture") == IMPORTED:
+        # An imported NVlabs network has no discriminator and another synthesis: it samples, averages
+        # and inverts here, but training it further belongs to the code it was trained with.
+        raise CheckpointError(
+            f"{path}: {refusal}, it is an imported NVlabs generator "
+            f"({ckpt.provenance.get('architecture', 'StyleGAN')}); this trainer trains only its own network"
+        )
     stored = NetworkConfig.from_json(ckpt.config)
     if stored != config:
         raise CheckpointError(

@@ -107,18 +107,20 @@ class StudyAdmin(FencedByStudy):
             return "—"
         problems = selectors.study_readiness(study)
         link = format_html('<a href="{}">image bank</a>', reverse("survey:study-portraits", args=[study.slug]))
+        link = format_html('{} · <a href="{}">fill the pool</a>', link, reverse("survey:pool-fill", args=[study.slug]))
         if not problems:
             return format_html("Ready. ({})", link)
         return format_html("Not ready: {} ({})", " ".join(problems), link)
 
     @admin.display(description="Dashboard and exports")
     def dashboard(self, study: Study) -> str:
-        return format_html('<a href="{}">open</a> · <a href="{}">image bank</a> · <a href="{}">answers CSV</a> · '
-                           '<a href="{}">XLSX</a>',
+        return format_html('<a href="{}">open</a> · <a href="{}">image bank</a> · <a href="{}">fill the pool</a> · '
+                           '<a href="{}">answers CSV</a> · <a href="{}">exports</a>',
                            reverse("survey:dashboard", args=[study.slug]),
                            reverse("survey:study-portraits", args=[study.slug]),
+                           reverse("survey:pool-fill", args=[study.slug]),
                            reverse("api:study-export", args=[study.slug, "answers", "csv"]),
-                           reverse("api:study-export", args=[study.slug, "answers", "xlsx"]))
+                           reverse("survey:exports", args=[study.slug]))
 
     @admin.action(description="Issue invite links…")
     def issue_invites(self, request, queryset):

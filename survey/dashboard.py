@@ -4,15 +4,20 @@ chance with intervals (computed by the analysis package, not re-derived here) an
 from __future__ import annotations
 
 import base64
+import hashlib
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from django.core.cache import cache
+from django.db.models import Count, F, Max, Q
 
 import analysis
 from survey import export, selectors
-from survey.models import Study
+from survey.models import Answer, Category, Option, Outcome, Portrait, ShownImage, Study
+
+CACHE_SECONDS = 24 * 3600  # a stale entry is never read (its key names what it was built from); this only frees memory
 
 
 @dataclass(frozen=True)
@@ -141,36 +146,42 @@ class ItemView:
     fooled: list[PortraitItem] = field(default_factory=list)  # synthetic portraits most often taken for real
 
 
-def _counts(rows: pd.DataFrame, key: str, flag: str) -> dict[str, tuple[int, int]]:
-    grouped = rows.groupby(key)[flag].agg(["count", "sum"])
-    return {index: (int(row["count"]), int(row["sum"])) for index, row in grouped.iterrows()}
+def _option_counts(study: Study, category: str) -> dict[int, tuple[int, int]]:
+    """Per portrait: in how many answered questions of the category it was an option, and how often it was
+    the one chosen. One GROUP BY in the database (the options export, counted where it lies)."""
+    rows = (Option.objects.filter(question__session__study=study, question__is_practice=False,
+                                  question__category=category, question__answer__outcome=Outcome.ANSWERED,
+                                  image__isnull=False)
+            .values("image__portrait_id")
+            .annotate(shown=Count("pk"), chosen=Count("pk", filter=Q(code=F("question__answer__choice")))))
+    return {row["image__portrait_id"]: (row["shown"], row["chosen"]) for row in rows}
+
+
+def _diagnosis_counts(study: Study) -> dict[int, tuple[int, int]]:
+    """Per portrait: how many answered diagnosis questions asked about it, and how many were right."""
+    rows = (ShownImage.objects.filter(session__study=study, role=ShownImage.Role.STIMULUS,
+                                      question__category=Category.DIAGNOSIS, question__is_practice=False,
+                                      question__answer__outcome=Outcome.ANSWERED)
+            .values("portrait_id")
+            .annotate(shown=Count("pk"), right=Count("pk", filter=Q(question__answer__correct=True))))
+    return {row["portrait_id"]: (row["shown"], row["right"]) for row in rows}
 
 
 def item_view(study: Study, *, most_fooling: int = 12) -> ItemView:
     """Per portrait: how often it was chosen as real (real_vs_synthetic), as the training member
     (reidentification) and diagnosed right (diagnosis); and the synthetic portraits that fooled experts
-    most. Built from the options export (export.options_frame), so it counts what the export says."""
-    from survey.models import Portrait
-
-    answers = export.answers_frame(study)
-    answered = answers[answers.outcome == "answered"]
-    options = export.options_frame(study)
-    options = options[(options.portrait != "") & options.question.isin(answered.question)]
-    rvs = _counts(options[options.category == "real_vs_synthetic"], "portrait", "chosen")
-    reid = _counts(options[options.category == "reidentification"], "portrait", "chosen")
-    stimuli = selectors.diagnosis_stimuli(study)
-    diagnosis = answered[answered.category == "diagnosis"].assign(
-        portrait_id=lambda frame: frame.question.map(stimuli), right=lambda frame: frame.correct.astype(int))
-    diag = _counts(diagnosis, "portrait_id", "right")
-
+    most. Counts answered questions only, as the options export would (a test checks the two agree); an
+    abandoned question is a timeout, so it is not counted."""
+    rvs = _option_counts(study, Category.REAL_VS_SYNTHETIC)
+    reid = _option_counts(study, Category.REIDENTIFICATION)
+    diag = _diagnosis_counts(study)
+    seen = set(rvs) | set(reid) | set(diag)
     items = []
-    for portrait in Portrait.objects.filter(study=study).select_related("disorder").order_by(
+    for portrait in Portrait.objects.filter(study=study, pk__in=seen).select_related("disorder").order_by(
             "kind", "disorder__code", "content_hash"):
-        r_shown, r_chosen = rvs.get(portrait.content_hash, (0, 0))
-        i_shown, i_chosen = reid.get(portrait.content_hash, (0, 0))
+        r_shown, r_chosen = rvs.get(portrait.pk, (0, 0))
+        i_shown, i_chosen = reid.get(portrait.pk, (0, 0))
         d_shown, d_right = diag.get(portrait.pk, (0, 0))
-        if not (r_shown or i_shown or d_shown):
-            continue
         items.append(PortraitItem(
             portrait_id=portrait.pk, content_hash=portrait.content_hash, kind=portrait.kind,
             disorder=portrait.disorder.code, used_in_training=portrait.used_in_training,
@@ -180,3 +191,40 @@ def item_view(study: Study, *, most_fooling: int = 12) -> ItemView:
     fooled = sorted((i for i in items if i.kind == "synthetic" and i.rvs_chosen),
                     key=lambda i: (-i.rvs_rate, -i.rvs_chosen, i.content_hash))
     return ItemView(portraits=items, fooled=fooled[:most_fooling])
+
+
+def results_version(study: Study) -> str:
+    """A short fingerprint of everything the dashboard and item view are computed from: the sessions
+    (count, finished, ended, last id), the answers of the sessions still running (count and last id) and
+    the overdue questions that count as timeouts without a write. A finished or ended session's answers
+    never change again, so only running sessions' answers are read: the cost follows the sessions running
+    now, not the study's size."""
+    sessions = study.sessions.aggregate(
+        n=Count("pk"), last=Max("pk"), finished=Count("pk", filter=Q(finished_at__isnull=False)),
+        ended=Count("pk", filter=Q(ended_at__isnull=False)))
+    running = study.sessions.filter(finished_at__isnull=True, ended_at__isnull=True).values("pk")
+    answers = Answer.objects.filter(question__session__in=running).aggregate(n=Count("pk"), last=Max("pk"))
+    overdue = [question.pk for question in selectors.overdue_questions(study)]
+    # the study's random seed too: a study re-created under a reused id (a restored database) never meets
+    # the old one's entries
+    basis = repr((study.seed, sorted(answers.items()), sorted(sessions.items()), overdue, study.bank_frozen_at))
+    return hashlib.sha256(basis.encode()).hexdigest()[:24]
+
+
+def _cached(name: str, study: Study, build):
+    """`build(study)` once per version of the study's results (Django's cache framework: per process by
+    default, shared when a shared cache is configured); recomputed as soon as an answer or session changes."""
+    key = f"survey:{name}:{study.pk}:{results_version(study)}"
+    value = cache.get(key)
+    if value is None:
+        value = build(study)
+        cache.set(key, value, CACHE_SECONDS)
+    return value
+
+
+def cached_dashboard(study: Study) -> Dashboard:
+    return _cached("dashboard", study, study_dashboard)
+
+
+def cached_item_view(study: Study) -> ItemView:
+    return _cached("items", study, item_view)

@@ -7,10 +7,12 @@ file names or paths.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import tomllib
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -74,21 +76,39 @@ def _outcome(question: Question) -> Answer:
     return answer
 
 
-def answers_frame(study: Study, *, now: datetime | None = None) -> pd.DataFrame:
+CHUNK_ROWS = 2000  # rows fetched from the database at a time: an export's memory does not grow with the study
+SESSIONS_PER_QUERY = 50  # the big tables are read a few sessions at a time, in the export's order
+
+
+def _session_batches(study: Study) -> Iterator[list[int]]:
+    """The study's session ids in export order (start time, then id), a few at a time: each batch's rows
+    are read and sorted on their own, so the first rows leave without the database sorting the whole
+    study first, and the rows come out in exactly the order one query over the study would give."""
+    ids = list(study.sessions.order_by("started_at", "pk").values_list("pk", flat=True))
+    for first in range(0, len(ids), SESSIONS_PER_QUERY):
+        yield ids[first:first + SESSIONS_PER_QUERY]
+
+
+def answer_rows(study: Study, *, now: datetime | None = None) -> Iterator[dict]:
     """One row per question a participant was shown and that has an outcome, in the contract's columns;
     an overdue question of an abandoned session is a timeout (selectors.overdue_questions)."""
+    overdue = list(_overdue(study, now))
+    for sessions in _session_batches(study):
+        yield from _answer_rows_of(study, sessions, overdue)
+
+
+def _answer_rows_of(study: Study, sessions: list[int], overdue: list[int]) -> Iterator[dict]:
     questions = (
-        Question.objects.filter(session__study=study, is_practice=False)
-        .filter(Q(answer__isnull=False) | Q(pk__in=list(_overdue(study, now))))
+        Question.objects.filter(session_id__in=sessions, is_practice=False)
+        .filter(Q(answer__isnull=False) | Q(pk__in=overdue))
         .select_related("session", "disorder", "answer")
         .annotate(n_shown_options=Count("options"))
         .order_by("session__started_at", "session_id", "position")
     )
-    rows = []
-    for question in questions:
+    for question in questions.iterator(chunk_size=CHUNK_ROWS):
         answer = _outcome(question)
         session = question.session
-        rows.append({
+        yield {
             "study": study.slug,
             "participant": session.pseudonym,
             "session": session.pk,
@@ -109,46 +129,61 @@ def answers_frame(study: Study, *, now: datetime | None = None) -> pd.DataFrame:
             "answered_at": iso_ms(answer.answered_at),
             "seed": session.seed,
             "clock_rule": question.latest_clock_start().rule,
-        })
-    return pd.DataFrame(rows, columns=ANSWER_COLUMNS)
+        }
 
 
-def options_frame(study: Study, *, now: datetime | None = None) -> pd.DataFrame:
+def answers_frame(study: Study, *, now: datetime | None = None) -> pd.DataFrame:
+    return pd.DataFrame(list(answer_rows(study, now=now)), columns=ANSWER_COLUMNS)
+
+
+def option_rows(study: Study, *, now: datetime | None = None) -> Iterator[dict]:
     """One row per option shown in a timed question that has an outcome (an overdue one counting as a
     timeout): which portrait sat in which slot, whether it was the right one, and whether the participant
     chose it (for per-portrait analyses)."""
+    overdue = list(_overdue(study, now))
+    for sessions in _session_batches(study):
+        yield from _option_rows_of(study, sessions, overdue)
+
+
+_OPTION_FIELDS = ("question__session__pseudonym", "question__session_id", "question__position", "question_id",
+                  "question__category", "code", "slot", "image__portrait__content_hash", "image__portrait__kind",
+                  "image__portrait__disorder__code", "image__portrait__used_in_training",
+                  "question__correct_choice", "question__answer__choice")
+
+
+def _option_rows_of(study: Study, sessions: list[int], overdue: list[int]) -> Iterator[dict]:
     options = (
-        Option.objects.filter(question__session__study=study, question__is_practice=False)
-        .filter(Q(question__answer__isnull=False) | Q(question_id__in=list(_overdue(study, now))))
-        .select_related("question__session", "question__answer", "question__disorder", "image__portrait__disorder")
+        Option.objects.filter(question__session_id__in=sessions, question__is_practice=False)
+        .filter(Q(question__answer__isnull=False) | Q(question_id__in=overdue))
         .order_by("question__session__started_at", "question__session_id", "question__position", "slot")
+        .values_list(*_OPTION_FIELDS)  # plain tuples: the largest table is written without a model per row
     )
-    rows = []
-    for option in options:
-        question = option.question
-        answer = _outcome(question)
-        portrait = option.image.portrait if option.image_id else None
-        rows.append({
+    for (pseudonym, session, position, question, category, code, slot, content_hash, kind, disorder, used,
+         correct_choice, choice) in options.iterator(chunk_size=CHUNK_ROWS):
+        # an overdue question has no answer row: it is the timeout `_outcome` describes, which chose nothing
+        yield {
             "study": study.slug,
-            "participant": question.session.pseudonym,
-            "session": question.session_id,
-            "position": question.position,
-            "question": question.pk,
-            "category": question.category,
-            "option": option.code,
-            "slot": option.slot,
-            "portrait": portrait.content_hash if portrait else "",
-            "kind": portrait.kind if portrait else "",
-            "disorder": portrait.disorder.code if portrait else option.code,
-            "used_in_training": "" if portrait is None or portrait.used_in_training is None
-            else int(portrait.used_in_training),
-            "is_correct": int(option.code == question.correct_choice),
-            "chosen": int(option.code == answer.choice),
-        })
-    return pd.DataFrame(rows, columns=OPTION_COLUMNS)
+            "participant": pseudonym,
+            "session": session,
+            "position": position,
+            "question": question,
+            "category": category,
+            "option": code,
+            "slot": slot,
+            "portrait": content_hash or "",
+            "kind": kind or "",
+            "disorder": disorder if content_hash else code,
+            "used_in_training": "" if used is None else int(used),
+            "is_correct": int(code == correct_choice),
+            "chosen": int(code == (choice or "")),
+        }
 
 
-def participants_frame(study: Study, *, now: datetime | None = None) -> pd.DataFrame:
+def options_frame(study: Study, *, now: datetime | None = None) -> pd.DataFrame:
+    return pd.DataFrame(list(option_rows(study, now=now)), columns=OPTION_COLUMNS)
+
+
+def participant_rows(study: Study, *, now: datetime | None = None) -> Iterator[dict]:
     overdue = Counter(q.session_id for q in _overdue(study, now).values() if not q.is_practice)
     timed = Q(questions__is_practice=False)
     sessions = study.sessions.annotate(
@@ -156,21 +191,25 @@ def participants_frame(study: Study, *, now: datetime | None = None) -> pd.DataF
         n_skipped=Count("questions", filter=timed & Q(questions__answer__outcome=Outcome.SKIPPED)),
         n_timeout=Count("questions", filter=timed & Q(questions__answer__outcome=Outcome.TIMEOUT)),
     ).order_by("started_at", "pk")
-    rows = [{
-        "participant": s.pseudonym,
-        "session": s.pk,
-        "profession": s.profession,
-        "years_experience": "" if s.years_experience is None else s.years_experience,
-        "stage": s.stage,
-        "started_at": iso_ms(s.started_at),
-        "finished_at": iso_ms(s.finished_at),
-        "n_answered": s.n_answered,
-        "n_skipped": s.n_skipped,
-        "n_timeout": s.n_timeout + overdue[s.pk],
-        "erased": int(s.erased_at is not None),
-        "ended_by_coordinator": int(s.ended_at is not None),
-    } for s in sessions]
-    return pd.DataFrame(rows, columns=PARTICIPANT_COLUMNS)
+    for s in sessions.iterator(chunk_size=CHUNK_ROWS):
+        yield {
+            "participant": s.pseudonym,
+            "session": s.pk,
+            "profession": s.profession,
+            "years_experience": "" if s.years_experience is None else s.years_experience,
+            "stage": s.stage,
+            "started_at": iso_ms(s.started_at),
+            "finished_at": iso_ms(s.finished_at),
+            "n_answered": s.n_answered,
+            "n_skipped": s.n_skipped,
+            "n_timeout": s.n_timeout + overdue[s.pk],
+            "erased": int(s.erased_at is not None),
+            "ended_by_coordinator": int(s.ended_at is not None),
+            }
+
+
+def participants_frame(study: Study, *, now: datetime | None = None) -> pd.DataFrame:
+    return pd.DataFrame(list(participant_rows(study, now=now)), columns=PARTICIPANT_COLUMNS)
 
 
 def study_settings(study: Study) -> dict:
@@ -204,36 +243,74 @@ def role_quotas(portraits) -> dict[str, dict[str, int]]:
 
 
 def answers_csv(study: Study) -> bytes:
-    return answers_frame(study).to_csv(index=False, lineterminator="\n").encode("utf-8")
+    return b"".join(csv_chunks(study, "answers"))
 
 
 FRAMES = {"answers": answers_frame, "options": options_frame, "participants": participants_frame}
+ROWS = {"answers": (ANSWER_COLUMNS, answer_rows), "options": (OPTION_COLUMNS, option_rows),
+        "participants": (PARTICIPANT_COLUMNS, participant_rows)}
+STREAM_ROWS = 500  # rows per chunk sent: few writes, and the first bytes leave before the whole table is read
 
 
-def spreadsheet_ready(frame: pd.DataFrame) -> pd.DataFrame:
-    """Seeds as text (a spreadsheet would round them to 15 digits), timestamps as dates (UTC, naive: the
-    format has no time zones)."""
-    frame = frame.copy()
-    for column in TEXT_COLUMNS & set(frame.columns):
-        frame[column] = frame[column].astype(str)
-    for column in TIME_COLUMNS & set(frame.columns):
-        frame[column] = pd.to_datetime(frame[column].replace("", None), utc=True).dt.tz_localize(None)
-    return frame
+def csv_chunks(study: Study, table: str) -> Iterator[bytes]:
+    """The table as CSV (RFC 4180 quoting, "\n" line ends, UTF-8), a few hundred rows at a time, for a
+    streamed download: the request never holds the whole study. Values print as pandas' CSV writer prints
+    them (a test compares the two)."""
+    columns, rows = ROWS[table]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for count, row in enumerate(rows(study), start=1):
+        writer.writerow([row[column] for column in columns])
+        if count % STREAM_ROWS == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def json_chunks(study: Study, table: str) -> Iterator[bytes]:
+    """The table as a JSON array of records, streamed like `csv_chunks`."""
+    columns, rows = ROWS[table]
+    yield b"["
+    for count, row in enumerate(rows(study)):
+        yield (("," if count else "") + "\n" + json.dumps({c: row[c] for c in columns})).encode("utf-8")
+    yield b"\n]\n"
+
+
+def _spreadsheet_value(column: str, value):
+    if column in TEXT_COLUMNS:
+        return str(value)
+    if column in TIME_COLUMNS:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None) if value else None
+    return None if value == "" else value
+
+
+def xlsx_bytes(study: Study, table: str) -> bytes:
+    """The table as one XLSX sheet, written row by row (openpyxl's write-only mode keeps memory flat):
+    seeds as text, timestamps as dates in UTC (the format has no time zones), blanks as empty cells."""
+    from openpyxl import Workbook
+
+    columns, rows = ROWS[table]
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(table)
+    sheet.append(columns)
+    for row in rows(study):
+        sheet.append([_spreadsheet_value(column, row[column]) for column in columns])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
 
 
 def render(study: Study, table: str, fmt: str) -> bytes:
     """One export file: table in TABLES, fmt in {csv, json, xlsx} (settings: json only)."""
     if table == "settings":
         return json.dumps(study_settings(study), indent=2, default=str).encode("utf-8")
-    frame = FRAMES[table](study)
     if fmt == "csv":
-        return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+        return b"".join(csv_chunks(study, table))
     if fmt == "json":
-        return frame.to_json(orient="records", indent=2).encode("utf-8")
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        spreadsheet_ready(frame).to_excel(writer, sheet_name=table, index=False)
-    return buffer.getvalue()
+        return b"".join(json_chunks(study, table))
+    return xlsx_bytes(study, table)
 
 
 def file_name(study: Study, table: str, fmt: str) -> str:

@@ -71,3 +71,31 @@ class PortraitUploadForm(forms.Form):
         if archive:
             files += files_in_zip(archive.read(), name=archive.name)
         return files
+
+
+class PoolFillForm(forms.Form):
+    """A coordinator's pool fill: which checkpoint (only those the server offers), how many portraits per
+    disorder, the truncation, and which quality gates decide what enters the bank."""
+
+    checkpoint = forms.ChoiceField(help_text="The bundled demo model, and any model placed in the server's "
+                                             "checkpoint folder (SURVEY_CHECKPOINT_DIR).")
+    per_disorder = forms.IntegerField(min_value=1, max_value=2000, initial=50, label="Portraits per disorder",
+                                      help_text="Synthetic portraits to add for each of the study's disorders; each "
+                                      "disorder also gets one latent average.")
+    truncation = forms.FloatField(min_value=0.05, max_value=1.0, initial=0.7, label="Truncation (psi)",
+                                  help_text="Closer to 0: more typical faces of the disorder; 1: the model's full range.")
+    gates = forms.MultipleChoiceField(
+        choices=[("face", "Face check: the portrait shows a face"),
+                 ("disorder", "Disorder check: a classifier recognises the disorder (in its top 5)")],
+        initial=["face", "disorder"], required=False, widget=forms.CheckboxSelectMultiple,
+        label="Quality gates", help_text="Portraits failing a ticked gate are skipped and counted in the report.")
+
+    def __init__(self, *args, checkpoints: list, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.paths = {path.name: path for path in checkpoints}
+        self.fields["checkpoint"].choices = [(name, name) for name in self.paths]
+
+    def skipped_gates(self) -> list[str]:
+        """The privacy gate needs the training portraits, which only `manage.py fill_pool --training-data`
+        can name: from the browser it is off, and the report says so."""
+        return sorted({"face", "disorder"} - set(self.cleaned_data["gates"]))

@@ -18,12 +18,12 @@ from django.conf import settings
 from django.db import transaction
 from PIL import Image
 
+from manifest import parse_training_flag
 from survey.imaging import ImageRejected, NormalisedImage, normalise_bytes, normalise_image, store
 from survey.models import Portrait, PortraitKind, Study
 
 REQUIRED_COLUMNS = ("filename", "disorder", "kind")
 OPTIONAL_COLUMNS = ("used_in_training", "source", "checkpoint_id", "seed", "truncation")
-_BOOLEAN = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
 class ImportRejected(ValueError):
@@ -65,10 +65,12 @@ def _parse_row(line: int, raw: dict[str, str], where: str, problems: list[str]) 
     kind = field("kind")
     if kind and kind not in PortraitKind.values:
         problems.append(f"{here}: kind {kind!r} is not one of {', '.join(PortraitKind.values)}")
-    used = field("used_in_training").lower()
-    if used and used not in _BOOLEAN:
-        problems.append(f"{here}: used_in_training {field('used_in_training')!r} is not 1/0, true/false or yes/no")
-    if kind == PortraitKind.REAL and not used:
+    used: bool | None = None
+    try:
+        used = parse_training_flag(field("used_in_training"))
+    except ValueError as error:
+        problems.append(f"{here}: {error}")
+    if kind == PortraitKind.REAL and not field("used_in_training"):
         problems.append(f"{here}: a real portrait needs used_in_training (1 or 0)")
     seed = truncation = None
     try:
@@ -83,7 +85,7 @@ def _parse_row(line: int, raw: dict[str, str], where: str, problems: list[str]) 
         return None
     return ManifestRow(
         line=line, filename=field("filename"), disorder=field("disorder"), kind=kind,
-        used_in_training=_BOOLEAN[used] if used else None, source=field("source"),
+        used_in_training=used, source=field("source"),
         checkpoint_id=field("checkpoint_id"), seed=seed, truncation=truncation,
     )
 

@@ -446,3 +446,57 @@ class Answer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()}: {self.question}"
+
+
+class Job(models.Model):
+    """A coordinator's background job: filling the pool from a checkpoint, or building a spreadsheet export.
+
+    `manage.py db_worker` runs it (survey/tasks.py) and writes its state, progress and outcome here; the
+    job's page reads this row only. The finished file of an export is kept in the row itself: the database
+    is the one thing the web servers and a worker on a GPU machine are sure to share.
+    """
+
+    class Kind(models.TextChoices):
+        POOL_FILL = "pool_fill", "Fill the pool"
+        EXPORT = "export", "Spreadsheet export"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Waiting for a worker"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="jobs")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                     related_name="+")
+    parameters = models.JSONField(default=dict, blank=True)
+    steps_done = models.PositiveIntegerField(default=0)
+    steps_total = models.PositiveIntegerField(default=0)
+    step_note = models.CharField(max_length=200, blank=True)
+    report = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    file_name = models.CharField(max_length=200, blank=True)
+    file_data = models.BinaryField(null=True, blank=True, editable=False)
+    task_id = models.CharField(max_length=64, blank=True, help_text="The task queue's id for this job.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["study", "kind", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.get_state_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.State.DONE:
+            return 100
+        return round(100 * self.steps_done / self.steps_total) if self.steps_total else 0

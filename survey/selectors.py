@@ -252,8 +252,11 @@ def overdue_questions(study: Study, *, now: datetime | None = None) -> list[Ques
     `manage.py close_expired`) records them; exports and the dashboard count them as timeouts on read,
     writing nothing. A session has at most one such question, so this is one short query."""
     now = now if now is not None else timezone.now()
+    # Only unfinished sessions can hold one (a finished or ended session has finished_at); selecting them
+    # first keeps this query as small as the running sessions, however many have finished.
+    running = QuizSession.objects.filter(study=study, finished_at__isnull=True, ended_at__isnull=True)
     pending = Question.objects.filter(
-        session__study=study, served_at__isnull=False, answer__isnull=True, session__ended_at__isnull=True
+        session__in=running.values("pk"), served_at__isnull=False, answer__isnull=True
     ).order_by("pk")
     return [question for question in pending if question.is_overdue(now)]
 

@@ -1,7 +1,7 @@
 """The participant's URLs. Invite and image tokens are opaque; nothing in a URL names a portrait's kind."""
 from django.urls import path
 
-from survey import views
+from survey import staff_views, views
 
 app_name = "survey"
 
@@ -21,4 +21,9 @@ urlpatterns = [
     path("staff/studies/<slug:slug>/dashboard/", views.study_dashboard, name="dashboard"),
     path("staff/studies/<slug:slug>/items/", views.study_items, name="items"),
     path("staff/studies/<slug:slug>/portraits/", views.study_portraits, name="study-portraits"),
+    path("staff/studies/<slug:slug>/pool/", staff_views.pool_fill, name="pool-fill"),
+    path("staff/studies/<slug:slug>/exports/", staff_views.exports, name="exports"),
+    path("staff/studies/<slug:slug>/exports/<str:table>/xlsx/", staff_views.export_prepare, name="export-prepare"),
+    path("staff/studies/<slug:slug>/jobs/<int:job_id>/", staff_views.job_status, name="job"),
+    path("staff/studies/<slug:slug>/jobs/<int:job_id>/download/", staff_views.job_download, name="job-download"),
 ]

@@ -242,12 +242,10 @@ def bank_image(request: HttpRequest, portrait_id: int) -> HttpResponse:
 @require_GET
 def study_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     """A coordinator's live view of one of their studies."""
-    from survey.dashboard import (
-        study_dashboard as build,  # pandas and matplotlib only when asked for
-    )
+    from survey.dashboard import cached_dashboard  # pandas and matplotlib only when asked for
 
     study = coordinated_study(request.user, slug)
-    return render(request, "survey/dashboard.html", {"study": study, "dashboard": build(study),
+    return render(request, "survey/dashboard.html", {"study": study, "dashboard": cached_dashboard(study),
                                                      "title": f"Dashboard: {study.title}"})
 
 
@@ -257,10 +255,10 @@ def study_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
 def study_items(request: HttpRequest, slug: str) -> HttpResponse:
     """The dashboard's item view: per portrait, how experts answered about it; the synthetic portraits
     that fooled them most, as thumbnails."""
-    from survey.dashboard import item_view  # pandas only when asked for
+    from survey.dashboard import cached_item_view  # pandas only when asked for
 
     study = coordinated_study(request.user, slug)
-    return render(request, "survey/items.html", {"study": study, "items": item_view(study),
+    return render(request, "survey/items.html", {"study": study, "items": cached_item_view(study),
                                                  "title": f"Portraits: {study.title}"})
 
 

@@ -79,3 +79,10 @@ def test_the_fence_itself_refuses_a_blocked_import():
     result = _run_fenced("import json\nimport generator\n", {"generator"})
     assert result.returncode != 0
     assert "generator is outside this process boundary" in result.stderr
+
+
+def test_the_manifest_rule_is_shared_without_django_or_torch():
+    """survey's web tier and generator's batch jobs both read manifests through `manifest`."""
+    result = _run_fenced("import manifest\nprint('manifest imported')\n", {"django", "torch", "survey", "generator"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "manifest imported" in result.stdout

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from generator.data import load_image_set, to_float
+from generator.data import load_image_set, to_float, training_flags
 from generator.gates.classifiers import DisorderClassifier
 from generator.gates.settings import DEFAULTS
 
@@ -140,7 +140,8 @@ def load_split(data_dir: Path, resolution: int) -> tuple[torch.Tensor, list[str]
     manifest = Path(data_dir) / "manifest.csv"
     data = load_image_set(data_dir, resolution, training_only=False)
     with manifest.open(encoding="utf-8", newline="") as fh:  # load_image_set checked it exists
-        used = {r["filename"]: r["used_in_training"].strip() == "1" for r in csv.DictReader(fh)}
+        rows = list(csv.DictReader(fh))
+    used = {r["filename"]: flag for r, flag in zip(rows, training_flags(manifest, rows), strict=True)}
     mask = torch.tensor([used[name] for name in data.individuals], dtype=torch.bool)
     if not mask.any() or mask.all():
         raise ValueError(

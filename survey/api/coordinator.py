@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db.models import Count
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
@@ -138,8 +138,12 @@ class Export(StudyScoped):
         study = self.study()
         if table == "settings" and fmt != "json":
             raise ValidationError({"format": ["The settings file is JSON: use settings.json."]})
-        body = export.render(study, table, fmt)
-        response = HttpResponse(body, content_type=export.FORMATS["json" if table == "settings" else fmt])
+        content_type = export.FORMATS["json" if table == "settings" else fmt]
+        if table != "settings" and fmt in ("csv", "json"):  # streamed: the request never holds the whole study
+            chunks = export.csv_chunks(study, table) if fmt == "csv" else export.json_chunks(study, table)
+            response = StreamingHttpResponse(chunks, content_type=content_type)
+        else:  # settings.json is small; XLSX here is for scripts (the coordinators' page builds it as a job)
+            response = HttpResponse(export.render(study, table, fmt), content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{export.file_name(study, table, fmt)}"'
         return response
 

@@ -751,3 +751,15 @@ def test_polyphase_upsampling_is_the_zero_stuffing_definition(
     expected = F.conv2d(stuffed, kernel[None, None].repeat(3, 1, 1, 1), groups=3)
     got = upfirdn2d(x, f, up=up, padding=padding, gain=up**2)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-4 * float(expected.abs().max()))
+
+
+def test_training_refuses_to_start_from_an_imported_generator(imported: dict) -> None:
+    """The trainer trains only this package's own network: an imported one is refused by name, not
+    with a config-key error."""
+    from generator.checkpoint import CheckpointError
+    from generator.config import PRESETS
+    from generator.train import _matching_generator
+
+    ckpt, _, _ = imported["sg3r-cond-32"]
+    with pytest.raises(CheckpointError, match="imported NVlabs generator .StyleGAN3-R."):
+        _matching_generator(ckpt, PRESETS["tiny"], ["a", "b", "c"], "cannot start from it")

@@ -1,15 +1,17 @@
-"""A coordinator of one study sees and touches nothing of another, in the admin and on the staff pages."""
+"""A coordinator of one study sees and touches nothing of another: in the admin, on the staff pages (image
+bank, dashboard, item view, pool fill, exports and their jobs) and in the coordinator API."""
 
 from __future__ import annotations
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
 from survey import services
-from survey.models import Answer, Invite, Portrait, QuizSession, Study
+from survey.models import Answer, Invite, Job, Portrait, QuizSession, Study
 from tests.survey.factories import InviteFactory, StudyFactory, make_bank
 
 
@@ -110,3 +112,65 @@ def test_a_coordinator_downloads_their_invite_links_as_csv(two_studies):
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert [r["label"] for r in rows] == ["mine expert"]
     assert rows[0]["link"].endswith(f"/i/{Invite.objects.get(study=mine).token}/")
+
+
+def their_jobs(theirs: Study) -> tuple[Job, Job]:
+    fill = Job.objects.create(study=theirs, kind=Job.Kind.POOL_FILL, state=Job.State.DONE,
+                              parameters={"checkpoint": "x", "per_disorder": 1}, report={"lines": ["secret line"]})
+    sheet = Job.objects.create(study=theirs, kind=Job.Kind.EXPORT, state=Job.State.DONE, parameters={"table": "answers"},
+                               file_name="theirs-answers.xlsx", file_data=b"their answers")
+    return fill, sheet
+
+
+def test_staff_study_pages_and_jobs_are_fenced_by_study(two_studies):
+    """Every staff page of another study answers 404, its jobs cannot be seen or downloaded (not even by
+    reaching them through one's own study's URL), and nothing can be queued for it."""
+    mine, theirs = two_studies
+    me = coordinator_of(mine, "me")
+    fill, sheet = their_jobs(theirs)
+    for name in ["dashboard", "items", "study-portraits", "pool-fill", "exports"]:
+        assert me.get(reverse(f"survey:{name}", args=["mine"])).status_code == 200, name
+        assert me.get(reverse(f"survey:{name}", args=["theirs"])).status_code == 404, name
+    for job in (fill, sheet):
+        for slug in ("theirs", "mine"):
+            assert me.get(reverse("survey:job", args=[slug, job.pk])).status_code == 404
+            assert me.get(reverse("survey:job-download", args=[slug, job.pk])).status_code == 404
+    assert me.post(reverse("survey:export-prepare", args=["theirs", "answers"])).status_code == 404
+    assert me.post(reverse("survey:pool-fill", args=["theirs"]), {"per_disorder": 1}).status_code == 404
+    assert Job.objects.count() == 2
+    mine_listing = me.get(reverse("survey:exports", args=["mine"])).content.decode()
+    assert "theirs-answers.xlsx" not in mine_listing and "secret line" not in mine_listing
+
+
+def test_the_admin_has_no_job_rows_for_a_coordinator_to_browse(two_studies):
+    """Jobs are reached only through their study's fenced pages: the admin does not list them."""
+    mine, theirs = two_studies
+    their_jobs(theirs)
+    assert not any(model is Job for model in admin.site._registry)
+
+
+def test_the_api_shows_nothing_of_another_study(two_studies):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    mine, theirs = two_studies
+    user = get_user_model().objects.create_user("api-me", is_staff=True)
+    mine.coordinators.add(user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    assert [s["slug"] for s in client.get("/api/studies/").json()["results"]] == ["mine"]
+    for path in ["", "progress/", "readiness/", "portraits/", "invites/", "export/answers.csv",
+                 "export/options.json", "export/participants.xlsx", "export/settings.json"]:
+        assert client.get(f"/api/studies/mine/{path}").status_code == 200, path
+        assert client.get(f"/api/studies/theirs/{path}").status_code == 404, path
+    pseudonym = QuizSession.objects.get(study=theirs).pseudonym
+    invite = Invite.objects.get(study=theirs)
+    for path in [f"participants/{pseudonym}/end/", f"participants/{pseudonym}/erase/",
+                 f"invites/{invite.pk}/revoke/", "invites/"]:
+        assert client.post(f"/api/studies/theirs/{path}", {"count": 1}, format="json").status_code == 404, path
+    assert client.patch("/api/studies/theirs/", {"title": "taken"}, format="json").status_code == 404
+    session = QuizSession.objects.get(study=theirs)
+    invite.refresh_from_db()
+    theirs.refresh_from_db()
+    assert session.ended_at is None and session.erased_at is None and invite.revoked_at is None
+    assert theirs.title != "taken" and Invite.objects.filter(study=theirs).count() == 1

@@ -140,7 +140,8 @@ def test_bad_invite_requests_are_field_errors(coordinator, ready_study, body):
 def test_progress_and_exports(coordinator, own_study):
     assert coordinator.get("/api/studies/mine/progress/").json()["sessions_started"] == 0
     csv = coordinator.get("/api/studies/mine/export/answers.csv")
-    assert csv.status_code == 200 and csv.content.decode().startswith("study,participant,session,category")
+    assert csv.status_code == 200 and csv.streaming  # streamed: the request never holds the whole study
+    assert b"".join(csv.streaming_content).decode().startswith("study,participant,session,category")
     assert coordinator.get("/api/studies/mine/export/participants.xlsx").status_code == 200
     assert coordinator.get("/api/studies/mine/export/settings.json").json()["study"]["slug"] == "mine"
     assert coordinator.get("/api/studies/mine/export/settings.csv").status_code == 400

@@ -67,7 +67,8 @@ def test_reads_count_the_overdue_question_as_a_timeout_without_writing(study, ab
         for table in ("answers", "options", "participants"):
             response = admin_client.get(f"/api/studies/{study.slug}/export/{table}.csv")
             assert response.status_code == 200
-        assert b",timeout," in admin_client.get(f"/api/studies/{study.slug}/export/answers.csv").content
+        streamed = admin_client.get(f"/api/studies/{study.slug}/export/answers.csv").streaming_content
+        assert b",timeout," in b"".join(streamed)
         page = admin_client.get(f"/staff/studies/{study.slug}/dashboard/")
         assert page.status_code == 200 and page.context["dashboard"].progress.timed_out == 1
         assert b"1 timeouts" in page.content

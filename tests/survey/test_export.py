@@ -176,6 +176,12 @@ def test_the_export_is_read_by_the_analysis_package(study, tmp_path):
     path.write_bytes(export.answers_csv(study))
     frame = analysis.load_export(path)
     assert len(frame) == 30
+    sheet = tmp_path / "answers.xlsx"  # the spreadsheet too, as the export job writes it
+    sheet.write_bytes(render(study, "answers", "xlsx"))
+    from_sheet = analysis.load_export(sheet)
+    assert len(from_sheet) == 30
+    assert list(from_sheet.correct.fillna(-1)) == list(frame.correct.fillna(-1))
+    assert analysis.build_report(from_sheet)["categories"] == analysis.build_report(frame)["categories"]
 
 
 def test_the_dashboard_shows_progress_accuracy_and_downloads(study, admin_client):

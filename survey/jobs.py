@@ -1,0 +1,58 @@
+"""Queueing a coordinator's background jobs and finding them again: the web side of survey/tasks.py.
+
+A job is a `Job` row (what the page shows) plus a task on the queue (what the worker runs); both are made
+in one transaction, and the task is enqueued only once the row is committed, so a worker never looks for
+a job that is not there yet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.db import transaction
+from django.http import Http404
+
+from survey import export, tasks
+from survey.api.auth import studies_for
+from survey.models import Job, Study
+
+XLSX_TABLES = tuple(t for t in export.TABLES if t != "settings")
+
+
+def _queue(job: Job, run) -> Job:
+    def enqueue() -> None:
+        result = run.enqueue(job.pk)
+        Job.objects.filter(pk=job.pk).update(task_id=str(result.id))
+    transaction.on_commit(enqueue)
+    return job
+
+
+@transaction.atomic
+def pool_fill_queue(*, study: Study, user, checkpoint: str, per_disorder: int, truncation: float,
+                    skip_gates: list[str], seed_start: int = 0, latent_samples: int = 10_000) -> Job:
+    """Queue a pool fill (survey.pool_fill.pool_fill) for the worker."""
+    job = Job.objects.create(study=study, kind=Job.Kind.POOL_FILL, requested_by=user, parameters={
+        "checkpoint": checkpoint, "checkpoint_name": Path(checkpoint).name, "per_disorder": per_disorder, "truncation": truncation,
+        "skip_gates": sorted(skip_gates), "seed_start": seed_start, "latent_samples": latent_samples})
+    return _queue(job, tasks.fill_pool)
+
+
+@transaction.atomic
+def export_queue(*, study: Study, user, table: str) -> Job:
+    """Queue an XLSX export of one table (the CSV and JSON stream straight from the request)."""
+    if table not in XLSX_TABLES:
+        raise ValueError(f"{table!r} is not one of {', '.join(XLSX_TABLES)}")
+    job = Job.objects.create(study=study, kind=Job.Kind.EXPORT, requested_by=user, parameters={"table": table})
+    return _queue(job, tasks.build_export)
+
+
+def job_of(user, study: Study, job_id: int) -> Job:
+    """One of this study's jobs, if the user coordinates the study; 404 otherwise."""
+    job = Job.objects.defer("file_data").filter(pk=job_id, study=study, study__in=studies_for(user)).first()
+    if job is None:
+        raise Http404("No such job among this study's.")
+    return job
+
+
+def recent_jobs(study: Study, kind: str, *, limit: int = 10) -> list[Job]:
+    return list(Job.objects.defer("file_data").filter(study=study, kind=kind)[:limit])
