@@ -21,7 +21,7 @@ from django.utils.html import format_html
 
 from survey import selectors, services
 from survey.admin_forms import SECONDS_FIELDS, IssueInvitesForm, StudyAdminForm
-from survey.api.auth import studies_for
+from survey.access import studies_for
 from survey.models import Answer, Disorder, Invite, Outcome, Portrait, QuizSession, Study
 
 

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.http import Http404
 
 from survey import export, tasks
-from survey.api.auth import studies_for
+from survey.access import studies_for
 from survey.models import Job, Study
 
 XLSX_TABLES = tuple(t for t in export.TABLES if t != "settings")

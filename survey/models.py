@@ -74,6 +74,17 @@ class PortraitRole(models.TextChoices):
     REFERENCE = "reference", "Reference image (latent average)"
 
 
+class Profession(models.TextChoices):
+    """What a participant says they do, asked before the quiz (the HTML profile form and the API)."""
+
+    CLINICAL_GENETICIST = "clinical_geneticist", "Clinical geneticist / dysmorphologist"
+    GENETIC_COUNSELLOR = "genetic_counsellor", "Genetic counsellor"
+    PAEDIATRICIAN = "paediatrician", "Paediatrician"
+    RESIDENT = "resident", "Resident / trainee in genetics"
+    RESEARCHER = "researcher", "Researcher"
+    OTHER = "other", "Other"
+
+
 class Outcome(models.TextChoices):
     ANSWERED = "answered", "Answered"
     SKIPPED = "skipped", "Skipped"

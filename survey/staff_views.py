@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from survey import export, jobs, selectors
-from survey.api.auth import coordinated_study
+from survey.access import coordinated_study
 from survey.forms import PoolFillForm
 from survey.models import Job
 from survey.pool_fill import checkpoint_choices

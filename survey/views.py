@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from survey import selectors, services
-from survey.api.auth import coordinated_study, session_from_authorization, studies_for
+from survey.access import bearer_token, coordinated_study, session_with_token, studies_for
 from survey.delivery import image_response
 from survey.forms import ConsentForm, ParticipantIdForm, PortraitUploadForm, ProfileForm, ResumeForm
 from survey.image_bank import ImportRejected, bank_import_uploads
@@ -28,10 +28,8 @@ SESSION_KEY = "survey_access_token"
 
 def participant_session(request: HttpRequest) -> QuizSession | None:
     """The participant behind the browser's session cookie, or behind an API client's bearer token."""
-    token = request.session.get(SESSION_KEY)
-    if token:
-        return QuizSession.objects.select_related("study").filter(access_token=token).first()
-    return session_from_authorization(request.META.get("HTTP_AUTHORIZATION", ""))
+    token = request.session.get(SESSION_KEY) or bearer_token(request.META.get("HTTP_AUTHORIZATION", ""))
+    return session_with_token(token) if token else None
 
 
 def _require_participant(request: HttpRequest) -> QuizSession:

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
-from django.http import Http404
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
-from survey.models import QuizSession, Study
-
-PARTICIPANT_KEYWORD = "Bearer"
+from survey.access import PARTICIPANT_KEYWORD, bearer_token, session_with_token
+from survey.access import coordinated_study, studies_for  # noqa: F401  (the coordinator API's fence)
+from survey.models import QuizSession
 
 
 def session_from_authorization(header: str) -> QuizSession | None:
     """The session named by `Authorization: Bearer <access token>`, if any."""
-    parts = header.split()
-    if len(parts) != 2 or parts[0] != PARTICIPANT_KEYWORD:
-        return None
-    return QuizSession.objects.select_related("study").filter(access_token=parts[1]).first()
+    token = bearer_token(header)
+    return session_with_token(token) if token is not None else None
 
 
 class ParticipantAuthentication(authentication.BaseAuthentication):
@@ -54,17 +50,3 @@ class ParticipantAuthenticationScheme(OpenApiAuthenticationExtension):
 class IsStaff(permissions.IsAdminUser):
     message = "Coordinator endpoints need a staff account's token."
 
-
-def studies_for(user) -> QuerySet[Study]:
-    """Superusers coordinate every study; other staff, the studies that list them."""
-    if user.is_superuser:
-        return Study.objects.all()
-    return Study.objects.filter(coordinators=user)
-
-
-def coordinated_study(user, slug: str) -> Study:
-    """The study, if this user may manage it; 404 otherwise (so others' studies are not revealed)."""
-    study = studies_for(user).filter(slug=slug).first()
-    if study is None:
-        raise Http404("No such study among yours.")
-    return study

@@ -1,4 +1,8 @@
-"""The coordinator API: staff tokens, per-study permission, and the same services as the admin and commands."""
+"""The coordinator API: staff tokens, per-study permission, and the same services as the admin and commands.
+
+Every JSON body is its output serializer's `.data`, the serializer the schema names; the services' refusals
+are answered by survey/api/errors.py.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -17,8 +23,10 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from survey import export, selectors, services
-from survey.api.auth import IsStaff, coordinated_study, studies_for
-from survey.image_bank import ImportRejected, bank_import_uploads
+from survey.access import coordinated_study, studies_for
+from survey.api.auth import IsStaff
+from survey.api.errors import ReadinessOut, documented
+from survey.image_bank import bank_import_uploads
 from survey.models import Disorder, Invite, Portrait, QuizSession, Study
 
 MAX_INVITES_PER_CALL = 1000
@@ -41,6 +49,8 @@ class StudySerializer(serializers.ModelSerializer):
         ]
 
 
+@extend_schema_view(list=extend_schema(responses=documented({200: DisorderSerializer(many=True)}, 401, 403, 404)),
+                    create=extend_schema(responses=documented({201: DisorderSerializer}, 400, 401, 403)))
 class DisorderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
     permission_classes = [IsStaff]
     serializer_class = DisorderSerializer
@@ -56,11 +66,17 @@ class ProgressOut(serializers.Serializer):
     timed_out = serializers.IntegerField()
 
 
-class ReadinessOut(serializers.Serializer):
-    ready = serializers.BooleanField()
-    problems = serializers.ListField(child=serializers.CharField())
+# A study's slug, as its URLs match it (the router's default pattern is wider than a SlugField).
+SLUG = OpenApiParameter("slug", location=OpenApiParameter.PATH, pattern="^[-a-zA-Z0-9_]+$")
 
 
+@extend_schema_view(
+    list=extend_schema(responses=documented({200: StudySerializer(many=True)}, 401, 403, 404)),
+    create=extend_schema(responses=documented({201: StudySerializer}, 400, 401, 403)),
+    retrieve=extend_schema(parameters=[SLUG], responses=documented({200: StudySerializer}, 401, 403, 404)),
+    update=extend_schema(parameters=[SLUG], responses=documented({200: StudySerializer}, 400, 401, 403, 404)),
+    partial_update=extend_schema(parameters=[SLUG], responses=documented({200: StudySerializer}, 400, 401, 403, 404)),
+)
 class StudyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                    mixins.UpdateModelMixin, viewsets.GenericViewSet):
     permission_classes = [IsStaff]
@@ -76,17 +92,17 @@ class StudyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
         study = serializer.save()
         study.coordinators.add(self.request.user)
 
-    @extend_schema(responses=ProgressOut)
+    @extend_schema(parameters=[SLUG], responses=documented({200: ProgressOut}, 401, 403, 404))
     @action(detail=True, methods=["get"])
     def progress(self, request, slug: str):
-        return Response(vars(selectors.study_progress(self.get_object())))
+        return Response(ProgressOut(selectors.study_progress(self.get_object())).data)
 
-    @extend_schema(responses=ReadinessOut)
+    @extend_schema(parameters=[SLUG], responses=documented({200: ReadinessOut}, 401, 403, 404))
     @action(detail=True, methods=["get"])
     def readiness(self, request, slug: str):
         """Whether the study can start a session; if not, each missing piece in words."""
         problems = selectors.study_readiness(self.get_object())
-        return Response({"ready": not problems, "problems": problems})
+        return Response(ReadinessOut({"ready": not problems, "problems": problems}).data)
 
 
 class StudyScoped(GenericAPIView):
@@ -110,7 +126,12 @@ class StudyScoped(GenericAPIView):
 
 
 class Export(StudyScoped):
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(description="The export file.")})
+    @extend_schema(
+        parameters=[OpenApiParameter("table", enum=["answers", "options", "participants", "settings"],
+                                     location=OpenApiParameter.PATH),
+                    OpenApiParameter("fmt", enum=list(export.FORMATS), location=OpenApiParameter.PATH)],
+        responses=documented({(200, media_type): OpenApiResponse(OpenApiTypes.BINARY, description="The export file.")
+                              for media_type in export.FORMATS.values()}, 400, 401, 403, 404))
     def get(self, request, slug: str, table: str, fmt: str):
         """answers.{csv,json,xlsx} (the tidy export), options.{csv,json,xlsx} (one row per option shown),
         participants.{csv,json,xlsx}, settings.json; docs/exports.md documents every column."""
@@ -150,7 +171,7 @@ class Portraits(StudyScoped):
 
     serializer_class = PortraitSerializer
 
-    @extend_schema(responses=PortraitSerializer(many=True))
+    @extend_schema(responses=documented({200: PortraitSerializer(many=True)}, 401, 403, 404))
     def get(self, request, slug: str):
         portraits = self.study().portraits.select_related("disorder").order_by("kind", "disorder__code", "id")
         kind = request.query_params.get("kind")
@@ -158,18 +179,15 @@ class Portraits(StudyScoped):
             portraits = portraits.filter(kind=kind)
         return self.paginated(portraits, PortraitSerializer)
 
-    @extend_schema(request={"multipart/form-data": UploadIn}, responses={201: ImportOut, 400: OpenApiResponse()})
+    @extend_schema(request={"multipart/form-data": UploadIn}, responses=documented({201: ImportOut}, 400, 401, 403, 404))
     def post(self, request, slug: str):
         """Upload portraits with their manifest; validated exactly like `manage.py import_images`."""
         study = self.study()
         data = UploadIn(data={"manifest": request.data.get("manifest"), "files": request.FILES.getlist("files")})
         data.is_valid(raise_exception=True)
         files = [(upload.name, upload.read()) for upload in data.validated_data["files"]]
-        try:
-            portraits = bank_import_uploads(study=study, manifest=data.validated_data["manifest"].read(), files=files)
-        except ImportRejected as rejected:
-            return Response({"manifest": rejected.problems}, status=status.HTTP_400_BAD_REQUEST)
-        return Response({"imported": len(portraits)}, status=status.HTTP_201_CREATED)
+        portraits = bank_import_uploads(study=study, manifest=data.validated_data["manifest"].read(), files=files)
+        return Response(ImportOut({"imported": len(portraits)}).data, status=status.HTTP_201_CREATED)
 
 
 class InviteSerializer(serializers.ModelSerializer):
@@ -203,23 +221,22 @@ class InvitesIn(serializers.Serializer):
 
 class Invites(StudyScoped):
     serializer_class = InviteSerializer
-    @extend_schema(responses=InviteSerializer(many=True))
+    @extend_schema(responses=documented({200: InviteSerializer(many=True)}, 401, 403, 404))
     def get(self, request, slug: str):
         invites = self.study().invites.annotate(n_sessions=Count("sessions")).order_by("-created_at", "-id")
         return self.paginated(invites, InviteSerializer)
 
-    @extend_schema(request=InvitesIn, responses={201: InviteSerializer(many=True), 409: ReadinessOut})
+    @extend_schema(request=InvitesIn, responses=documented({201: InviteSerializer(many=True), 409: OpenApiResponse(
+        ReadinessOut, description="The study cannot start a session yet: `problems` says what is missing.")},
+        400, 401, 403, 404))
     def post(self, request, slug: str):
         """Issue invites; refused (409, with the problems) while the study cannot start a session."""
         study = self.study()
         data = InvitesIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        try:
-            invites = services.invites_issue(study=study, count=values["count"], label=values["label"],
-                                             reusable=values["reusable"], expires_at=values.get("expires_at"))
-        except services.InvitesRefused as refused:
-            return Response({"ready": False, "problems": refused.problems}, status=status.HTTP_409_CONFLICT)
+        invites = services.invites_issue(study=study, count=values["count"], label=values["label"],
+                                         reusable=values["reusable"], expires_at=values.get("expires_at"))
         return Response(InviteSerializer(invites, many=True).data, status=status.HTTP_201_CREATED)
 
 
@@ -231,7 +248,7 @@ class RevokeIn(serializers.Serializer):
 
 class InviteRevoke(StudyScoped):
     serializer_class = InviteSerializer
-    @extend_schema(request=RevokeIn, responses=InviteSerializer)
+    @extend_schema(request=RevokeIn, responses=documented({200: InviteSerializer}, 400, 401, 403, 404))
     def post(self, request, slug: str, invite_id: int):
         invite = get_object_or_404(Invite, pk=invite_id, study=self.study())
         data = RevokeIn(data=request.data)
@@ -256,26 +273,36 @@ class ParticipantAction(StudyScoped):
         return session, data.validated_data
 
 
+class EndedOut(serializers.Serializer):
+    participant = serializers.CharField(source="pseudonym")
+    stage = serializers.CharField()
+    ended_at = serializers.DateTimeField(allow_null=True, help_text="Null if the session had already finished.")
+
+
 class ParticipantEnd(ParticipantAction):
     serializer_class = EndIn
-    @extend_schema(request=EndIn, responses={200: OpenApiResponse(description="Ended.")})
+    @extend_schema(request=EndIn, responses=documented({200: EndedOut}, 400, 401, 403, 404))
     def post(self, request, slug: str, participant: str):
         """End a running session: it accepts no more answers; what it answered stays in the study."""
         session, values = self.session_and_input(participant)
         session = services.session_end(session=session, reason=values["reason"])
-        return Response({"participant": session.pseudonym, "stage": session.stage,
-                         "ended_at": session.ended_at})
+        return Response(EndedOut(session).data)
 
 
 class EraseIn(serializers.Serializer):
     reason = serializers.CharField(max_length=300, help_text="Why, e.g. the date and channel of the request.")
 
 
+class ErasedOut(serializers.Serializer):
+    participant = serializers.CharField()
+    erased = serializers.BooleanField(help_text="Always true: the personal fields are gone.")
+
+
 class ParticipantErase(ParticipantAction):
     serializer_class = EraseIn
-    @extend_schema(request=EraseIn, responses={200: OpenApiResponse(description="Erased.")})
+    @extend_schema(request=EraseIn, responses=documented({200: ErasedOut}, 400, 401, 403, 404))
     def post(self, request, slug: str, participant: str):
         """Erase a participant's personal fields; their pseudonymous answers stay in the study."""
         session, values = self.session_and_input(participant)
         services.participant_erase(session=session, reason=values["reason"])
-        return Response({"participant": session.pseudonym, "erased": True})
+        return Response(ErasedOut({"participant": session.pseudonym, "erased": True}).data)

@@ -2,11 +2,14 @@
 
 Nothing returned here says whether an answer was right, which portrait is real, or where an image lives
 beyond its opaque per-session URL.
+
+Every response body is its output serializer's `.data`, the same serializer the schema names, so the schema
+cannot drift from what is sent. Views raise the services' refusals; survey/api/errors.py answers them.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.shortcuts import get_object_or_404
@@ -19,12 +22,10 @@ from rest_framework.views import APIView
 
 from survey import selectors, services
 from survey.api.auth import IsParticipant, ParticipantAuthentication, session_from_authorization
-from survey.forms import ProfileForm
-from survey.models import Answer, Invite, QuizSession
+from survey.api.errors import ApiRefused, ErrorSerializer, documented
+from survey.models import Invite, Outcome, Profession, QuizSession
 from survey.security import invite_attempt_allowed
-from survey.selectors import QuestionView
-
-PROFESSIONS = [value for value, _ in ProfileForm.base_fields["profession"].choices if value]
+from survey.selectors import CategoryIntro, QuestionView
 
 
 class ParticipantView(APIView):
@@ -36,26 +37,13 @@ class ParticipantView(APIView):
         return self.request.auth
 
 
-class ErrorSerializer(serializers.Serializer):
-    error = serializers.CharField()
-    message = serializers.CharField()
-
-
-def refusal(error: services.QuizError, code: str, http_status: int, **extra) -> Response:
-    return Response({"error": code, "message": str(error), **extra}, status=http_status)
-
-
-def outcome_payload(answer: Answer) -> dict:
-    return {"outcome": answer.outcome}
-
-
 # --- starting a session ---------------------------------------------------------------------------------
 
 
 class SessionStartIn(serializers.Serializer):
     invite = serializers.CharField(max_length=64, help_text="The token from the invite link.")
     consent = serializers.BooleanField(help_text="Must be true: the participant agreed to the study's consent text.")
-    profession = serializers.ChoiceField(choices=PROFESSIONS)
+    profession = serializers.ChoiceField(choices=Profession.values)
     years_experience = serializers.IntegerField(min_value=0, max_value=70)
     participant_id = serializers.CharField(
         max_length=200, required=False, allow_blank=True, default="",
@@ -72,10 +60,17 @@ class SessionStartIn(serializers.Serializer):
         return value
 
 
+@dataclass(frozen=True)
+class StartedSession:
+    session: QuizSession
+    resume_code: str  # shown once: only its hash is kept
+
+
 class SessionOut(serializers.Serializer):
-    token = serializers.CharField(help_text="Send as `Authorization: Bearer <token>` on every later call.")
-    participant = serializers.CharField()
-    stage = serializers.CharField()
+    token = serializers.CharField(source="session.access_token",
+                                  help_text="Send as `Authorization: Bearer <token>` on every later call.")
+    participant = serializers.CharField(source="session.pseudonym")
+    stage = serializers.CharField(source="session.stage")
     resume_code = serializers.CharField(
         help_text="One-time code that moves this session to another client (POST again with it); keep it."
     )
@@ -100,31 +95,34 @@ class SessionStart(APIView):
     authentication_classes: list = []
     permission_classes: list = []
 
-    @extend_schema(request=SessionStartIn, responses={201: SessionOut, 200: SessionOut, 400: ErrorSerializer,
-                                                       404: ErrorSerializer, 409: ErrorSerializer,
-                                                       410: ErrorSerializer, 429: ErrorSerializer})
+    @extend_schema(request=SessionStartIn,
+                   responses=documented({201: SessionOut, 200: SessionOut}, 400, 404, 409, 410, 429))
     def post(self, request):
         if not invite_attempt_allowed(request):
-            return Response({"error": "rate_limited", "message": "Too many invite attempts; try again later."},
-                            status=status.HTTP_429_TOO_MANY_REQUESTS)
+            raise ApiRefused(status.HTTP_429_TOO_MANY_REQUESTS, "rate_limited",
+                             "Too many invite attempts; try again later.")
         data = SessionStartIn(data=request.data)
         data.is_valid(raise_exception=True)
         invite = get_object_or_404(Invite, token=data.validated_data["invite"])
         holder = session_from_authorization(request.META.get("HTTP_AUTHORIZATION", ""))
-        try:
-            with transaction.atomic():
-                session, resumed = _start_or_resume(invite, data.validated_data, holder)
-        except services.InviteInUse as error:
-            return refusal(error, "invite_in_use", status.HTTP_409_CONFLICT)
-        except (services.WrongResumeCode, services.AlreadyTookPart) as error:
-            return refusal(error, "refused", status.HTTP_409_CONFLICT)
-        except services.IdentifierNeeded as error:
-            return Response({"participant_id": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
-        except services.QuizError as error:
-            return refusal(error, "unavailable", status.HTTP_410_GONE)
-        body = {"token": session.access_token, "participant": session.pseudonym, "stage": session.stage,
-                "resume_code": services.resume_code_issue(session=session)}
-        return Response(body, status=status.HTTP_200_OK if resumed else status.HTTP_201_CREATED)
+        with transaction.atomic():
+            session, resumed = _start_or_resume(invite, data.validated_data, holder)
+        started = StartedSession(session, resume_code=services.resume_code_issue(session=session))
+        return Response(SessionOut(started).data, status=status.HTTP_200_OK if resumed else status.HTTP_201_CREATED)
+
+
+@dataclass(frozen=True)
+class SessionProgress:
+    participant: str
+    stage: str
+    answered: int  # timed questions with an outcome
+    total: int  # timed questions of the session
+
+
+def session_progress(session: QuizSession) -> SessionProgress:
+    timed = session.questions.filter(is_practice=False)
+    return SessionProgress(participant=session.pseudonym, stage=session.stage,
+                           answered=timed.filter(answer__isnull=False).count(), total=timed.count())
 
 
 class SessionStateOut(serializers.Serializer):
@@ -135,33 +133,33 @@ class SessionStateOut(serializers.Serializer):
 
 
 class SessionState(ParticipantView):
-    @extend_schema(responses=SessionStateOut)
+    @extend_schema(responses=documented({200: SessionStateOut}, 401))
     def get(self, request):
-        session = self.quiz_session
-        timed = session.questions.filter(is_practice=False)
-        return Response({"participant": session.pseudonym, "stage": session.stage,
-                         "answered": timed.filter(answer__isnull=False).count(), "total": timed.count()})
+        return Response(SessionStateOut(session_progress(self.quiz_session)).data)
 
 
 class SessionBegin(ParticipantView):
-    @extend_schema(request=None, responses={200: SessionStateOut, 409: ErrorSerializer})
+    @extend_schema(request=None, responses=documented({200: SessionStateOut}, 401, 409))
     def post(self, request):
-        try:
-            services.session_quiz_begin(session=self.quiz_session)
-        except services.WrongStage as error:
-            return refusal(error, "wrong_stage", status.HTTP_409_CONFLICT)
-        self.quiz_session.refresh_from_db()
-        return SessionState.get(self, request)
+        session = services.session_quiz_begin(session=self.quiz_session)
+        return Response(SessionStateOut(session_progress(session)).data)
 
 
 # --- questions ------------------------------------------------------------------------------------------
+
+
+class PortraitUrlField(serializers.CharField):
+    """A shown portrait's opaque per-session token, sent as the URL that delivers it."""
+
+    def to_representation(self, value: str) -> str:
+        return reverse("survey:portrait", args=[value])
 
 
 class OptionOut(serializers.Serializer):
     slot = serializers.IntegerField()
     code = serializers.CharField()
     label = serializers.CharField()
-    image_url = serializers.CharField(allow_null=True)
+    image_url = PortraitUrlField(source="image_token", allow_null=True)
 
 
 class PracticeResultOut(serializers.Serializer):
@@ -183,58 +181,45 @@ class IntroOut(serializers.Serializer):
     practice_result = PracticeResultOut(allow_null=True)
 
 
+@dataclass(frozen=True)
+class ShownQuestion:
+    question: QuestionView
+    intro: CategoryIntro | None  # set on the request that serves a block's first question
+
+
 class QuestionOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    practice = serializers.BooleanField()
-    position = serializers.IntegerField()
-    total = serializers.IntegerField()
-    category = serializers.CharField()
-    prompt = serializers.CharField()
-    stimulus_urls = serializers.ListField(child=serializers.CharField())
-    options = OptionOut(many=True)
-    time_limit_ms = serializers.IntegerField()
-    load_allowance_ms = serializers.IntegerField()
-    clock_running = serializers.BooleanField()
-    remaining_ms = serializers.IntegerField(allow_null=True)
-    latest_remaining_ms = serializers.IntegerField(help_text="Time left at the latest, even before the clock starts.")
-    arming_delay_ms = serializers.IntegerField(help_text="Answers sooner than this after the clock starts are refused.")
-    category_label = serializers.CharField()
+    id = serializers.IntegerField(source="question.id")
+    practice = serializers.BooleanField(source="question.is_practice")
+    position = serializers.IntegerField(source="question.position")
+    total = serializers.IntegerField(source="question.total")
+    category = serializers.CharField(source="question.category")
+    prompt = serializers.CharField(source="question.prompt")
+    stimulus_urls = serializers.ListField(child=PortraitUrlField(), source="question.stimulus_tokens")
+    options = OptionOut(many=True, source="question.options")
+    time_limit_ms = serializers.IntegerField(source="question.time_limit_ms")
+    load_allowance_ms = serializers.IntegerField(source="question.load_allowance_ms")
+    clock_running = serializers.BooleanField(source="question.clock_running")
+    remaining_ms = serializers.IntegerField(source="question.remaining_ms", allow_null=True)
+    latest_remaining_ms = serializers.IntegerField(source="question.latest_remaining_ms",
+                                                   help_text="Time left at the latest, even before the clock starts.")
+    arming_delay_ms = serializers.IntegerField(source="question.arming_delay_ms",
+                                               help_text="Answers sooner than this after the clock starts are refused.")
+    category_label = serializers.CharField(source="question.category_label")
     intro = IntroOut(allow_null=True, help_text="Set when this question opens a category or its timed part.")
 
 
-def image_url(token: str) -> str:
-    return reverse("survey:portrait", args=[token])
-
-
-def question_payload(view: QuestionView, intro: selectors.CategoryIntro | None = None) -> dict:
-    return {
-        "intro": None if intro is None else asdict(intro),
-        "id": view.id, "practice": view.is_practice, "position": view.position, "total": view.total,
-        "category": view.category, "prompt": view.prompt,
-        "stimulus_urls": [image_url(t) for t in view.stimulus_tokens],
-        "options": [{"slot": o.slot, "code": o.code, "label": o.label,
-                     "image_url": image_url(o.image_token) if o.image_token else None} for o in view.options],
-        "time_limit_ms": view.time_limit_ms, "load_allowance_ms": view.load_allowance_ms,
-        "clock_running": view.clock_running, "remaining_ms": view.remaining_ms,
-        "latest_remaining_ms": view.latest_remaining_ms, "arming_delay_ms": view.arming_delay_ms,
-        "category_label": view.category_label,
-    }
-
-
 class CurrentQuestion(ParticipantView):
-    @extend_schema(responses={200: QuestionOut, 204: OpenApiResponse(description="The session is finished."),
-                              409: ErrorSerializer})
+    @extend_schema(responses=documented({200: QuestionOut, 204: OpenApiResponse(description="The session is finished.")},
+                                        401, 409))
     def get(self, request):
         """The current question, practice included; `intro` says when it opens a category (or its timed part)."""
-        try:
-            upcoming = services.session_current_question(session=self.quiz_session, serve=False)
-            intro = selectors.category_intro(upcoming) if upcoming is not None else None
-            question = services.session_current_question(session=self.quiz_session)
-        except services.WrongStage as error:
-            return refusal(error, "wrong_stage", status.HTTP_409_CONFLICT)
+        upcoming = services.session_current_question(session=self.quiz_session, serve=False)
+        intro = selectors.category_intro(upcoming) if upcoming is not None else None
+        question = services.session_current_question(session=self.quiz_session)
         if question is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(question_payload(selectors.question_view(question), intro if question == upcoming else None))
+        shown = ShownQuestion(selectors.question_view(question), intro if question == upcoming else None)
+        return Response(QuestionOut(shown).data)
 
 
 class ClockOut(serializers.Serializer):
@@ -242,66 +227,42 @@ class ClockOut(serializers.Serializer):
 
 
 class OutcomeOut(serializers.Serializer):
-    outcome = serializers.ChoiceField(choices=["answered", "skipped", "timeout"])
+    outcome = serializers.ChoiceField(choices=Outcome.values)
 
 
 class AnswerIn(serializers.Serializer):
     choice = serializers.CharField(max_length=64, help_text="The chosen option's code.")
 
 
-class QuestionAction(ParticipantView):
-    """Shared refusal handling for the calls that act on one question."""
-
-    def act(self, action) -> Response:
-        try:
-            return action()
-        except services.AlreadyAnswered as refused:
-            return refusal(refused, "already_answered", status.HTTP_409_CONFLICT, **outcome_payload(refused.answer))
-        except services.UnknownOption as error:
-            return Response({"choice": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
-        except services.NotExpired as error:
-            return refusal(error, "not_expired", status.HTTP_409_CONFLICT, remaining_ms=error.remaining_ms)
-        except services.TooEarly as error:
-            return refusal(error, "too_early", status.HTTP_409_CONFLICT, arming_delay_ms=error.arming_delay_ms)
-        except services.SessionEnded as error:
-            return refusal(error, "session_ended", status.HTTP_409_CONFLICT)
-        except services.QuestionNotCurrent as error:
-            return refusal(error, "not_current", status.HTTP_409_CONFLICT)
-        except services.WrongStage as error:
-            return refusal(error, "wrong_stage", status.HTTP_409_CONFLICT)
-
-
-class QuestionStart(QuestionAction):
-    @extend_schema(request=None, responses={200: ClockOut, 409: ErrorSerializer})
+class QuestionStart(ParticipantView):
+    @extend_schema(request=None, responses=documented({200: ClockOut}, 401, 409))
     def post(self, request, question_id: int):
-        def start():
-            question = services.question_clock_start(session=self.quiz_session, question_id=question_id)
-            return Response({"remaining_ms": selectors.remaining_ms(question, services.timezone.now())})
-        return self.act(start)
+        question = services.question_clock_start(session=self.quiz_session, question_id=question_id)
+        return Response(ClockOut({"remaining_ms": selectors.remaining_ms(question, services.timezone.now())}).data)
 
 
-class QuestionAnswer(QuestionAction):
-    @extend_schema(request=AnswerIn, responses={200: OutcomeOut, 400: ErrorSerializer, 409: ErrorSerializer})
+class QuestionAnswer(ParticipantView):
+    @extend_schema(request=AnswerIn, responses=documented({200: OutcomeOut}, 400, 401, 409))
     def post(self, request, question_id: int):
         data = AnswerIn(data=request.data)
         data.is_valid(raise_exception=True)
-        choice = data.validated_data["choice"]
-        return self.act(lambda: Response(outcome_payload(
-            services.answer_submit(session=self.quiz_session, question_id=question_id, choice=choice))))
+        answer = services.answer_submit(session=self.quiz_session, question_id=question_id,
+                                        choice=data.validated_data["choice"])
+        return Response(OutcomeOut(answer).data)
 
 
-class QuestionSkip(QuestionAction):
-    @extend_schema(request=None, responses={200: OutcomeOut, 409: ErrorSerializer})
+class QuestionSkip(ParticipantView):
+    @extend_schema(request=None, responses=documented({200: OutcomeOut}, 401, 409))
     def post(self, request, question_id: int):
-        return self.act(lambda: Response(outcome_payload(
-            services.answer_submit(session=self.quiz_session, question_id=question_id, choice=None))))
+        answer = services.answer_submit(session=self.quiz_session, question_id=question_id, choice=None)
+        return Response(OutcomeOut(answer).data)
 
 
-class QuestionExpire(QuestionAction):
-    @extend_schema(request=None, responses={200: OutcomeOut, 409: ErrorSerializer})
+class QuestionExpire(ParticipantView):
+    @extend_schema(request=None, responses=documented({200: OutcomeOut}, 401, 409))
     def post(self, request, question_id: int):
-        return self.act(lambda: Response(outcome_payload(
-            services.question_expire(session=self.quiz_session, question_id=question_id))))
+        answer = services.question_expire(session=self.quiz_session, question_id=question_id)
+        return Response(OutcomeOut(answer).data)
 
 
 class ScoreOut(serializers.Serializer):
@@ -313,11 +274,12 @@ class ScoreOut(serializers.Serializer):
 
 
 class Scores(ParticipantView):
-    @extend_schema(responses={200: ScoreOut(many=True), 403: ErrorSerializer})
+    @extend_schema(responses=documented({200: ScoreOut(many=True), 403: OpenApiResponse(
+        ErrorSerializer, description="`no_feedback`: the session is not finished, or the study shows no scores.")},
+        401))
     def get(self, request):
         session = self.quiz_session
         if session.stage != QuizSession.Stage.FINISHED or not session.study.show_feedback:
-            return Response({"error": "no_feedback", "message": "Scores are shown only after the last question, "
-                             "and only if the study allows it."}, status=status.HTTP_403_FORBIDDEN)
-        return Response([{"category": s.category, "answered": s.answered, "correct": s.correct,
-                          "skipped": s.skipped, "timed_out": s.timed_out} for s in selectors.session_scores(session)])
+            raise ApiRefused(status.HTTP_403_FORBIDDEN, "no_feedback", "Scores are shown only after the last "
+                             "question, and only if the study allows it.")
+        return Response(ScoreOut(selectors.session_scores(session), many=True).data)
