@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from survey import clock
@@ -84,6 +84,16 @@ def latest_remaining_ms(question: Question, now: datetime) -> int:
     return question.time_limit_ms if deadline is None else clock.ms_between(now, deadline)
 
 
+def with_kind_total(questions: QuerySet[Question]) -> QuerySet[Question]:
+    """Each question with how many questions of its kind (practice or timed) its session has, as
+    `kind_total`, counted in the same query (the question view shows "3 of 30")."""
+    same_kind = (
+        Question.objects.filter(session=OuterRef("session"), is_practice=OuterRef("is_practice"))
+        .order_by().values("session").annotate(n=Count("pk")).values("n")
+    )
+    return questions.annotate(kind_total=Subquery(same_kind))
+
+
 def question_view(question: Question, *, now: datetime | None = None) -> QuestionView:
     now = now if now is not None else timezone.now()
     images = list(question.images.order_by("slot"))
@@ -92,7 +102,9 @@ def question_view(question: Question, *, now: datetime | None = None) -> Questio
     options = tuple(
         OptionView(o.slot, o.code, o.label, option_tokens.get(o.image_id)) for o in question.options.order_by("slot")
     )
-    total = question.session.questions.filter(is_practice=question.is_practice).count()
+    total = getattr(question, "kind_total", None)  # fetched with the question on the serving path
+    if total is None:
+        total = question.session.questions.filter(is_practice=question.is_practice).count()
     category = Category(question.category)
     return QuestionView(
         id=question.pk,
@@ -149,10 +161,11 @@ def _practice_result(practice: Question) -> PracticeResult | None:
     )
 
 
-def category_intro(question: Question) -> CategoryIntro | None:
+def category_intro(question: Question, *, being_served: bool = False) -> CategoryIntro | None:
     """The introduction shown before a block's first question is served: before a category's practice
-    question, and (with the practice answer's feedback) before its first timed question."""
-    if question.served_at is not None:
+    question, and (with the practice answer's feedback) before its first timed question. `being_served`:
+    the question was served by the request that shows the introduction with it (the API)."""
+    if question.served_at is not None and not being_served:
         return None
     session = question.session
     earlier = session.questions.filter(sequence__lt=question.sequence).order_by("-sequence").first()

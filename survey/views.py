@@ -11,13 +11,12 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from survey import selectors, services
+from survey import selectors, services, timebase
 from survey.api.auth import coordinated_study, session_from_authorization, studies_for
-from survey.delivery import image_response
+from survey.delivery import image_response, pad_block
 from survey.forms import ConsentForm, ParticipantIdForm, PortraitUploadForm, ProfileForm, ResumeForm
 from survey.image_bank import ImportRejected, bank_import_uploads
 from survey.models import Invite, Portrait, QuizSession, Study
@@ -30,7 +29,7 @@ def participant_session(request: HttpRequest) -> QuizSession | None:
     """The participant behind the browser's session cookie, or behind an API client's bearer token."""
     token = request.session.get(SESSION_KEY)
     if token:
-        return QuizSession.objects.select_related("study").filter(access_token=token).first()
+        return timebase.with_clock(QuizSession.objects.select_related("study")).filter(access_token=token).first()
     return session_from_authorization(request.META.get("HTTP_AUTHORIZATION", ""))
 
 
@@ -123,7 +122,7 @@ def quiz(request: HttpRequest) -> HttpResponse:
         question = services.question_serve(session=session, question_id=question.pk)
     return render(request, "survey/question.html", {
         "study": session.study,
-        "question": selectors.question_view(question),
+        "question": selectors.question_view(question, now=timebase.now_of(session)),
         "previous_outcome": selectors.previous_outcome(session),
     })
 
@@ -172,7 +171,7 @@ def question_clock_start(request: HttpRequest, question_id: int) -> JsonResponse
         return JsonResponse({"error": "already_answered", "next": reverse("survey:quiz")}, status=409)
     except services.QuizError as error:
         return JsonResponse({"error": "not_current", "message": str(error), "next": reverse("survey:quiz")}, status=409)
-    return JsonResponse({"remaining_ms": selectors.remaining_ms(question, timezone.now())})
+    return JsonResponse({"remaining_ms": selectors.remaining_ms(question, question.stamped_at)})
 
 
 @never_cache
@@ -224,8 +223,10 @@ def portrait(request: HttpRequest, token: str) -> HttpResponse:
         shown = selectors.shown_image_for_staff(token, studies=studies_for(request.user))
     if shown is None:
         raise Http404("No such image.")
-    response = image_response(shown.portrait.content_hash)
-    if shown.session_id == getattr(session, "pk", None):
+    own = shown.session_id == getattr(session, "pk", None)
+    study = session.study if own else shown.session.study  # the participant's session came with its study
+    response = image_response(shown.portrait.content_hash, pad_to=pad_block(study))
+    if own:
         services.portrait_delivered(shown=shown)  # may start the question's clock (survey/clock.py)
     return response
 
@@ -236,7 +237,8 @@ def portrait(request: HttpRequest, token: str) -> HttpResponse:
 def bank_image(request: HttpRequest, portrait_id: int) -> HttpResponse:
     """A bank portrait for the admin, to the coordinators of its study only (in a real study these are
     patients' photographs)."""
-    return image_response(get_object_or_404(Portrait, pk=portrait_id, study__in=studies_for(request.user)).content_hash)
+    portrait = get_object_or_404(Portrait.objects.select_related("study"), pk=portrait_id, study__in=studies_for(request.user))
+    return image_response(portrait.content_hash, pad_to=pad_block(portrait.study))
 
 
 @never_cache

@@ -2,32 +2,44 @@
 
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
+from survey import timebase
 from survey.models import QuizSession, Study
+from survey.services import lock_in_request
 
 PARTICIPANT_KEYWORD = "Bearer"
 
 
-def session_from_authorization(header: str) -> QuizSession | None:
-    """The session named by `Authorization: Bearer <access token>`, if any."""
+def session_from_authorization(header: str, *, lock: bool = False) -> QuizSession | None:
+    """The session named by `Authorization: Bearer <access token>`, if any, with its study and the clock's
+    time (survey/timebase.py). With `lock`, inside a transaction on a database with row locks, its row is
+    locked FOR UPDATE in the same query, and the services use it without fetching it again."""
     parts = header.split()
     if len(parts) != 2 or parts[0] != PARTICIPANT_KEYWORD:
         return None
-    return QuizSession.objects.select_related("study").filter(access_token=parts[1]).first()
+    sessions = timebase.with_clock(QuizSession.objects.select_related("study"))
+    lock = lock and connection.in_atomic_block and connection.features.has_select_for_update
+    if lock:
+        sessions = sessions.select_for_update(of=("self",))
+    session = sessions.filter(access_token=parts[1]).first()
+    return lock_in_request(session) if lock and session is not None else session
 
 
 class ParticipantAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Bearer <token>` with the token returned when the session started."""
+    """`Authorization: Bearer <token>` with the token returned when the session started. A view with
+    `locks_session` runs in one transaction (survey/api/participant.py) and gets the session locked."""
 
     def authenticate(self, request):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header.startswith(PARTICIPANT_KEYWORD + " "):
             return None
-        session = session_from_authorization(header)
+        view = request.parser_context.get("view") if request.parser_context else None
+        session = session_from_authorization(header, lock=getattr(view, "locks_session", False))
         if session is None:
             raise exceptions.AuthenticationFailed("Unknown or withdrawn participant token.")
         return (None, session)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -17,7 +17,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from survey import selectors, services
+from survey import selectors, services, timebase
 from survey.api.auth import IsParticipant, ParticipantAuthentication, session_from_authorization
 from survey.forms import ProfileForm
 from survey.models import Answer, Invite, QuizSession
@@ -30,6 +30,16 @@ PROFESSIONS = [value for value, _ in ProfileForm.base_fields["profession"].choic
 class ParticipantView(APIView):
     authentication_classes = [ParticipantAuthentication]
     permission_classes = [IsParticipant]
+    # Views that change the session: on PostgreSQL the whole request is one transaction, and the query that
+    # authenticates the participant also locks their session's row (survey/api/auth.py), so the services
+    # do not fetch it again. SQLite has no row locks: there the services lock as they always do.
+    locks_session = False
+
+    def dispatch(self, request, *args, **kwargs):
+        if self.locks_session and connection.features.has_select_for_update:
+            with transaction.atomic():
+                return super().dispatch(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
 
     @property
     def quiz_session(self) -> QuizSession:
@@ -144,6 +154,8 @@ class SessionState(ParticipantView):
 
 
 class SessionBegin(ParticipantView):
+    locks_session = True
+
     @extend_schema(request=None, responses={200: SessionStateOut, 409: ErrorSerializer})
     def post(self, request):
         try:
@@ -222,19 +234,21 @@ def question_payload(view: QuestionView, intro: selectors.CategoryIntro | None =
 
 
 class CurrentQuestion(ParticipantView):
+    locks_session = True  # it serves the question the first time it is asked for
+
     @extend_schema(responses={200: QuestionOut, 204: OpenApiResponse(description="The session is finished."),
                               409: ErrorSerializer})
     def get(self, request):
         """The current question, practice included; `intro` says when it opens a category (or its timed part)."""
         try:
-            upcoming = services.session_current_question(session=self.quiz_session, serve=False)
-            intro = selectors.category_intro(upcoming) if upcoming is not None else None
             question = services.session_current_question(session=self.quiz_session)
         except services.WrongStage as error:
             return refusal(error, "wrong_stage", status.HTTP_409_CONFLICT)
         if question is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(question_payload(selectors.question_view(question), intro if question == upcoming else None))
+        # The introduction goes with the request that serves a block's first question.
+        intro = selectors.category_intro(question, being_served=True) if getattr(question, "served_now", False) else None
+        return Response(question_payload(selectors.question_view(question, now=timebase.now_of(self.quiz_session)), intro))
 
 
 class ClockOut(serializers.Serializer):
@@ -251,6 +265,8 @@ class AnswerIn(serializers.Serializer):
 
 class QuestionAction(ParticipantView):
     """Shared refusal handling for the calls that act on one question."""
+
+    locks_session = True
 
     def act(self, action) -> Response:
         try:
@@ -276,7 +292,7 @@ class QuestionStart(QuestionAction):
     def post(self, request, question_id: int):
         def start():
             question = services.question_clock_start(session=self.quiz_session, question_id=question_id)
-            return Response({"remaining_ms": selectors.remaining_ms(question, services.timezone.now())})
+            return Response({"remaining_ms": selectors.remaining_ms(question, question.stamped_at)})
         return self.act(start)
 
 
