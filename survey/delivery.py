@@ -57,6 +57,13 @@ def pad_block(study: Study) -> int:
     return study.image_pad_bytes or bank_pad_bytes(study)
 
 
+def pad_block_of(study_id: int, stored: int | None) -> int:
+    """`pad_block` from a study's id and stored length, fetching the study only when it has none yet."""
+    if settings.SURVEY_IMAGE_PAD_BYTES is not None:
+        return settings.SURVEY_IMAGE_PAD_BYTES
+    return stored or bank_pad_bytes(Study.objects.get(pk=study_id))
+
+
 def _body(stored, padding: int) -> Iterator[bytes]:
     """The stored bytes, streamed, then the padding; the file is closed however the response ends."""
     try:

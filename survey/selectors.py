@@ -206,6 +206,33 @@ def previous_outcome(session: QuizSession) -> str | None:
     return answer.outcome if answer is not None else None
 
 
+@dataclass(frozen=True)
+class ParticipantImage:
+    """What delivering a portrait to its participant needs, from one query and no model rows."""
+
+    shown: ShownImage  # only its id, question and delivery time (for services.portrait_delivered)
+    content_hash: str
+    study_id: int
+    study_pad_bytes: int | None
+
+
+def participant_image(token: str, access_token: str) -> ParticipantImage | None:
+    """The image behind a token, if the session holding `access_token` has been shown (or is being shown)
+    its question: one query, the session matched by its token in the same join (the per-portrait request
+    is the commonest a participant makes)."""
+    row = (
+        ShownImage.objects.filter(token=token, session__access_token=access_token, question__served_at__isnull=False)
+        .values_list("pk", "question_id", "delivered_at", "portrait__content_hash", "session__study_id",
+                     "session__study__image_pad_bytes")
+        .first()
+    )
+    if row is None:
+        return None
+    pk, question_id, delivered_at, content_hash, study_id, pad_bytes = row
+    return ParticipantImage(ShownImage(pk=pk, question_id=question_id, delivered_at=delivered_at), content_hash,
+                            study_id, pad_bytes)
+
+
 def shown_image_for_participant(token: str, session: QuizSession) -> ShownImage | None:
     """The image behind a token, if this session has been shown (or is being shown) its question."""
     return (

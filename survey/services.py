@@ -364,12 +364,24 @@ def lock_in_request(session: QuizSession) -> QuizSession:
     return session
 
 
+def _locked_by_request(session: QuizSession) -> bool:
+    blocks = connection.atomic_blocks
+    return bool(blocks) and getattr(session, "_locked_by", None) is blocks[0]
+
+
+def _session_transaction(session: QuizSession):
+    """A participant step's transaction. In a request that locked the session in its own transaction (the
+    API), that transaction is the step's: no savepoint of its own (two queries less), and a refusal rolls
+    the request back, which does nothing else but answer the refusal. Elsewhere a transaction, or a
+    savepoint inside the caller's, as usual."""
+    return transaction.atomic(savepoint=not _locked_by_request(session))
+
+
 def _locked(session: QuizSession) -> QuizSession:
     """The session's row, locked until the transaction ends (PostgreSQL; SQLite's writers are serialised
     by its write lock), with the clock's time of the fetch. Only the session's row is locked, not its
     study's: every participant of a study locks that one row otherwise."""
-    blocks = connection.atomic_blocks
-    if blocks and getattr(session, "_locked_by", None) is blocks[0]:
+    if _locked_by_request(session):
         return session  # fetched FOR UPDATE by this request, in this very transaction
     locking = QuizSession.objects.select_for_update(of=("self",)).select_related("study")
     return timebase.with_clock(locking).get(pk=session.pk)
@@ -383,7 +395,7 @@ def _require_stage(session: QuizSession, *stages: str) -> None:
 def session_profile_submit(
     *, session: QuizSession, profession: str, years_experience: int, now: datetime | None = None
 ) -> QuizSession:
-    with transaction.atomic():
+    with _session_transaction(session):
         session = _locked(session)
         _require_stage(session, QuizSession.Stage.PROFILE)
         session.profession = profession
@@ -394,7 +406,7 @@ def session_profile_submit(
 
 
 def session_quiz_begin(*, session: QuizSession) -> QuizSession:
-    with transaction.atomic():
+    with _session_transaction(session):
         session = _locked(session)
         _require_stage(session, QuizSession.Stage.PRACTICE)
         session.stage = QuizSession.Stage.QUIZ
@@ -459,7 +471,7 @@ def session_current_question(
     passed is recorded as a timeout and the next one is taken. With serve=False nothing is served (the page
     may first show the category's introduction). None when the session is finished.
     """
-    with transaction.atomic():
+    with _session_transaction(session):
         session = _locked(session)
         now = _now_of(session, now)
         _require_stage(session, QuizSession.Stage.QUIZ, QuizSession.Stage.FINISHED)
@@ -477,7 +489,7 @@ def session_current_question(
 
 def question_serve(*, session: QuizSession, question_id: int, now: datetime | None = None) -> Question:
     """The participant leaves a category's introduction: the question it introduced is served."""
-    with transaction.atomic():
+    with _session_transaction(session):
         session = _locked(session)
         now = _now_of(session, now)
         _require_stage(session, QuizSession.Stage.QUIZ)
@@ -540,7 +552,7 @@ def _fix_clock(question: Question, start: clock.ClockStart) -> None:
 def question_clock_start(*, session: QuizSession, question_id: int, now: datetime | None = None) -> Question:
     """The portraits are on screen: the clock runs from now, or from its latest start if that came first
     (survey/clock.py). Only the first call counts, so a reload never restarts the clock."""
-    with transaction.atomic():
+    with _session_transaction(session):
         session = _locked(session)
         now = _now_of(session, now)
         _require_stage(session, QuizSession.Stage.QUIZ)
@@ -561,7 +573,7 @@ def answer_submit(
     """
     if choice is not None:
         _check_choice_text(choice)
-    with transaction.atomic():
+    with _session_transaction(session):
         session = _locked(session)
         now = _now_of(session, now)
         _require_stage(session, QuizSession.Stage.QUIZ, QuizSession.Stage.FINISHED)
@@ -591,7 +603,7 @@ def answer_submit(
 
 def question_expire(*, session: QuizSession, question_id: int, now: datetime | None = None) -> Answer:
     """The page's countdown reached zero. Recorded as a timeout only if the server's clock agrees."""
-    with transaction.atomic():
+    with _session_transaction(session):
         session = _locked(session)
         now = _now_of(session, now)
         _require_stage(session, QuizSession.Stage.QUIZ)

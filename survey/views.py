@@ -15,14 +15,23 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from survey import selectors, services, timebase
-from survey.api.auth import coordinated_study, session_from_authorization, studies_for
-from survey.delivery import image_response, pad_block
+from survey.api.auth import PARTICIPANT_KEYWORD, coordinated_study, session_from_authorization, studies_for
+from survey.delivery import image_response, pad_block, pad_block_of
 from survey.forms import ConsentForm, ParticipantIdForm, PortraitUploadForm, ProfileForm, ResumeForm
 from survey.image_bank import ImportRejected, bank_import_uploads
 from survey.models import Invite, Portrait, QuizSession, Study
 from survey.security import invite_attempt_allowed
 
 SESSION_KEY = "survey_access_token"
+
+
+def participant_access_token(request: HttpRequest) -> str | None:
+    """The session token behind the browser's cookie, or an API client's bearer token."""
+    token = request.session.get(SESSION_KEY)
+    if token:
+        return token
+    parts = request.META.get("HTTP_AUTHORIZATION", "").split()
+    return parts[1] if len(parts) == 2 and parts[0] == PARTICIPANT_KEYWORD else None
 
 
 def participant_session(request: HttpRequest) -> QuizSession | None:
@@ -217,18 +226,17 @@ def expire(request: HttpRequest, question_id: int) -> HttpResponse:
 @require_GET
 def portrait(request: HttpRequest, token: str) -> HttpResponse:
     """A portrait, only for the participant it was shown to, or for staff coordinating its study."""
-    session = participant_session(request)
-    shown = selectors.shown_image_for_participant(token, session) if session else None
-    if shown is None and request.user.is_active and request.user.is_staff:
+    access = participant_access_token(request)
+    own = selectors.participant_image(token, access) if access else None
+    if own is not None:
+        response = image_response(own.content_hash, pad_to=pad_block_of(own.study_id, own.study_pad_bytes))
+        services.portrait_delivered(shown=own.shown)  # may start the question's clock (survey/clock.py)
+        return response
+    if request.user.is_active and request.user.is_staff:
         shown = selectors.shown_image_for_staff(token, studies=studies_for(request.user))
-    if shown is None:
-        raise Http404("No such image.")
-    own = shown.session_id == getattr(session, "pk", None)
-    study = session.study if own else shown.session.study  # the participant's session came with its study
-    response = image_response(shown.portrait.content_hash, pad_to=pad_block(study))
-    if own:
-        services.portrait_delivered(shown=shown)  # may start the question's clock (survey/clock.py)
-    return response
+        if shown is not None:
+            return image_response(shown.portrait.content_hash, pad_to=pad_block(shown.session.study))
+    raise Http404("No such image.")
 
 
 @never_cache

@@ -16,13 +16,14 @@ PARTICIPANT_KEYWORD = "Bearer"
 
 
 def session_from_authorization(header: str, *, lock: bool = False) -> QuizSession | None:
-    """The session named by `Authorization: Bearer <access token>`, if any, with its study and the clock's
-    time (survey/timebase.py). With `lock`, inside a transaction on a database with row locks, its row is
+    """The session named by `Authorization: Bearer <access token>`, if any, with the clock's time
+    (survey/timebase.py). With `lock`, inside a transaction on a database with row locks, its row is
     locked FOR UPDATE in the same query, and the services use it without fetching it again."""
     parts = header.split()
     if len(parts) != 2 or parts[0] != PARTICIPANT_KEYWORD:
         return None
-    sessions = timebase.with_clock(QuizSession.objects.select_related("study"))
+    # Not with its study: no per-question step reads it (the few that do load it when they need it).
+    sessions = timebase.with_clock(QuizSession.objects.all())
     lock = lock and connection.in_atomic_block and connection.features.has_select_for_update
     if lock:
         sessions = sessions.select_for_update(of=("self",))

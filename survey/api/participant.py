@@ -144,13 +144,16 @@ class SessionStateOut(serializers.Serializer):
     total = serializers.IntegerField()
 
 
+def session_state(session: QuizSession) -> Response:
+    timed = session.questions.filter(is_practice=False)
+    return Response({"participant": session.pseudonym, "stage": session.stage,
+                     "answered": timed.filter(answer__isnull=False).count(), "total": timed.count()})
+
+
 class SessionState(ParticipantView):
     @extend_schema(responses=SessionStateOut)
     def get(self, request):
-        session = self.quiz_session
-        timed = session.questions.filter(is_practice=False)
-        return Response({"participant": session.pseudonym, "stage": session.stage,
-                         "answered": timed.filter(answer__isnull=False).count(), "total": timed.count()})
+        return session_state(self.quiz_session)
 
 
 class SessionBegin(ParticipantView):
@@ -159,11 +162,10 @@ class SessionBegin(ParticipantView):
     @extend_schema(request=None, responses={200: SessionStateOut, 409: ErrorSerializer})
     def post(self, request):
         try:
-            services.session_quiz_begin(session=self.quiz_session)
+            session = services.session_quiz_begin(session=self.quiz_session)  # the session as it now is
         except services.WrongStage as error:
             return refusal(error, "wrong_stage", status.HTTP_409_CONFLICT)
-        self.quiz_session.refresh_from_db()
-        return SessionState.get(self, request)
+        return session_state(session)
 
 
 # --- questions ------------------------------------------------------------------------------------------
