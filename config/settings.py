@@ -141,6 +141,9 @@ WHITENOISE_USE_FINDERS = DEBUG
 # S3-compatible bucket (django-storages) that every web host reads and every import writes.
 IMAGE_BANK_BUCKET = env_str("SURVEY_IMAGE_BANK_BUCKET", "").strip()
 if IMAGE_BANK_BUCKET:
+    _addressing = env_str("SURVEY_IMAGE_BANK_ADDRESSING", "auto").strip().lower()
+    if _addressing not in ("auto", "path", "virtual"):
+        raise ImproperlyConfigured(f"SURVEY_IMAGE_BANK_ADDRESSING={_addressing!r} is not auto, path or virtual.")
     _image_bank_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -148,6 +151,8 @@ if IMAGE_BANK_BUCKET:
             "location": env_str("SURVEY_IMAGE_BANK_PREFIX", "image-bank").strip("/"),
             "endpoint_url": env_url("SURVEY_IMAGE_BANK_ENDPOINT_URL", "", schemes=("http", "https")) or None,
             "region_name": env_str("SURVEY_IMAGE_BANK_REGION", "") or None,
+            # MinIO and other stores on a host name of their own want "path" (bucket in the URL's path).
+            "addressing_style": None if _addressing == "auto" else _addressing,
             "default_acl": None,  # private objects: the bank is never public; only survey views hand images out
             "querystring_auth": True,
             "file_overwrite": True,  # content-addressed: the same name is the same bytes
