@@ -96,11 +96,13 @@ def with_kind_total(questions: QuerySet[Question]) -> QuerySet[Question]:
 
 def question_view(question: Question, *, now: datetime | None = None) -> QuestionView:
     now = now if now is not None else timezone.now()
-    images = list(question.images.order_by("slot"))
-    stimuli = tuple(i.token for i in images if i.role == ShownImage.Role.STIMULUS)
-    option_tokens = {i.pk: i.token for i in images if i.role == ShownImage.Role.OPTION}
+    # Plain rows, not model instances: the question view is built on every question request.
+    images = list(question.images.order_by("slot").values_list("pk", "token", "role"))
+    stimuli = tuple(token for _, token, role in images if role == ShownImage.Role.STIMULUS)
+    option_tokens = {pk: token for pk, token, role in images if role == ShownImage.Role.OPTION}
     options = tuple(
-        OptionView(o.slot, o.code, o.label, option_tokens.get(o.image_id)) for o in question.options.order_by("slot")
+        OptionView(slot, code, label, option_tokens.get(image_id))
+        for slot, code, label, image_id in question.options.order_by("slot").values_list("slot", "code", "label", "image_id")
     )
     total = getattr(question, "kind_total", None)  # fetched with the question on the serving path
     if total is None:
@@ -220,15 +222,15 @@ def participant_image(token: str, access_token: str) -> ParticipantImage | None:
     """The image behind a token, if the session holding `access_token` has been shown (or is being shown)
     its question: one query, the session matched by its token in the same join (the per-portrait request
     is the commonest a participant makes)."""
-    row = (
+    rows = (
         ShownImage.objects.filter(token=token, session__access_token=access_token, question__served_at__isnull=False)
+        .order_by()  # the token is unique: no ordering (the model's would join more tables)
         .values_list("pk", "question_id", "delivered_at", "portrait__content_hash", "session__study_id",
-                     "session__study__image_pad_bytes")
-        .first()
+                     "session__study__image_pad_bytes")[:1]
     )
-    if row is None:
+    if not rows:
         return None
-    pk, question_id, delivered_at, content_hash, study_id, pad_bytes = row
+    pk, question_id, delivered_at, content_hash, study_id, pad_bytes = rows[0]
     return ParticipantImage(ShownImage(pk=pk, question_id=question_id, delivered_at=delivered_at), content_hash,
                             study_id, pad_bytes)
 
