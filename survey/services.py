@@ -16,7 +16,6 @@ from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
-from django.utils import timezone  # noqa: F401  (views and the API read timezone.now through here)
 
 from survey import clock, roles, selectors, timebase
 from survey.delivery import bank_pad_bytes

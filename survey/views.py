@@ -15,7 +15,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from survey import selectors, services, timebase
-from survey.api.auth import PARTICIPANT_KEYWORD, coordinated_study, session_from_authorization, studies_for
+from survey.api.auth import (
+    PARTICIPANT_KEYWORD,
+    coordinated_study,
+    session_from_authorization,
+    studies_for,
+)
 from survey.delivery import image_response, pad_block, pad_block_of
 from survey.forms import ConsentForm, ParticipantIdForm, PortraitUploadForm, ProfileForm, ResumeForm
 from survey.image_bank import ImportRejected, bank_import_uploads

@@ -55,9 +55,8 @@ pytestmark = [pytest.mark.multihost, pytest.mark.slow]
 def setup_study() -> dict:
     """Migrate, build a study whose bank of rendered phantoms goes to the object store, and a reusable invite."""
     sys.path.insert(0, str(ROOT))
-    from tests.load.common import bank_rendered, migrate, study_create
-
     from survey.models import Invite
+    from tests.load.common import bank_rendered, migrate, study_create
 
     migrate()
     study = study_create("multihost", per_category=PER_CATEGORY, arming_delay_ms=0)
