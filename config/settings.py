@@ -200,7 +200,7 @@ CACHES = {
 # address the connection came from (REMOTE_ADDR). Set it to exactly the number of proxies you run: one more
 # and a client can forge its address, one fewer and every client shares the proxy's.
 SURVEY_TRUSTED_PROXIES = env_int("SURVEY_TRUSTED_PROXIES", 0, minimum=0)
-AXES_CLIENT_IP_CALLABLE = "survey.security.client_address"  # admin login throttling: the same address
+AXES_CLIENT_IP_CALLABLE = "survey.security.axes_client_address"  # admin login throttling: the same address
 
 # Which clock stamps served, delivered, clock-start and answer times: the database's ("database": on
 # PostgreSQL every web host reads one clock; SQLite is one host, so its Python clock is that clock) or this

@@ -40,6 +40,13 @@ def client_address(request: HttpRequest) -> str:
     return forwarded[-proxies] if len(forwarded) >= proxies else remote
 
 
+def axes_client_address(request: HttpRequest) -> str | None:
+    """The same address for django-axes' admin login throttling; None when the request has none (a test
+    client's login, a management command), which its log stores as empty (PostgreSQL's inet refuses text)."""
+    address = client_address(request)
+    return None if address == "unknown" else address
+
+
 def invite_attempt_allowed(request: HttpRequest) -> bool:
     """Count one use of an invite token (valid or not) from this address; False once over the limit.
 
