@@ -280,6 +280,8 @@ class Balancer:
             except requests.ConnectionError:
                 host.alive = False  # killed: the balancer's health check takes it out
                 continue
+            except requests.exceptions.ChunkedEncodingError:
+                continue  # the host died while sending: the response is lost, the request goes again
             if response.status_code >= 500:
                 time.sleep(0.2 * (attempt + 1))
                 continue
