@@ -9,7 +9,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_int, env_int_or_word, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -102,13 +102,23 @@ TEMPLATES = [
 
 # SQLite is the embedded default; DATABASE_URL (postgres://user@host:port/name) selects PostgreSQL.
 VAR_DIR = Path(env_str("SURVEY_VAR_DIR", str(BASE_DIR / "var")))
+# Connections are kept (a new PostgreSQL connection is a new server process: it costs more than the
+# request) and checked before reuse, so a database restart costs one retry, not a 500.
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{VAR_DIR / 'survey.sqlite3'}",
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A forgotten DATABASE_URL must not give every web host its own silent SQLite file: production settings
+    # refuse SQLite unless it is chosen on purpose (one host: scripts/demo, a single-container study).
+    if not DEBUG and not env_bool("SURVEY_ALLOW_SQLITE", False):
+        raise ImproperlyConfigured(
+            "DATABASE_URL is not set, so the database would be a SQLite file of this host alone. Set "
+            "DATABASE_URL=postgres://... (every web host the same), or SURVEY_ALLOW_SQLITE=1 for one host."
+        )
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"].setdefault("OPTIONS", {}).update({
         # Waiting for the write lock beats failing a participant's answer with "database is locked".
@@ -139,8 +149,33 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 # Local runs serve app static files straight from the apps; deployments run collectstatic (Dockerfile).
 WHITENOISE_USE_FINDERS = DEBUG
+# The image bank lives in its own storage (survey/storage.py): a folder of this host by default, or an
+# S3-compatible bucket (django-storages) that every web host reads and every import writes.
+IMAGE_BANK_BUCKET = env_str("SURVEY_IMAGE_BANK_BUCKET", "").strip()
+if IMAGE_BANK_BUCKET:
+    _addressing = env_str("SURVEY_IMAGE_BANK_ADDRESSING", "auto").strip().lower()
+    if _addressing not in ("auto", "path", "virtual"):
+        raise ImproperlyConfigured(f"SURVEY_IMAGE_BANK_ADDRESSING={_addressing!r} is not auto, path or virtual.")
+    _image_bank_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": IMAGE_BANK_BUCKET,
+            "location": env_str("SURVEY_IMAGE_BANK_PREFIX", "image-bank").strip("/"),
+            "endpoint_url": env_url("SURVEY_IMAGE_BANK_ENDPOINT_URL", "", schemes=("http", "https")) or None,
+            "region_name": env_str("SURVEY_IMAGE_BANK_REGION", "") or None,
+            # MinIO and other stores on a host name of their own want "path" (bucket in the URL's path).
+            "addressing_style": None if _addressing == "auto" else _addressing,
+            "default_acl": None,  # private objects: the bank is never public; only survey views hand images out
+            "querystring_auth": True,
+            "file_overwrite": True,  # content-addressed: the same name is the same bytes
+            # Credentials: boto3's own (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, an instance role, ...).
+        },
+    }
+else:
+    _image_bank_storage = {"BACKEND": "survey.storage.ImageBankFileStorage"}  # under IMAGE_BANK_ROOT
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "image_bank": _image_bank_storage,
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG else "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -154,12 +189,36 @@ IMAGE_BANK_ROOT = Path(env_str("SURVEY_IMAGE_BANK_ROOT", str(VAR_DIR / "image-ba
 # shows a face (about 420 CSS px on a laptop, the diagnosis portrait larger); it applies to new imports.
 SURVEY_IMAGE_SIZE = env_int("SURVEY_IMAGE_SIZE", 512, minimum=32)
 SURVEY_IMAGE_QUALITY = env_int("SURVEY_IMAGE_QUALITY", 90, minimum=50)
-# Every delivered image is padded to a multiple of this many bytes, so download sizes do not tell
-# real from synthetic (0 turns padding off; manage.py audit_leakage checks the result).
-SURVEY_IMAGE_PAD_BYTES = env_int("SURVEY_IMAGE_PAD_BYTES", 65536, minimum=0)
+# Every delivered image is padded with zero bytes, so download sizes do not tell real from synthetic
+# (manage.py audit_leakage checks the result). "auto" (None here): to the study's own size, the largest
+# portrait of its bank when it was frozen (survey/delivery.py); a number: to a multiple of that many bytes;
+# 0: off.
+SURVEY_IMAGE_PAD_BYTES = env_int_or_word("SURVEY_IMAGE_PAD_BYTES", "auto", word="auto", minimum=0)
 
 # Portrait uploads through the API send many files at once.
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("SURVEY_UPLOAD_MAX_FILES", 1000, minimum=1)
+
+# The cache (the invite rate limit's counters): this process's memory by default, which each worker of
+# each host keeps for itself; with several web hosts or workers, a Redis every host shares.
+CACHE_URL = env_url("SURVEY_CACHE_URL", "", schemes=("redis", "rediss", "unix"))
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+                "KEY_PREFIX": "survey"}
+    if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
+# How many proxies (load balancer, TLS terminator) stand in front of the web hosts and append the address
+# they received from to X-Forwarded-For: the client is the entry that many places from the right. 0: the
+# address the connection came from (REMOTE_ADDR). Set it to exactly the number of proxies you run: one more
+# and a client can forge its address, one fewer and every client shares the proxy's.
+SURVEY_TRUSTED_PROXIES = env_int("SURVEY_TRUSTED_PROXIES", 0, minimum=0)
+AXES_CLIENT_IP_CALLABLE = "survey.security.axes_client_address"  # admin login throttling: the same address
+
+# Which clock stamps served, delivered, clock-start and answer times: the database's ("database": on
+# PostgreSQL every web host reads one clock; SQLite is one host, so its Python clock is that clock) or this
+# process's ("python": the test suite, whose time is moved with time_machine). Not an environment variable:
+# a deployment always uses the database's.
+SURVEY_CLOCK = "database"
 
 SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_COOKIE_AGE", 60 * 60 * 24 * 14, minimum=60)
 SESSION_COOKIE_HTTPONLY = True

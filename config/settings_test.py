@@ -7,6 +7,7 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-any-dep
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("DJANGO_SECURE_COOKIES", "0")
 os.environ.setdefault("SURVEY_IMAGE_BANK_ROOT", tempfile.mkdtemp(prefix="survey-test-bank-"))
+os.environ.setdefault("SURVEY_ALLOW_SQLITE", "1")  # the suite runs on SQLite unless DATABASE_URL says otherwise
 
 from config.settings import *  # noqa: E402,F403
 
@@ -21,3 +22,4 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # live server could not fetch a question's portraits in parallel as a real server does.
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.mkdtemp(prefix="survey-test-db-"), "test.sqlite3")}  # noqa: F405
 SURVEY_IMAGE_SIZE = 256  # a quarter of the pixels of the default: the image tests run 4x faster
+SURVEY_CLOCK = "python"  # time_machine moves it; tests of the database's clock set "database" themselves

@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import Http404
 
+from survey import timebase
 from survey.models import QuizSession, Study
 
 PARTICIPANT_KEYWORD = "Bearer"
@@ -26,8 +27,9 @@ def bearer_token(authorization: str) -> str | None:
 
 
 def session_with_token(token: str) -> QuizSession | None:
-    """The session whose access token this is (with its study), if any."""
-    return QuizSession.objects.select_related("study").filter(access_token=token).first()
+    """The session whose access token this is (with its study, and the clock's time: survey/timebase.py),
+    if any."""
+    return timebase.with_clock(QuizSession.objects.select_related("study")).filter(access_token=token).first()
 
 
 def studies_for(user) -> QuerySet[Study]:

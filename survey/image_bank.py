@@ -19,8 +19,9 @@ from django.db import transaction
 from PIL import Image
 
 from manifest import parse_training_flag
-from survey.imaging import ImageRejected, NormalisedImage, normalise_bytes, normalise_image, store
+from survey.imaging import ImageRejected, NormalisedImage, normalise_bytes, normalise_image
 from survey.models import Portrait, PortraitKind, Study
+from survey.storage import store
 
 REQUIRED_COLUMNS = ("filename", "disorder", "kind")
 OPTIONAL_COLUMNS = ("used_in_training", "source", "checkpoint_id", "seed", "truncation")
@@ -166,9 +167,8 @@ def bank_import(*, study: Study, folder: Path, manifest: Path) -> list[Portrait]
     rows = manifest_read(manifest)
     prepared = _prepare(study, folder, rows, manifest.name)
     disorders = {d.code: d for d in study.disorders.all()}
-    root = Path(settings.IMAGE_BANK_ROOT)
     for item in prepared:
-        store(root, item.image)  # content-addressed, so a file left by a failed transaction is harmless
+        store(item.image)  # content-addressed, so a file left by a failed transaction is harmless
     with transaction.atomic():
         return Portrait.objects.bulk_create(
             Portrait(
@@ -232,7 +232,7 @@ def portrait_add(
     """Add one in-memory image (a generated portrait or latent average) through the same pipeline."""
     normalised = normalise_image(image, size=settings.SURVEY_IMAGE_SIZE, quality=settings.SURVEY_IMAGE_QUALITY)
     disorder = study.disorders.get(code=disorder_code)
-    store(Path(settings.IMAGE_BANK_ROOT), normalised)
+    store(normalised)
     portrait, _ = Portrait.objects.get_or_create(
         study=study,
         content_hash=normalised.content_hash,

@@ -84,15 +84,6 @@ def normalise_bytes(raw: bytes, *, size: int, quality: int) -> NormalisedImage:
 
 
 def stored_path(root: Path, content_hash: str) -> Path:
-    """Where a normalised image lives: sharded by the first two hex digits of its hash."""
+    """Where a normalised image lives in a folder bank (survey/storage.py names it the same in any storage):
+    sharded by the first two hex digits of its hash."""
     return root / content_hash[:2] / f"{content_hash}{OUTPUT_SUFFIX}"
-
-
-def store(root: Path, image: NormalisedImage) -> Path:
-    path = stored_path(root, image.content_hash)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".partial")
-        temporary.write_bytes(image.data)
-        temporary.replace(path)  # atomic: a reader never sees half a file
-    return path

@@ -20,7 +20,7 @@ from django.http import Http404
 from PIL import Image
 from scipy import stats
 
-from survey.delivery import image_response
+from survey.delivery import image_response, pad_block
 from survey.models import Portrait, PortraitKind, ShownImage, Study
 
 # Headers that differ per response for reasons unrelated to the image (and identically for every kind).
@@ -58,16 +58,18 @@ class LeakageReport:
 
 def deliver(portrait: Portrait) -> DeliveredImage | None:
     """What the participant view would send for this portrait; None if its file is missing."""
-    delivered = _deliver_with_image(portrait)
+    delivered = _deliver_with_image(portrait, pad_block(portrait.study))
     return delivered[0] if delivered else None
 
 
-def _deliver_with_image(portrait: Portrait) -> tuple[DeliveredImage, Image.Image] | None:
+def _deliver_with_image(portrait: Portrait, pad_to: int) -> tuple[DeliveredImage, Image.Image] | None:
     try:
-        response = image_response(portrait.content_hash)
+        response = image_response(portrait.content_hash, pad_to=pad_to)
     except Http404:
         return None
-    body = response.content
+    body = b"".join(response.streaming_content)
+    if len(body) != int(response["Content-Length"]):
+        raise AssertionError(f"portrait {portrait.pk}: Content-Length {response['Content-Length']} but {len(body)} bytes sent")
     image = Image.open(io.BytesIO(body))
     headers = tuple(sorted((k.lower(), v) for k, v in response.items() if k.lower() not in VOLATILE_HEADERS))
     metadata = tuple(sorted(k for k in image.info if not k.startswith("jfif")))
@@ -134,8 +136,9 @@ def audit_study(study: Study, *, with_pixels: bool = True) -> LeakageReport:
     pixels: list[tuple[str, str, object]] = []  # (kind, disorder, pixel statistics) of real and synthetic
     missing = 0
     portraits = study.portraits.filter(kind__in=KINDS_COMPARED).select_related("disorder")
+    pad_to = pad_block(study)
     for portrait in portraits.order_by("kind", "content_hash"):
-        found = _deliver_with_image(portrait)
+        found = _deliver_with_image(portrait, pad_to)
         if found is None:
             missing += 1
             continue
@@ -178,10 +181,11 @@ def study_pixel_realism(study: Study, *, permutations: int = 100) -> dict | None
     """Only the pixel-statistics measure of a study's real and synthetic portraits (as delivered); None
     when there are fewer than two of either kind."""
     portraits = study.portraits.filter(kind__in=(PortraitKind.REAL, PortraitKind.SYNTHETIC)).select_related("disorder")
+    pad_to = pad_block(study)
     pixels = [
         _pixel_statistics(portrait, found[1])
         for portrait in portraits.order_by("kind", "content_hash")
-        if (found := _deliver_with_image(portrait)) is not None
+        if (found := _deliver_with_image(portrait, pad_to)) is not None
     ]
     result = _measure_pixels(pixels, permutations=permutations)
     return None if result is None else {"summary": result.summary(), **result.to_dict()}

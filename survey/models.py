@@ -162,6 +162,11 @@ class Study(models.Model):
         null=True, blank=True, editable=False,
         help_text="When the bank's roles were drawn (at the first session); portraits added later are not shown.",
     )
+    image_pad_bytes = models.PositiveIntegerField(
+        null=True, blank=True, editable=False,
+        help_text="Every portrait of this study is delivered padded to this many bytes: its largest portrait "
+        "when the bank was frozen (survey/delivery.py).",
+    )
 
     n_synthetic_in_real_vs_synthetic = models.PositiveSmallIntegerField(
         default=3, validators=[MinValueValidator(1), MaxValueValidator(8)],

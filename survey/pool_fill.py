@@ -19,8 +19,8 @@ from django.db import transaction
 from PIL import Image
 
 from survey.image_bank import portrait_add
-from survey.imaging import stored_path
 from survey.models import Portrait, PortraitKind, Study
+from survey.storage import bank_storage, stored_name
 
 GATES = ("face", "disorder", "privacy")
 BUNDLED_CHECKPOINT = Path(settings.GENERATOR_MODELS_DIR) / "generator-demo64.safetensors"
@@ -233,9 +233,9 @@ def _stored_luma(content_hashes: list[str]) -> Any:
     import numpy as np
     from generator.gates.brightness import luminance
 
-    root = Path(settings.IMAGE_BANK_ROOT)
+    storage = bank_storage()  # a folder or an object store: read as the delivery reads
     values = []
     for content_hash in content_hashes:
-        with Image.open(stored_path(root, content_hash)) as image:
+        with storage.open(stored_name(content_hash), "rb") as handle, Image.open(handle) as image:
             values.append(float(luminance(np.asarray(image.convert("RGB"))[None])[0]))
     return np.array(values)

@@ -27,13 +27,31 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 
 def client_address(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "unknown")
+    """The client's address: REMOTE_ADDR, or behind SURVEY_TRUSTED_PROXIES proxies the X-Forwarded-For entry
+    that many places from the right (each proxy appends the address it received from, so the entries to the
+    left of it are whatever the client sent, and forgeable). A request with fewer entries did not pass
+    through every proxy: it is counted by the address it came from."""
+    remote = request.META.get("REMOTE_ADDR", "") or "unknown"
+    proxies = settings.SURVEY_TRUSTED_PROXIES
+    if proxies <= 0:
+        return remote
+    forwarded = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [hop for hop in forwarded if hop]
+    return forwarded[-proxies] if len(forwarded) >= proxies else remote
+
+
+def axes_client_address(request: HttpRequest) -> str | None:
+    """The same address for django-axes' admin login throttling; None when the request has none (a test
+    client's login, a management command), which its log stores as empty (PostgreSQL's inet refuses text)."""
+    address = client_address(request)
+    return None if address == "unknown" else address
 
 
 def invite_attempt_allowed(request: HttpRequest) -> bool:
     """Count one use of an invite token (valid or not) from this address; False once over the limit.
 
-    Fixed windows in the cache: each process of the web tier counts for itself unless the cache is shared.
+    Fixed windows in the cache: shared by every web host with SURVEY_CACHE_URL (Redis); without it each
+    process counts for itself.
     """
     limit, period = parse_rate(settings.SURVEY_INVITE_RATE)
     window = int(time.time() // period)

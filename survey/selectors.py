@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from survey import clock
@@ -84,15 +84,29 @@ def latest_remaining_ms(question: Question, now: datetime) -> int:
     return question.time_limit_ms if deadline is None else clock.ms_between(now, deadline)
 
 
+def with_kind_total(questions: QuerySet[Question]) -> QuerySet[Question]:
+    """Each question with how many questions of its kind (practice or timed) its session has, as
+    `kind_total`, counted in the same query (the question view shows "3 of 30")."""
+    same_kind = (
+        Question.objects.filter(session=OuterRef("session"), is_practice=OuterRef("is_practice"))
+        .order_by().values("session").annotate(n=Count("pk")).values("n")
+    )
+    return questions.annotate(kind_total=Subquery(same_kind))
+
+
 def question_view(question: Question, *, now: datetime | None = None) -> QuestionView:
     now = now if now is not None else timezone.now()
-    images = list(question.images.order_by("slot"))
-    stimuli = tuple(i.token for i in images if i.role == ShownImage.Role.STIMULUS)
-    option_tokens = {i.pk: i.token for i in images if i.role == ShownImage.Role.OPTION}
+    # Plain rows, not model instances: the question view is built on every question request.
+    images = list(question.images.order_by("slot").values_list("pk", "token", "role"))
+    stimuli = tuple(token for _, token, role in images if role == ShownImage.Role.STIMULUS)
+    option_tokens = {pk: token for pk, token, role in images if role == ShownImage.Role.OPTION}
     options = tuple(
-        OptionView(o.slot, o.code, o.label, option_tokens.get(o.image_id)) for o in question.options.order_by("slot")
+        OptionView(slot, code, label, option_tokens.get(image_id))
+        for slot, code, label, image_id in question.options.order_by("slot").values_list("slot", "code", "label", "image_id")
     )
-    total = question.session.questions.filter(is_practice=question.is_practice).count()
+    total = getattr(question, "kind_total", None)  # fetched with the question on the serving path
+    if total is None:
+        total = question.session.questions.filter(is_practice=question.is_practice).count()
     category = Category(question.category)
     return QuestionView(
         id=question.pk,
@@ -149,10 +163,11 @@ def _practice_result(practice: Question) -> PracticeResult | None:
     )
 
 
-def category_intro(question: Question) -> CategoryIntro | None:
+def category_intro(question: Question, *, being_served: bool = False) -> CategoryIntro | None:
     """The introduction shown before a block's first question is served: before a category's practice
-    question, and (with the practice answer's feedback) before its first timed question."""
-    if question.served_at is not None:
+    question, and (with the practice answer's feedback) before its first timed question. `being_served`:
+    the question was served by the request that shows the introduction with it (the API)."""
+    if question.served_at is not None and not being_served:
         return None
     session = question.session
     earlier = session.questions.filter(sequence__lt=question.sequence).order_by("-sequence").first()
@@ -191,6 +206,33 @@ def previous_outcome(session: QuizSession) -> str | None:
         return None
     answer = getattr(earlier, "answer", None)
     return answer.outcome if answer is not None else None
+
+
+@dataclass(frozen=True)
+class ParticipantImage:
+    """What delivering a portrait to its participant needs, from one query and no model rows."""
+
+    shown: ShownImage  # only its id, question and delivery time (for services.portrait_delivered)
+    content_hash: str
+    study_id: int
+    study_pad_bytes: int | None
+
+
+def participant_image(token: str, access_token: str) -> ParticipantImage | None:
+    """The image behind a token, if the session holding `access_token` has been shown (or is being shown)
+    its question: one query, the session matched by its token in the same join (the per-portrait request
+    is the commonest a participant makes)."""
+    rows = (
+        ShownImage.objects.filter(token=token, session__access_token=access_token, question__served_at__isnull=False)
+        .order_by()  # the token is unique: no ordering (the model's would join more tables)
+        .values_list("pk", "question_id", "delivered_at", "portrait__content_hash", "session__study_id",
+                     "session__study__image_pad_bytes")[:1]
+    )
+    if not rows:
+        return None
+    pk, question_id, delivered_at, content_hash, study_id, pad_bytes = rows[0]
+    return ParticipantImage(ShownImage(pk=pk, question_id=question_id, delivered_at=delivered_at), content_hash,
+                            study_id, pad_bytes)
 
 
 def shown_image_for_participant(token: str, session: QuizSession) -> ShownImage | None:

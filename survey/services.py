@@ -14,10 +14,11 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef
 
-from survey import clock, roles, selectors
+from survey import clock, roles, selectors, timebase
+from survey.delivery import bank_pad_bytes
 from survey.models import (
     Answer,
     Invite,
@@ -125,7 +126,13 @@ class NotExpired(QuizError):
 
 
 def _now(now: datetime | None) -> datetime:
-    return now if now is not None else timezone.now()
+    """`now` if the caller gives one (tests, batch jobs), else the time by the one clock (survey/timebase.py)."""
+    return now if now is not None else timebase.current()
+
+
+def _now_of(session: QuizSession, now: datetime | None) -> datetime:
+    """`now` if given, else when the locked session was fetched, by the one clock (no extra query)."""
+    return now if now is not None else timebase.now_of(session)
 
 
 # What a choice may look like before it is compared with anything or kept for audit: an option code.
@@ -159,7 +166,8 @@ def study_bank_freeze(*, study: Study, now: datetime | None = None) -> Study:
         for role, ids in by_role.items():
             Portrait.objects.filter(pk__in=ids).update(role=role)
         study.bank_frozen_at = now
-        study.save(update_fields=["bank_frozen_at"])
+        study.image_pad_bytes = bank_pad_bytes(study)  # every delivered portrait's length, from now on
+        study.save(update_fields=["bank_frozen_at", "image_pad_bytes"])
     return study
 
 
@@ -348,8 +356,34 @@ def invite_revoke(*, invite: Invite, end_sessions: bool = False, now: datetime |
     return ended
 
 
+def lock_in_request(session: QuizSession) -> QuizSession:
+    """Mark a session that the request fetched FOR UPDATE inside its own outermost transaction (the API's
+    participant authentication): `_locked` then uses it as it is instead of fetching it again."""
+    session._locked_by = connection.atomic_blocks[0]
+    return session
+
+
+def _locked_by_request(session: QuizSession) -> bool:
+    blocks = connection.atomic_blocks
+    return bool(blocks) and getattr(session, "_locked_by", None) is blocks[0]
+
+
+def _session_transaction(session: QuizSession):
+    """A participant step's transaction. In a request that locked the session in its own transaction (the
+    API), that transaction is the step's: no savepoint of its own (two queries less), and a refusal rolls
+    the request back, which does nothing else but answer the refusal. Elsewhere a transaction, or a
+    savepoint inside the caller's, as usual."""
+    return transaction.atomic(savepoint=not _locked_by_request(session))
+
+
 def _locked(session: QuizSession) -> QuizSession:
-    return QuizSession.objects.select_for_update().select_related("study").get(pk=session.pk)
+    """The session's row, locked until the transaction ends (PostgreSQL; SQLite's writers are serialised
+    by its write lock), with the clock's time of the fetch. Only the session's row is locked, not its
+    study's: every participant of a study locks that one row otherwise."""
+    if _locked_by_request(session):
+        return session  # fetched FOR UPDATE by this request, in this very transaction
+    locking = QuizSession.objects.select_for_update(of=("self",)).select_related("study")
+    return timebase.with_clock(locking).get(pk=session.pk)
 
 
 def _require_stage(session: QuizSession, *stages: str) -> None:
@@ -360,7 +394,7 @@ def _require_stage(session: QuizSession, *stages: str) -> None:
 def session_profile_submit(
     *, session: QuizSession, profession: str, years_experience: int, now: datetime | None = None
 ) -> QuizSession:
-    with transaction.atomic():
+    with _session_transaction(session):
         session = _locked(session)
         _require_stage(session, QuizSession.Stage.PROFILE)
         session.profession = profession
@@ -371,7 +405,7 @@ def session_profile_submit(
 
 
 def session_quiz_begin(*, session: QuizSession) -> QuizSession:
-    with transaction.atomic():
+    with _session_transaction(session):
         session = _locked(session)
         _require_stage(session, QuizSession.Stage.PRACTICE)
         session.stage = QuizSession.Stage.QUIZ
@@ -379,12 +413,19 @@ def session_quiz_begin(*, session: QuizSession) -> QuizSession:
     return session
 
 
+def _unanswered_head(session: QuizSession, *, with_disorder: bool = False) -> list[Question]:
+    """The question the session is on and the one after it (practice included, in the plan's order): at
+    most two rows, so an answer knows in the same query whether it finishes the session."""
+    questions = session.questions.filter(answer__isnull=True).order_by("sequence")
+    if with_disorder:  # the question page: its disorder (one join) and its "n of N" (a subquery), no more queries
+        questions = selectors.with_kind_total(questions.select_related("disorder"))
+    return list(questions[:2])
+
+
 def _first_unanswered(session: QuizSession, *, with_disorder: bool = False) -> Question | None:
     """The question the session is on, practice included, in the order the plan asks them."""
-    questions = session.questions.filter(answer__isnull=True).order_by("sequence")
-    if with_disorder:  # the question page names the disorder: one join instead of a second query
-        questions = questions.select_related("disorder")
-    return questions.first()
+    head = _unanswered_head(session, with_disorder=with_disorder)
+    return head[0] if head else None
 
 
 def _record(question: Question, **fields) -> Answer:
@@ -400,8 +441,9 @@ def _record_timeout(question: Question, late_choice: str = "") -> Answer:
     return _record(question, outcome=Outcome.TIMEOUT, answered_at=question.deadline(), late_choice=late_choice)
 
 
-def _finish_if_done(session: QuizSession, now: datetime) -> None:
-    if session.stage == QuizSession.Stage.QUIZ and _first_unanswered(session) is None:
+def _finish(session: QuizSession, now: datetime) -> None:
+    """Every question has its outcome: the session is finished (once)."""
+    if session.stage == QuizSession.Stage.QUIZ:
         session.stage = QuizSession.Stage.FINISHED
         session.finished_at = now
         session.save(update_fields=["stage", "finished_at"])
@@ -415,6 +457,7 @@ def _require_running(session: QuizSession) -> None:
 def _serve(question: Question, now: datetime) -> Question:
     question.served_at = now
     question.save(update_fields=["served_at"])
+    question.served_now = True  # this call served it (its category's introduction goes with it)
     return question
 
 
@@ -427,9 +470,9 @@ def session_current_question(
     passed is recorded as a timeout and the next one is taken. With serve=False nothing is served (the page
     may first show the category's introduction). None when the session is finished.
     """
-    now = _now(now)
-    with transaction.atomic():
+    with _session_transaction(session):
         session = _locked(session)
+        now = _now_of(session, now)
         _require_stage(session, QuizSession.Stage.QUIZ, QuizSession.Stage.FINISHED)
         if session.ended_at is not None:
             return None
@@ -439,15 +482,15 @@ def session_current_question(
             if not question.is_overdue(now):
                 return question
             _record_timeout(question)
-        _finish_if_done(session, now)
+        _finish(session, now)
         return None
 
 
 def question_serve(*, session: QuizSession, question_id: int, now: datetime | None = None) -> Question:
     """The participant leaves a category's introduction: the question it introduced is served."""
-    now = _now(now)
-    with transaction.atomic():
+    with _session_transaction(session):
         session = _locked(session)
+        now = _now_of(session, now)
         _require_stage(session, QuizSession.Stage.QUIZ)
         _require_running(session)
         current = _first_unanswered(session, with_disorder=True)
@@ -457,10 +500,14 @@ def question_serve(*, session: QuizSession, question_id: int, now: datetime | No
 
 
 def _current_or_refuse(session: QuizSession, question_id: int) -> Question:
+    """The served, unanswered current question if that is `question_id`; refuses anything else. The
+    question knows whether it is the session's last unanswered one (`is_last`)."""
     _require_running(session)
-    current = _first_unanswered(session)
+    head = _unanswered_head(session)
+    current = head[0] if head else None
     if current is not None and current.pk == question_id and current.served_at is not None:
         # The usual case, in one query: the question asked about is the served, unanswered current one.
+        current.is_last = len(head) == 1
         return current
     try:
         question = session.questions.select_related("answer").get(pk=question_id)
@@ -470,20 +517,22 @@ def _current_or_refuse(session: QuizSession, question_id: int) -> Question:
         raise AlreadyAnswered(question.answer)
     if current is None or current.pk != question.pk or question.served_at is None:
         raise QuestionNotCurrent("That is not the question you are on.")
+    question.is_last = len(head) == 1
     return question
 
 
 def portrait_delivered(*, shown: ShownImage, now: datetime | None = None) -> None:
     """The server has sent a portrait to its participant. Once every portrait of the question has gone,
-    the question's clock starts at the latest a transfer allowance later (survey/clock.py)."""
+    the question's clock starts at the latest a transfer allowance later (survey/clock.py). Stamped by
+    the one clock, written by the database itself on PostgreSQL."""
     if shown.delivered_at is not None:
         return
-    now = _now(now)
-    first_delivery = ShownImage.objects.filter(pk=shown.pk, delivered_at__isnull=True).update(delivered_at=now)
-    if first_delivery and not ShownImage.objects.filter(question_id=shown.question_id, delivered_at__isnull=True).exists():
-        Question.objects.filter(pk=shown.question_id, portraits_delivered_at__isnull=True).update(
-            portraits_delivered_at=now
-        )
+    at = now if now is not None else timebase.stamp()
+    first_delivery = ShownImage.objects.filter(pk=shown.pk, delivered_at__isnull=True).update(delivered_at=at)
+    if first_delivery:
+        undelivered = ShownImage.objects.filter(question_id=OuterRef("pk"), delivered_at__isnull=True)
+        Question.objects.filter(pk=shown.question_id, portraits_delivered_at__isnull=True).exclude(
+            Exists(undelivered)).update(portraits_delivered_at=at)
 
 
 def _clock_started(question: Question, now: datetime) -> clock.ClockStart:
@@ -502,12 +551,13 @@ def _fix_clock(question: Question, start: clock.ClockStart) -> None:
 def question_clock_start(*, session: QuizSession, question_id: int, now: datetime | None = None) -> Question:
     """The portraits are on screen: the clock runs from now, or from its latest start if that came first
     (survey/clock.py). Only the first call counts, so a reload never restarts the clock."""
-    now = _now(now)
-    with transaction.atomic():
+    with _session_transaction(session):
         session = _locked(session)
+        now = _now_of(session, now)
         _require_stage(session, QuizSession.Stage.QUIZ)
         question = _current_or_refuse(session, question_id)
         _fix_clock(question, _clock_started(question, now))
+    question.stamped_at = now  # what the caller counts the remaining time from
     return question
 
 
@@ -520,11 +570,11 @@ def answer_submit(
     question armed, it is refused (TooEarly) and nothing is stored. A second submission raises
     AlreadyAnswered carrying the first outcome; a question that is not the current one is refused.
     """
-    now = _now(now)
     if choice is not None:
         _check_choice_text(choice)
-    with transaction.atomic():
+    with _session_transaction(session):
         session = _locked(session)
+        now = _now_of(session, now)
         _require_stage(session, QuizSession.Stage.QUIZ, QuizSession.Stage.FINISHED)
         question = _current_or_refuse(session, question_id)
         start = _clock_started(question, now)
@@ -545,15 +595,16 @@ def answer_submit(
                 question, outcome=Outcome.ANSWERED, choice=choice, correct=choice == question.correct_choice,
                 answered_at=now, response_ms=clock.ms_between(start.at, now),
             )
-        _finish_if_done(session, now)
+        if question.is_last:
+            _finish(session, now)
     return answer
 
 
 def question_expire(*, session: QuizSession, question_id: int, now: datetime | None = None) -> Answer:
     """The page's countdown reached zero. Recorded as a timeout only if the server's clock agrees."""
-    now = _now(now)
-    with transaction.atomic():
+    with _session_transaction(session):
         session = _locked(session)
+        now = _now_of(session, now)
         _require_stage(session, QuizSession.Stage.QUIZ)
         question = _current_or_refuse(session, question_id)
         deadline = question.deadline()
@@ -561,7 +612,8 @@ def question_expire(*, session: QuizSession, question_id: int, now: datetime | N
             raise NotExpired(clock.ms_between(now, deadline))
         _fix_clock(question, question.latest_clock_start())
         answer = _record_timeout(question)
-        _finish_if_done(session, now)
+        if question.is_last:
+            _finish(session, now)
     return answer
 
 

@@ -11,13 +11,12 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from survey import selectors, services
+from survey import selectors, services, timebase
 from survey.access import bearer_token, coordinated_study, session_with_token, studies_for
-from survey.delivery import image_response
+from survey.delivery import image_response, pad_block, pad_block_of
 from survey.forms import ConsentForm, ParticipantIdForm, PortraitUploadForm, ProfileForm, ResumeForm
 from survey.image_bank import ImportRejected, bank_import_uploads
 from survey.models import Invite, Portrait, QuizSession, Study
@@ -26,9 +25,14 @@ from survey.security import invite_attempt_allowed
 SESSION_KEY = "survey_access_token"
 
 
+def participant_access_token(request: HttpRequest) -> str | None:
+    """The session token behind the browser's cookie, or an API client's bearer token."""
+    return request.session.get(SESSION_KEY) or bearer_token(request.META.get("HTTP_AUTHORIZATION", ""))
+
+
 def participant_session(request: HttpRequest) -> QuizSession | None:
     """The participant behind the browser's session cookie, or behind an API client's bearer token."""
-    token = request.session.get(SESSION_KEY) or bearer_token(request.META.get("HTTP_AUTHORIZATION", ""))
+    token = participant_access_token(request)
     return session_with_token(token) if token else None
 
 
@@ -121,7 +125,7 @@ def quiz(request: HttpRequest) -> HttpResponse:
         question = services.question_serve(session=session, question_id=question.pk)
     return render(request, "survey/question.html", {
         "study": session.study,
-        "question": selectors.question_view(question),
+        "question": selectors.question_view(question, now=timebase.now_of(session)),
         "previous_outcome": selectors.previous_outcome(session),
     })
 
@@ -170,7 +174,7 @@ def question_clock_start(request: HttpRequest, question_id: int) -> JsonResponse
         return JsonResponse({"error": "already_answered", "next": reverse("survey:quiz")}, status=409)
     except services.QuizError as error:
         return JsonResponse({"error": "not_current", "message": str(error), "next": reverse("survey:quiz")}, status=409)
-    return JsonResponse({"remaining_ms": selectors.remaining_ms(question, timezone.now())})
+    return JsonResponse({"remaining_ms": selectors.remaining_ms(question, question.stamped_at)})
 
 
 @never_cache
@@ -216,16 +220,17 @@ def expire(request: HttpRequest, question_id: int) -> HttpResponse:
 @require_GET
 def portrait(request: HttpRequest, token: str) -> HttpResponse:
     """A portrait, only for the participant it was shown to, or for staff coordinating its study."""
-    session = participant_session(request)
-    shown = selectors.shown_image_for_participant(token, session) if session else None
-    if shown is None and request.user.is_active and request.user.is_staff:
+    access = participant_access_token(request)
+    own = selectors.participant_image(token, access) if access else None
+    if own is not None:
+        response = image_response(own.content_hash, pad_to=pad_block_of(own.study_id, own.study_pad_bytes))
+        services.portrait_delivered(shown=own.shown)  # may start the question's clock (survey/clock.py)
+        return response
+    if request.user.is_active and request.user.is_staff:
         shown = selectors.shown_image_for_staff(token, studies=studies_for(request.user))
-    if shown is None:
-        raise Http404("No such image.")
-    response = image_response(shown.portrait.content_hash)
-    if shown.session_id == getattr(session, "pk", None):
-        services.portrait_delivered(shown=shown)  # may start the question's clock (survey/clock.py)
-    return response
+        if shown is not None:
+            return image_response(shown.portrait.content_hash, pad_to=pad_block(shown.session.study))
+    raise Http404("No such image.")
 
 
 @never_cache
@@ -234,7 +239,8 @@ def portrait(request: HttpRequest, token: str) -> HttpResponse:
 def bank_image(request: HttpRequest, portrait_id: int) -> HttpResponse:
     """A bank portrait for the admin, to the coordinators of its study only (in a real study these are
     patients' photographs)."""
-    return image_response(get_object_or_404(Portrait, pk=portrait_id, study__in=studies_for(request.user)).content_hash)
+    portrait = get_object_or_404(Portrait.objects.select_related("study"), pk=portrait_id, study__in=studies_for(request.user))
+    return image_response(portrait.content_hash, pad_to=pad_block(portrait.study))
 
 
 @never_cache

@@ -2,28 +2,43 @@
 
 from __future__ import annotations
 
+from django.db import connection
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
-from survey.access import PARTICIPANT_KEYWORD, bearer_token, session_with_token
+from survey import timebase
+from survey.access import PARTICIPANT_KEYWORD, bearer_token
 from survey.access import coordinated_study, studies_for  # noqa: F401  (the coordinator API's fence)
 from survey.models import QuizSession
+from survey.services import lock_in_request
 
 
-def session_from_authorization(header: str) -> QuizSession | None:
-    """The session named by `Authorization: Bearer <access token>`, if any."""
+def session_from_authorization(header: str, *, lock: bool = False) -> QuizSession | None:
+    """The session named by `Authorization: Bearer <access token>`, if any, with the clock's time
+    (survey/timebase.py). With `lock`, inside a transaction on a database with row locks, its row is
+    locked FOR UPDATE in the same query, and the services use it without fetching it again."""
     token = bearer_token(header)
-    return session_with_token(token) if token is not None else None
+    if token is None:
+        return None
+    # Not with its study: no per-question step reads it (the few that do load it when they need it).
+    sessions = timebase.with_clock(QuizSession.objects.all())
+    lock = lock and connection.in_atomic_block and connection.features.has_select_for_update
+    if lock:
+        sessions = sessions.select_for_update(of=("self",))
+    session = sessions.filter(access_token=token).first()
+    return lock_in_request(session) if lock and session is not None else session
 
 
 class ParticipantAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Bearer <token>` with the token returned when the session started."""
+    """`Authorization: Bearer <token>` with the token returned when the session started. A view with
+    `locks_session` runs in one transaction (survey/api/participant.py) and gets the session locked."""
 
     def authenticate(self, request):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header.startswith(PARTICIPANT_KEYWORD + " "):
             return None
-        session = session_from_authorization(header)
+        view = request.parser_context.get("view") if request.parser_context else None
+        session = session_from_authorization(header, lock=getattr(view, "locks_session", False))
         if session is None:
             raise exceptions.AuthenticationFailed("Unknown or withdrawn participant token.")
         return (None, session)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -20,7 +20,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from survey import selectors, services
+from survey import selectors, services, timebase
 from survey.api.auth import IsParticipant, ParticipantAuthentication, session_from_authorization
 from survey.api.errors import ApiRefused, ErrorSerializer, documented
 from survey.models import Invite, Outcome, Profession, QuizSession
@@ -31,6 +31,16 @@ from survey.selectors import CategoryIntro, QuestionView
 class ParticipantView(APIView):
     authentication_classes = [ParticipantAuthentication]
     permission_classes = [IsParticipant]
+    # Views that change the session: on PostgreSQL the whole request is one transaction, and the query that
+    # authenticates the participant also locks their session's row (survey/api/auth.py), so the services
+    # do not fetch it again. SQLite has no row locks: there the services lock as they always do.
+    locks_session = False
+
+    def dispatch(self, request, *args, **kwargs):
+        if self.locks_session and connection.features.has_select_for_update:
+            with transaction.atomic():
+                return super().dispatch(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
 
     @property
     def quiz_session(self) -> QuizSession:
@@ -139,9 +149,11 @@ class SessionState(ParticipantView):
 
 
 class SessionBegin(ParticipantView):
+    locks_session = True
+
     @extend_schema(request=None, responses=documented({200: SessionStateOut}, 401, 409))
     def post(self, request):
-        session = services.session_quiz_begin(session=self.quiz_session)
+        session = services.session_quiz_begin(session=self.quiz_session)  # the session as it now is
         return Response(SessionStateOut(session_progress(session)).data)
 
 
@@ -209,16 +221,18 @@ class QuestionOut(serializers.Serializer):
 
 
 class CurrentQuestion(ParticipantView):
+    locks_session = True  # it serves the question the first time it is asked for
+
     @extend_schema(responses=documented({200: QuestionOut, 204: OpenApiResponse(description="The session is finished.")},
                                         401, 409))
     def get(self, request):
         """The current question, practice included; `intro` says when it opens a category (or its timed part)."""
-        upcoming = services.session_current_question(session=self.quiz_session, serve=False)
-        intro = selectors.category_intro(upcoming) if upcoming is not None else None
         question = services.session_current_question(session=self.quiz_session)
         if question is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        shown = ShownQuestion(selectors.question_view(question), intro if question == upcoming else None)
+        # The introduction goes with the request that serves a block's first question.
+        intro = selectors.category_intro(question, being_served=True) if getattr(question, "served_now", False) else None
+        shown = ShownQuestion(selectors.question_view(question, now=timebase.now_of(self.quiz_session)), intro)
         return Response(QuestionOut(shown).data)
 
 
@@ -235,13 +249,17 @@ class AnswerIn(serializers.Serializer):
 
 
 class QuestionStart(ParticipantView):
+    locks_session = True
+
     @extend_schema(request=None, responses=documented({200: ClockOut}, 401, 409))
     def post(self, request, question_id: int):
         question = services.question_clock_start(session=self.quiz_session, question_id=question_id)
-        return Response(ClockOut({"remaining_ms": selectors.remaining_ms(question, services.timezone.now())}).data)
+        return Response(ClockOut({"remaining_ms": selectors.remaining_ms(question, question.stamped_at)}).data)
 
 
 class QuestionAnswer(ParticipantView):
+    locks_session = True
+
     @extend_schema(request=AnswerIn, responses=documented({200: OutcomeOut}, 400, 401, 409))
     def post(self, request, question_id: int):
         data = AnswerIn(data=request.data)
@@ -252,6 +270,8 @@ class QuestionAnswer(ParticipantView):
 
 
 class QuestionSkip(ParticipantView):
+    locks_session = True
+
     @extend_schema(request=None, responses=documented({200: OutcomeOut}, 401, 409))
     def post(self, request, question_id: int):
         answer = services.answer_submit(session=self.quiz_session, question_id=question_id, choice=None)
@@ -259,6 +279,8 @@ class QuestionSkip(ParticipantView):
 
 
 class QuestionExpire(ParticipantView):
+    locks_session = True
+
     @extend_schema(request=None, responses=documented({200: OutcomeOut}, 401, 409))
     def post(self, request, question_id: int):
         answer = services.question_expire(session=self.quiz_session, question_id=question_id)

@@ -133,6 +133,47 @@ def cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, f
     return used
 
 
+class CpuTracker:
+    """CPU of the run's gunicorn workers and PostgreSQL backends, sampled every `period` seconds: a process
+    that ends mid-run (the killed worker, its database backend, a backend whose connection was recycled)
+    still counts up to its last sample, and one that starts mid-run (the respawned worker) counts from 0."""
+
+    def __init__(self, instances: list[Instance], database: str):
+        self.instances, self.database = instances, database
+        self.start = cpu_snapshot(instances, database)
+        self.last = dict(self.start)
+
+    def sample(self) -> None:
+        self.last.update(cpu_snapshot(self.instances, self.database))
+
+    def used(self) -> Counter:
+        self.sample()
+        return cpu_used(self.start, self.last)
+
+    async def follow(self, stop: asyncio.Event, period: float = 0.5) -> None:
+        while not stop.is_set():
+            self.sample()
+            try:
+                await asyncio.wait_for(stop.wait(), period)
+            except TimeoutError:
+                pass
+
+
+async def healthz_cpu(instances: list[Instance], database: str, requests: int) -> dict[str, float]:
+    """CPU seconds per GET /healthz (workers, PostgreSQL backends), measured alone after the run, 4 at a time:
+    the unit the per-question figure is compared with, so the ratio does not depend on the machine."""
+    tracker = CpuTracker(instances, database)
+    async with aiohttp.ClientSession() as client:
+        async def hit(i: int) -> None:
+            async with client.get(instances[i % len(instances)].base + "/healthz") as response:
+                await response.read()
+
+        for first in range(0, requests, 4):
+            await asyncio.gather(*(hit(i) for i in range(first, min(first + 4, requests))))
+    used = tracker.used()
+    return {what: used[what] / requests for what in ("gunicorn", "postgres")}
+
+
 def established_socket_inodes(port: int) -> set[str]:
     """Socket inodes of TCP connections to 127.0.0.1:`port` that are established (from /proc/net/tcp)."""
     inodes = set()
@@ -300,6 +341,7 @@ class Run:
     wall: float = 0.0
     in_flight: Counter = field(default_factory=Counter)  # requests awaiting a response, by instance
     cpu: Counter = field(default_factory=Counter)
+    healthz_cpu: dict[str, float] = field(default_factory=dict)
     ids: itertools.count = field(default_factory=itertools.count)
 
     def now(self) -> float:
@@ -495,7 +537,7 @@ async def drive(args: argparse.Namespace, instances: list[Instance], invite: str
     for instance in instances:
         await wait_ready(instance)
     await warm_up(instances, args.workers * args.threads * 2)
-    cpu_before = cpu_snapshot(instances, args.database)
+    cpu = CpuTracker(instances, args.database)
     machine_before = machine_cpu_seconds()
     timeout = aiohttp.ClientTimeout(total=args.request_timeout)
     # Each simulated browser opens what it needs. Idle connections are dropped after 1 s, before gunicorn's
@@ -509,6 +551,7 @@ async def drive(args: argparse.Namespace, instances: list[Instance], invite: str
         run = Run(args, instances, invite, client)
         stop = asyncio.Event()
         probe = asyncio.create_task(healthz_probe(run, stop))
+        sampler = asyncio.create_task(cpu.follow(stop))
         kill = asyncio.create_task(killer(run, args.participants * 3 * PER_CATEGORY))
         people = [asyncio.create_task(participant(run, i)) for i in range(args.participants)]
         done, pending = await asyncio.wait(people, timeout=args.max_seconds)
@@ -521,11 +564,13 @@ async def drive(args: argparse.Namespace, instances: list[Instance], invite: str
             kill.cancel()
             run.anomalies["no worker killed: run ended before --kill-at"] += 1
         run.wall = run.now()
-        run.cpu = cpu_used(cpu_before, cpu_snapshot(instances, args.database))
+        await sampler
+        run.cpu = cpu.used()
         machine_after = machine_cpu_seconds()
         run.cpu["machine"] = machine_after[0] - machine_before[0]
         run.cpu["steal"] = machine_after[1] - machine_before[1]
-        return run
+    run.healthz_cpu = await healthz_cpu(instances, args.database, args.healthz_cpu_requests)
+    return run
 
 
 # --- afterwards -----------------------------------------------------------------------------------------
@@ -641,6 +686,25 @@ def run_queries() -> bool:
     return result.returncode == 0
 
 
+def cpu_per_question(run: Run) -> dict[str, float]:
+    """Worker and PostgreSQL CPU per question (its current-question request, portraits, clock start and answer,
+    plus its share of session starts and the /healthz probes, which are taken out at their measured cost),
+    beside the CPU of one /healthz measured alone in the same run."""
+    questions = sum(1 for a in run.attempts if a.label == "clock start" and a.status == 200)
+    probes = sum(1 for a in run.attempts if a.label == "healthz" and a.status == 200)
+    figures = {}
+    for what in ("gunicorn", "postgres"):
+        spent = run.cpu[what] - probes * run.healthz_cpu.get(what, 0.0)
+        figures[what] = 1000 * spent / max(questions, 1)
+        figures[f"healthz {what}"] = 1000 * run.healthz_cpu.get(what, 0.0)
+    ratio = figures["gunicorn"] / figures["healthz gunicorn"] if figures["healthz gunicorn"] else float("nan")
+    print(f"CPU per question ({questions} questions, practice included; {probes} /healthz probes taken out): "
+          f"gunicorn workers {figures['gunicorn']:.1f} ms, PostgreSQL backends {figures['postgres']:.1f} ms; "
+          f"one /healthz alone: workers {figures['healthz gunicorn']:.2f} ms, PostgreSQL "
+          f"{figures['healthz postgres']:.2f} ms; a question costs {ratio:.1f} x /healthz in worker CPU")
+    return figures
+
+
 def report_targets(args, run: Run, stats, verdict: Verdict, unexplained: int, queries_ok: bool | None) -> bool:
     n = args.participants
     answer_p95, healthz_p95 = stats.get("answer", {}).get(95, float("inf")), stats["healthz"][95]
@@ -683,6 +747,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--healthz-rate", type=float, default=10.0, help="baseline probes per second")
     parser.add_argument("--request-timeout", type=float, default=60.0, help="client gives up on a response after (s)")
     parser.add_argument("--max-seconds", type=float, default=900.0, help="stop the run after this long")
+    parser.add_argument("--healthz-cpu-requests", type=int, default=400,
+                        help="GET /healthz requests after the run that measure one's CPU (the unit of comparison)")
     parser.add_argument("--skip-queries", action="store_true", help="do not run tests/load/queries.py")
     parser.add_argument("--seed", type=int, default=None, help="seed of the simulated participants' choices")
     args = parser.parse_args(argv)
@@ -732,6 +798,7 @@ def main(argv: list[str] | None = None) -> int:
             others = run.cpu["machine"] - client_cpu - run.cpu["gunicorn"] - run.cpu["postgres"]
             print(f"busy time not accounted to this run's processes (other jobs on the machine, PostgreSQL's "
                   f"own writers, the killed worker, the kernel): {others:.1f} CPU s")
+            cpu_per_question(run)
             print(f"sessions started {run.sessions_started}, peak active {run.peak_active}, finished {run.finished}, "
                   f"gave up {len(run.gave_up)}")
             for line in run.gave_up[:10]:

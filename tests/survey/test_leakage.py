@@ -153,3 +153,59 @@ def test_importing_the_leak_audit_loads_neither_torch_nor_the_generator():
             "django.setup(); import survey.leakage, sys; "
             "assert not {'torch', 'generator'} & set(sys.modules), sorted({'torch', 'generator'} & set(sys.modules))")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+
+
+# --- padding to the study's own length (the default) ---------------------------------------------------
+
+
+def _delivered_sizes(study) -> set[int]:
+    report = audit_study(study, with_pixels=False)
+    assert report.clean, report.differences
+    return {s["min"] for s in report.byte_sizes.values()} | {s["max"] for s in report.byte_sizes.values()}
+
+
+def test_by_default_every_portrait_of_a_study_is_padded_to_its_largest(revealing_sizes, settings):
+    from survey.delivery import PAD_GRANULE
+
+    settings.SURVEY_IMAGE_PAD_BYTES = None  # "auto", the default
+    largest = max(revealing_sizes.portraits.values_list("byte_size", flat=True))
+    sizes = _delivered_sizes(revealing_sizes)
+    assert len(sizes) == 1  # one length for every kind: the size says nothing
+    (size,) = sizes
+    assert largest <= size < largest + PAD_GRANULE and size % PAD_GRANULE == 0
+    assert size < 65536  # less than the fixed 64 KiB block every portrait used to take
+
+
+def test_the_freeze_stores_the_length_and_later_portraits_do_not_change_it(study, settings):
+    from survey.delivery import bank_pad_bytes, pad_block, padded_length
+    from survey.models import Portrait
+    from survey.services import study_bank_freeze
+
+    settings.SURVEY_IMAGE_PAD_BYTES = None
+    assert study.image_pad_bytes is None
+    Portrait.objects.filter(pk=study.portraits.first().pk).update(byte_size=3000)  # the bank's largest
+    study = study_bank_freeze(study=study)
+    assert study.image_pad_bytes == 3072 == bank_pad_bytes(study) == pad_block(study)
+    later = study.portraits.first()  # a larger portrait added after the freeze (it gets no role)
+    Portrait.objects.create(study=study, disorder=later.disorder, kind="synthetic", content_hash="f" * 64,
+                            width=256, height=256, byte_size=7000)
+    study.refresh_from_db()
+    assert study.image_pad_bytes == 3072 and bank_pad_bytes(study) == 7168
+    assert padded_length(7000, pad_block(study)) == 3 * 3072  # a multiple of the study's length
+    settings.SURVEY_IMAGE_PAD_BYTES = 65536  # a fixed block, as a deployment may still choose
+    assert pad_block(study) == 65536
+    settings.SURVEY_IMAGE_PAD_BYTES = 0
+    assert pad_block(study) == 0 and padded_length(7000, 0) == 7000
+
+
+def test_a_streamed_image_is_its_stored_bytes_then_zeros(bank_study, settings):
+    from survey.delivery import image_response, pad_block
+
+    settings.SURVEY_IMAGE_PAD_BYTES = None
+    portrait = bank_study.portraits.first()
+    response = image_response(portrait.content_hash, pad_to=pad_block(bank_study))
+    body = b"".join(response.streaming_content)
+    stored = stored_path(settings.IMAGE_BANK_ROOT, portrait.content_hash).read_bytes()
+    assert len(body) == int(response["Content-Length"]) == pad_block(bank_study)
+    assert body.startswith(stored) and set(body[len(stored):]) == {0}
+    assert "Content-Disposition" not in response

@@ -97,7 +97,7 @@ def test_check_deploy_is_clean_under_production_settings(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SURVEY_", "DATABASE_URL"))}
     env = {**env, "DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_DEBUG": "0",
            "DJANGO_SECRET_KEY": "k" * 20 + "-Very-long-random-production-secret-0123456789-abcdefgh",
-           "DJANGO_ALLOWED_HOSTS": "survey.example.org", "SURVEY_VAR_DIR": str(tmp_path)}
+           "DJANGO_ALLOWED_HOSTS": "survey.example.org", "SURVEY_VAR_DIR": str(tmp_path), "SURVEY_ALLOW_SQLITE": "1"}
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                             cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

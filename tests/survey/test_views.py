@@ -195,7 +195,8 @@ def test_images_of_every_kind_are_delivered_identically(client, real_study):
         question, html = current_question(client)
         for shown in question.images.select_related("portrait"):
             response = client.get(reverse("survey:portrait", args=[shown.token]))
-            body = response.content
+            body = response.getvalue()  # streamed from the bank's storage
+            assert len(body) == int(response["Content-Length"])
             image = Image.open(__import__("io").BytesIO(body))
             headers = tuple(sorted((k, v) for k, v in response.items() if k.lower() not in {"content-length", "expires"}))  # both vary per response, not per kind
             seen.setdefault(shown.portrait.kind, set()).add(
