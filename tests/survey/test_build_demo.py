@@ -121,3 +121,12 @@ def test_rebuilding_the_demo_replaces_it_even_after_sessions(db, image_bank_root
     build("--renderer-only")
     assert Study.objects.filter(slug="demo").count() == 1
     assert not Study.objects.get(slug="demo").sessions.exists()
+
+
+def test_the_demo_consent_breaks_lines_only_between_paragraphs():
+    """The consent page keeps the text's line breaks, so a wrapped source line would break a sentence."""
+    from survey.management.commands.build_demo import CONSENT
+
+    paragraphs = CONSENT.split("\n\n")
+    assert len(paragraphs) == 2
+    assert all("\n" not in paragraph for paragraph in paragraphs)

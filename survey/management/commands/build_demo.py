@@ -35,10 +35,12 @@ FALLBACK_RESOLUTION = 64
 # faces smoother and more alike than the phantoms they were trained on, which a viewer can see; psi > 1 would
 # draw from beyond what the generator learned.
 DEMO_TRUNCATION = 1.0
-CONSENT = """This is a demonstration of the survey platform. Every portrait in it is a computer-drawn phantom of
-a fictional disorder; no real person is shown.
-
-You will see 30 timed questions in three categories. Your answers are stored under a pseudonym."""
+# One line per paragraph: the consent page keeps the coordinator's line breaks as they were typed.
+CONSENT = (
+    "This is a demonstration of the survey platform. Every portrait in it is a computer-drawn phantom of a "
+    "fictional disorder; no real person is shown.\n\n"
+    "You will see 30 timed questions in three categories. Your answers are stored under a pseudonym."
+)
 # The page keeps the study's line breaks: one paragraph per line.
 INSTRUCTIONS = (
     "This demo shows phantom portraits that the platform draws itself: no real person appears. "
