@@ -1,4 +1,4 @@
-"""Per-portrait re-identification from the options export (issue 15: the privacy claim per portrait)."""
+"""Per-portrait re-identification from the options export (issue 15: privacy per portrait)."""
 
 import ast
 import json
@@ -21,7 +21,6 @@ from analysis import (
     load_export,
     load_options,
     per_portrait_reidentification,
-    render_markdown,
 )
 from analysis.cli import main
 from analysis.export import COLUMNS
