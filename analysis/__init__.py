@@ -12,6 +12,8 @@ from .comparison import (chi2_two_proportions, fisher_two_proportions, tost_from
                          tost_two_proportions)
 from .export import CATEGORIES, COLUMNS, OUTCOMES, ExportError, load_export
 from .mixed import random_intercept_loglik, random_intercept_vs_chance
+from .options import OPTION_COLUMNS, load_options
+from .portraits import PortraitReidentification, per_portrait_reidentification
 from .privacy import per_expert_vs_chance
 from .sensitivity import exclusion_sensitivity
 from .stratified import mantel_haenszel_difference
@@ -41,7 +43,8 @@ def response_time_figure(report, path):
 
 
 __all__ = [
-    "CATEGORIES", "COLUMNS", "OUTCOMES", "EquivalencePlan", "ExportError", "NotTested",
+    "CATEGORIES", "COLUMNS", "OPTION_COLUMNS", "OUTCOMES", "PortraitReidentification",
+    "load_options", "per_portrait_reidentification", "EquivalencePlan", "ExportError", "NotTested",
     "PowerPlan", "TestResult", "implausible_times", "minimum_equivalence_margin",
     "participant_bootstrap", "participant_sign_flip_test", "plan_equivalence",
     "random_intercept_loglik", "random_intercept_vs_chance", "tost_power",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .bootstrap import DEFAULT_BOOTSTRAP_SEED
 from .export import ExportError, load_export
+from .options import load_options
 from .power import DEFAULT_MARGIN, DEFAULT_PLANNING_ICC, plan_equivalence, plan_study
 from .report import build_report, render_markdown
 from .timing import DEFAULT_GRACE_MS, DEFAULT_MIN_RESPONSE_MS, implausible_times
@@ -29,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="run every test on a tidy export")
     rep.add_argument("export", type=Path,
                      help="tidy export: CSV (any delimiter, UTF-8 or Latin-1), XLSX or JSON")
+    rep.add_argument("--options", type=Path, default=None,
+                     help="the same export's options table (options.csv/.xlsx/.json): adds "
+                          "per-portrait re-identification rates")
     rep.add_argument("--json", required=True, type=Path, help="where to write the JSON results")
     rep.add_argument("--out-dir", type=Path, default=None,
                      help="folder for the Markdown report and figures (default: beside --json)")
@@ -135,12 +139,19 @@ def run_report(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         if df.empty:
             raise ExportError(f"no rows of study {args.study!r}", column="study",
                               source=str(args.export))
+    options = None
+    if args.options is not None:
+        options = load_options(args.options)
+        if options.attrs.get("read_note"):
+            print(f"note: {options.attrs['read_note']}", file=sys.stderr)
     margin = DEFAULT_MARGIN if args.margin is None else args.margin
     source = None if args.margin is None else f"--margin {args.margin:g}, given on the command line"
     report = build_report(df, margin=margin, alpha=args.alpha, margin_source=source,
                           min_response_ms=args.min_response_ms, grace_ms=args.grace_ms,
-                          seed=args.seed)
+                          seed=args.seed, options=options)
     report["provenance"] = provenance(args.export, argv)
+    if options is not None:
+        report["provenance"]["options_sha256"] = _sha256(args.options)
     if note:
         report["provenance"]["read_note"] = note
     out_dir = args.out_dir or args.json.parent

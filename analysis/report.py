@@ -20,6 +20,7 @@ from .comparison import chi2_two_proportions, fisher_two_proportions, tost_two_p
 from .export import ExportError
 from .mixed import MIXED_READING, random_intercept_vs_chance
 from .power import MARGIN_RATIONALE, minimum_equivalence_margin, tost_power
+from .portraits import per_portrait_reidentification
 from .privacy import per_expert_vs_chance
 from .timing import DEFAULT_GRACE_MS, DEFAULT_MIN_RESPONSE_MS, implausible_times
 from .proportions import binomial_vs_chance, excess_over_chance_bound, proportion_ci
@@ -50,7 +51,8 @@ def build_report(df: pd.DataFrame, margin: float = 0.10, alpha: float = 0.05,
                  min_answers: int = MIN_ANSWERS, margin_source: str | None = None,
                  min_response_ms: float = DEFAULT_MIN_RESPONSE_MS,
                  grace_ms: float = DEFAULT_GRACE_MS,
-                 seed: int = DEFAULT_BOOTSTRAP_SEED) -> dict[str, Any]:
+                 seed: int = DEFAULT_BOOTSTRAP_SEED,
+                 options: pd.DataFrame | None = None) -> dict[str, Any]:
     """Run every test of the study on a validated export.
 
     Parameters
@@ -71,6 +73,11 @@ def build_report(df: pd.DataFrame, margin: float = 0.10, alpha: float = 0.05,
         plus ``grace_ms`` are flagged and counted (never dropped).
     seed : int
         Seed of the participant-level bootstrap and sign-flip test.
+    options : pandas.DataFrame, optional
+        The item-level export from :func:`analysis.options.load_options`, from
+        the same export as ``df``. Given, the re-identification privacy entry
+        gains ``per_portrait`` (:func:`per_portrait_reidentification`); its
+        re-identification questions and choices must match ``df``'s.
 
     Returns
     -------
@@ -83,7 +90,9 @@ def build_report(df: pd.DataFrame, margin: float = 0.10, alpha: float = 0.05,
     Raises
     ------
     ExportError
-        When the export holds more than one study, or a category mixes option counts.
+        When the export holds more than one study, or a category mixes option counts,
+        or ``options`` does not match the answers (another study, other questions,
+        other choices).
 
     Examples
     --------
@@ -114,6 +123,9 @@ def build_report(df: pd.DataFrame, margin: float = 0.10, alpha: float = 0.05,
         flagged = times.flags[times.flags["category"] == cat]
         categories[cat] = _category_entry(row, rows, alpha, min_answers, findings, cat, seed,
                                           flagged)
+    if options is not None and "privacy" in categories.get("reidentification", {}):
+        per_portrait = _per_portrait(df, options, str(studies[0]), alpha, findings)
+        categories["reidentification"]["privacy"]["per_portrait"] = per_portrait
     timing = times.summary()
     if timing["n_too_fast"] or timing["n_beyond_limit"]:
         findings.append(
@@ -284,6 +296,54 @@ def _privacy(bound: TestResult, clustered: TestResult | NotTested, counts: pd.Da
             f"{100 * out['per_expert']['max_excess']:+.1f} points): a bound on the average "
             "expert does not show privacy against these experts.")
     return out
+
+
+def _per_portrait(df: pd.DataFrame, options: pd.DataFrame, study: str, alpha: float,
+                  findings: list[str]) -> dict[str, Any]:
+    """Per-portrait re-identification, after checking the options belong to these answers."""
+    opts = options[options["study"] == study]
+    if opts.empty:
+        raise ExportError(f"the options export holds no rows of study {study!r}",
+                          column="study", row=1)
+    _check_options_match(df, opts)
+    result = per_portrait_reidentification(opts, alpha)
+    out = result.to_dict()
+    out["table"] = _records(result.table())
+    above = out["n_above_chance_holm"]
+    if above:
+        findings.append(
+            f"reidentification: {above} of {out['n_portraits']} training portraits were "
+            f"chosen more often than chance (exact binomial per portrait, Holm; most chosen "
+            f"{out['max_rate_n'][0]}/{out['max_rate_n'][1]}): the generator may have memorised "
+            "them; check those portraits before any release.")
+    return out
+
+
+def _check_options_match(df: pd.DataFrame, opts: pd.DataFrame) -> None:
+    """The options' re-identification questions and choices are the answers' own."""
+    keys = ["session", "position"]
+    answers = df.loc[df["category"] == "reidentification", [*keys, "choice"]]
+    reid = opts[opts["category"] == "reidentification"]
+    shown = reid[keys].drop_duplicates()
+    both = shown.merge(answers[keys], how="outer", indicator=True)
+    lonely = both[both["_merge"] != "both"]
+    if len(lonely):
+        first = lonely.iloc[0]
+        where = "the options export" if first["_merge"] == "left_only" else "the answers export"
+        raise ExportError(
+            f"re-identification question at session {first['session']!r}, position "
+            f"{int(first['position'])} is only in {where}: the options file is not from the "
+            "same export (or the same --study)", column="position")
+    chosen = reid.loc[reid["chosen"] == 1, [*keys, "option"]]
+    paired = answers.merge(chosen, how="left", on=keys)
+    differs = (paired["option"].fillna("") != paired["choice"]).to_numpy()
+    if differs.any():
+        first = paired.iloc[int(np.flatnonzero(differs)[0])]
+        raise ExportError(
+            f"session {first['session']!r}, position {int(first['position'])}: the answers "
+            f"say choice {first['choice']!r} but the options export marks "
+            f"{first['option'] if isinstance(first['option'], str) else 'none'!r} as chosen",
+            column="chosen")
 
 
 def _with_ci95(result: TestResult | NotTested, reading: str | None = None) -> dict[str, Any]:
@@ -625,6 +685,25 @@ def render_markdown(report: dict[str, Any], figures: dict[str, str] | None = Non
         if boot_upper is not None:
             lines[-1] += (f" The participant bootstrap's one-sided 95% bound is "
                           f"{_fmt_pts(boot_upper)} points.")
+        pp = reid["privacy"].get("per_portrait")
+        if pp is not None:
+            lines += ["", "### Per training portrait (from the options export)", "",
+                      f"{pp['n_portraits']} training members were shown in answered questions "
+                      f"(median {pp['median_shown'] or 0:g} answers each; chance "
+                      f"{_fmt_pct(pp['chance'])}). Exact binomial per member, one-sided, Holm "
+                      f"across members: {pp['n_above_chance_holm']} chosen above chance. "
+                      + ("" if pp["max_rate"] is None else
+                         f"The most chosen member was found {pp['max_rate_n'][0]} of "
+                         f"{pp['max_rate_n'][1]} times ({_fmt_pct(pp['max_rate'])}, 95% CI "
+                         f"{_fmt_ci(pp['max_rate_ci95'])}). ")
+                      + f"Caveat: {pp['caveat']}. Every portrait's counts are in the "
+                      "`table_per_portrait` CSV."]
+            if pp["above_chance"]:
+                lines += ["", "| portrait (SHA-256) | disorder | chosen | shown | rate | p Holm |",
+                          "|---|---|---:|---:|---:|---:|"]
+                lines += [f"| `{r['portrait'][:12]}` | {r['disorder']} | {r['n_chosen']} | "
+                          f"{r['n_shown']} | {_fmt_pct(r['rate'])} | {_fmt_p(r['p_holm'])} |"
+                          for r in pp["above_chance"]]
     sens = [(c, e["sensitivity"]) for c, e in report["categories"].items()
             if "sensitivity" in e]
     if sens:

@@ -10,11 +10,15 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["TABLE_NAMES", "report_tables"]
+from .portraits import TABLE_COLUMNS
+
+__all__ = ["PER_PORTRAIT_TABLE", "TABLE_NAMES", "report_tables"]
 
 #: File name suffix of each table, in the order of the Markdown report.
 TABLE_NAMES = ("table_accuracy", "table_estimands", "table_sensitivity", "table_diagnosis",
                "table_disorders", "table_response_times", "table_implausible_times")
+#: Written only when the report was given the options export (``--options``).
+PER_PORTRAIT_TABLE = "table_per_portrait"
 
 
 def _ci(entry: dict[str, Any] | None, key: str = "ci95") -> tuple[Any, Any]:
@@ -105,6 +109,10 @@ def report_tables(report: dict[str, Any], flagged: pd.DataFrame | None = None
                   ) -> dict[str, pd.DataFrame]:
     """Every table of the report as a tidy DataFrame, keyed by ``TABLE_NAMES``.
 
+    With the options export (``build_report(..., options=...)``) the tables also hold
+    ``PER_PORTRAIT_TABLE``: one row per portrait of the re-identification questions
+    (``role`` member or non_member), as R's ``read.csv`` expects it.
+
     Parameters
     ----------
     report : dict
@@ -120,7 +128,7 @@ def report_tables(report: dict[str, Any], flagged: pd.DataFrame | None = None
     >>> tables["table_accuracy"][["category", "n_correct"]].to_dict("records")[0]
     {'category': 'real_vs_synthetic', 'n_correct': 177}
     """
-    return {
+    tables = {
         "table_accuracy": _accuracy(report),
         "table_estimands": _estimands(report),
         "table_sensitivity": _sensitivity(report),
@@ -131,3 +139,9 @@ def report_tables(report: dict[str, Any], flagged: pd.DataFrame | None = None
             columns=["category", "participant", "session", "position", "outcome", "correct",
                      "response_ms", "time_limit_ms", "too_fast", "beyond_limit"])),
     }
+    per_portrait = (report["categories"].get("reidentification", {}).get("privacy", {})
+                    .get("per_portrait"))
+    if per_portrait is not None:
+        tables[PER_PORTRAIT_TABLE] = pd.DataFrame(per_portrait["table"],
+                                                    columns=list(TABLE_COLUMNS))
+    return tables

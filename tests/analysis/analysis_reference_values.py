@@ -144,3 +144,16 @@ MIXED_C = dict(n=(10,) * 20, y=(10,) * 3 + (2,) * 17, chance=1 / 4,
 TOST_POWER_48_275_274_M10 = 0.51613145856515
 # p1 = 0.48, p2 = 0.485, n1 = 150, n2 = 402, margin 0.10 (issue 15: "35 % at the 150/402 split")
 TOST_POWER_48_485_150_402_M10 = 0.34334393285480
+
+# --- Per-portrait re-identification (options export) -----------------------------------------
+# Five training members at chance 1/3 (3 options), (chosen, shown) as below.
+# binom.test(y, n, p = 1/3, alternative = "greater")$p.value, each an exact rational sum
+# (fractions.Fraction over math.comb): 1/59049, 835/19683, 1697/6561, 179/243, 13795/19683.
+PORTRAIT_COUNTS = ((10, 10), (6, 9), (4, 8), (2, 7), (3, 10))
+PORTRAIT_P = (1.6935087808430286e-05, 0.04242239496011787, 0.25864959609815574,
+              0.7366255144032922, 0.7008586089518875)
+# p.adjust(PORTRAIT_P, "holm"): 5 x 1/59049, 4 x 835/19683, 3 x 1697/6561, then capped at 1
+# (running maximum; exact arithmetic).
+PORTRAIT_P_HOLM = (8.467543904215143e-05, 0.16968957984047148, 0.7759487882944673, 1.0, 1.0)
+# binom.test(10, 10)$conf.int: (0.025^(1/10), 1), closed form (mpmath, 40 digits).
+PORTRAIT_CI_10_10 = (0.6915028921812391760933, 1.0)
