@@ -174,16 +174,17 @@ def served(environment, tmp_path) -> Iterator[tuple[str, list[str], Callable[[],
         server.wait()
 
 
-def wait_until_up(base: str, server: subprocess.Popen, error_log: Path, timeout_s: float = 30) -> None:
+def wait_until_up(base: str, server: subprocess.Popen, error_log: Path, timeout_s: float = 90) -> None:
     import requests
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         assert server.poll() is None, f"gunicorn exited: {error_log.read_text()[-3000:]}"
         try:
-            if requests.get(base + "/healthz", timeout=2).status_code == 200:
+            # A cold worker's first answer (Django loading) can take seconds on a busy machine: wait, not fail.
+            if requests.get(base + "/healthz", timeout=10).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             pass
         time.sleep(0.1)
     raise AssertionError(f"gunicorn did not answer within {timeout_s} s")
