@@ -6,7 +6,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +16,7 @@ from django.db.models import Count, F, Max, Q
 
 import analysis
 from survey import export, selectors
-from survey.models import Answer, Category, Option, Outcome, Portrait, ShownImage, Study
+from survey.models import Answer, Category, Job, Option, Outcome, Portrait, ShownImage, Study
 
 CACHE_SECONDS = 24 * 3600  # a stale entry is never read (its key names what it was built from); this only frees memory
 
@@ -228,3 +229,70 @@ def cached_dashboard(study: Study) -> Dashboard:
 
 def cached_item_view(study: Study) -> ItemView:
     return _cached("items", study, item_view)
+
+
+# --- The dashboard's figures, computed by the worker (stale-while-revalidate) --------------------------
+#
+# Computing the figures costs seconds of CPU that grow with the study (pandas, the analysis, two plots), so
+# no request computes them: the worker does (survey.tasks.refresh_dashboard) and keeps the result in the
+# report of a `Job` row of kind "dashboard", in the database that every web host shares. A request reads
+# the last result; when it was computed from an older version of the answers, the request shows it, says
+# so, and queues one recompute (a database constraint keeps it to one per study). The header counts
+# (sessions, answers, skips, timeouts) are a few counting queries and are always read live.
+
+DASHBOARD_PAGE_REFRESH_S = 5  # how often a page showing old or missing figures reloads itself
+
+
+def dashboard_to_json(dashboard: Dashboard) -> dict:
+    return asdict(dashboard)
+
+
+def dashboard_from_json(data: dict) -> Dashboard:
+    return Dashboard(progress=selectors.StudyProgress(**data["progress"]),
+                     categories=[CategoryRow(**row) for row in data["categories"]],
+                     findings=list(data["findings"]), accuracy_png=data["accuracy_png"],
+                     timeline_png=data["timeline_png"], analysis_note=data["analysis_note"])
+
+
+def refresh_dashboard(study: Study) -> dict:
+    """Compute the figures and return what a dashboard job keeps: the version they were computed from (read
+    first, so that an answer arriving meanwhile makes them stale at once) and the figures themselves."""
+    version = results_version(study)
+    return {"version": version, "dashboard": dashboard_to_json(study_dashboard(study))}
+
+
+@dataclass(frozen=True)
+class DashboardView:
+    """What the dashboard page shows: the figures (None until first computed), how current they are, and
+    whether a recompute is under way."""
+
+    dashboard: Dashboard
+    has_figures: bool
+    computed_at: datetime | None
+    fresh: bool
+    new_answers: int  # answered questions since the figures were computed
+
+    @property
+    def updating(self) -> bool:
+        return not self.fresh
+
+
+def dashboard_view(study: Study) -> DashboardView:
+    """The figures for a request, without computing them: the last result, and one recompute queued (by
+    survey.jobs.dashboard_queue, deduplicated) when it is missing or older than the answers."""
+    from survey import jobs
+
+    progress = selectors.study_progress(study)
+    latest = (Job.objects.defer("file_data")
+              .filter(study=study, kind=Job.Kind.DASHBOARD, state=Job.State.DONE).order_by("-finished_at", "-pk").first())
+    fresh = latest is not None and latest.report.get("version") == results_version(study)
+    if not fresh:
+        jobs.dashboard_queue(study)
+    if latest is None:
+        return DashboardView(Dashboard(progress=progress), has_figures=False, computed_at=None, fresh=False,
+                             new_answers=0)
+    figures = dashboard_from_json(latest.report["dashboard"])
+    new_answers = max(0, progress.answered - figures.progress.answered)
+    figures.progress = progress
+    return DashboardView(figures, has_figures=True, computed_at=latest.finished_at, fresh=fresh,
+                         new_answers=new_answers)
