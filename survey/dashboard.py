@@ -237,8 +237,8 @@ def cached_item_view(study: Study) -> ItemView:
 # no request computes them: the worker does (survey.tasks.refresh_dashboard) and keeps the result in the
 # report of a `Job` row of kind "dashboard", in the database that every web host shares. A request reads
 # the last result; when it was computed from an older version of the answers, the request shows it, says
-# so, and queues one recompute (a database constraint keeps it to one per study). The header counts
-# (sessions, answers, skips, timeouts) are a few counting queries and are always read live.
+# so, and queues one recompute (a database constraint keeps it to one per study). The header counts are
+# the result's too: counting a study's answers live would again cost what the study's size costs.
 
 DASHBOARD_PAGE_REFRESH_S = 5  # how often a page showing old or missing figures reloads itself
 
@@ -256,9 +256,12 @@ def dashboard_from_json(data: dict) -> Dashboard:
 
 def refresh_dashboard(study: Study) -> dict:
     """Compute the figures and return what a dashboard job keeps: the version they were computed from (read
-    first, so that an answer arriving meanwhile makes them stale at once) and the figures themselves."""
+    first, so that an answer arriving meanwhile makes them stale at once), the last answer they include
+    (so a page counts the answers since by the primary key's index, however large the study), and the
+    figures themselves."""
     version = results_version(study)
-    return {"version": version, "dashboard": dashboard_to_json(study_dashboard(study))}
+    last_answer = Answer.objects.filter(question__session__study=study).aggregate(last=Max("pk"))["last"] or 0
+    return {"version": version, "last_answer": last_answer, "dashboard": dashboard_to_json(study_dashboard(study))}
 
 
 @dataclass(frozen=True)
@@ -266,11 +269,14 @@ class DashboardView:
     """What the dashboard page shows: the figures (None until first computed), how current they are, and
     whether a recompute is under way."""
 
-    dashboard: Dashboard
-    has_figures: bool
+    dashboard: Dashboard | None
     computed_at: datetime | None
     fresh: bool
     new_answers: int  # answered questions since the figures were computed
+
+    @property
+    def has_figures(self) -> bool:
+        return self.dashboard is not None
 
     @property
     def updating(self) -> bool:
@@ -279,20 +285,19 @@ class DashboardView:
 
 def dashboard_view(study: Study) -> DashboardView:
     """The figures for a request, without computing them: the last result, and one recompute queued (by
-    survey.jobs.dashboard_queue, deduplicated) when it is missing or older than the answers."""
+    survey.jobs.dashboard_queue, deduplicated) when it is missing or older than the answers. Every query
+    here costs what the running sessions and the answers since cost, not the study's size."""
     from survey import jobs
 
-    progress = selectors.study_progress(study)
-    latest = (Job.objects.defer("file_data")
-              .filter(study=study, kind=Job.Kind.DASHBOARD, state=Job.State.DONE).order_by("-finished_at", "-pk").first())
+    latest = (Job.objects.defer("file_data").filter(study=study, kind=Job.Kind.DASHBOARD, state=Job.State.DONE)
+              .order_by("-finished_at", "-pk").first())
     fresh = latest is not None and latest.report.get("version") == results_version(study)
     if not fresh:
         jobs.dashboard_queue(study)
     if latest is None:
-        return DashboardView(Dashboard(progress=progress), has_figures=False, computed_at=None, fresh=False,
-                             new_answers=0)
-    figures = dashboard_from_json(latest.report["dashboard"])
-    new_answers = max(0, progress.answered - figures.progress.answered)
-    figures.progress = progress
-    return DashboardView(figures, has_figures=True, computed_at=latest.finished_at, fresh=fresh,
-                         new_answers=new_answers)
+        return DashboardView(None, computed_at=None, fresh=False, new_answers=0)
+    new_answers = 0 if fresh else Answer.objects.filter(
+        question__session__study=study, question__is_practice=False, outcome=Outcome.ANSWERED,
+        pk__gt=latest.report.get("last_answer", 0)).count()
+    return DashboardView(dashboard_from_json(latest.report["dashboard"]), computed_at=latest.finished_at,
+                         fresh=fresh, new_answers=new_answers)
