@@ -6,7 +6,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +16,7 @@ from django.db.models import Count, F, Max, Q
 
 import analysis
 from survey import export, selectors
-from survey.models import Answer, Category, Option, Outcome, Portrait, ShownImage, Study
+from survey.models import Answer, Category, Job, Option, Outcome, Portrait, Question, ShownImage, Study
 
 CACHE_SECONDS = 24 * 3600  # a stale entry is never read (its key names what it was built from); this only frees memory
 
@@ -212,7 +213,8 @@ def results_version(study: Study) -> str:
 
 
 def _cached(name: str, study: Study, build):
-    """`build(study)` once per version of the study's results (Django's cache framework: per process by
+    """`build(study)` once per version of the study's results, inside the request (the item view: 0.4 s of
+    CPU at 5,000 experts, so it stays inline; the dashboard's figures cost seconds and come from the worker) (Django's cache framework: per process by
     default, shared when a shared cache is configured); recomputed as soon as an answer or session changes."""
     key = f"survey:{name}:{study.pk}:{results_version(study)}"
     value = cache.get(key)
@@ -222,9 +224,86 @@ def _cached(name: str, study: Study, build):
     return value
 
 
-def cached_dashboard(study: Study) -> Dashboard:
-    return _cached("dashboard", study, study_dashboard)
-
-
 def cached_item_view(study: Study) -> ItemView:
     return _cached("items", study, item_view)
+
+
+# --- The dashboard's figures, computed by the worker (stale-while-revalidate) --------------------------
+#
+# Computing the figures costs seconds of CPU that grow with the study (pandas, the analysis, two plots), so
+# no request computes them: the worker does (survey.tasks.refresh_dashboard) and keeps the result in the
+# report of a `Job` row of kind "dashboard", in the database that every web host shares. A request reads
+# the last result; when it was computed from an older version of the answers, the request shows it, says
+# so, and queues one recompute (a database constraint keeps it to one per study). The header counts are
+# the result's too: counting a study's answers live would again cost what the study's size costs.
+
+DASHBOARD_PAGE_REFRESH_S = 5  # how often a page showing old or missing figures reloads itself
+
+
+def dashboard_to_json(dashboard: Dashboard) -> dict:
+    return asdict(dashboard)
+
+
+def dashboard_from_json(data: dict) -> Dashboard:
+    return Dashboard(progress=selectors.StudyProgress(**data["progress"]),
+                     categories=[CategoryRow(**row) for row in data["categories"]],
+                     findings=list(data["findings"]), accuracy_png=data["accuracy_png"],
+                     timeline_png=data["timeline_png"], analysis_note=data["analysis_note"])
+
+
+def refresh_dashboard(study: Study) -> dict:
+    """Compute the figures and return what a dashboard job keeps: the version they were computed from (read
+    first, so that an answer arriving meanwhile makes them stale at once), the last answer they include
+    (so a page counts the answers since by the primary key's index, however large the study), and the
+    figures themselves."""
+    version = results_version(study)
+    last_answer = Answer.objects.filter(question__session__study=study).aggregate(last=Max("pk"))["last"] or 0
+    return {"version": version, "last_answer": last_answer, "dashboard": dashboard_to_json(study_dashboard(study))}
+
+
+@dataclass(frozen=True)
+class DashboardView:
+    """What the dashboard page shows: the figures (None until first computed), how current they are, and
+    whether a recompute is under way."""
+
+    dashboard: Dashboard | None
+    computed_at: datetime | None
+    fresh: bool
+    new_answers: int  # answered questions since the figures were computed
+
+    @property
+    def has_figures(self) -> bool:
+        return self.dashboard is not None
+
+    @property
+    def updating(self) -> bool:
+        return not self.fresh
+
+
+def _answers_since(study: Study, last_answer: int) -> int:
+    """Answered questions of the study after answer `last_answer`. The answers since are taken by the primary
+    key's range first (a join on the study lets the database read all of the study's answers instead), so
+    the cost is that of the answers since, not of the study."""
+    question_ids = list(Answer.objects.filter(pk__gt=last_answer, outcome=Outcome.ANSWERED)
+                        .values_list("question_id", flat=True))
+    return sum(Question.objects.filter(pk__in=question_ids[start:start + 900], session__study=study,
+                                       is_practice=False).count()
+               for start in range(0, len(question_ids), 900))  # under SQLite's limit of bound parameters
+
+
+def dashboard_view(study: Study) -> DashboardView:
+    """The figures for a request, without computing them: the last result, and one recompute queued (by
+    survey.jobs.dashboard_queue, deduplicated) when it is missing or older than the answers. Every query
+    here costs what the running sessions and the answers since cost, not the study's size."""
+    from survey import jobs
+
+    latest = (Job.objects.defer("file_data").filter(study=study, kind=Job.Kind.DASHBOARD, state=Job.State.DONE)
+              .order_by("-finished_at", "-pk").first())
+    fresh = latest is not None and latest.report.get("version") == results_version(study)
+    if not fresh:
+        jobs.dashboard_queue(study)
+    if latest is None:
+        return DashboardView(None, computed_at=None, fresh=False, new_answers=0)
+    new_answers = 0 if fresh else _answers_since(study, latest.report.get("last_answer", 0))
+    return DashboardView(dashboard_from_json(latest.report["dashboard"]), computed_at=latest.finished_at,
+                         fresh=fresh, new_answers=new_answers)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import Http404
 
 from survey import export, tasks
@@ -17,6 +17,7 @@ from survey.access import studies_for
 from survey.models import Job, Study
 
 XLSX_TABLES = tuple(t for t in export.TABLES if t != "settings")
+PENDING = (Job.State.QUEUED, Job.State.RUNNING)
 
 
 def _queue(job: Job, run) -> Job:
@@ -44,6 +45,20 @@ def export_queue(*, study: Study, user, table: str) -> Job:
         raise ValueError(f"{table!r} is not one of {', '.join(XLSX_TABLES)}")
     job = Job.objects.create(study=study, kind=Job.Kind.EXPORT, requested_by=user, parameters={"table": table})
     return _queue(job, tasks.build_export)
+
+
+def dashboard_queue(study: Study) -> Job | None:
+    """Queue a recompute of the study's dashboard figures, unless one is already waiting or running (the
+    constraint one_pending_dashboard_per_study decides, so two requests at once still make one job).
+    Returns the new job, or None when one was pending."""
+    if Job.objects.filter(study=study, kind=Job.Kind.DASHBOARD, state__in=PENDING).exists():
+        return None  # the common case, answered without a failed insert
+    try:
+        with transaction.atomic():
+            job = Job.objects.create(study=study, kind=Job.Kind.DASHBOARD)
+            return _queue(job, tasks.refresh_dashboard)
+    except IntegrityError:  # another request queued one between the check and the insert
+        return None
 
 
 def job_of(user, study: Study, job_id: int) -> Job:

@@ -464,6 +464,7 @@ class Job(models.Model):
     class Kind(models.TextChoices):
         POOL_FILL = "pool_fill", "Fill the pool"
         EXPORT = "export", "Spreadsheet export"
+        DASHBOARD = "dashboard", "Dashboard figures"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Waiting for a worker"
@@ -492,6 +493,11 @@ class Job(models.Model):
     class Meta:
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["study", "kind", "-created_at"])]
+        constraints = [
+            # however many coordinators reload a stale dashboard, one recompute per study waits or runs
+            models.UniqueConstraint(fields=["study"], condition=Q(kind="dashboard", state__in=["queued", "running"]),
+                                    name="one_pending_dashboard_per_study"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk} ({self.get_state_display()})"

@@ -80,3 +80,23 @@ def build_export(job_id: int) -> dict:
         state=Job.State.DONE, file_data=data, file_name=export.file_name(job.study, table, "xlsx"),
         steps_done=1, steps_total=1, step_note="done", report={"bytes": len(data)}, finished_at=timezone.now())
     return {"bytes": len(data)}
+
+
+@task()
+def refresh_dashboard(job_id: int) -> dict:
+    """Compute a study's dashboard figures into the job's report (survey.dashboard.dashboard_view serves
+    them), and drop the study's older dashboard results: the newest one is all a page reads."""
+    from survey import dashboard
+
+    job = _start(job_id)
+    try:
+        report = dashboard.refresh_dashboard(job.study)
+    except Exception as error:
+        log.exception("dashboard job %s failed", job.pk)
+        _fail(job, f"The dashboard's figures could not be computed ({type(error).__name__}: {error}).")
+        raise
+    Job.objects.filter(pk=job.pk).update(state=Job.State.DONE, report=report, steps_done=1, steps_total=1,
+                                         step_note="done", finished_at=timezone.now())
+    Job.objects.filter(study=job.study, kind=Job.Kind.DASHBOARD, state__in=[Job.State.DONE, Job.State.FAILED],
+                       ).exclude(pk=job.pk).delete()
+    return {"version": report["version"]}

@@ -248,11 +248,13 @@ def bank_image(request: HttpRequest, portrait_id: int) -> HttpResponse:
 @require_GET
 def study_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     """A coordinator's live view of one of their studies."""
-    from survey.dashboard import cached_dashboard  # pandas and matplotlib only when asked for
+    from survey.dashboard import DASHBOARD_PAGE_REFRESH_S, dashboard_view
 
     study = coordinated_study(request.user, slug)
-    return render(request, "survey/dashboard.html", {"study": study, "dashboard": cached_dashboard(study),
-                                                     "title": f"Dashboard: {study.title}"})
+    view = dashboard_view(study)  # the worker's last figures; never computed here (they cost seconds)
+    return render(request, "survey/dashboard.html", {
+        "study": study, "dashboard": view.dashboard, "figures": view, "title": f"Dashboard: {study.title}",
+        "refresh_s": DASHBOARD_PAGE_REFRESH_S if view.updating else None})
 
 
 @never_cache

@@ -1,5 +1,6 @@
-"""What keeps coordinator pages fast as a study grows: the dashboard's analysis is cached per version of
-the results and recomputed as soon as they change; CSV and JSON exports stream row by row with the same
+"""What keeps coordinator pages fast as a study grows: the dashboard's analysis is recomputed by the worker
+once per version of the results (tests/survey/test_dashboard_refresh.py: never inside a request), the item
+view is cached per version; CSV and JSON exports stream row by row with the same
 values as the tables they stand for. (How fast: scripts/bench_coordinator.py prints the figures.)"""
 
 from __future__ import annotations
@@ -52,29 +53,44 @@ def builds(monkeypatch):
     return counts
 
 
-def test_the_dashboard_is_computed_once_per_version_of_the_answers(study, django_user_model, builds):
+def test_the_dashboard_is_computed_once_per_version_of_the_answers(study, django_user_model, builds,
+                                                                   django_capture_on_commit_callbacks):
+    """By the worker, never in a request: a request queues a recompute only when the answers changed."""
+    from tests.survey.test_dashboard_refresh import get, run_worker
+
     play(study)
     url = reverse("survey:dashboard", args=[study.slug])
     with time_machine.travel(T0 + timedelta(hours=1), tick=False):
         admin_client = signed_in(django_user_model)
-        first = admin_client.get(url)
-        second = admin_client.get(url)
+        get(admin_client, url, django_capture_on_commit_callbacks)
+        assert builds["dashboard"] == 0
+        run_worker()
+        first = get(admin_client, url, django_capture_on_commit_callbacks)
+        second = get(admin_client, url, django_capture_on_commit_callbacks)
+        run_worker()  # nothing was queued: the figures are current
         assert first.status_code == second.status_code == 200 and builds["dashboard"] == 1
-        assert second.context["dashboard"].progress == first.context["dashboard"].progress
+        assert first.context["figures"].fresh and second.context["figures"].fresh
         admin_client.get(reverse("survey:items", args=[study.slug]))
         admin_client.get(reverse("survey:items", args=[study.slug]))
         assert builds["items"] == 1
 
         play(study, label="second expert")  # new answers: a new version
-        third = admin_client.get(url)
+        third = get(admin_client, url, django_capture_on_commit_callbacks)
+        assert not third.context["figures"].fresh and third.context["dashboard"].progress.sessions_started == 1
+        run_worker()
         assert builds["dashboard"] == 2
-        assert third.context["dashboard"].progress.sessions_started == 2
+        assert get(admin_client, url, django_capture_on_commit_callbacks).context["dashboard"].progress.sessions_started == 2
         services.session_start(invite=services.invites_issue(study=study, count=1)[0])  # a session, no answer yet
-        assert admin_client.get(url).context["dashboard"].progress.sessions_started == 3
+        assert not get(admin_client, url, django_capture_on_commit_callbacks).context["figures"].fresh
+        run_worker()
         assert builds["dashboard"] == 3
+        assert get(admin_client, url, django_capture_on_commit_callbacks).context["dashboard"].progress.sessions_started == 3
 
 
-def test_a_question_left_past_its_deadline_makes_a_new_version_without_any_write(study, django_user_model, builds):
+def test_a_question_left_past_its_deadline_makes_a_new_version_without_any_write(
+        study, django_user_model, builds, django_capture_on_commit_callbacks):
+    from tests.survey.test_dashboard_refresh import get, run_worker
+
     play(study)
     with time_machine.travel(T0 + timedelta(hours=1), tick=False) as clock:
         admin_client = signed_in(django_user_model)
@@ -84,10 +100,16 @@ def test_a_question_left_past_its_deadline_makes_a_new_version_without_any_write
         question = services.session_current_question(session=second)
         services.question_clock_start(session=second, question_id=question.pk)
         url = reverse("survey:dashboard", args=[study.slug])
-        before = admin_client.get(url).context["dashboard"].progress.timed_out
+        get(admin_client, url, django_capture_on_commit_callbacks)
+        run_worker()
+        before = get(admin_client, url, django_capture_on_commit_callbacks)
         clock.shift(timedelta(minutes=10))  # abandoned: an overdue question counts as a timeout on read
-        after = admin_client.get(url).context["dashboard"].progress.timed_out
-    assert after == before + 1 and builds["dashboard"] == 2
+        after = get(admin_client, url, django_capture_on_commit_callbacks)
+        run_worker()
+        recomputed = get(admin_client, url, django_capture_on_commit_callbacks)
+    assert before.context["figures"].fresh and not after.context["figures"].fresh
+    assert recomputed.context["dashboard"].progress.timed_out == before.context["dashboard"].progress.timed_out + 1
+    assert builds["dashboard"] == 2
 
 
 @pytest.mark.parametrize("table", ["answers", "options", "participants"])

@@ -184,8 +184,13 @@ def test_the_export_is_read_by_the_analysis_package(study, tmp_path):
     assert analysis.build_report(from_sheet)["categories"] == analysis.build_report(frame)["categories"]
 
 
-def test_the_dashboard_shows_progress_accuracy_and_downloads(study, admin_client):
+def test_the_dashboard_shows_progress_accuracy_and_downloads(study, admin_client, django_capture_on_commit_callbacks):
+    from tests.survey.test_dashboard_refresh import run_worker
+
     play(study)
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.get(f"/staff/studies/{study.slug}/dashboard/")  # queues the figures for the worker
+    run_worker()
     page = admin_client.get(f"/staff/studies/{study.slug}/dashboard/")
     html = page.content.decode()
     assert page.status_code == 200
@@ -203,7 +208,12 @@ def test_the_dashboard_is_for_the_studys_coordinators_only(study, client, django
     assert client.get(f"/staff/studies/{study.slug}/dashboard/").status_code == 302  # to the login page
 
 
-def test_the_dashboard_of_a_study_without_answers(study, admin_client):
+def test_the_dashboard_of_a_study_without_answers(study, admin_client, django_capture_on_commit_callbacks):
+    from tests.survey.test_dashboard_refresh import run_worker
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.get(f"/staff/studies/{study.slug}/dashboard/")
+    run_worker()
     page = admin_client.get(f"/staff/studies/{study.slug}/dashboard/")
     assert page.status_code == 200 and b"No answers yet" in page.content
 
