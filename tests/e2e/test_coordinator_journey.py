@@ -194,6 +194,10 @@ def test_a_coordinator_runs_a_study_from_the_browser(browser, live_server, phant
         assert page.locator(".figures-state").count() == 0  # current figures, no label
         assert "1 sessions started" in " ".join(page.inner_text("#content").split()).replace("</strong>", "")
         snap(page, shots, "11-dashboard")
+        for device in DEVICES:  # figures and the table shrink or scroll inside the page, never widen it
+            page.set_viewport_size({"width": device.width, "height": device.height})
+            assert page.evaluate("document.documentElement.scrollWidth") <= device.width, device.name
+        page.set_viewport_size({"width": DESKTOP.width, "height": DESKTOP.height})
         page.click("nav.study-nav a:text('Per portrait')")
         page.wait_for_selector("ol.fooled img")
         page.wait_for_function("[...document.querySelectorAll('ol.fooled img')].every(i => i.complete)")
