@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import Http404
 
@@ -18,6 +19,17 @@ from survey.models import Job, Study
 
 XLSX_TABLES = tuple(t for t in export.TABLES if t != "settings")
 PENDING = (Job.State.QUEUED, Job.State.RUNNING)
+BUNDLED_CHECKPOINT = Path(settings.GENERATOR_MODELS_DIR) / "generator-demo64.safetensors"
+
+
+def checkpoint_choices() -> list[Path]:
+    """The checkpoints a coordinator may pick in the browser: the bundled demo model and every
+    *.safetensors file in SURVEY_CHECKPOINT_DIR. A browser never names a path of its own."""
+    found = [BUNDLED_CHECKPOINT] if BUNDLED_CHECKPOINT.is_file() else []
+    folder = getattr(settings, "SURVEY_CHECKPOINT_DIR", None)
+    if folder and Path(folder).is_dir():
+        found += sorted(p for p in Path(folder).glob("*.safetensors") if p.is_file() and p != BUNDLED_CHECKPOINT)
+    return found
 
 
 def _queue(job: Job, run) -> Job:
@@ -31,7 +43,7 @@ def _queue(job: Job, run) -> Job:
 @transaction.atomic
 def pool_fill_queue(*, study: Study, user, checkpoint: str, per_disorder: int, truncation: float,
                     skip_gates: list[str], seed_start: int = 0, latent_samples: int = 10_000) -> Job:
-    """Queue a pool fill (survey.pool_fill.pool_fill) for the worker."""
+    """Queue a pool fill (survey.management.pool_fill.pool_fill) for the worker."""
     job = Job.objects.create(study=study, kind=Job.Kind.POOL_FILL, requested_by=user, parameters={
         "checkpoint": checkpoint, "checkpoint_name": Path(checkpoint).name, "per_disorder": per_disorder, "truncation": truncation,
         "skip_gates": sorted(skip_gates), "seed_start": seed_start, "latent_samples": latent_samples})

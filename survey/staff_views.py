@@ -18,7 +18,7 @@ from survey import export, jobs, selectors
 from survey.access import coordinated_study
 from survey.forms import PoolFillForm
 from survey.models import Job
-from survey.pool_fill import checkpoint_choices
+from survey.jobs import checkpoint_choices
 
 JOB_PAGE_REFRESH_S = 2  # an unfinished job's page reloads itself this often
 

@@ -83,6 +83,6 @@ def test_no_other_module_spells_the_fixtures_folder() -> None:
 def test_the_web_tier_offers_the_same_bundled_checkpoint() -> None:
     """The "Fill the pool" page lists the bundled model from settings (the web tier never imports the
     generator); both read GENERATOR_MODELS_DIR with the same default."""
-    from survey.pool_fill import BUNDLED_CHECKPOINT
+    from survey.jobs import BUNDLED_CHECKPOINT
 
     assert BUNDLED_CHECKPOINT == bundled.model_path("generator-demo64.safetensors")

@@ -74,9 +74,9 @@ def test_the_web_process_does_not_import_torch():
     """Loading every URL, view, API and admin module, and the background jobs' module that the web process
     enqueues with, must not pull torch in (the generator is imported inside the task's body only)."""
     code = ("import os, sys, django; os.environ['DJANGO_SETTINGS_MODULE']='config.settings_test'; django.setup(); "
-            "import config.urls, survey.admin, survey.api.urls, survey.views, survey.dashboard, survey.leakage, "
-            "survey.staff_views, survey.jobs, survey.tasks, survey.pool_fill; "
-            "survey.pool_fill.checkpoint_choices(); "
+            "import config.urls, survey.admin, survey.api.urls, survey.views, survey.dashboard, "
+            "survey.staff_views, survey.jobs, survey.tasks; "
+            "survey.jobs.checkpoint_choices(); "
             "from django.urls import get_resolver; get_resolver().url_patterns; "
             "sys.exit(1 if 'torch' in sys.modules or 'generator' in sys.modules else 0)")
     root = Path(__file__).resolve().parents[2]

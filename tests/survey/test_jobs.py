@@ -13,7 +13,7 @@ from django_tasks_db.models import DBTaskResult
 
 from survey import jobs, tasks
 from survey.models import Job, Portrait
-from survey.pool_fill import BUNDLED_CHECKPOINT
+from survey.jobs import BUNDLED_CHECKPOINT
 from tests.survey.factories import DisorderFactory, StudyFactory
 from tests.survey.test_admin_fence import coordinator_of
 

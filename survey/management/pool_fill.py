@@ -1,10 +1,9 @@
 """Filling a study's synthetic pool from a generator checkpoint: one service for `manage.py fill_pool` and
-the coordinators' background job (survey/tasks.py).
+the coordinators' background job (survey/tasks.py). A batch module: the web process never imports it.
 
 Every portrait is generated and gated first, in memory; only then are they all added, in one transaction,
 so a run that fails (a bad checkpoint, a disorder the model never learned, a crash half-way) leaves the
-bank as it was. The generator (and torch) is imported inside `pool_fill` only: the web process imports
-this module to list checkpoints and never loads torch.
+bank as it was. The generator (and torch) is imported inside `pool_fill`, in the worker or the command.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from PIL import Image
 
@@ -23,7 +21,6 @@ from survey.models import Portrait, PortraitKind, Study
 from survey.storage import bank_storage, stored_name
 
 GATES = ("face", "disorder", "privacy")
-BUNDLED_CHECKPOINT = Path(settings.GENERATOR_MODELS_DIR) / "generator-demo64.safetensors"
 
 
 class PoolFillError(ValueError):
@@ -105,16 +102,6 @@ Progress = Callable[[int, int, str], None]  # (steps done, steps in all, what is
 
 def _no_progress(done: int, total: int, note: str) -> None:
     return None
-
-
-def checkpoint_choices() -> list[Path]:
-    """The checkpoints a coordinator may pick in the browser: the bundled demo model and every
-    *.safetensors file in SURVEY_CHECKPOINT_DIR. A browser never names a path of its own."""
-    found = [BUNDLED_CHECKPOINT] if BUNDLED_CHECKPOINT.is_file() else []
-    folder = getattr(settings, "SURVEY_CHECKPOINT_DIR", None)
-    if folder and Path(folder).is_dir():
-        found += sorted(p for p in Path(folder).glob("*.safetensors") if p.is_file() and p != BUNDLED_CHECKPOINT)
-    return found
 
 
 def pool_fill(study: Study, request: PoolFillRequest, *, progress: Progress = _no_progress) -> PoolFillReport:
@@ -199,6 +186,7 @@ def _brightness_report(study: Study, pool_hashes: list[str], tried_luma: list[fl
     gate's pass rate by brightness quartile over every seed generated: a gate that passes dark and light
     faces at different rates skews the pool's skin tones away from the real portraits', a cue."""
     import numpy as np
+
     from generator.gates.brightness import (
         QUARTILES,
         brightness_bias,
@@ -231,6 +219,7 @@ def _brightness_report(study: Study, pool_hashes: list[str], tried_luma: list[fl
 def _stored_luma(content_hashes: list[str]) -> Any:
     """Brightness of stored bank images, one at a time (a bank may hold several sizes)."""
     import numpy as np
+
     from generator.gates.brightness import luminance
 
     storage = bank_storage()  # a folder or an object store: read as the delivery reads
