@@ -78,6 +78,10 @@ AXES_RESET_ON_SUCCESS = True
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # Generator checkpoints a coordinator may pick on the "Fill the pool" page, beside the bundled demo model.
 SURVEY_CHECKPOINT_DIR = env_str("SURVEY_CHECKPOINT_DIR", "")
+# A running job whose worker has reported nothing for this long is taken for lost (the worker was killed or
+# its machine restarted) and marked failed, so it neither spins on its page nor blocks the next recompute.
+# Every job reports at its start and at each step; the longest step (one spreadsheet) takes well under it.
+SURVEY_JOB_SILENT_AFTER_S = env_int("SURVEY_JOB_SILENT_AFTER_S", 900, minimum=60)
 # The bundled phantom models: the variable generator.bundled reads too, read here because the web tier
 # lists the bundled checkpoint without importing the generator.
 GENERATOR_MODELS_DIR = Path(env_str("GENERATOR_MODELS_DIR", "") or BASE_DIR / "fixtures" / "models").expanduser()

@@ -7,11 +7,14 @@ a job that is not there yet.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils import timezone
 
 from survey import export, tasks
 from survey.access import studies_for
@@ -59,10 +62,36 @@ def export_queue(*, study: Study, user, table: str) -> Job:
     return _queue(job, tasks.build_export)
 
 
+def silence_limit() -> timedelta:
+    return timedelta(seconds=settings.SURVEY_JOB_SILENT_AFTER_S)
+
+
+def fail_lost_jobs(*, study: Study | None = None, kind: str | None = None, now: datetime | None = None) -> int:
+    """Mark failed every running job whose worker has reported nothing for SURVEY_JOB_SILENT_AFTER_S (its
+    last heartbeat, or its start for a row from before heartbeats). A job still waiting for a worker is
+    left alone: it starts when a worker does. Returns how many were failed.
+
+    The one rule for a lost job: `manage.py close_expired` applies it to all studies, and queueing a
+    dashboard recompute applies it first to that study's dashboard jobs, so a killed worker cannot block
+    the dashboard for ever."""
+    cutoff = (now or timezone.now()) - silence_limit()
+    lost = Job.objects.filter(state=Job.State.RUNNING).alias(
+        last_seen=Coalesce("heartbeat_at", "started_at", "created_at")).filter(last_seen__lt=cutoff)
+    if study is not None:
+        lost = lost.filter(study=study)
+    if kind is not None:
+        lost = lost.filter(kind=kind)
+    minutes = round(settings.SURVEY_JOB_SILENT_AFTER_S / 60)
+    return lost.update(state=Job.State.FAILED, finished_at=timezone.now(), error=(
+        f"The worker stopped reporting on this job (nothing for {minutes} minutes): it was probably stopped "
+        "or restarted. Nothing half-done was kept; start the job again."))
+
+
 def dashboard_queue(study: Study) -> Job | None:
     """Queue a recompute of the study's dashboard figures, unless one is already waiting or running (the
     constraint one_pending_dashboard_per_study decides, so two requests at once still make one job).
     Returns the new job, or None when one was pending."""
+    fail_lost_jobs(study=study, kind=Job.Kind.DASHBOARD)
     if Job.objects.filter(study=study, kind=Job.Kind.DASHBOARD, state__in=PENDING).exists():
         return None  # the common case, answered without a failed insert
     try:

@@ -488,6 +488,8 @@ class Job(models.Model):
     task_id = models.CharField(max_length=64, blank=True, help_text="The task queue's id for this job.")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the worker last reported on this job (its start or its progress).")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -22,14 +22,16 @@ log = logging.getLogger(__name__)
 
 def _start(job_id: int) -> Job:
     job = Job.objects.select_related("study").get(pk=job_id)
-    job.state, job.started_at = Job.State.RUNNING, timezone.now()
-    job.save(update_fields=["state", "started_at"])
+    job.state = Job.State.RUNNING
+    job.started_at = job.heartbeat_at = timezone.now()
+    job.save(update_fields=["state", "started_at", "heartbeat_at"])
     return job
 
 
 def _progress(job: Job):
     def report(done: int, total: int, note: str) -> None:
-        Job.objects.filter(pk=job.pk).update(steps_done=done, steps_total=total, step_note=note[:200])
+        Job.objects.filter(pk=job.pk).update(steps_done=done, steps_total=total, step_note=note[:200],
+                                             heartbeat_at=timezone.now())
     return report
 
 
