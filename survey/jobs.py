@@ -46,7 +46,7 @@ def _queue(job: Job, run) -> Job:
 @transaction.atomic
 def pool_fill_queue(*, study: Study, user, checkpoint: str, per_disorder: int, truncation: float,
                     skip_gates: list[str], seed_start: int = 0, latent_samples: int = 10_000) -> Job:
-    """Queue a pool fill (survey.management.pool_fill.pool_fill) for the worker."""
+    """Queue a pool fill (survey.management.commands._pool_fill.pool_fill) for the worker."""
     job = Job.objects.create(study=study, kind=Job.Kind.POOL_FILL, requested_by=user, parameters={
         "checkpoint": checkpoint, "checkpoint_name": Path(checkpoint).name, "per_disorder": per_disorder, "truncation": truncation,
         "skip_gates": sorted(skip_gates), "seed_start": seed_start, "latent_samples": latent_samples})

@@ -3,7 +3,7 @@ queue is a table of the study's own database, SQLite or PostgreSQL).
 
 Each task takes a `Job` id, marks the row running, reports progress into it, and ends it done (with its
 report or file) or failed (with the reason in words). The web process imports this module to enqueue;
-the generator, and so torch, is imported only inside the pool fill's body (survey/management/pool_fill.py), which
+the generator, and so torch, is imported only inside the pool fill's body (survey/management/commands/_pool_fill.py), which
 runs in the worker.
 """
 
@@ -42,7 +42,7 @@ def _fail(job: Job, reason: str) -> None:
 @task()
 def fill_pool(job_id: int) -> dict:
     """Generate, gate and add a study's synthetic portraits and latent averages (all or nothing)."""
-    from survey.management.pool_fill import PoolFillError, PoolFillRequest, pool_fill
+    from survey.management.commands._pool_fill import PoolFillError, PoolFillRequest, pool_fill
 
     job = _start(job_id)
     p = job.parameters

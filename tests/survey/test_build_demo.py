@@ -13,7 +13,7 @@ from django.utils import timezone
 from PIL import Image, JpegImagePlugin
 
 from survey import image_bank, imaging, services
-from survey.management.leakage import audit_study
+from survey.management.commands._leakage import audit_study
 from survey.management.commands.build_demo import checkpoint_resolution
 from survey.models import Invite, Portrait, Study
 

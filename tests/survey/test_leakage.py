@@ -11,7 +11,7 @@ from PIL import Image
 
 from survey.image_bank import portrait_add
 from survey.imaging import stored_path
-from survey.management.leakage import audit_study
+from survey.management.commands._leakage import audit_study
 from tests.survey.factories import DisorderFactory, StudyFactory
 
 
@@ -150,7 +150,7 @@ def test_importing_the_leak_audit_loads_neither_torch_nor_the_generator():
     from pathlib import Path
 
     code = ("import os, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings_test'); "
-            "django.setup(); import survey.management.leakage, sys; "
+            "django.setup(); import survey.management.commands._leakage, sys; "
             "assert not {'torch', 'generator'} & set(sys.modules), sorted({'torch', 'generator'} & set(sys.modules))")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
 

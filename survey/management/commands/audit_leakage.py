@@ -4,7 +4,7 @@ import json as json_module
 
 from django.core.management.base import BaseCommand, CommandError
 
-from survey.management.leakage import audit_study
+from survey.management.commands._leakage import audit_study
 from survey.management.study_lookup import study_by_slug
 
 

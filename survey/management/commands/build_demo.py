@@ -24,7 +24,7 @@ from PIL import Image
 import phantoms
 from generator.bundled import model_path
 from survey.image_bank import bank_import, portrait_add
-from survey.management.leakage import study_pixel_realism
+from survey.management.commands._leakage import study_pixel_realism
 from survey.models import Disorder, Invite, PortraitKind, QuizSession, Study
 
 BUNDLED_CHECKPOINT = model_path("generator-demo64.safetensors")

@@ -3,7 +3,7 @@
 Fills a study's synthetic pool and latent averages from a generator checkpoint. Synthetic portraits enter
 only if they pass the generator's gates (a face, the disorder's features, not a near-copy of a training
 portrait); rejected seeds are skipped and counted. The generator (and torch) is imported here, in a batch
-command, never by the web process. The work is `survey.management.pool_fill.pool_fill`, the same service the
+command, never by the web process. The work is `survey.management.commands._pool_fill.pool_fill`, the same service the
 coordinators' "Fill the pool" page queues: all portraits are added at the end, in one transaction, or none.
 The report ends with the pool's brightness beside the real bank's, and warns when the face gate passes dark
 and light portraits at different rates. The gates' defaults come from their one settings object.
@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from generator.gates.settings import DEFAULTS
 from survey.management.study_lookup import study_by_slug
-from survey.management.pool_fill import PoolFillError, PoolFillRequest, pool_fill
+from survey.management.commands._pool_fill import PoolFillError, PoolFillRequest, pool_fill
 
 
 # Options that are fields of the gates' settings (call_command may leave any out: then the default holds).
