@@ -110,5 +110,10 @@ def job_of(user, study: Study, job_id: int) -> Job:
     return job
 
 
+def job_file(job: Job) -> bytes:
+    """The file an export job built, read only when it is downloaded (pages defer it)."""
+    return bytes(Job.objects.values_list("file_data", flat=True).get(pk=job.pk))
+
+
 def recent_jobs(study: Study, kind: str, *, limit: int = 10) -> list[Job]:
     return list(Job.objects.defer("file_data").filter(study=study, kind=kind)[:limit])

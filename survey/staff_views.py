@@ -67,8 +67,7 @@ def job_download(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     if job.kind != Job.Kind.EXPORT or job.state != Job.State.DONE:
         return render(request, "survey/job.html", {"study": study, "job": job, "refresh_s": None,
                                                    "title": f"{job.get_kind_display()}: {study.title}"}, status=409)
-    data = Job.objects.values_list("file_data", flat=True).get(pk=job.pk)
-    response = HttpResponse(bytes(data), content_type=export.FORMATS["xlsx"])
+    response = HttpResponse(jobs.job_file(job), content_type=export.FORMATS["xlsx"])
     response["Content-Disposition"] = f'attachment; filename="{job.file_name}"'
     return response
 

@@ -22,12 +22,12 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from survey import export, selectors, services
+from survey import export, jobs, selectors, services
 from survey.access import coordinated_study, studies_for
 from survey.api.auth import IsStaff
-from survey.api.errors import ReadinessOut, documented
+from survey.api.errors import ApiRefused, ReadinessOut, documented, refusal_body
 from survey.image_bank import bank_import_uploads
-from survey.models import Disorder, Invite, Portrait, QuizSession, Study
+from survey.models import Disorder, Invite, Job, Portrait, QuizSession, Study
 
 MAX_INVITES_PER_CALL = 1000
 
@@ -125,26 +125,106 @@ class StudyScoped(GenericAPIView):
         return self.get_paginated_response(serializer_class(page, many=True).data)
 
 
+
+XLSX_IS_A_JOB = ("A spreadsheet is built by a background job, so that no request is bound to the study's size: "
+                 "POST to this URL to queue it, then follow the job it returns (its download link appears "
+                 "when it is done).")
+
+
+class JobOut(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="This job, to poll.")
+    percent = serializers.IntegerField(read_only=True)
+    download = serializers.SerializerMethodField(help_text="The built file, once `state` is `done`; else null.")
+
+    class Meta:
+        model = Job
+        fields = ["id", "kind", "state", "parameters", "percent", "step_note", "error", "file_name",
+                  "created_at", "started_at", "finished_at", "url", "download"]
+        read_only_fields = fields
+
+    def _absolute(self, name: str, job: Job) -> str:
+        path = reverse(name, kwargs={"slug": job.study.slug, "job_id": job.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+    def get_url(self, job: Job) -> str:
+        return self._absolute("api:study-job", job)
+
+    def get_download(self, job: Job) -> str | None:
+        done = job.kind == Job.Kind.EXPORT and job.state == Job.State.DONE
+        return self._absolute("api:study-job-download", job) if done else None
+
+
 class Export(StudyScoped):
+    serializer_class = JobOut  # what a POST answers (OPTIONS describes it)
+
     @extend_schema(
         parameters=[OpenApiParameter("table", enum=["answers", "options", "participants", "settings"],
                                      location=OpenApiParameter.PATH),
                     OpenApiParameter("fmt", enum=list(export.FORMATS), location=OpenApiParameter.PATH)],
         responses=documented({(200, media_type): OpenApiResponse(OpenApiTypes.BINARY, description="The export file.")
-                              for media_type in export.FORMATS.values()}, 400, 401, 403, 404))
+                              for fmt, media_type in export.FORMATS.items() if fmt != "xlsx"}, 400, 401, 403, 404, 405))
     def get(self, request, slug: str, table: str, fmt: str):
-        """answers.{csv,json,xlsx} (the tidy export), options.{csv,json,xlsx} (one row per option shown),
-        participants.{csv,json,xlsx}, settings.json; docs/exports.md documents every column."""
+        """answers.{csv,json} (the tidy export), options.{csv,json} (one row per option shown),
+        participants.{csv,json}, settings.json, streamed; docs/exports.md documents every column. A
+        spreadsheet (.xlsx) is built by a background job: POST to its URL, then follow the job."""
         study = self.study()
         if table == "settings" and fmt != "json":
             raise ValidationError({"format": ["The settings file is JSON: use settings.json."]})
-        content_type = export.FORMATS["json" if table == "settings" else fmt]
-        if table != "settings" and fmt in ("csv", "json"):  # streamed: the request never holds the whole study
+        if fmt == "xlsx":
+            self.headers["Allow"] = "POST"  # DRF writes the view's headers onto the response last
+            return Response(refusal_body("use_post", XLSX_IS_A_JOB), status=status.HTTP_405_METHOD_NOT_ALLOWED)
+        content_type = export.FORMATS[fmt]
+        if table == "settings":  # a few settings, never bound to the study's size
+            response = HttpResponse(export.render(study, table, fmt), content_type=content_type)
+        else:  # streamed: the request never holds the whole study
             chunks = export.csv_chunks(study, table) if fmt == "csv" else export.json_chunks(study, table)
             response = StreamingHttpResponse(chunks, content_type=content_type)
-        else:  # settings.json is small; XLSX here is for scripts (the coordinators' page builds it as a job)
-            response = HttpResponse(export.render(study, table, fmt), content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{export.file_name(study, table, fmt)}"'
+        return response
+
+    @extend_schema(
+        parameters=[OpenApiParameter("table", enum=list(jobs.XLSX_TABLES), location=OpenApiParameter.PATH),
+                    OpenApiParameter("fmt", enum=["xlsx"], location=OpenApiParameter.PATH)],
+        request=None, responses=documented({202: JobOut}, 400, 401, 403, 404))
+    def post(self, request, slug: str, table: str, fmt: str):
+        """Queue a spreadsheet of one table for the worker: 202 with the job (its `Location` too). Poll
+        the job until `state` is `done`, then download its `download` link."""
+        study = self.study()
+        if fmt != "xlsx" or table not in jobs.XLSX_TABLES:
+            raise ValidationError({"format": [
+                "Only spreadsheets (answers.xlsx, options.xlsx, participants.xlsx) are built as jobs; "
+                "CSV and JSON download at once with GET."]})
+        job = jobs.export_queue(study=study, user=request.user, table=table)
+        body = JobOut(job, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+
+
+class StudyJob(StudyScoped):
+    """One background job of the study, as the API's clients follow it."""
+
+    serializer_class = JobOut
+
+    def job(self) -> Job:
+        return jobs.job_of(self.request.user, self.study(), self.kwargs["job_id"])
+
+    @extend_schema(responses=documented({200: JobOut}, 401, 403, 404))
+    def get(self, request, slug: str, job_id: int):
+        """Waiting, running (with its progress), done (with its download link) or failed (with why)."""
+        return Response(JobOut(self.job(), context={"request": request}).data)
+
+
+class StudyJobDownload(StudyJob):
+    @extend_schema(responses=documented({(200, export.FORMATS["xlsx"]): OpenApiResponse(
+        OpenApiTypes.BINARY, description="The spreadsheet the job built.")}, 401, 403, 404, 409))
+    def get(self, request, slug: str, job_id: int):
+        """The file an export job built; 409 (`not_ready`) until the job is done."""
+        job = self.job()
+        if job.kind != Job.Kind.EXPORT or job.state != Job.State.DONE:
+            raise ApiRefused(status.HTTP_409_CONFLICT, "not_ready",
+                             f"This job has no file to download: it is {job.get_state_display().lower()}.")
+        response = HttpResponse(jobs.job_file(job), content_type=export.FORMATS["xlsx"])
+        response["Content-Disposition"] = f'attachment; filename="{job.file_name}"'
         return response
 
 

@@ -128,6 +128,8 @@ ERROR_RESPONSES: dict[int, OpenApiResponse] = {
     401: OpenApiResponse(DetailOut, description="No credentials, or unknown ones."),
     403: OpenApiResponse(DetailOut, description="Not allowed."),
     404: OpenApiResponse(DetailOut, description="No such object (or not one of yours), or no such page of a list."),
+    405: OpenApiResponse(ErrorSerializer, description="Not with this method: a spreadsheet is queued with POST "
+                         "(`error`: `use_post`)."),
     409: OpenApiResponse(ErrorSerializer, description="Refused by the study's rules; `error` says which."),
     410: OpenApiResponse(ErrorSerializer, description="The invitation or the study cannot start a session."),
     429: OpenApiResponse(ErrorSerializer, description="Too many attempts from this address; try again later."),

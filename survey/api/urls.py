@@ -25,6 +25,8 @@ study_urls = [
     re_path(r"^export/(?P<table>answers|options|participants|settings)\.(?P<fmt>csv|json|xlsx)$",
             coordinator.Export.as_view(),
             name="study-export"),
+    path("jobs/<int:job_id>/", coordinator.StudyJob.as_view(), name="study-job"),
+    path("jobs/<int:job_id>/download/", coordinator.StudyJobDownload.as_view(), name="study-job-download"),
     path("portraits/", coordinator.Portraits.as_view(), name="study-portraits"),
     path("invites/", coordinator.Invites.as_view(), name="study-invites"),
     path("invites/<int:invite_id>/revoke/", coordinator.InviteRevoke.as_view(), name="study-invite-revoke"),

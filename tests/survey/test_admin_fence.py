@@ -160,9 +160,16 @@ def test_the_api_shows_nothing_of_another_study(two_studies):
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     assert [s["slug"] for s in client.get("/api/studies/").json()["results"]] == ["mine"]
     for path in ["", "progress/", "readiness/", "portraits/", "invites/", "export/answers.csv",
-                 "export/options.json", "export/participants.xlsx", "export/settings.json"]:
+                 "export/options.json", "export/settings.json"]:
         assert client.get(f"/api/studies/mine/{path}").status_code == 200, path
         assert client.get(f"/api/studies/theirs/{path}").status_code == 404, path
+    assert client.get("/api/studies/theirs/export/participants.xlsx").status_code == 404
+    fill, sheet = their_jobs(theirs)
+    for path in [f"jobs/{fill.pk}/", f"jobs/{sheet.pk}/", f"jobs/{sheet.pk}/download/"]:
+        assert client.get(f"/api/studies/theirs/{path}").status_code == 404, path
+        assert client.get(f"/api/studies/mine/{path}").status_code == 404, path  # nor through my own study
+    assert client.post("/api/studies/theirs/export/answers.xlsx").status_code == 404
+    assert not Job.objects.filter(study=mine).exists() and Job.objects.filter(study=theirs).count() == 2
     pseudonym = QuizSession.objects.get(study=theirs).pseudonym
     invite = Invite.objects.get(study=theirs)
     for path in [f"participants/{pseudonym}/end/", f"participants/{pseudonym}/erase/",

@@ -142,7 +142,6 @@ def test_progress_and_exports(coordinator, own_study):
     csv = coordinator.get("/api/studies/mine/export/answers.csv")
     assert csv.status_code == 200 and csv.streaming  # streamed: the request never holds the whole study
     assert b"".join(csv.streaming_content).decode().startswith("study,participant,session,category")
-    assert coordinator.get("/api/studies/mine/export/participants.xlsx").status_code == 200
     assert coordinator.get("/api/studies/mine/export/settings.json").json()["study"]["slug"] == "mine"
     assert coordinator.get("/api/studies/mine/export/settings.csv").status_code == 400
 
@@ -161,3 +160,40 @@ def test_the_schema_and_docs_are_served(client, db):
 def test_the_browsable_api_pages_open_for_a_signed_in_coordinator(client, staff, ready_study, url):
     client.force_login(staff)
     assert client.get(url, HTTP_ACCEPT="text/html").status_code in (200, 404, 405)
+
+
+def test_a_spreadsheet_is_a_job_the_api_queues_and_follows(coordinator, own_study, django_capture_on_commit_callbacks):
+    """No request builds a spreadsheet: GET explains, POST queues a job, the job's URL is polled, its
+    download link appears once the worker has built the file."""
+    from openpyxl import load_workbook
+
+    from survey import tasks
+    from survey.models import Job
+
+    refused = coordinator.get("/api/studies/mine/export/answers.xlsx")
+    assert refused.status_code == 405 and refused["Allow"] == "POST" and refused.json()["error"] == "use_post"
+    assert not Job.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = coordinator.post("/api/studies/mine/export/participants.xlsx")
+    assert queued.status_code == 202, queued.content
+    job = Job.objects.get(kind=Job.Kind.EXPORT)
+    body = queued.json()
+    assert body["state"] == "queued" and body["download"] is None and job.parameters == {"table": "participants"}
+    assert queued["Location"] == body["url"] and body["url"].endswith(f"/api/studies/mine/jobs/{job.pk}/")
+    early = coordinator.get(f"/api/studies/mine/jobs/{job.pk}/download/")
+    assert early.status_code == 409 and early.json()["error"] == "not_ready"
+    tasks.build_export.call(job.pk)
+    done = coordinator.get(body["url"]).json()
+    assert done["state"] == "done" and done["percent"] == 100
+    download = coordinator.get(done["download"])
+    assert download.status_code == 200 and 'filename="mine-participants.xlsx"' in download["Content-Disposition"]
+    sheet = load_workbook(io.BytesIO(download.content))["participants"]
+    assert [c.value for c in sheet[1]][:2] == ["participant", "session"]
+
+
+@pytest.mark.parametrize("path", ["answers.csv", "settings.json", "settings.xlsx", "bogus.xlsx"])
+def test_only_spreadsheets_are_queued(coordinator, own_study, path):
+    from survey.models import Job
+
+    assert coordinator.post(f"/api/studies/mine/export/{path}").status_code in (400, 404)
+    assert not Job.objects.exists()
