@@ -176,7 +176,7 @@ def test_each_answer_of_a_running_session_makes_a_new_version(quiz_session):
     assert dashboard.results_version(study) == dashboard.results_version(study)  # reading changes nothing
 
 
-@pytest.mark.parametrize("table", ["answers", "options"])
+@pytest.mark.parametrize("table", ["answers", "options", "participants"])
 def test_reading_a_few_sessions_at_a_time_keeps_the_export_order(study, table, monkeypatch):
     for label in ("first", "second", "third"):
         play(study, label=label)
