@@ -194,6 +194,9 @@ def item_view(study: Study, *, most_fooling: int = 12) -> ItemView:
     return ItemView(portraits=items, fooled=fooled[:most_fooling])
 
 
+IN_BATCH = 900  # ids per `IN (...)`: under SQLite's limit of bound parameters
+
+
 def results_version(study: Study) -> str:
     """A short fingerprint of everything the dashboard and item view are computed from: the sessions
     (count, finished, ended, last id), the answers of the sessions still running (count and last id) and
@@ -281,14 +284,19 @@ class DashboardView:
 
 
 def _answers_since(study: Study, last_answer: int) -> int:
-    """Answered questions of the study after answer `last_answer`. The answers since are taken by the primary
-    key's range first (a join on the study lets the database read all of the study's answers instead), so
-    the cost is that of the answers since, not of the study."""
+    """Answered questions of the study after answer `last_answer`. Every step looks rows up by their primary
+    key (the answers since by its range, their questions and sessions by id), so the cost is that of the
+    answers since, not of the study: a join on the study lets the database walk all of the study's
+    questions instead (SQLite did, 0.1 s at 5,000 experts)."""
     question_ids = list(Answer.objects.filter(pk__gt=last_answer, outcome=Outcome.ANSWERED)
                         .values_list("question_id", flat=True))
-    return sum(Question.objects.filter(pk__in=question_ids[start:start + 900], session__study=study,
-                                       is_practice=False).count()
-               for start in range(0, len(question_ids), 900))  # under SQLite's limit of bound parameters
+    session_ids = [session for start in range(0, len(question_ids), IN_BATCH)
+                   for session in Question.objects.filter(pk__in=question_ids[start:start + IN_BATCH], is_practice=False)
+                   .values_list("session_id", flat=True)]
+    distinct = sorted(set(session_ids))
+    ours = {pk for start in range(0, len(distinct), IN_BATCH)
+            for pk in study.sessions.filter(pk__in=distinct[start:start + IN_BATCH]).values_list("pk", flat=True)}
+    return sum(1 for session in session_ids if session in ours)
 
 
 def dashboard_view(study: Study) -> DashboardView:

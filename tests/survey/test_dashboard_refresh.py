@@ -133,3 +133,24 @@ def test_after_the_worker_runs_the_fresh_figures_are_served(
     assert "2</strong> sessions started" in html and pending_dashboard_jobs(study) == 0
     # the newest result is all a page reads: the older one is gone
     assert Job.objects.filter(study=study, kind=Job.Kind.DASHBOARD).count() == 1
+
+
+def test_the_answers_since_count_this_studys_timed_answers_only(study, disorders, monkeypatch):
+    """What the stale label says: answered timed questions of this study after the figures' last answer;
+    another study's answers and skips never count, however the ids are batched."""
+    from survey.models import Answer, Outcome
+    from tests.survey.factories import StudyFactory, make_bank
+
+    play(study)
+    last = Answer.objects.latest("pk").pk
+    other = StudyFactory(slug="other", disorders=disorders)
+    make_bank(other, disorders)
+    play(other, label="another study's expert")
+    play(study, label="second expert")
+    second = Answer.objects.filter(pk__gt=last, outcome=Outcome.ANSWERED, question__session__study=study,
+                                   question__is_practice=False).count()
+    assert second > 0 and Answer.objects.filter(question__session__study=other).exists()
+    assert dashboard._answers_since(study, last) == second
+    monkeypatch.setattr(dashboard, "IN_BATCH", 2)  # several batches of ids
+    assert dashboard._answers_since(study, last) == second
+    assert dashboard._answers_since(other, last) == selectors.study_progress(other).answered
