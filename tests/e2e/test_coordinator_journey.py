@@ -60,6 +60,18 @@ def widest_elements(page, screen_width: int) -> list[str]:
                               + ` right=${Math.round(e.getBoundingClientRect().right)}`)""", screen_width)
 
 
+# Records what the upload's progress bar showed: the page the server answers replaces the body, so what
+# was seen is kept on the window.
+WATCH_UPLOAD_PROGRESS = """() => {
+    const bar = document.querySelector("progress.upload");
+    window.uploadSeen = {shown: false, percents: [0]};
+    new MutationObserver(() => {
+        window.uploadSeen.shown ||= !bar.hidden;
+        window.uploadSeen.percents.push(Number(bar.value));
+    }).observe(bar, {attributes: true});
+}"""
+
+
 def real_portraits_zip(phantom_bank_images, folder) -> tuple:
     """The real portraits of the study as a ZIP (in a folder inside it, as a coordinator's would be) and
     their manifest."""
@@ -137,6 +149,7 @@ def test_a_coordinator_runs_a_study_from_the_browser(browser, live_server, phant
         page.set_input_files("#id_manifest", str(bad_manifest))
         page.set_input_files("#id_archive", str(archive))
         page.click("form.upload button[type=submit]")
+        page.wait_for_selector("ul.problems li")  # the page the server answered replaces the form's
         problems = page.locator("ul.problems li").all_inner_texts()
         assert any("line 3" in p and "nosuchdisorder" in p for p in problems), problems
         assert any("line 4" in p and "-missing.png" in p and "cannot be read" in p for p in problems), problems
@@ -146,8 +159,12 @@ def test_a_coordinator_runs_a_study_from_the_browser(browser, live_server, phant
 
         page.set_input_files("#id_manifest", str(manifest))
         page.set_input_files("#id_archive", str(archive))
+        page.evaluate(WATCH_UPLOAD_PROGRESS)
         page.click("form.upload button[type=submit]")
         page.wait_for_selector("ul.messagelist")
+        seen = page.evaluate("window.uploadSeen")  # the bar was shown, and reached 100 % before the answer
+        assert seen["shown"] and max(seen["percents"]) == 100, seen
+        assert page.url.endswith(f"/staff/studies/{study.slug}/portraits/")
         n_real = sum(len(k["training"]) + len(k["held_out"]) for k in phantom_bank_images.values())
         assert f"Added {n_real} portrait(s)" in page.inner_text("ul.messagelist")
         assert "Not ready for sessions yet" in page.inner_text("#content")  # no synthetic portraits yet
