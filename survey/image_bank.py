@@ -24,7 +24,6 @@ from survey.models import Portrait, PortraitKind, Study
 from survey.storage import store
 
 REQUIRED_COLUMNS = ("filename", "disorder", "kind")
-OPTIONAL_COLUMNS = ("used_in_training", "source", "checkpoint_id", "seed", "truncation")
 
 
 class ImportRejected(ValueError):

@@ -189,13 +189,6 @@ class Study(models.Model):
     def __str__(self) -> str:
         return self.title
 
-    def question_count(self, category: str) -> int:
-        return {
-            Category.REAL_VS_SYNTHETIC: self.n_real_vs_synthetic,
-            Category.REIDENTIFICATION: self.n_reidentification,
-            Category.DIAGNOSIS: self.n_diagnosis,
-        }[Category(category)]
-
     def time_limit_ms(self, category: str) -> int:
         return {
             Category.REAL_VS_SYNTHETIC: self.time_limit_real_vs_synthetic_ms,
@@ -345,10 +338,6 @@ class Question(models.Model):
     def __str__(self) -> str:
         prefix = "Practice" if self.is_practice else "Question"
         return f"{prefix} {self.position} ({self.category}) of {self.session.pseudonym}"
-
-    @property
-    def n_options(self) -> int:
-        return self.options.count()
 
     def latest_clock_start(self) -> ClockStart | None:
         """When the clock started, or will start at the latest whatever the page does (survey/clock.py)."""

@@ -65,10 +65,6 @@ class QuestionView:
     category_label: str
     reference_of: str  # the disorder a re-identification's latent average shows, as its prompt names it
 
-    @property
-    def image_tokens(self) -> tuple[str, ...]:
-        return self.stimulus_tokens + tuple(o.image_token for o in self.options if o.image_token)
-
 
 def remaining_ms(question: Question, now: datetime) -> int | None:
     """Time left on a running clock; None before the clock starts."""
