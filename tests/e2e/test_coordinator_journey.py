@@ -72,6 +72,13 @@ WATCH_UPLOAD_PROGRESS = """() => {
 }"""
 
 
+# Every invite link lies wholly inside the visible part of the admin's list (which scrolls sideways).
+LINKS_IN_VIEW = """[...document.querySelectorAll('.invite-link code')].every(code => {
+    const link = code.getBoundingClientRect(), list = code.closest('.results').getBoundingClientRect();
+    return link.left >= list.left && link.right <= list.right && link.width > 0;
+})"""
+
+
 def real_portraits_zip(phantom_bank_images, folder) -> tuple:
     """The real portraits of the study as a ZIP (in a folder inside it, as a coordinator's would be) and
     their manifest."""
@@ -209,6 +216,10 @@ def test_a_coordinator_runs_a_study_from_the_browser(browser, live_server, phant
         page.wait_for_selector("button.copy-link")
         assert page.locator("button.copy-link").count() == 5
         snap(page, shots, "10-invite-links")
+        for device in DEVICES:  # each link is read whole where it stands, without scrolling the list
+            page.set_viewport_size({"width": device.width, "height": device.height})
+            assert page.evaluate(LINKS_IN_VIEW), device.name
+        page.set_viewport_size({"width": DESKTOP.width, "height": DESKTOP.height})
         page.check("#action-toggle")
         page.select_option("select[name=action]", "download_csv")
         rows = list(csv.DictReader(io.StringIO(download(page, lambda: page.click("button[name=index]")).decode())))
