@@ -1,7 +1,7 @@
 """An export whose counts match the paper's expert survey; writes fixtures/paper_export.csv.
 
 Run ``python -m analysis.paper_fixture [--out PATH]``. The counts are derived in
-README.md (Analysis): they are one set consistent with every number the paper
+docs/statistics.md (Reproducing the paper): they are one set consistent with every number the paper
 reports, not the study's raw data (which was never published).
 """
 

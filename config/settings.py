@@ -1,5 +1,5 @@
 """Settings of the survey platform. Every value a deployment may change is read from the environment;
-README.md lists them all."""
+docs/operations.md lists them all."""
 
 from __future__ import annotations
 

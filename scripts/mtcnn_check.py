@@ -1,6 +1,6 @@
 """Checks the MTCNN face gate against the real facenet-pytorch on one photograph and on non-faces.
 
-Run where the optional extra is installed (see "Gates and GAN inversion" in README.md) and
+Run where the optional extra is installed (see "Gates and GAN inversion" in docs/generator.md) and
 scikit-image is present, from the repository root:
 
     python scripts/mtcnn_check.py [PHANTOM_DIR]

@@ -1,4 +1,4 @@
-"""compose.yaml is the production shape the README and docs/operations.md describe: a proxy spreading
+"""compose.yaml is the production shape docs/operations.md describes: a proxy spreading
 requests over two or more stateless web hosts, a worker, the periodic close_expired, PostgreSQL, Redis and an
 S3-compatible store. These tests keep it that shape and keep it loadable: every variable it sets is one the
 settings read, and the settings start with exactly those values."""

@@ -122,7 +122,7 @@ class MTCNNParams:
 
 
 class MTCNNFaceDetector:
-    """MTCNN from facenet-pytorch (optional extra, see "Gates and GAN inversion" in README.md): the
+    """MTCNN from facenet-pytorch (optional extra, see "Gates and GAN inversion" in docs/generator.md): the
     probability of its most confident box. Its wheel ships the P/R/O-Net weights, so nothing is downloaded."""
 
     name = "mtcnn"
@@ -135,7 +135,7 @@ class MTCNNFaceDetector:
         except ImportError as error:
             raise ImportError(
                 f"the MTCNN face detector needs facenet-pytorch and torchvision ({error}); install "
-                "them without touching torch: see 'Gates and GAN inversion' in README.md"
+                "them without touching torch: see 'Gates and GAN inversion' in docs/generator.md"
             ) from None
         self.params = params or MTCNNParams()
         self._mtcnn = MTCNN(

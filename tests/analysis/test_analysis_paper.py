@@ -59,7 +59,7 @@ def test_published_p_values_are_two_sided():
 
 
 def test_category_three_p_of_0_001_matches_no_test_of_the_reported_accuracies():
-    # The claims README.md (Analysis) makes, checked.
+    # The claims docs/statistics.md (The paper's category-3 "p = 0.001") makes, checked.
     real, synth = PAPER_COUNTS[("diagnosis", "real")], PAPER_COUNTS[("diagnosis", "synthetic")]
     vs_chance = binomial_vs_chance(synth.correct, synth.answered, 0.25).p_value
     assert vs_chance < 1e-15                         # "p < 0.001" is true, "p = 0.001" is not

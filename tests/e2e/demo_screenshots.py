@@ -1,9 +1,9 @@
-"""The README's question screenshots, taken from a running demo study in headless chromium.
+"""docs/expert.md's question screenshots, taken from a running demo study in headless chromium.
 
     .venv/bin/python tests/e2e/demo_screenshots.py PARTICIPANT_LINK [--out docs/screenshots]
 
 Walks the session as a participant (answering every question with its first choice) and saves the first
-timed question of each category as `question-<category>.jpg` at 1440x900, the size the README shows. Run it on
+timed question of each category as `question-<category>.jpg` at 1440x900, the size docs/expert.md shows. Run it on
 a fresh `manage.py build_demo` so that the screenshots show the demo a newcomer gets. Not part of the test
 suite (the browser tests take their own screenshots under test-artifacts/e2e/).
 """
@@ -25,7 +25,7 @@ JPEG_QUALITY = 90
 
 
 def slug(category: str) -> str:
-    """The README's file name for a category's label: 'Real vs synthetic' -> real-vs-synthetic,
+    """docs/expert.md's file name for a category's label: 'Real vs synthetic' -> real-vs-synthetic,
     'Re-identification' -> reidentification."""
     return "-".join(re.sub(r"[^a-z ]", "", category.lower()).split())
 

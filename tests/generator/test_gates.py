@@ -252,7 +252,7 @@ class _Never:
 
 
 def test_the_real_mtcnn_scores_a_photograph_as_a_face_and_noise_as_none():
-    """Runs only where the optional extra is installed (README: "Gates and GAN inversion")."""
+    """Runs only where the optional extra is installed (docs/generator.md: "Gates and GAN inversion")."""
     pytest.importorskip("facenet_pytorch", exc_type=ImportError)
     data = pytest.importorskip("skimage.data")
     from generator.gates.face import MTCNNFaceDetector

@@ -702,7 +702,7 @@ def test_a_booby_trapped_reference_snapshot_never_runs_its_code(tmp_path: Path, 
 def test_fill_pool_fills_a_study_from_an_imported_model(
     imported: dict, db: None, image_bank_root: Path
 ) -> None:
-    """The README's route: import-nvlabs, then manage.py fill_pool SLUG --checkpoint MODEL."""
+    """docs/generator-import.md's route: import-nvlabs, then manage.py fill_pool SLUG --checkpoint MODEL."""
     from django.core.management import call_command
 
     from survey.models import Portrait
