@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -130,7 +130,7 @@ def _fill_question_columns(df: pd.DataFrame, rng: np.random.Generator) -> pd.Dat
     response = np.minimum(limit - 200, rng.lognormal(np.log(limit * 0.35), 0.45)).astype(int)
     response = np.where(skipped, (response * 0.6).astype(int), response)
     elapsed = np.where(timeout, limit, response) + 1500  # next question loads
-    session_start = {s: datetime(2023, 3, 1, 9, tzinfo=timezone.utc) + timedelta(hours=7 * i)
+    session_start = {s: datetime(2023, 3, 1, 9, tzinfo=UTC) + timedelta(hours=7 * i)
                      for i, s in enumerate(sorted(df["session"].unique()))}
     offset = pd.Series(elapsed).groupby(df["session"]).cumsum().to_numpy() - elapsed
     started = [session_start[s] + timedelta(milliseconds=int(o))

@@ -19,10 +19,9 @@ from .clustered import (
 from .comparison import chi2_two_proportions, fisher_two_proportions, tost_two_proportions
 from .export import ExportError
 from .mixed import MIXED_READING, random_intercept_vs_chance
-from .power import MARGIN_RATIONALE, minimum_equivalence_margin, tost_power
 from .portraits import per_portrait_reidentification
+from .power import MARGIN_RATIONALE, minimum_equivalence_margin, tost_power
 from .privacy import per_expert_vs_chance
-from .timing import DEFAULT_GRACE_MS, DEFAULT_MIN_RESPONSE_MS, implausible_times
 from .proportions import binomial_vs_chance, excess_over_chance_bound, proportion_ci
 from .results import NotTested, TestResult
 from .sensitivity import exclusion_sensitivity
@@ -35,6 +34,7 @@ from .summary import (
     kind_summary,
     response_time_summary,
 )
+from .timing import DEFAULT_GRACE_MS, DEFAULT_MIN_RESPONSE_MS, implausible_times
 
 __all__ = ["build_report", "render_markdown"]
 

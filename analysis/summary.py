@@ -170,7 +170,7 @@ def disorder_breakdown(df: pd.DataFrame, min_answers: int = MIN_ANSWERS) -> pd.D
         row = counts.iloc[i]
         counts.iat[i, counts.columns.get_loc("p_value")] = stats.binomtest(
             int(row["n_correct"]), int(row["n_answered"]), float(row["chance"])).pvalue
-    for cat, idx in counts.groupby("category", sort=False).groups.items():
+    for _category, idx in counts.groupby("category", sort=False).groups.items():
         p = counts.loc[idx, "p_value"]
         tested = p.notna()
         if tested.any():

@@ -29,7 +29,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import phantoms
+import phantoms  # noqa: E402 - importable once the repository root is on sys.path
 
 PYTHON = sys.executable
 TIME_LIMIT_MS = 2_000  # short limits so that timeouts happen within seconds

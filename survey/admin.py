@@ -20,8 +20,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from survey import selectors, services
-from survey.admin_forms import SECONDS_FIELDS, IssueInvitesForm, StudyAdminForm
 from survey.access import studies_for
+from survey.admin_forms import SECONDS_FIELDS, IssueInvitesForm, StudyAdminForm
 from survey.models import Answer, Disorder, Invite, Outcome, Portrait, QuizSession, Study
 
 

@@ -56,7 +56,7 @@ class StudyAdminForm(forms.ModelForm):
 
     class Meta:
         model = Study
-        exclude = MS_FIELDS
+        exclude = MS_FIELDS  # noqa: DJ006 - every field but the milliseconds, which the seconds fields replace
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -17,8 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from survey import export, jobs, selectors
 from survey.access import coordinated_study
 from survey.forms import PoolFillForm
-from survey.models import Job
 from survey.jobs import checkpoint_choices
+from survey.models import Job
 
 JOB_PAGE_REFRESH_S = 2  # an unfinished job's page reloads itself this often
 

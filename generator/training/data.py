@@ -78,7 +78,7 @@ def load_image_set(data_dir: Path, resolution: int, training_only: bool = True) 
         try:
             arrays.append(read_portrait(data_dir / row["filename"], resolution))
         except OSError as exc:
-            raise ValueError(f"{manifest}: cannot read {row['filename']} ({exc})") from exc
+            raise ValueError(f"{manifest} line {line}: cannot read {row['filename']} ({exc})") from exc
         labels.append(disorders.index(row["disorder"]))
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     return ImageSet(

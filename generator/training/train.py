@@ -27,7 +27,6 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from generator.inference.averages import recompute_class_w_avg
-from generator.nvlabs.networks import IMPORTED
 from generator.nets.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -39,6 +38,7 @@ from generator.nets.checkpoint import (
 )
 from generator.nets.config import NetworkConfig, TrainConfig
 from generator.nets.networks import Discriminator, Generator
+from generator.nvlabs.networks import IMPORTED
 from generator.training.augment import ada_augment, adjust_ada_p, diff_augment, overfitting
 from generator.training.classifier import load_classifier
 from generator.training.data import (

@@ -7,9 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from analysis import (binomial_vs_chance, build_report, category_summary, chi2_two_proportions,
-                      exclusion_summary, fisher_two_proportions, kind_summary, load_export,
-                      tost_two_proportions)
+from analysis import (
+    binomial_vs_chance,
+    build_report,
+    category_summary,
+    chi2_two_proportions,
+    exclusion_summary,
+    fisher_two_proportions,
+    kind_summary,
+    load_export,
+    tost_two_proportions,
+)
 from analysis.paper_fixture import PAPER_COUNTS
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,12 +3,18 @@
 from fractions import Fraction
 from math import comb
 
+import analysis_reference_values as ref
 import pytest
 from numpy.testing import assert_allclose
 
-import analysis_reference_values as ref
-from analysis import (binomial_vs_chance, chi2_two_proportions, excess_over_chance_bound,
-                      fisher_two_proportions, proportion_ci, tost_two_proportions)
+from analysis import (
+    binomial_vs_chance,
+    chi2_two_proportions,
+    excess_over_chance_bound,
+    fisher_two_proportions,
+    proportion_ci,
+    tost_two_proportions,
+)
 
 TIGHT = dict(rtol=1e-9)
 

@@ -43,8 +43,11 @@ def test_bootstrap_matches_the_exact_bootstrap_distribution():
     r = participant_bootstrap(SMALL, 0.25, n_resamples=20_000, seed=3)
     # Monte Carlo SE of a tail share near 0.1 with 20000 draws is 0.002.
     assert abs(r.p_value - 2 * min(below, above)) < 0.01
-    cdf = lambda x: float(sum(w for a, w in dist if a <= x))
-    before = lambda x: float(sum(w for a, w in dist if a < x))
+    def cdf(x) -> float:
+        return float(sum(w for a, w in dist if a <= x))
+
+    def before(x) -> float:
+        return float(sum(w for a, w in dist if a < x))
     low, high = (Fraction(v).limit_denominator(1000) for v in r.ci)
     assert before(low) <= 0.025 + 0.005 and cdf(low) >= 0.025 - 0.005
     assert before(high) <= 0.975 + 0.005 and cdf(high) >= 0.975 - 0.005

@@ -2,13 +2,12 @@
 
 from pathlib import Path
 
+import analysis_reference_values as ref
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-import analysis_reference_values as ref
-from analysis import (ExportError, category_summary, disorder_breakdown, load_export,
-                      response_time_summary)
+from analysis import ExportError, category_summary, disorder_breakdown, load_export, response_time_summary
 from analysis.benchmark import synthetic_export
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "paper_export.csv"

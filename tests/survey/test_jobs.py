@@ -12,8 +12,8 @@ from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from survey import jobs, tasks
-from survey.models import Job, Portrait
 from survey.jobs import BUNDLED_CHECKPOINT
+from survey.models import Job, Portrait
 from tests.survey.factories import DisorderFactory, StudyFactory
 from tests.survey.test_admin_fence import coordinator_of
 

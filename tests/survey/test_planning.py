@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
-
-from dataclasses import replace
 
 from survey import roles
 from survey.planning import (

@@ -14,9 +14,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from generator.gates.settings import DEFAULTS
-from survey.management.study_lookup import study_by_slug
 from survey.management.commands._pool_fill import PoolFillError, PoolFillRequest, pool_fill
-
+from survey.management.study_lookup import study_by_slug
 
 # Options that are fields of the gates' settings (call_command may leave any out: then the default holds).
 GATE_OPTIONS = ("face_threshold", "face_calibration_percentile", "brightness_tolerance", "top_k",
