@@ -110,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     args = parser.parse_args(argv)
     results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
         for n in args.rows:
             path = tmp / f"export_{n}.csv"
             synthetic_export(n, seed=n).to_csv(path, index=False)

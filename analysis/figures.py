@@ -132,10 +132,10 @@ def response_time_figure(report: dict[str, Any], path: str | Path) -> Path:
             continue
         # Each box gets its own category's limit: categories may have different clocks.
         ax.hlines(limit, i - 0.4, i + 0.4, color=_CHANCE, linewidth=1.5,
-                  label="time limit" if i == 1 else None)
+                  label="time limit" if i == 1 else "_nolegend_")
         if grace:
             ax.hlines(limit + grace, i - 0.4, i + 0.4, color=_CHANCE, linewidth=1,
-                      linestyle=":", label="limit + grace" if i == 1 else None)
+                      linestyle=":", label="limit + grace" if i == 1 else "_nolegend_")
     if floor and stats:
         ax.axhline(floor, color="#7f7f7f", linewidth=1, linestyle="--",
                    label=f"plausibility floor ({floor:g} ms)")

@@ -61,7 +61,7 @@ def _gauss_hermite(n_nodes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, w, np.log(w) + x * x
 
 
-def _log_expit(x: np.ndarray) -> np.ndarray:
+def _log_expit(x: np.ndarray | float) -> np.ndarray:
     return -np.logaddexp(0.0, -x)
 
 

@@ -155,8 +155,8 @@ def build_report(df: pd.DataFrame, margin: float = 0.10, alpha: float = 0.05,
 
 
 def _counts_dict(row: pd.Series) -> dict[str, Any]:
-    out = {k: int(row[k]) for k in ("n_presented", "n_skipped", "n_timeout", "n_answered",
-                                    "n_correct")}
+    out: dict[str, Any] = {k: int(row[k]) for k in ("n_presented", "n_skipped", "n_timeout", "n_answered",
+                                                    "n_correct")}
     out["accuracy"] = None if out["n_answered"] == 0 else out["n_correct"] / out["n_answered"]
     return out
 
@@ -224,7 +224,7 @@ def _category_entry(row: pd.Series, rows: pd.DataFrame, alpha: float, min_answer
         agree = naive_sig == clus_sig
         entry["naive_vs_clustered"] = {"naive_significant": naive_sig,
                                        "clustered_significant": clus_sig, "agree": agree}
-        if not agree:
+        if not agree and isinstance(clustered, TestResult):  # clus_sig is set: the GEE was fitted
             entry["headline"] = {"analysis": "clustered", "p_value": clustered.p_value,
                                  "ci95": list(clustered.ci)}
             findings.append(
@@ -241,7 +241,7 @@ def _category_entry(row: pd.Series, rows: pd.DataFrame, alpha: float, min_answer
 def _sensitivity(k: int, n: int, excluded: int, chance: float, alpha: float,
                  findings: list[str], cat: str, flagged: pd.DataFrame) -> dict[str, Any]:
     results = exclusion_sensitivity(k, n, excluded, chance)
-    out = {name: {"p_value": r.p_value, "n_answered": r.n, "n_correct": int(r.statistic),
+    out: dict[str, Any] = {name: {"p_value": r.p_value, "n_answered": r.n, "n_correct": int(r.statistic),
                   "accuracy": r.estimate, "significant": r.p_value < alpha}
            for name, r in results.items()}
     out["n_excluded"] = excluded
@@ -271,8 +271,7 @@ def _privacy(bound: TestResult, clustered: TestResult | NotTested, counts: pd.Da
              bootstrap: TestResult | NotTested) -> dict[str, Any]:
     experts = per_expert_vs_chance(counts, chance, alpha)
     above = int(experts["above_chance"].sum())
-    clustered_upper = (clustered_excess_bound(clustered) if isinstance(clustered, TestResult)
-                       else None)
+    clustered_upper = clustered_excess_bound(clustered) if isinstance(clustered, TestResult) else None
     out: dict[str, Any] = {
         "naive_upper": bound.ci[1], "clustered_upper": clustered_upper,
         "bootstrap_upper": (bootstrap.extra["upper_excess"]
@@ -280,15 +279,16 @@ def _privacy(bound: TestResult, clustered: TestResult | NotTested, counts: pd.Da
         "per_expert": {"n_experts": len(experts), "n_above_chance_holm": above,
                        "max_excess": float(experts["excess"].max()) if len(experts) else None,
                        "method": "exact binomial, alternative greater, Holm across experts"}}
-    if clustered_upper is not None:
+    if isinstance(clustered, NotTested):
+        out["statement"] = (f"at most {100 * bound.ci[1]:.1f} points above chance (one-sided "
+                            f"95% Clopper-Pearson bound, not clustered: "
+                            f"{clustered.reason}; observed {100 * bound.estimate:+.1f})")
+    else:
+        assert clustered_upper is not None  # the GEE was fitted, so its bound exists
         out["statement"] = (
             f"at most {100 * clustered_upper:.1f} points above chance (one-sided 95% bound "
             f"clustered by expert, GEE with bias-reduced SE; ignoring clustering it would be "
             f"{100 * bound.ci[1]:.1f}; observed {100 * bound.estimate:+.1f})")
-    else:
-        out["statement"] = (f"at most {100 * bound.ci[1]:.1f} points above chance (one-sided "
-                            f"95% Clopper-Pearson bound, not clustered: "
-                            f"{clustered.reason}; observed {100 * bound.estimate:+.1f})")
     if above:
         findings.append(
             f"reidentification: {above} of {len(experts)} experts re-identified training members "
@@ -514,7 +514,9 @@ def _disorder_adjusted(answered: pd.DataFrame, crude: TestResult, crude_tost: Te
         return {"method": result.method, "difference": None, "ci95": None, "p_value": None,
                 "reason": result.reason}
     diff, tost = result
-    ci95 = mantel_haenszel_difference(strata, margin, 0.05)[0].ci
+    at_95 = mantel_haenszel_difference(strata, margin, 0.05)
+    assert not isinstance(at_95, NotTested)  # testable at alpha, so at 0.05: the same strata
+    ci95 = at_95[0].ci
     out = {"method": diff.method, "difference": diff.estimate, "ci95": list(ci95),
            "p_value": diff.p_value, "test": diff.to_dict(), "tost": tost.to_dict()}
     crude_sig, adj_sig = crude.p_value < alpha, _significant(diff.p_value, alpha)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -85,7 +86,7 @@ def mantel_haenszel_difference(strata: pd.DataFrame, margin: float = 0.10,
         statistic, p_value = float(cmh.statistic), float(cmh.pvalue)
     else:
         statistic, p_value = math.nan, math.nan
-    extra = {"se": se, "n_strata": len(keep), "n_strata_dropped": int(len(strata) -
+    extra: dict[str, Any] = {"se": se, "n_strata": len(keep), "n_strata_dropped": int(len(strata) -
                                                                            len(keep))}
     try:
         extra["odds_ratio_mh"] = float(table.oddsratio_pooled)

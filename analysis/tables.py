@@ -79,7 +79,7 @@ def _sensitivity(report: dict[str, Any]) -> pd.DataFrame:
 
 def _diagnosis(report: dict[str, Any]) -> pd.DataFrame:
     d = report["diagnosis_real_vs_synthetic"]
-    rows = []
+    rows: list[dict[str, Any]] = []
     if d.get("p_value") is None:
         return pd.DataFrame(rows, columns=["comparison", "estimate", "ci_low", "ci_high",
                                            "conf_level", "p_value", "method"])

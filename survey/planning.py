@@ -302,6 +302,7 @@ def plan_session(bank: Sequence[BankPortrait], settings: PlanSettings, seed: int
             return _draw(bank, settings, random.Random(seed if draw == 0 else f"{seed}/{draw}"))
         except PlanError as error:
             first_error = first_error or error
+    assert first_error is not None  # MAX_DRAWS >= 1 draws were tried and each raised
     raise first_error
 
 
