@@ -4,16 +4,18 @@ Django builds and compiles a queryset anew every time it runs: 0.5-4 ms of CPU f
 participant's queries (the session with its lock and the clock, the question with its disorder and its
 "n of N"), several times what the database itself spends answering it, and a question makes about 25 of
 them (its page, each portrait, the clock start, the answer). Their shape never changes, only the values
-in them: the session's token, a question's id, the time. So each is written here as a plain queryset
-builder, its SQL is Django's own (the same on SQLite and PostgreSQL), compiled the first time it runs on a
-connection, and after that only the values change.
+in them: the session's token, a question's id, the time. So each is written as a small typed queryset
+builder beside the code that uses it, wrapped in `PreparedSelect` or `PreparedUpdate`: its SQL is Django's
+own (the same on SQLite and PostgreSQL), compiled the first time it runs on a connection, and after that
+only the values change. A builder must take every value as an argument: one it computed itself (the time
+now) would be compiled in, so the time is an argument or the database's `Now()`.
 
 How the values are found in the compiled statement: the builder is compiled twice with two different sets
 of example values chosen from its type hints (`str`, `int`, `datetime`), and each parameter of the SQL
 must be one of the arguments in both (or the same constant in both); the SQL text must not change. A
 statement that fails those checks (an argument the database layer transforms, a builder whose SQL depends
 on its values) is not prepared: it runs as the plain queryset every time, which is correct, just slower.
-`Prepared.is_prepared` says which it is (tests/survey/test_prepared.py pins the hot ones).
+`is_prepared()` says which it is (tests/survey/test_prepared.py pins the hot ones).
 
 Only the default database is used (the project has one); `variant` names what else than the arguments
 the builder's SQL depends on (a setting), so each variant is compiled on its own.
