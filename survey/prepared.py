@@ -36,6 +36,10 @@ from django.db.models import Model, QuerySet, sql
 from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
 
 CONSTANT = -1  # a parameter that is no argument: the same value in every run
+
+
+class _NotPreparable(Exception):
+    """The builder's queryset is of a shape this module does not run itself: it runs as a queryset."""
 # Where each connection keeps its plans: on the connection object itself (one per thread), so a plan (which
 # holds the connection's compiler) lives exactly as long as the connection it was compiled for.
 _PLANS_ATTRIBUTE = "survey_prepared_plans"
@@ -120,9 +124,11 @@ def _rows_reader(compiler) -> Callable[[list], list]:
     width = compiler.col_count
 
     def read(rows: list) -> list[tuple]:
-        rows = [row[:width] for row in rows] if compiler.has_extra_select else rows
-        return [tuple(row) for row in compiler.apply_converters(rows, converters)] if converters else \
-            [tuple(row) for row in rows]
+        if compiler.has_extra_select:  # ordering columns Django selected only to order by
+            rows = [row[:width] for row in rows]
+        if converters:
+            rows = compiler.apply_converters(rows, converters)
+        return [tuple(row) for row in rows]
 
     return read
 
@@ -156,7 +162,9 @@ class _Statement:
     def __init__(self, build: Callable[..., Any], *, variant: Callable[[], Hashable] | None = None) -> None:
         self.build = build
         self.variant = variant
-        self.examples = tuple(zip(*(_examples(kind, i) for i, kind in enumerate(_argument_types(build))))) or ((), ())
+        pairs = [_examples(kind, i) for i, kind in enumerate(_argument_types(build))]
+        # Two full sets of arguments to compile with: every first example, then every second one.
+        self.examples = (tuple(a for a, _ in pairs), tuple(b for _, b in pairs))
 
     def _plan(self) -> _Plan | None:
         plans = vars(_connection()).setdefault(_PLANS_ATTRIBUTE, {})
@@ -171,21 +179,18 @@ class _Statement:
         return self._plan() is not None
 
     def _compile(self) -> _Plan | None:
-        compiled = []
-        for args in self.examples:
-            try:
-                compiled.append(self._compiler_and_sql(args))
-            except EmptyResultSet:
-                return None
-        (compiler, sql_a, params_a), (_, sql_b, params_b) = compiled
-        if sql_a != sql_b:
+        try:
+            (sql_a, params_a, read), (sql_b, params_b, _) = (self._compiled(args) for args in self.examples)
+        except (_NotPreparable, EmptyResultSet):
             return None
+        if sql_a != sql_b:
+            return None  # the SQL's text depends on the values
         ops = _connection().ops
         database_args = tuple(tuple(_for_database(arg, ops) for arg in args) for args in self.examples)
         slots = _parameter_slots(database_args, (params_a, params_b))
         if slots is None:
             return None
-        return _Plan(sql_a, slots, tuple(params_a), self._reader(compiler))
+        return _Plan(sql_a, slots, tuple(params_a), read)
 
     def _execute(self, plan: _Plan, args: tuple):
         database = _connection()
@@ -193,10 +198,8 @@ class _Statement:
             cursor.execute(plan.sql, plan.params(args, database.ops))
             return plan.read(cursor.fetchall()) if plan.read is not None else cursor.rowcount
 
-    def _compiler_and_sql(self, args: tuple):
-        raise NotImplementedError
-
-    def _reader(self, compiler) -> Callable[[list], list] | None:
+    def _compiled(self, args: tuple) -> tuple[str, tuple, Callable[[list], list] | None]:
+        """The builder's SQL and parameters for these arguments, and how to read its rows."""
         raise NotImplementedError
 
 
@@ -210,17 +213,14 @@ class PreparedSelect(_Statement):
             return list(self.build(*args))
         return self._execute(plan, args)
 
-    def _compiler_and_sql(self, args: tuple):
+    def _compiled(self, args: tuple) -> tuple[str, tuple, Callable[[list], list]]:
         queryset: QuerySet = self.build(*args)
         if queryset._iterable_class not in (ModelIterable, ValuesListIterable) or queryset._prefetch_related_lookups:
-            raise EmptyResultSet  # not a shape this module reads: run it as a queryset
+            raise _NotPreparable
         compiler = queryset.query.get_compiler(connection=_connection())
-        sql_text, params = compiler.as_sql()
-        compiler.prepared_kind = queryset._iterable_class
-        return compiler, sql_text, params
-
-    def _reader(self, compiler) -> Callable[[list], list]:
-        return _objects_reader(compiler) if compiler.prepared_kind is ModelIterable else _rows_reader(compiler)
+        sql_text, params = compiler.as_sql()  # also fills the compiler's select list, which the readers use
+        reader = _objects_reader if queryset._iterable_class is ModelIterable else _rows_reader
+        return sql_text, params, reader(compiler)
 
 
 class PreparedUpdate(_Statement):
@@ -235,16 +235,12 @@ class PreparedUpdate(_Statement):
         with transaction.mark_for_rollback_on_error(using=DEFAULT_DB_ALIAS):
             return self._execute(plan, args)
 
-    def _compiler_and_sql(self, args: tuple):
+    def _compiled(self, args: tuple) -> tuple[str, tuple, None]:
         queryset, values = self.build(*args)
         query = queryset.query.chain(sql.UpdateQuery)  # as QuerySet.update builds it
         query.add_update_values(values)
         query.clear_select_clause()
         if query.related_updates:
-            raise EmptyResultSet  # several statements: run it as a queryset
-        compiler = query.get_compiler(connection=_connection())
-        sql_text, params = compiler.as_sql()
-        return compiler, sql_text, params
-
-    def _reader(self, compiler) -> None:
-        return None
+            raise _NotPreparable  # several statements (a parent model's table too)
+        sql_text, params = query.get_compiler(connection=_connection()).as_sql()
+        return sql_text, params, None

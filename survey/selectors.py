@@ -14,7 +14,17 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from survey import clock
-from survey.models import Answer, Category, Option, Outcome, Portrait, Question, QuizSession, ShownImage, Study
+from survey.models import (
+    Answer,
+    Category,
+    Option,
+    Outcome,
+    Portrait,
+    Question,
+    QuizSession,
+    ShownImage,
+    Study,
+)
 from survey.plan_inputs import bank_snapshot, plan_settings_for, study_roles_draw
 from survey.planning import PlanError, plan_session, validate_settings
 from survey.prepared import PreparedSelect
@@ -100,7 +110,8 @@ def _question_images(question_id: int) -> QuerySet:
 
 
 def _question_options(question_id: int) -> QuerySet:
-    return Option.objects.filter(question_id=question_id).order_by("slot").values_list("slot", "code", "label", "image_id")
+    options = Option.objects.filter(question_id=question_id).order_by("slot")
+    return options.values_list("slot", "code", "label", "image_id")
 
 
 # Plain rows, not model instances, compiled once (survey/prepared.py): built on every question request.

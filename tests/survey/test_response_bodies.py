@@ -29,7 +29,7 @@ def test_each_question_gets_its_own_body_as_drf_would_build_it(quiz_session):
 
 def test_the_bound_fields_belong_to_a_serializer_that_holds_no_response(quiz_session):
     question = services.session_current_question(session=quiz_session)
-    QuestionOut(ShownQuestion(selectors.question_view(question), None)).data
+    assert QuestionOut(ShownQuestion(selectors.question_view(question), None)).data["id"] == question.pk
     fields = QuestionOut().fields
     assert issubclass(QuestionOut, ResponseBody) and fields is QuestionOut().fields
     assert fields["id"].parent.instance is None
