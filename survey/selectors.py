@@ -14,9 +14,20 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from survey import clock
-from survey.models import Category, Outcome, Portrait, Question, QuizSession, ShownImage, Study
+from survey.models import (
+    Answer,
+    Category,
+    Option,
+    Outcome,
+    Portrait,
+    Question,
+    QuizSession,
+    ShownImage,
+    Study,
+)
 from survey.plan_inputs import bank_snapshot, plan_settings_for, study_roles_draw
 from survey.planning import PlanError, plan_session, validate_settings
+from survey.prepared import PreparedSelect
 from survey.roles import RoleError
 
 PROMPTS = {
@@ -90,15 +101,28 @@ def with_kind_total(questions: QuerySet[Question]) -> QuerySet[Question]:
     return questions.annotate(kind_total=Subquery(same_kind))
 
 
+def _question_images(question_id: int) -> QuerySet:
+    return ShownImage.objects.filter(question_id=question_id).order_by("slot").values_list("pk", "token", "role")
+
+
+def _question_options(question_id: int) -> QuerySet:
+    options = Option.objects.filter(question_id=question_id).order_by("slot")
+    return options.values_list("slot", "code", "label", "image_id")
+
+
+# Plain rows, not model instances, compiled once (survey/prepared.py): built on every question request.
+_IMAGES = PreparedSelect(_question_images)
+_OPTIONS = PreparedSelect(_question_options)
+
+
 def question_view(question: Question, *, now: datetime | None = None) -> QuestionView:
     now = now if now is not None else timezone.now()
-    # Plain rows, not model instances: the question view is built on every question request.
-    images = list(question.images.order_by("slot").values_list("pk", "token", "role"))
+    images = _IMAGES.run(question.pk)
     stimuli = tuple(token for _, token, role in images if role == ShownImage.Role.STIMULUS)
     option_tokens = {pk: token for pk, token, role in images if role == ShownImage.Role.OPTION}
     options = tuple(
         OptionView(slot, code, label, option_tokens.get(image_id))
-        for slot, code, label, image_id in question.options.order_by("slot").values_list("slot", "code", "label", "image_id")
+        for slot, code, label, image_id in _OPTIONS.run(question.pk)
     )
     total = getattr(question, "kind_total", None)  # fetched with the question on the serving path
     if total is None:
@@ -148,11 +172,31 @@ class CategoryIntro:
     practice_result: PracticeResult | None
 
 
+def _session_plan(session_id: int) -> QuerySet:
+    """Each question's category and kind (practice or timed), in the order the session asks them."""
+    return Question.objects.filter(session_id=session_id).order_by("sequence").values_list("category", "is_practice")
+
+
+def _answer_of(question_id: int) -> QuerySet[Answer]:
+    return Answer.objects.filter(question_id=question_id).order_by()[:1]  # one at most: no ordering needed
+
+
+def _question_before(session_id: int, sequence: int) -> QuerySet[Question]:
+    return Question.objects.filter(session_id=session_id, sequence__lt=sequence).order_by("-sequence")[:1]
+
+
+# Read whenever a question is first served (the earlier question), and when it opens a block: compiled once.
+_EARLIER = PreparedSelect(_question_before)
+_SESSION_PLAN = PreparedSelect(_session_plan)
+_ANSWER = PreparedSelect(_answer_of)
+
+
 def _practice_result(practice: Question) -> PracticeResult | None:
-    answer = getattr(practice, "answer", None)
-    if answer is None:
+    found = _ANSWER.run(practice.pk)
+    if not found:
         return None
-    labels = dict(practice.options.values_list("code", "label"))
+    answer = found[0]
+    labels = {code: label for _, code, label, _ in _OPTIONS.run(practice.pk)}
     return PracticeResult(
         outcome=answer.outcome, right=answer.correct, chosen_label=labels.get(answer.choice, ""),
         correct_label=labels[practice.correct_choice],
@@ -165,16 +209,15 @@ def category_intro(question: Question, *, being_served: bool = False) -> Categor
     the question was served by the request that shows the introduction with it (the API)."""
     if question.served_at is not None and not being_served:
         return None
-    session = question.session
-    earlier = session.questions.filter(sequence__lt=question.sequence).order_by("-sequence").first()
+    found = _EARLIER.run(question.session_id, question.sequence)
+    earlier = found[0] if found else None
     opens_block = earlier is None or earlier.category != question.category or earlier.is_practice
     if not opens_block:
         return None
-    categories = list(
-        dict.fromkeys(session.questions.order_by("sequence").values_list("category", flat=True))
-    )
+    plan = _SESSION_PLAN.run(question.session_id)
+    categories = list(dict.fromkeys(category for category, _ in plan))
     category = Category(question.category)
-    n_options = question.options.count()
+    n_options = len(_OPTIONS.run(question.pk))
     practice = earlier if earlier is not None and earlier.is_practice and earlier.category == question.category else None
     return CategoryIntro(
         category=category.value,
@@ -182,7 +225,7 @@ def category_intro(question: Question, *, being_served: bool = False) -> Categor
         task=TASKS[category].format(n=n_options),
         part=categories.index(category.value) + 1,
         parts=len(categories),
-        n_questions=session.questions.filter(is_practice=False, category=category.value).count(),
+        n_questions=sum(1 for c, is_practice in plan if c == category.value and not is_practice),
         time_limit_s=round(question.time_limit_ms / 1000),
         is_practice=question.is_practice,
         practice_result=_practice_result(practice) if practice is not None else None,
@@ -214,16 +257,23 @@ class ParticipantImage:
     study_pad_bytes: int | None
 
 
-def participant_image(token: str, access_token: str) -> ParticipantImage | None:
-    """The image behind a token, if the session holding `access_token` has been shown (or is being shown)
-    its question: one query, the session matched by its token in the same join (the per-portrait request
-    is the commonest a participant makes)."""
-    rows = (
+def _participant_image(token: str, access_token: str) -> QuerySet:
+    return (
         ShownImage.objects.filter(token=token, session__access_token=access_token, question__served_at__isnull=False)
         .order_by()  # the token is unique: no ordering (the model's would join more tables)
         .values_list("pk", "question_id", "delivered_at", "portrait__content_hash", "session__study_id",
                      "session__study__image_pad_bytes")[:1]
     )
+
+
+_PARTICIPANT_IMAGE = PreparedSelect(_participant_image)  # the commonest request a participant makes
+
+
+def participant_image(token: str, access_token: str) -> ParticipantImage | None:
+    """The image behind a token, if the session holding `access_token` has been shown (or is being shown)
+    its question: one query, the session matched by its token in the same join (the per-portrait request
+    is the commonest a participant makes)."""
+    rows = _PARTICIPANT_IMAGE.run(token, access_token)
     if not rows:
         return None
     pk, question_id, delivered_at, content_hash, study_id, pad_bytes = rows[0]

@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models.functions import Now
+from django.utils import timezone
 
 from survey import clock, roles, selectors, timebase
 from survey.delivery import bank_pad_bytes
@@ -33,6 +35,7 @@ from survey.models import (
 )
 from survey.plan_inputs import bank_snapshot, plan_settings_for, study_roles_draw
 from survey.planning import PlanError, PlannedQuestion, plan_session
+from survey.prepared import PreparedSelect, PreparedUpdate
 
 logger = logging.getLogger(__name__)
 
@@ -413,13 +416,30 @@ def session_quiz_begin(*, session: QuizSession) -> QuizSession:
     return session
 
 
-def _unanswered_head(session: QuizSession, *, with_disorder: bool = False) -> list[Question]:
+def _unanswered_questions(session_id: int) -> QuerySet[Question]:
     """The question the session is on and the one after it (practice included, in the plan's order): at
     most two rows, so an answer knows in the same query whether it finishes the session."""
-    questions = session.questions.filter(answer__isnull=True).order_by("sequence")
-    if with_disorder:  # the question page: its disorder (one join) and its "n of N" (a subquery), no more queries
-        questions = selectors.with_kind_total(questions.select_related("disorder"))
-    return list(questions[:2])
+    return Question.objects.filter(session_id=session_id, answer__isnull=True).order_by("sequence")[:2]
+
+
+def _unanswered_questions_to_show(session_id: int) -> QuerySet[Question]:
+    """The same, for the question page: with its disorder (one join) and its "n of N" (a subquery)."""
+    return selectors.with_kind_total(
+        Question.objects.filter(session_id=session_id, answer__isnull=True).select_related("disorder")
+        .order_by("sequence"))[:2]
+
+
+# Every per-question step reads these: compiled once (survey/prepared.py).
+_UNANSWERED = PreparedSelect(_unanswered_questions)
+_UNANSWERED_TO_SHOW = PreparedSelect(_unanswered_questions_to_show)
+
+
+def _unanswered_head(session: QuizSession, *, with_disorder: bool = False) -> list[Question]:
+    """The question the session is on and the one after it, each knowing its session (no query for it)."""
+    head = (_UNANSWERED_TO_SHOW if with_disorder else _UNANSWERED).run(session.pk)
+    for question in head:
+        question.session = session
+    return head
 
 
 def _first_unanswered(session: QuizSession, *, with_disorder: bool = False) -> Question | None:
@@ -454,9 +474,22 @@ def _require_running(session: QuizSession) -> None:
         raise SessionEnded("This session was ended by the study's coordinator.")
 
 
+def _served(question_id: int, at: datetime) -> tuple[QuerySet[Question], dict]:
+    return Question.objects.filter(pk=question_id), {"served_at": at}
+
+
+def _clock_fixed(question_id: int, at: datetime, rule: str) -> tuple[QuerySet[Question], dict]:
+    return Question.objects.filter(pk=question_id), {"clock_started_at": at, "clock_rule": rule}
+
+
+# The writes of every question (as `save(update_fields=...)` would write them): compiled once.
+_SERVE = PreparedUpdate(_served)
+_FIX_CLOCK = PreparedUpdate(_clock_fixed)
+
+
 def _serve(question: Question, now: datetime) -> Question:
     question.served_at = now
-    question.save(update_fields=["served_at"])
+    _SERVE.run(question.pk, now)
     question.served_now = True  # this call served it (its category's introduction goes with it)
     return question
 
@@ -521,18 +554,48 @@ def _current_or_refuse(session: QuizSession, question_id: int) -> Question:
     return question
 
 
+def _image_delivered(shown_id: int, at: datetime) -> tuple[QuerySet[ShownImage], dict]:
+    return ShownImage.objects.filter(pk=shown_id, delivered_at__isnull=True), {"delivered_at": at}
+
+
+def _image_delivered_now(shown_id: int) -> tuple[QuerySet[ShownImage], dict]:
+    return ShownImage.objects.filter(pk=shown_id, delivered_at__isnull=True), {"delivered_at": Now()}
+
+
+def _question_all_delivered(question_id: int) -> QuerySet[Question]:
+    """The question, if none of its portraits is left undelivered and that is not yet recorded."""
+    undelivered = ShownImage.objects.filter(question_id=OuterRef("pk"), delivered_at__isnull=True)
+    return Question.objects.filter(pk=question_id, portraits_delivered_at__isnull=True).exclude(Exists(undelivered))
+
+
+def _question_delivered(question_id: int, at: datetime) -> tuple[QuerySet[Question], dict]:
+    return _question_all_delivered(question_id), {"portraits_delivered_at": at}
+
+
+def _question_delivered_now(question_id: int) -> tuple[QuerySet[Question], dict]:
+    return _question_all_delivered(question_id), {"portraits_delivered_at": Now()}
+
+
+# Every portrait request writes these: compiled once, stamped by the database's clock or by a given time.
+_IMAGE_DELIVERED = PreparedUpdate(_image_delivered)
+_IMAGE_DELIVERED_NOW = PreparedUpdate(_image_delivered_now)
+_QUESTION_DELIVERED = PreparedUpdate(_question_delivered)
+_QUESTION_DELIVERED_NOW = PreparedUpdate(_question_delivered_now)
+
+
 def portrait_delivered(*, shown: ShownImage, now: datetime | None = None) -> None:
     """The server has sent a portrait to its participant. Once every portrait of the question has gone,
     the question's clock starts at the latest a transfer allowance later (survey/clock.py). Stamped by
-    the one clock, written by the database itself on PostgreSQL."""
+    the one clock, written by the database itself on PostgreSQL (`Now()`: survey/timebase.py)."""
     if shown.delivered_at is not None:
         return
-    at = now if now is not None else timebase.stamp()
-    first_delivery = ShownImage.objects.filter(pk=shown.pk, delivered_at__isnull=True).update(delivered_at=at)
-    if first_delivery:
-        undelivered = ShownImage.objects.filter(question_id=OuterRef("pk"), delivered_at__isnull=True)
-        Question.objects.filter(pk=shown.question_id, portraits_delivered_at__isnull=True).exclude(
-            Exists(undelivered)).update(portraits_delivered_at=at)
+    if now is None and timebase.uses_database_clock():
+        if _IMAGE_DELIVERED_NOW.run(shown.pk):
+            _QUESTION_DELIVERED_NOW.run(shown.question_id)
+        return
+    at = now if now is not None else timezone.now()
+    if _IMAGE_DELIVERED.run(shown.pk, at):
+        _QUESTION_DELIVERED.run(shown.question_id, at)
 
 
 def _clock_started(question: Question, now: datetime) -> clock.ClockStart:
@@ -545,7 +608,7 @@ def _clock_started(question: Question, now: datetime) -> clock.ClockStart:
 def _fix_clock(question: Question, start: clock.ClockStart) -> None:
     if question.clock_started_at is None:
         question.clock_started_at, question.clock_rule = start.at, start.rule
-        question.save(update_fields=["clock_started_at", "clock_rule"])
+        _FIX_CLOCK.run(question.pk, start.at, start.rule)
 
 
 def question_clock_start(*, session: QuizSession, question_id: int, now: datetime | None = None) -> Question:
@@ -559,6 +622,13 @@ def question_clock_start(*, session: QuizSession, question_id: int, now: datetim
         _fix_clock(question, _clock_started(question, now))
     question.stamped_at = now  # what the caller counts the remaining time from
     return question
+
+
+def _option_with_code(question_id: int, code: str) -> QuerySet:
+    return Option.objects.filter(question_id=question_id, code=code).values_list("pk")[:1]
+
+
+_OPTION = PreparedSelect(_option_with_code)  # every answer checks its choice: compiled once
 
 
 def answer_submit(
@@ -589,7 +659,7 @@ def answer_submit(
                 question, outcome=Outcome.SKIPPED, answered_at=now, response_ms=clock.ms_between(start.at, now),
             )
         else:
-            if not question.options.filter(code=choice).exists():
+            if not _OPTION.run(question.pk, choice):
                 raise UnknownOption(f"{choice!r} is not one of this question's options.")
             answer = _record(
                 question, outcome=Outcome.ANSWERED, choice=choice, correct=choice == question.correct_choice,

@@ -40,11 +40,6 @@ def now_of(row: object) -> datetime:
     return stamped if stamped is not None else timezone.now()
 
 
-def stamp():
-    """What to write into a time column now: the database's clock as an expression, or Python's time."""
-    return Now() if uses_database_clock() else timezone.now()
-
-
 def current() -> datetime:
     """The time now by the clock in use (one query on PostgreSQL: for the rare writes that fetch no row)."""
     if not uses_database_clock():

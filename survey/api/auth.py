@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import connection
+from django.db.models import QuerySet
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
@@ -10,7 +11,26 @@ from survey import timebase
 from survey.access import PARTICIPANT_KEYWORD, bearer_token
 from survey.access import coordinated_study, studies_for  # noqa: F401  (the coordinator API's fence)
 from survey.models import QuizSession
+from survey.prepared import PreparedSelect
 from survey.services import lock_in_request
+
+
+def _sessions_with_token(token: str) -> QuerySet[QuizSession]:
+    # Not with its study: no per-question step reads it (the few that do load it when they need it).
+    return timebase.with_clock(QuizSession.objects.filter(access_token=token))
+
+
+def _session_with_token(token: str) -> QuerySet[QuizSession]:
+    return _sessions_with_token(token)[:1]
+
+
+def _session_with_token_locked(token: str) -> QuerySet[QuizSession]:
+    return _sessions_with_token(token).select_for_update(of=("self",))[:1]
+
+
+# Every participant request starts with one of these: compiled once (survey/prepared.py).
+_SESSION = PreparedSelect(_session_with_token, variant=timebase.uses_database_clock)
+_SESSION_LOCKED = PreparedSelect(_session_with_token_locked, variant=timebase.uses_database_clock)
 
 
 def session_from_authorization(header: str, *, lock: bool = False) -> QuizSession | None:
@@ -20,12 +40,9 @@ def session_from_authorization(header: str, *, lock: bool = False) -> QuizSessio
     token = bearer_token(header)
     if token is None:
         return None
-    # Not with its study: no per-question step reads it (the few that do load it when they need it).
-    sessions = timebase.with_clock(QuizSession.objects.all())
     lock = lock and connection.in_atomic_block and connection.features.has_select_for_update
-    if lock:
-        sessions = sessions.select_for_update(of=("self",))
-    session = sessions.filter(access_token=token).first()
+    found = (_SESSION_LOCKED if lock else _SESSION).run(token)
+    session = found[0] if found else None
     return lock_in_request(session) if lock and session is not None else session
 
 
