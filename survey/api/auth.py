@@ -8,8 +8,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from survey import timebase
-from survey.access import PARTICIPANT_KEYWORD, bearer_token
-from survey.access import coordinated_study, studies_for  # noqa: F401  (the coordinator API's fence)
+from survey.access import PARTICIPANT_KEYWORD, bearer_token, coordinated_study, studies_for  # noqa: F401  (the coordinator API's fence)
 from survey.models import QuizSession
 from survey.prepared import PreparedSelect
 from survey.services import lock_in_request

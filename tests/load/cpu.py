@@ -63,8 +63,9 @@ def walk(study, meter: Meter) -> int:
         for url in question["stimulus_urls"] + [o["image_url"] for o in question["options"] if o["image_url"]]:
             image = meter("image", lambda url=url: b"".join(client.get(url, **auth).streaming_content))
             assert image, url
-        meter("clock start", lambda: client.post(f"/api/participant/questions/{question['id']}/start/", **auth))
-        answered = meter("answer", lambda: client.post(
+        meter("clock start", lambda question=question: client.post(
+            f"/api/participant/questions/{question['id']}/start/", **auth))
+        answered = meter("answer", lambda question=question: client.post(
             f"/api/participant/questions/{question['id']}/answer/", {"choice": question["options"][0]["code"]},
             content_type="application/json", **auth))
         assert answered.status_code == 200, answered.content

@@ -39,14 +39,15 @@ def per_question_counts(study: Study) -> dict[str, set[int]]:
     for i in range(QUESTIONS):
         served: list = []
         counts.setdefault("serve", set()).add(
-            queries(lambda: served.append(services.session_current_question(session=session))))
+            queries(lambda served=served: served.append(services.session_current_question(session=session))))
         question = served[0]
         counts.setdefault("reload", set()).add(queries(lambda: services.session_current_question(session=session)))
-        counts.setdefault("view", set()).add(queries(lambda: selectors.question_view(question)))
+        counts.setdefault("view", set()).add(queries(lambda question=question: selectors.question_view(question)))
         # Alternate an answer and a skip: both paths of answer_submit.
         choice = question.options.order_by("slot").first().code if i % 2 == 0 else None
         counts.setdefault("answer" if choice else "skip", set()).add(
-            queries(lambda: services.answer_submit(session=session, question_id=question.pk, choice=choice)))
+            queries(lambda question=question, choice=choice: services.answer_submit(
+                session=session, question_id=question.pk, choice=choice)))
     return counts
 
 
