@@ -46,8 +46,11 @@ def synthetic_export(n_rows: int, seed: int = 0) -> pd.DataFrame:
     cat_idx = (position - 1) // 10
     n_options = _OPTIONS[cat_idx]
     chance = 1.0 / n_options
-    kind = np.where(cat_idx == 0, "mixed", np.where(cat_idx == 1, "latent_average",
-                    np.where(rng.random(n) < 0.5, "real", "synthetic")))
+    kind = np.where(
+        cat_idx == 0,
+        "mixed",
+        np.where(cat_idx == 1, "latent_average", np.where(rng.random(n) < 0.5, "real", "synthetic")),
+    )
     skill = rng.normal(0.0, 0.5, n_sessions)[session]
     base = np.array([0.33, 0.34, 0.48])[cat_idx]
     p_correct = 1 / (1 + np.exp(-(np.log(base / (1 - base)) + skill)))
@@ -58,31 +61,46 @@ def synthetic_export(n_rows: int, seed: int = 0) -> pd.DataFrame:
     disorder = _DISORDERS[rng.integers(0, 20, n)]
     slot = rng.integers(0, n_options) + 1
     right = np.where(cat_idx == 2, disorder, slot.astype(str))
-    wrong = np.where(cat_idx == 2, _DISORDERS[(np.searchsorted(_DISORDERS, disorder) +
-                                               rng.integers(1, 20, n)) % 20],
-                     ((slot + rng.integers(0, n_options - 1)) % n_options + 1).astype(str))
+    wrong = np.where(
+        cat_idx == 2,
+        _DISORDERS[(np.searchsorted(_DISORDERS, disorder) + rng.integers(1, 20, n)) % 20],
+        ((slot + rng.integers(0, n_options - 1)) % n_options + 1).astype(str),
+    )
     choice = np.where(answered, np.where(correct, right, wrong), "")
     limit = _LIMITS[cat_idx]
     response = (rng.random(n) * (limit - 500) + 300).astype(np.int64)
     timed_out = outcome == "timeout"
-    start = (np.datetime64("2024-01-01T00:00:00.000") + session * np.timedelta64(3, "h")
-             + (position - 1) * np.timedelta64(31, "s"))
+    start = (
+        np.datetime64("2024-01-01T00:00:00.000")
+        + session * np.timedelta64(3, "h")
+        + (position - 1) * np.timedelta64(31, "s")
+    )
     stamp = np.char.add(np.datetime_as_string(start, unit="ms"), "Z")
-    answered_at = np.char.add(np.datetime_as_string(
-        start + response.astype("timedelta64[ms]"), unit="ms"), "Z")
+    answered_at = np.char.add(np.datetime_as_string(start + response.astype("timedelta64[ms]"), unit="ms"), "Z")
     sid = np.char.add("S", session.astype(str))
-    frame = pd.DataFrame({
-        "study": "bench", "participant": np.char.add("P", session.astype(str)),
-        "session": sid, "category": _CATS[cat_idx], "position": position,
-        "question": np.char.add(np.char.add(sid, "-"), position.astype(str)),
-        "disorder": disorder, "stimulus_kind": kind, "n_options": n_options,
-        "chance": chance, "correct_choice": right, "choice": choice, "outcome": outcome,
-        "correct": np.where(answered, correct.astype(float), np.nan),
-        "time_limit_ms": limit,
-        "response_ms": np.where(timed_out, np.nan, response.astype(float)),
-        "started_at": stamp, "answered_at": np.where(timed_out, "", answered_at),
-        "seed": session.astype(str),
-    })
+    frame = pd.DataFrame(
+        {
+            "study": "bench",
+            "participant": np.char.add("P", session.astype(str)),
+            "session": sid,
+            "category": _CATS[cat_idx],
+            "position": position,
+            "question": np.char.add(np.char.add(sid, "-"), position.astype(str)),
+            "disorder": disorder,
+            "stimulus_kind": kind,
+            "n_options": n_options,
+            "chance": chance,
+            "correct_choice": right,
+            "choice": choice,
+            "outcome": outcome,
+            "correct": np.where(answered, correct.astype(float), np.nan),
+            "time_limit_ms": limit,
+            "response_ms": np.where(timed_out, np.nan, response.astype(float)),
+            "started_at": stamp,
+            "answered_at": np.where(timed_out, "", answered_at),
+            "seed": session.astype(str),
+        }
+    )
     return frame[list(COLUMNS)].iloc[:n_rows]
 
 
@@ -105,8 +123,7 @@ def _time_report(path: Path, out: Path) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis.benchmark",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m analysis.benchmark", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     args = parser.parse_args(argv)
     results = []
@@ -121,14 +138,17 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.redirect_stdout(io.StringIO()):
                 timing = _time_report(path, tmp)
             results.append((n, timing))
-            print(f"{n:>9,} rows: read+validate {timing['read+validate']:6.2f} s, "
-                  f"tests {timing['tests']:6.2f} s, full report command "
-                  f"(read, test, JSON, Markdown, figures) {timing['full command']:6.2f} s",
-                  flush=True)
+            print(
+                f"{n:>9,} rows: read+validate {timing['read+validate']:6.2f} s, "
+                f"tests {timing['tests']:6.2f} s, full report command "
+                f"(read, test, JSON, Markdown, figures) {timing['full command']:6.2f} s",
+                flush=True,
+            )
     if len(results) > 1:
         (n0, t0), (n1, t1) = results[0], results[-1]
-        print(f"{n1 / n0:.0f}x the rows took {t1['full command'] / t0['full command']:.1f}x "
-              "the time for the full command")
+        print(
+            f"{n1 / n0:.0f}x the rows took {t1['full command'] / t0['full command']:.1f}x the time for the full command"
+        )
     return 0
 
 

@@ -23,9 +23,13 @@ DEFAULT_BOOTSTRAP_SEED = 20240601
 DEFAULT_BOOTSTRAP_RESAMPLES = 4000
 
 
-def participant_bootstrap(counts: pd.DataFrame, chance: float, conf_level: float = 0.95,
-                          n_resamples: int = DEFAULT_BOOTSTRAP_RESAMPLES,
-                          seed: int = DEFAULT_BOOTSTRAP_SEED) -> TestResult | NotTested:
+def participant_bootstrap(
+    counts: pd.DataFrame,
+    chance: float,
+    conf_level: float = 0.95,
+    n_resamples: int = DEFAULT_BOOTSTRAP_RESAMPLES,
+    seed: int = DEFAULT_BOOTSTRAP_SEED,
+) -> TestResult | NotTested:
     """Pooled accuracy against chance, by resampling whole experts (cluster bootstrap).
 
     Parameters
@@ -88,8 +92,11 @@ def participant_bootstrap(counts: pd.DataFrame, chance: float, conf_level: float
     active = counts[counts["n"] > 0]
     n_part, total = len(active), int(active["n"].sum())
     if n_part < MIN_PARTICIPANTS:
-        return NotTested(method, total, f"only {n_part} participant(s) answered; resampling "
-                         f"experts needs at least {MIN_PARTICIPANTS}")
+        return NotTested(
+            method,
+            total,
+            f"only {n_part} participant(s) answered; resampling experts needs at least {MIN_PARTICIPANTS}",
+        )
     pairs = active.groupby(["n", "y"]).size()
     n_pair = pairs.index.get_level_values("n").to_numpy(dtype=float)
     y_pair = pairs.index.get_level_values("y").to_numpy(dtype=float)
@@ -101,18 +108,31 @@ def participant_bootstrap(counts: pd.DataFrame, chance: float, conf_level: float
     low, high = (float(v) for v in np.quantile(acc, [tail, 1 - tail]))
     below, above = float(np.mean(acc <= chance)), float(np.mean(acc >= chance))
     upper = float(np.quantile(acc, conf_level)) - chance
-    return TestResult(statistic=float(np.mean(acc > chance)),
-                      p_value=min(1.0, max(2 * min(below, above), 1 / n_resamples)),
-                      ci=(low, high), n=total,
-                      method=method, estimate=estimate, conf_level=conf_level,
-                      extra={"chance": float(chance), "upper_excess": upper,
-                             "se": float(acc.std(ddof=1)), "n_resamples": int(n_resamples),
-                             "seed": int(seed), "n_participants": n_part})
+    return TestResult(
+        statistic=float(np.mean(acc > chance)),
+        p_value=min(1.0, max(2 * min(below, above), 1 / n_resamples)),
+        ci=(low, high),
+        n=total,
+        method=method,
+        estimate=estimate,
+        conf_level=conf_level,
+        extra={
+            "chance": float(chance),
+            "upper_excess": upper,
+            "se": float(acc.std(ddof=1)),
+            "n_resamples": int(n_resamples),
+            "seed": int(seed),
+            "n_participants": n_part,
+        },
+    )
 
 
-def participant_sign_flip_test(counts: pd.DataFrame, chance: float,
-                               n_resamples: int = DEFAULT_BOOTSTRAP_RESAMPLES,
-                               seed: int = DEFAULT_BOOTSTRAP_SEED) -> TestResult | NotTested:
+def participant_sign_flip_test(
+    counts: pd.DataFrame,
+    chance: float,
+    n_resamples: int = DEFAULT_BOOTSTRAP_RESAMPLES,
+    seed: int = DEFAULT_BOOTSTRAP_SEED,
+) -> TestResult | NotTested:
     """Accuracy against chance by flipping the signs of whole experts' excess (permutation test).
 
     Parameters
@@ -162,13 +182,15 @@ def participant_sign_flip_test(counts: pd.DataFrame, chance: float,
         raise ValueError(f"chance must lie in (0, 1), got {chance!r}")
     if n_resamples < 100:
         raise ValueError(f"n_resamples must be at least 100, got {n_resamples}")
-    method = (f"participant-level sign-flip permutation test ({n_resamples} resamples, "
-              f"seed {seed})")
+    method = f"participant-level sign-flip permutation test ({n_resamples} resamples, seed {seed})"
     active = counts[counts["n"] > 0]
     n_part, total = len(active), int(active["n"].sum())
     if n_part < MIN_PARTICIPANTS:
-        return NotTested(method, total, f"only {n_part} participant(s) answered; a "
-                         f"permutation test over experts needs at least {MIN_PARTICIPANTS}")
+        return NotTested(
+            method,
+            total,
+            f"only {n_part} participant(s) answered; a permutation test over experts needs at least {MIN_PARTICIPANTS}",
+        )
     excess = active["y"].to_numpy(dtype=float) - active["n"].to_numpy(dtype=float) * chance
     values, multiplicity = np.unique(np.round(excess, 9), return_counts=True)
     observed = float(excess.sum())
@@ -177,8 +199,12 @@ def participant_sign_flip_test(counts: pd.DataFrame, chance: float,
     simulated = ((2 * positive - multiplicity) * values).sum(axis=1)
     # A relative tolerance so that ties in floating point count as ties.
     hits = int(np.sum(np.abs(simulated) >= abs(observed) * (1 - 1e-12) - 1e-9))
-    return TestResult(statistic=observed, p_value=(1 + hits) / (1 + n_resamples),
-                      ci=(math.nan, math.nan), n=total, method=method,
-                      estimate=float(active["y"].sum() / total),
-                      extra={"chance": float(chance), "n_resamples": int(n_resamples),
-                             "seed": int(seed), "n_participants": n_part})
+    return TestResult(
+        statistic=observed,
+        p_value=(1 + hits) / (1 + n_resamples),
+        ci=(math.nan, math.nan),
+        n=total,
+        method=method,
+        estimate=float(active["y"].sum() / total),
+        extra={"chance": float(chance), "n_resamples": int(n_resamples), "seed": int(seed), "n_participants": n_part},
+    )

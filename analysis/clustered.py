@@ -13,8 +13,14 @@ from scipy import stats
 from .comparison import tost_from_estimate
 from .results import NotTested, TestResult
 
-__all__ = ["participant_counts", "gee_vs_chance", "clustered_difference",
-           "clustered_excess_bound", "MIN_PARTICIPANTS", "GEE_STATSMODELS_MAX_ROWS"]
+__all__ = [
+    "participant_counts",
+    "gee_vs_chance",
+    "clustered_difference",
+    "clustered_excess_bound",
+    "MIN_PARTICIPANTS",
+    "GEE_STATSMODELS_MAX_ROWS",
+]
 
 #: Fewer participants than this and a sandwich variance is too unstable to report.
 MIN_PARTICIPANTS = 10
@@ -44,17 +50,16 @@ def participant_counts(participant, correct) -> pd.DataFrame:
     >>> participant_counts(["a", "a", "b"], [1, 0, 1]).to_dict("index")
     {'a': {'n': 2, 'y': 1}, 'b': {'n': 1, 'y': 1}}
     """
-    frame = pd.DataFrame({"participant": np.asarray(participant),
-                          "correct": np.asarray(correct, dtype=float)})
+    frame = pd.DataFrame({"participant": np.asarray(participant), "correct": np.asarray(correct, dtype=float)})
     if frame["correct"].isna().any() or not frame["correct"].isin((0.0, 1.0)).all():
         raise ValueError("correct must hold only 0 and 1 (answered questions only)")
     grouped = frame.groupby("participant", sort=True)["correct"].agg(["size", "sum"])
-    return pd.DataFrame({"n": grouped["size"].astype(np.int64),
-                         "y": grouped["sum"].astype(np.int64)})
+    return pd.DataFrame({"n": grouped["size"].astype(np.int64), "y": grouped["sum"].astype(np.int64)})
 
 
-def _exchangeable_gee(n: np.ndarray, y: np.ndarray, tol: float = 1e-12,
-                      max_iter: int = 200) -> tuple[float, float, float, float]:
+def _exchangeable_gee(
+    n: np.ndarray, y: np.ndarray, tol: float = 1e-12, max_iter: int = 200
+) -> tuple[float, float, float, float]:
     """Intercept-only logit GEE, exchangeable correlation, from per-cluster counts.
 
     With only an intercept, 1 is an eigenvector of the exchangeable matrix, so
@@ -76,9 +81,9 @@ def _exchangeable_gee(n: np.ndarray, y: np.ndarray, tol: float = 1e-12,
         w = 1.0 / (1.0 + (n - 1) * rho)
         mu_new = float((w * y).sum() / (w * n).sum())
         v = mu_new * (1.0 - mu_new)
-        ssr = (y * (1 - mu_new) ** 2 + (n - y) * mu_new ** 2) / v
+        ssr = (y * (1 - mu_new) ** 2 + (n - y) * mu_new**2) / v
         s = (y - n * mu_new) / math.sqrt(v)
-        scale = ssr.sum() / (total - 1)          # ddof = 1 mean parameter, as statsmodels
+        scale = ssr.sum() / (total - 1)  # ddof = 1 mean parameter, as statsmodels
         if n_pairs > 1:
             rho_new = float(((s * s - ssr) / 2).sum() / scale / (n_pairs - 1))
             rho_new = max(rho_new, rho_floor)
@@ -102,17 +107,27 @@ def _statsmodels_gee(counts: pd.DataFrame) -> tuple[float, float, float, float]:
 
     rows = np.repeat(np.arange(len(counts)), counts["n"].to_numpy())
     # Rebuild 0/1 answers: within a participant their order does not matter here.
-    pos = np.arange(len(rows)) - np.repeat(np.cumsum(counts["n"].to_numpy()) -
-                                          counts["n"].to_numpy(), counts["n"].to_numpy())
+    pos = np.arange(len(rows)) - np.repeat(
+        np.cumsum(counts["n"].to_numpy()) - counts["n"].to_numpy(), counts["n"].to_numpy()
+    )
     endog = (pos < np.repeat(counts["y"].to_numpy(), counts["n"].to_numpy())).astype(float)
-    model = sm.GEE(endog, np.ones((len(endog), 1)), groups=rows,
-                   family=sm.families.Binomial(), cov_struct=sm.cov_struct.Exchangeable())
+    model = sm.GEE(
+        endog,
+        np.ones((len(endog), 1)),
+        groups=rows,
+        family=sm.families.Binomial(),
+        cov_struct=sm.cov_struct.Exchangeable(),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = model.fit(ctol=1e-10, maxiter=200, cov_type="bias_reduced")
     beta = float(fit.params[0])
-    return (1 / (1 + math.exp(-beta)), float(model.cov_struct.dep_params),
-            float(np.sqrt(fit.cov_robust[0, 0])), float(np.sqrt(fit.cov_robust_bc[0, 0])))
+    return (
+        1 / (1 + math.exp(-beta)),
+        float(model.cov_struct.dep_params),
+        float(np.sqrt(fit.cov_robust[0, 0])),
+        float(np.sqrt(fit.cov_robust_bc[0, 0])),
+    )
 
 
 #: Below this design effect the clustered variance is degenerate (every participant
@@ -123,9 +138,13 @@ MAX_LEVERAGE = 0.99
 SmallSample = Literal["mancl-derouen", "none"]
 
 
-def gee_vs_chance(counts: pd.DataFrame, chance: float, conf_level: float = 0.95,
-                  engine: Literal["auto", "closed-form", "statsmodels"] = "auto",
-                  small_sample: SmallSample = "mancl-derouen") -> TestResult | NotTested:
+def gee_vs_chance(
+    counts: pd.DataFrame,
+    chance: float,
+    conf_level: float = 0.95,
+    engine: Literal["auto", "closed-form", "statsmodels"] = "auto",
+    small_sample: SmallSample = "mancl-derouen",
+) -> TestResult | NotTested:
     """Accuracy against chance with answers clustered by participant (GEE).
 
     Parameters
@@ -187,16 +206,22 @@ def gee_vs_chance(counts: pd.DataFrame, chance: float, conf_level: float = 0.95,
         raise ValueError(f"small_sample must be 'mancl-derouen' or 'none', got {small_sample!r}")
     n_part = int((counts["n"] > 0).sum())
     total = int(counts["n"].sum())
-    method = ("GEE (logit, exchangeable correlation, Mancl-DeRouen bias-reduced SE, "
-              "t on participants - 1 df)" if small_sample == "mancl-derouen" else
-              "GEE (logit, exchangeable correlation, robust SE)")
+    method = (
+        "GEE (logit, exchangeable correlation, Mancl-DeRouen bias-reduced SE, t on participants - 1 df)"
+        if small_sample == "mancl-derouen"
+        else "GEE (logit, exchangeable correlation, robust SE)"
+    )
     if n_part < MIN_PARTICIPANTS:
-        return NotTested(method, total, f"only {n_part} participant(s) answered; a clustered "
-                         f"analysis needs at least {MIN_PARTICIPANTS}")
+        return NotTested(
+            method,
+            total,
+            f"only {n_part} participant(s) answered; a clustered analysis needs at least {MIN_PARTICIPANTS}",
+        )
     y_sum = int(counts["y"].sum())
     if y_sum in (0, total):
-        return NotTested(method, total, "every answer is correct (or every answer wrong): "
-                         "the logit model has no finite estimate")
+        return NotTested(
+            method, total, "every answer is correct (or every answer wrong): the logit model has no finite estimate"
+        )
     use_sm = engine == "statsmodels" or (engine == "auto" and total <= GEE_STATSMODELS_MAX_ROWS)
     if engine not in ("auto", "closed-form", "statsmodels"):
         raise ValueError(f"engine must be 'auto', 'closed-form' or 'statsmodels', got {engine!r}")
@@ -211,12 +236,17 @@ def gee_vs_chance(counts: pd.DataFrame, chance: float, conf_level: float = 0.95,
     deff = (mu * (1 - mu) * se) ** 2 / (mu * (1 - mu) / total)
     w = 1.0 / (1.0 + (n_arr - 1) * rho)
     if not math.isfinite(se) or deff < DEGENERATE_DESIGN_EFFECT:
-        return NotTested(method, total, "the clustered variance is degenerate (every "
-                         "participant has the same accuracy, so the sandwich estimate is "
-                         "zero); no clustered test or interval can be given")
+        return NotTested(
+            method,
+            total,
+            "the clustered variance is degenerate (every "
+            "participant has the same accuracy, so the sandwich estimate is "
+            "zero); no clustered test or interval can be given",
+        )
     if corrected and (w * n_arr / (w * n_arr).sum()).max() > MAX_LEVERAGE:
-        return NotTested(method, total, "one participant carries almost all the weight; "
-                         "the bias-reduced variance is undefined")
+        return NotTested(
+            method, total, "one participant carries almost all the weight; the bias-reduced variance is undefined"
+        )
     beta = math.log(mu / (1 - mu))
     stat = (beta - math.log(chance / (1 - chance))) / se
     df = n_part - 1 if corrected else None
@@ -224,14 +254,28 @@ def gee_vs_chance(counts: pd.DataFrame, chance: float, conf_level: float = 0.95,
     p_value = float(2 * ref.sf(abs(stat)))
     q = float(ref.isf((1 - conf_level) / 2))
     ci = (_expit(beta - q * se), _expit(beta + q * se))
-    return TestResult(statistic=float(stat), p_value=p_value, ci=ci, n=total, method=method,
-                      estimate=float(mu), conf_level=conf_level,
-                      extra={"chance": float(chance), "icc": float(rho),
-                             "design_effect": float(deff), "effective_n": float(total / deff),
-                             "n_participants": n_part, "df": df, "logit": beta,
-                             "logit_se": float(se), "logit_se_uncorrected": float(se_plain),
-                             "small_sample": small_sample,
-                             "engine": "statsmodels" if use_sm else "closed-form"})
+    return TestResult(
+        statistic=float(stat),
+        p_value=p_value,
+        ci=ci,
+        n=total,
+        method=method,
+        estimate=float(mu),
+        conf_level=conf_level,
+        extra={
+            "chance": float(chance),
+            "icc": float(rho),
+            "design_effect": float(deff),
+            "effective_n": float(total / deff),
+            "n_participants": n_part,
+            "df": df,
+            "logit": beta,
+            "logit_se": float(se),
+            "logit_se_uncorrected": float(se_plain),
+            "small_sample": small_sample,
+            "engine": "statsmodels" if use_sm else "closed-form",
+        },
+    )
 
 
 def clustered_excess_bound(result: TestResult, conf_level: float = 0.95) -> float:
@@ -268,9 +312,13 @@ def clustered_excess_bound(result: TestResult, conf_level: float = 0.95) -> floa
     return _expit(result.extra["logit"] + q * result.extra["logit_se"]) - result.extra["chance"]
 
 
-def clustered_difference(counts1: pd.DataFrame, counts2: pd.DataFrame, margin: float = 0.10,
-                         alpha: float = 0.05, small_sample: SmallSample = "mancl-derouen"
-                         ) -> tuple[TestResult, TestResult] | NotTested:
+def clustered_difference(
+    counts1: pd.DataFrame,
+    counts2: pd.DataFrame,
+    margin: float = 0.10,
+    alpha: float = 0.05,
+    small_sample: SmallSample = "mancl-derouen",
+) -> tuple[TestResult, TestResult] | NotTested:
     """Difference of two accuracies measured on the same participants, clustered.
 
     Parameters
@@ -330,40 +378,71 @@ def clustered_difference(counts1: pd.DataFrame, counts2: pd.DataFrame, margin: f
     n_part = int(((n1 + n2) > 0).sum())
     total1, total2 = n1.sum(), n2.sum()
     corrected = small_sample == "mancl-derouen"
-    method = ("Wald t test, participant-clustered bias-reduced SE (GEE independence, "
-              "Mancl-DeRouen, participants - 1 df)" if corrected else
-              "Wald test, participant-clustered SE (GEE independence)")
+    method = (
+        "Wald t test, participant-clustered bias-reduced SE (GEE independence, Mancl-DeRouen, participants - 1 df)"
+        if corrected
+        else "Wald test, participant-clustered SE (GEE independence)"
+    )
     if n_part < MIN_PARTICIPANTS or total1 == 0 or total2 == 0:
-        return NotTested(method, int(total1 + total2),
-                         f"{n_part} participant(s), {int(total1)} and {int(total2)} answers: a "
-                         f"clustered comparison needs at least {MIN_PARTICIPANTS} participants "
-                         "and answers in both groups")
+        return NotTested(
+            method,
+            int(total1 + total2),
+            f"{n_part} participant(s), {int(total1)} and {int(total2)} answers: a "
+            f"clustered comparison needs at least {MIN_PARTICIPANTS} participants "
+            "and answers in both groups",
+        )
     p1, p2 = y1.sum() / total1, y2.sum() / total2
     if corrected and max((n1 / total1).max(), (n2 / total2).max()) > MAX_LEVERAGE:
-        return NotTested(method, int(total1 + total2), "one participant gave almost all "
-                         "answers of a group; the bias-reduced variance is undefined")
+        return NotTested(
+            method,
+            int(total1 + total2),
+            "one participant gave almost all answers of a group; the bias-reduced variance is undefined",
+        )
     h1, h2 = (n1 / total1, n2 / total2) if corrected else (0.0, 0.0)
     influence = (y1 - n1 * p1) / (total1 * (1 - h1)) - (y2 - n2 * p2) / (total2 * (1 - h2))
-    se = math.sqrt(float((influence ** 2).sum()))
+    se = math.sqrt(float((influence**2).sum()))
     naive_var = p1 * (1 - p1) / total1 + p2 * (1 - p2) / total2
     if se == 0 or naive_var == 0:
         return NotTested(method, int(total1 + total2), "no variation in the answers")
     if se * se / naive_var < DEGENERATE_DESIGN_EFFECT:
-        return NotTested(method, int(total1 + total2), "the clustered variance is degenerate "
-                         "(every participant has the same accuracies)")
+        return NotTested(
+            method,
+            int(total1 + total2),
+            "the clustered variance is degenerate (every participant has the same accuracies)",
+        )
     delta = float(p1 - p2)
     z = delta / se
     df = n_part - 1 if corrected else None
     ref = stats.t(df) if corrected else stats.norm()
     q = float(ref.isf(alpha / 2))
-    extra = {"se": se, "naive_se": math.sqrt(naive_var), "design_effect": se * se / naive_var,
-             "n_participants": n_part, "p1": p1, "p2": p2, "df": df}
-    diff = TestResult(statistic=z, p_value=float(2 * ref.sf(abs(z))),
-                      ci=(delta - q * se, delta + q * se), n=int(total1 + total2),
-                      method=method, estimate=delta, conf_level=1 - alpha, extra=extra)
-    tost = tost_from_estimate(delta, se, margin, alpha, n=int(total1 + total2),
-                              method="TOST equivalence test, participant-clustered SE"
-                              + (" (bias-reduced, t)" if corrected else ""), df=df)
+    extra = {
+        "se": se,
+        "naive_se": math.sqrt(naive_var),
+        "design_effect": se * se / naive_var,
+        "n_participants": n_part,
+        "p1": p1,
+        "p2": p2,
+        "df": df,
+    }
+    diff = TestResult(
+        statistic=z,
+        p_value=float(2 * ref.sf(abs(z))),
+        ci=(delta - q * se, delta + q * se),
+        n=int(total1 + total2),
+        method=method,
+        estimate=delta,
+        conf_level=1 - alpha,
+        extra=extra,
+    )
+    tost = tost_from_estimate(
+        delta,
+        se,
+        margin,
+        alpha,
+        n=int(total1 + total2),
+        method="TOST equivalence test, participant-clustered SE" + (" (bias-reduced, t)" if corrected else ""),
+        df=df,
+    )
     tost.extra.update({k: v for k, v in extra.items() if k != "se"})
     return diff, tost
 

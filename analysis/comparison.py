@@ -12,9 +12,13 @@ from scipy.stats.contingency import odds_ratio
 from .proportions import _check_counts
 from .results import TestResult
 
-__all__ = ["CONDITIONAL_CI_MAX_N", "chi2_two_proportions", "fisher_two_proportions",
-           "tost_two_proportions",
-           "tost_from_estimate"]
+__all__ = [
+    "CONDITIONAL_CI_MAX_N",
+    "chi2_two_proportions",
+    "fisher_two_proportions",
+    "tost_two_proportions",
+    "tost_from_estimate",
+]
 
 
 def _table(count1: int, nobs1: int, count2: int, nobs2: int) -> np.ndarray:
@@ -23,8 +27,9 @@ def _table(count1: int, nobs1: int, count2: int, nobs2: int) -> np.ndarray:
     return np.array([[count1, nobs1 - count1], [count2, nobs2 - count2]], dtype=np.int64)
 
 
-def chi2_two_proportions(count1: int, nobs1: int, count2: int, nobs2: int,
-                         correction: bool = True, conf_level: float = 0.95) -> TestResult:
+def chi2_two_proportions(
+    count1: int, nobs1: int, count2: int, nobs2: int, correction: bool = True, conf_level: float = 0.95
+) -> TestResult:
     """Pearson chi-square test that two proportions are equal (2x2 table).
 
     Parameters
@@ -62,14 +67,16 @@ def chi2_two_proportions(count1: int, nobs1: int, count2: int, nobs2: int,
     """
     table = _table(count1, nobs1, count2, nobs2)
     if table.sum(axis=0).min() == 0:
-        raise ValueError("all answers in both groups are correct (or all wrong): "
-                         "the chi-square test is undefined")
+        raise ValueError("all answers in both groups are correct (or all wrong): the chi-square test is undefined")
     n1, n2 = nobs1, nobs2
     pooled = (count1 + count2) / (n1 + n2)
     expected = np.outer([n1, n2], [pooled, 1 - pooled])
     if expected.min() < 5:
-        warnings.warn(f"smallest expected count is {expected.min():.2f} < 5: the chi-square "
-                      "approximation may be poor; use Fisher's exact test", stacklevel=2)
+        warnings.warn(
+            f"smallest expected count is {expected.min():.2f} < 5: the chi-square "
+            "approximation may be poor; use Fisher's exact test",
+            stacklevel=2,
+        )
     p1, p2 = count1 / n1, count2 / n2
     delta = p1 - p2
     # In a 2x2 table |observed - expected| is the same in every cell; R and scipy
@@ -81,11 +88,19 @@ def chi2_two_proportions(count1: int, nobs1: int, count2: int, nobs2: int,
     z = float(stats.norm.isf((1 - conf_level) / 2))
     width = z * math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2) + yates * (1 / n1 + 1 / n2)
     ci = (max(delta - width, -1.0), min(delta + width, 1.0))
-    method = ("Pearson's chi-squared test with Yates' continuity correction" if correction
-              else "Pearson's chi-squared test")
-    return TestResult(statistic=chi2, p_value=p_value, ci=ci, n=int(n1 + n2), method=method,
-                      estimate=delta, conf_level=conf_level,
-                      extra={"p1": p1, "p2": p2, "min_expected": float(expected.min())})
+    method = (
+        "Pearson's chi-squared test with Yates' continuity correction" if correction else "Pearson's chi-squared test"
+    )
+    return TestResult(
+        statistic=chi2,
+        p_value=p_value,
+        ci=ci,
+        n=int(n1 + n2),
+        method=method,
+        estimate=delta,
+        conf_level=conf_level,
+        extra={"p1": p1, "p2": p2, "min_expected": float(expected.min())},
+    )
 
 
 #: Above this many observations the exact conditional odds-ratio interval (minutes of
@@ -94,8 +109,7 @@ def chi2_two_proportions(count1: int, nobs1: int, count2: int, nobs2: int,
 CONDITIONAL_CI_MAX_N = 20_000
 
 
-def fisher_two_proportions(count1: int, nobs1: int, count2: int, nobs2: int,
-                           conf_level: float = 0.95) -> TestResult:
+def fisher_two_proportions(count1: int, nobs1: int, count2: int, nobs2: int, conf_level: float = 0.95) -> TestResult:
     """Fisher's exact test that two proportions are equal (2x2 table).
 
     Parameters
@@ -136,18 +150,30 @@ def fisher_two_proportions(count1: int, nobs1: int, count2: int, nobs2: int,
         low, high, ci_method = float(ci.low), float(ci.high), "conditional (exact)"
     else:
         a, b, c, d = table.ravel().astype(float)
-        half = float(stats.norm.isf((1 - conf_level) / 2)) * math.sqrt(1/a + 1/b + 1/c + 1/d)
+        half = float(stats.norm.isf((1 - conf_level) / 2)) * math.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
         log_or = math.log(a * d / (b * c))
         low, high, ci_method = math.exp(log_or - half), math.exp(log_or + half), "Woolf"
-    return TestResult(statistic=float(ratio.statistic), p_value=p_value, ci=(low, high),
-                      n=int(nobs1 + nobs2), method="Fisher's exact test",
-                      estimate=float(ratio.statistic), conf_level=conf_level,
-                      extra={"ci_method": ci_method})
+    return TestResult(
+        statistic=float(ratio.statistic),
+        p_value=p_value,
+        ci=(low, high),
+        n=int(nobs1 + nobs2),
+        method="Fisher's exact test",
+        estimate=float(ratio.statistic),
+        conf_level=conf_level,
+        extra={"ci_method": ci_method},
+    )
 
 
-def tost_from_estimate(delta: float, se: float, margin: float, alpha: float = 0.05,
-                       n: int = 0, method: str = "TOST equivalence test (Wald)",
-                       df: float | None = None) -> TestResult:
+def tost_from_estimate(
+    delta: float,
+    se: float,
+    margin: float,
+    alpha: float = 0.05,
+    n: int = 0,
+    method: str = "TOST equivalence test (Wald)",
+    df: float | None = None,
+) -> TestResult:
     """Two one-sided z-tests (t-tests with ``df``) that a difference lies within ``±margin``.
 
     The building block of :func:`tost_two_proportions`, usable with any
@@ -166,8 +192,8 @@ def tost_from_estimate(delta: float, se: float, margin: float, alpha: float = 0.
         raise ValueError(f"alpha must lie in (0, 0.5), got {alpha!r}")
     if not se > 0:
         raise ValueError(f"standard error must be positive, got {se!r}")
-    z_lower = (delta + margin) / se      # H0: delta <= -margin
-    z_upper = (delta - margin) / se      # H0: delta >= +margin
+    z_lower = (delta + margin) / se  # H0: delta <= -margin
+    z_upper = (delta - margin) / se  # H0: delta >= +margin
     ref = stats.norm() if df is None else stats.t(df)
     p_lower = float(ref.sf(z_lower))
     p_upper = float(ref.cdf(z_upper))
@@ -176,17 +202,32 @@ def tost_from_estimate(delta: float, se: float, margin: float, alpha: float = 0.
     ci = (delta - z * se, delta + z * se)
     # Report the z of the test that decides (the one with the larger p-value).
     statistic = z_lower if p_lower >= p_upper else z_upper
-    return TestResult(statistic=float(statistic), p_value=max(p_lower, p_upper), ci=ci, n=n,
-                      method=method, estimate=float(delta), alternative="equivalence",
-                      conf_level=1 - 2 * alpha,
-                      extra={"margin": float(margin), "se": float(se), "alpha": float(alpha),
-                             "z_lower": float(z_lower), "p_lower": p_lower,
-                             "z_upper": float(z_upper), "p_upper": p_upper,
-                             "equivalent": bool(max(p_lower, p_upper) < alpha), "df": df})
+    return TestResult(
+        statistic=float(statistic),
+        p_value=max(p_lower, p_upper),
+        ci=ci,
+        n=n,
+        method=method,
+        estimate=float(delta),
+        alternative="equivalence",
+        conf_level=1 - 2 * alpha,
+        extra={
+            "margin": float(margin),
+            "se": float(se),
+            "alpha": float(alpha),
+            "z_lower": float(z_lower),
+            "p_lower": p_lower,
+            "z_upper": float(z_upper),
+            "p_upper": p_upper,
+            "equivalent": bool(max(p_lower, p_upper) < alpha),
+            "df": df,
+        },
+    )
 
 
-def tost_two_proportions(count1: int, nobs1: int, count2: int, nobs2: int,
-                         margin: float = 0.10, alpha: float = 0.05) -> TestResult:
+def tost_two_proportions(
+    count1: int, nobs1: int, count2: int, nobs2: int, margin: float = 0.10, alpha: float = 0.05
+) -> TestResult:
     """TOST equivalence test of two proportions within ``±margin``.
 
     "Experts diagnose synthetic portraits as well as real ones" is a claim of

@@ -22,9 +22,25 @@ __all__ = [
 
 #: Columns of the export, in contract order; more may follow them.
 COLUMNS: Final[tuple[str, ...]] = (
-    "study", "participant", "session", "category", "position", "question", "disorder",
-    "stimulus_kind", "n_options", "chance", "correct_choice", "choice", "outcome", "correct",
-    "time_limit_ms", "response_ms", "started_at", "answered_at", "seed",
+    "study",
+    "participant",
+    "session",
+    "category",
+    "position",
+    "question",
+    "disorder",
+    "stimulus_kind",
+    "n_options",
+    "chance",
+    "correct_choice",
+    "choice",
+    "outcome",
+    "correct",
+    "time_limit_ms",
+    "response_ms",
+    "started_at",
+    "answered_at",
+    "seed",
 )
 
 #: Categories in the order the paper reports them.
@@ -38,9 +54,21 @@ STIMULUS_KINDS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 # Columns read as text and never interpreted numerically (ids may look like numbers).
-_TEXT_COLUMNS: Final = ("study", "participant", "session", "category", "question", "disorder",
-                        "stimulus_kind", "correct_choice", "choice", "outcome", "started_at",
-                        "answered_at", "seed")
+_TEXT_COLUMNS: Final = (
+    "study",
+    "participant",
+    "session",
+    "category",
+    "question",
+    "disorder",
+    "stimulus_kind",
+    "correct_choice",
+    "choice",
+    "outcome",
+    "started_at",
+    "answered_at",
+    "seed",
+)
 #: A response time above this multiple of the time limit cannot come from the server's
 #: clock (answers after the deadline plus a grace of seconds are recorded as timeouts).
 MAX_RESPONSE_FACTOR: Final = 2
@@ -55,8 +83,9 @@ class ExportError(ValueError):
     line of the file is ``row + 1``.
     """
 
-    def __init__(self, message: str, *, column: str | None = None, row: int | None = None,
-                 source: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, column: str | None = None, row: int | None = None, source: str | None = None
+    ) -> None:
         where = []
         if source:
             where.append(str(source))
@@ -178,9 +207,11 @@ def _encoding(path: str, head: bytes) -> tuple[str, str]:
         return ("utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"), ""
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        return "latin-1", (f"{path}: not UTF-8 (line {line}, byte {exc.start}: "
-                           f"{data[exc.start:exc.start + 1]!r}); read as Latin-1 (ISO-8859-1). "
-                           "Check names with accents; re-export as UTF-8 to silence this.")
+        return "latin-1", (
+            f"{path}: not UTF-8 (line {line}, byte {exc.start}: "
+            f"{data[exc.start : exc.start + 1]!r}); read as Latin-1 (ISO-8859-1). "
+            "Check names with accents; re-export as UTF-8 to silence this."
+        )
 
 
 def _sniff_delimiter(head: bytes, encoding: str) -> str:
@@ -208,15 +239,13 @@ def _read_json(path: str) -> pd.DataFrame:
     if isinstance(records, dict):  # {"answers": [...]} or {"rows": [...]}
         records = next((v for v in records.values() if isinstance(v, list)), None)
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise ExportError("a JSON export must be a list of row objects (orient='records')",
-                          source=path)
+        raise ExportError("a JSON export must be a list of row objects (orient='records')", source=path)
     if not records:
         raise ExportError("the export has no rows", source=path)
     return pd.DataFrame.from_records(records)
 
 
-_NUMERIC_COLUMNS: Final = ("position", "n_options", "chance", "correct", "time_limit_ms",
-                            "response_ms")
+_NUMERIC_COLUMNS: Final = ("position", "n_options", "chance", "correct", "time_limit_ms", "response_ms")
 
 
 def _read_csv(path: str, encoding: str = "utf-8", sep: str = ",") -> pd.DataFrame:
@@ -227,19 +256,24 @@ def _read_csv(path: str, encoding: str = "utf-8", sep: str = ",") -> pd.DataFram
     header = pd.read_csv(path, nrows=0, encoding=encoding, sep=sep).columns
     numeric = [c for c in _NUMERIC_COLUMNS if c in header]
     try:
-        return pd.read_csv(path, encoding=encoding, sep=sep, keep_default_na=False,
-                           dtype={c: (float if c in numeric else object) for c in header},
-                           na_values={c: [""] for c in numeric})
+        return pd.read_csv(
+            path,
+            encoding=encoding,
+            sep=sep,
+            keep_default_na=False,
+            dtype={c: (float if c in numeric else object) for c in header},
+            na_values={c: [""] for c in numeric},
+        )
     except ValueError:
-        return pd.read_csv(path, dtype=object, keep_default_na=False, na_filter=False,
-                           encoding=encoding, sep=sep)
+        return pd.read_csv(path, dtype=object, keep_default_na=False, na_filter=False, encoding=encoding, sep=sep)
 
 
 def _validate(raw: pd.DataFrame, label: str | None, text_ready: bool) -> pd.DataFrame:
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
-        raise ExportError(f"required column missing (expected columns: {', '.join(COLUMNS)})",
-                          column=missing[0], source=label)
+        raise ExportError(
+            f"required column missing (expected columns: {', '.join(COLUMNS)})", column=missing[0], source=label
+        )
     if len(raw) == 0:
         raise ExportError("the export has a header but no rows", source=label)
     df = raw.reset_index(drop=True)
@@ -257,26 +291,42 @@ def _validate(raw: pd.DataFrame, label: str | None, text_ready: bool) -> pd.Data
     for col in ("participant", "session", "question"):
         fail((df[col] == "").to_numpy(), col, "is empty")
     cat = df["category"]
-    fail(~cat.isin(CATEGORIES).to_numpy(), "category",
-         lambda i: f"{'is empty' if cat.iat[i] == '' else f'unknown category {cat.iat[i]!r}'}"
-                   f" (expected one of {', '.join(CATEGORIES)})")
+    fail(
+        ~cat.isin(CATEGORIES).to_numpy(),
+        "category",
+        lambda i: (
+            f"{'is empty' if cat.iat[i] == '' else f'unknown category {cat.iat[i]!r}'}"
+            f" (expected one of {', '.join(CATEGORIES)})"
+        ),
+    )
     out = df["outcome"]
-    fail(~out.isin(OUTCOMES).to_numpy(), "outcome",
-         lambda i: f"unknown outcome {out.iat[i]!r} (expected one of {', '.join(OUTCOMES)})")
+    fail(
+        ~out.isin(OUTCOMES).to_numpy(),
+        "outcome",
+        lambda i: f"unknown outcome {out.iat[i]!r} (expected one of {', '.join(OUTCOMES)})",
+    )
     kind_ok = np.zeros(len(df), dtype=bool)
     for c, kinds in STIMULUS_KINDS.items():
         kind_ok |= ((cat == c) & df["stimulus_kind"].isin(kinds)).to_numpy()
-    fail(~kind_ok, "stimulus_kind",
-         lambda i: f"{df['stimulus_kind'].iat[i]!r} is not a stimulus kind of category "
-                   f"{cat.iat[i]!r} (expected {' or '.join(STIMULUS_KINDS[cat.iat[i]])})")
+    fail(
+        ~kind_ok,
+        "stimulus_kind",
+        lambda i: (
+            f"{df['stimulus_kind'].iat[i]!r} is not a stimulus kind of category "
+            f"{cat.iat[i]!r} (expected {' or '.join(STIMULUS_KINDS[cat.iat[i]])})"
+        ),
+    )
 
     position = _as_number(df, "position", fail, integer=True, required=True)
     fail(position < 1, "position", "must be 1 or more")
     n_options = _as_number(df, "n_options", fail, integer=True, required=True)
     fail(n_options < 2, "n_options", "must be 2 or more")
     chance = _as_number(df, "chance", fail, required=True)
-    fail(np.abs(chance - 1.0 / n_options) > _CHANCE_TOLERANCE, "chance",
-         lambda i: f"is {chance[i]:g} but 1/n_options is 1/{int(n_options[i])}")
+    fail(
+        np.abs(chance - 1.0 / n_options) > _CHANCE_TOLERANCE,
+        "chance",
+        lambda i: f"is {chance[i]:g} but 1/n_options is 1/{int(n_options[i])}",
+    )
     time_limit = _as_number(df, "time_limit_ms", fail, integer=True, required=True)
     fail(time_limit <= 0, "time_limit_ms", "must be positive")
 
@@ -285,35 +335,54 @@ def _validate(raw: pd.DataFrame, label: str | None, text_ready: bool) -> pd.Data
     right = df["correct_choice"].to_numpy(dtype=object)
     fail(right == "", "correct_choice", "is empty")
     fail(answered & (choice == ""), "choice", "is empty but outcome is 'answered'")
-    fail(~answered & (choice != ""), "choice",
-         lambda i: f"is {choice[i]!r} but outcome is {out.iat[i]!r} (must be empty)")
+    fail(
+        ~answered & (choice != ""),
+        "choice",
+        lambda i: f"is {choice[i]!r} but outcome is {out.iat[i]!r} (must be empty)",
+    )
     correct = _as_number(df, "correct", fail)
     fail(answered & np.isnan(correct), "correct", "is empty but outcome is 'answered'")
-    fail(~answered & ~np.isnan(correct), "correct",
-         lambda i: f"is {correct[i]:g} but outcome is {out.iat[i]!r} (must be empty)")
-    fail(answered & ~np.isin(correct, (0.0, 1.0)), "correct",
-         lambda i: f"is {correct[i]:g}; must be 0 or 1")
+    fail(
+        ~answered & ~np.isnan(correct),
+        "correct",
+        lambda i: f"is {correct[i]:g} but outcome is {out.iat[i]!r} (must be empty)",
+    )
+    fail(answered & ~np.isin(correct, (0.0, 1.0)), "correct", lambda i: f"is {correct[i]:g}; must be 0 or 1")
     agrees = (choice == right).astype(float)
-    fail(answered & (correct != agrees), "correct",
-         lambda i: (f"is {int(correct[i])} but choice {choice[i]!r} "
-                    f"{'differs from' if correct[i] == 1 else 'equals'} "
-                    f"correct_choice {right[i]!r}"))
+    fail(
+        answered & (correct != agrees),
+        "correct",
+        lambda i: (
+            f"is {int(correct[i])} but choice {choice[i]!r} "
+            f"{'differs from' if correct[i] == 1 else 'equals'} "
+            f"correct_choice {right[i]!r}"
+        ),
+    )
     response = _as_number(df, "response_ms", fail)
     timeout = (out == "timeout").to_numpy()
     fail(timeout & ~np.isnan(response), "response_ms", "must be empty when outcome is 'timeout'")
-    fail(~timeout & np.isnan(response), "response_ms",
-         lambda i: f"is empty but outcome is {out.iat[i]!r}")
+    fail(~timeout & np.isnan(response), "response_ms", lambda i: f"is empty but outcome is {out.iat[i]!r}")
     fail(response < 0, "response_ms", "must not be negative")
-    fail(response > MAX_RESPONSE_FACTOR * time_limit, "response_ms",
-         lambda i: f"is {response[i]:g} ms under a time limit of {int(time_limit[i])} ms; the "
-                   f"server times a question out a few seconds after its limit, so more than "
-                   f"{MAX_RESPONSE_FACTOR}x the limit is a corrupted cell or a unit error")
+    fail(
+        response > MAX_RESPONSE_FACTOR * time_limit,
+        "response_ms",
+        lambda i: (
+            f"is {response[i]:g} ms under a time limit of {int(time_limit[i])} ms; the "
+            f"server times a question out a few seconds after its limit, so more than "
+            f"{MAX_RESPONSE_FACTOR}x the limit is a corrupted cell or a unit error"
+        ),
+    )
     keys = df[["study", "session", "position"]]
     duplicated = keys.duplicated(keep="first").to_numpy()
-    fail(duplicated, "position",
-         lambda i: f"session {df['session'].iat[i]!r} has position {int(position[i])} twice "
-                   f"(first at row {int(np.flatnonzero((keys == keys.iloc[i]).all(axis=1))[0]) + 1}"
-                   "); a duplicated row would be counted twice")
+    fail(
+        duplicated,
+        "position",
+        lambda i: (
+            f"session {df['session'].iat[i]!r} has position {int(position[i])} twice "
+            f"(first at row {int(np.flatnonzero((keys == keys.iloc[i]).all(axis=1))[0]) + 1}"
+            "); a duplicated row would be counted twice"
+        ),
+    )
 
     df["position"] = position.astype(np.int64)
     df["n_options"] = n_options.astype(np.int64)
@@ -331,12 +400,12 @@ def _as_text(col: pd.Series) -> pd.Series:
         return col.fillna("") if col.hasnans else col
     # A DataFrame source may hold NaN/None for "empty" and numbers for ids.
     text = col.astype(object).where(col.notna(), "")
-    return text.map(lambda v: v if isinstance(v, str) else (
-        str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))).astype(str)
+    return text.map(
+        lambda v: v if isinstance(v, str) else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
+    ).astype(str)
 
 
-def _as_number(df: pd.DataFrame, column: str, fail, *, integer: bool = False,
-               required: bool = False) -> np.ndarray:
+def _as_number(df: pd.DataFrame, column: str, fail, *, integer: bool = False, required: bool = False) -> np.ndarray:
     """Parse a numeric column; empty cells become NaN unless ``required``."""
     col = df[column]
     if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
@@ -346,11 +415,9 @@ def _as_number(df: pd.DataFrame, column: str, fail, *, integer: bool = False,
         text = _as_text(col)
         empty = (text == "").to_numpy()
         values = pd.to_numeric(text.where(~empty, None), errors="coerce").to_numpy(dtype=float)
-        fail(~empty & np.isnan(values), column,
-             lambda i: f"{text.iat[i]!r} is not a number")
+        fail(~empty & np.isnan(values), column, lambda i: f"{text.iat[i]!r} is not a number")
     if required:
         fail(empty, column, "is empty")
     if integer:
-        fail(~np.isnan(values) & (values != np.round(values)), column,
-             lambda i: f"{values[i]:g} is not a whole number")
+        fail(~np.isnan(values) & (values != np.round(values)), column, lambda i: f"{values[i]:g} is not a whole number")
     return values

@@ -12,9 +12,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 __all__ = ["accuracy_figure", "response_time_figure"]
 
-_LABELS = {"real_vs_synthetic": "1. Find the real\nportrait",
-           "reidentification": "2. Find the training\nmember",
-           "diagnosis": "3. Name the\ndisorder"}
+_LABELS = {
+    "real_vs_synthetic": "1. Find the real\nportrait",
+    "reidentification": "2. Find the training\nmember",
+    "diagnosis": "3. Name the\ndisorder",
+}
 # Paper's colour code: original images black, generated images blue.
 _REAL, _SYNTH, _CHANCE = "#222222", "#1f77b4", "#d62728"
 
@@ -32,14 +34,23 @@ def _point(ax, x: float, entry: dict[str, Any], color: str, label: str | None) -
     if acc is not None and clustered is not None:
         # The participant-clustered interval in full colour, the naive one lighter beside it.
         # Beside, not behind: a clustered interval is usually the wider one.
-        ax.errorbar([x + 0.12], [acc], yerr=[[acc - ci[0]], [ci[1] - acc]], fmt="none",
-                    color=color, alpha=0.3, capsize=3, elinewidth=4)
+        ax.errorbar(
+            [x + 0.12],
+            [acc],
+            yerr=[[acc - ci[0]], [ci[1] - acc]],
+            fmt="none",
+            color=color,
+            alpha=0.3,
+            capsize=3,
+            elinewidth=4,
+        )
         ci = clustered
     if acc is None or ci is None:
         ax.annotate("no answers", (x, 0.02), ha="center", fontsize=8)
         return
-    ax.errorbar([x], [acc], yerr=[[acc - ci[0]], [ci[1] - acc]], fmt="o", color=color,
-                capsize=5, markersize=7, label=label)
+    ax.errorbar(
+        [x], [acc], yerr=[[acc - ci[0]], [ci[1] - acc]], fmt="o", color=color, capsize=5, markersize=7, label=label
+    )
     ax.annotate(f"{100 * acc:.1f}%", (x, ci[1] + 0.02), ha="center", fontsize=9)
 
 
@@ -62,17 +73,15 @@ def accuracy_figure(report: dict[str, Any], path: str | Path) -> Path:
     >>> out.stat().st_size > 0
     True
     """
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2),
-                                      gridspec_kw={"width_ratios": [3, 2]})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2), gridspec_kw={"width_ratios": [3, 2]})
     cats = list(report["categories"])
     for i, cat in enumerate(cats):
         entry = report["categories"][cat]
-        left.hlines(entry["chance"], i - 0.3, i + 0.3, color=_CHANCE, linestyle="--",
-                    label="chance" if i == 0 else None)
-        _point(left, i, entry, _REAL, "observed (95% CI; clustered dark, naive light)"
-               if i == 0 else None)
-        headline = entry.get("headline", {"analysis": "binomial",
-                                          "p_value": entry["binomial"].get("p_value")})
+        left.hlines(
+            entry["chance"], i - 0.3, i + 0.3, color=_CHANCE, linestyle="--", label="chance" if i == 0 else None
+        )
+        _point(left, i, entry, _REAL, "observed (95% CI; clustered dark, naive light)" if i == 0 else None)
+        headline = entry.get("headline", {"analysis": "binomial", "p_value": entry["binomial"].get("p_value")})
         p = headline["p_value"]
         if p is not None:
             which = " (clustered)" if headline["analysis"] == "clustered" else ""
@@ -94,8 +103,7 @@ def accuracy_figure(report: dict[str, Any], path: str | Path) -> Path:
             m = tost["extra"]["margin"]
             head = diag.get("headline_tost", {"analysis": "naive", "p_value": tost["p_value"]})
             which = " (clustered)" if head["analysis"] == "clustered" else ""
-            right.set_title(f"Diagnosis: TOST ±{100 * m:.0f} pts p = {head['p_value']:.2g}"
-                            f"{which}", fontsize=10)
+            right.set_title(f"Diagnosis: TOST ±{100 * m:.0f} pts p = {head['p_value']:.2g}{which}", fontsize=10)
     else:
         right.set_title("Diagnosis: no data", fontsize=10)
     right.set_xlim(-0.6, 1.6)
@@ -117,9 +125,19 @@ def response_time_figure(report: dict[str, Any], path: str | Path) -> Path:
     """
     rows = report["response_times"]
     fig, ax = plt.subplots(figsize=(10, 3.8))
-    stats = [{"label": f"{r['category'].replace('_', ' ')}\n{r['result']} (n={r['n']})",
-              "med": r["median"], "q1": r["q1"], "q3": r["q3"], "whislo": r["min"],
-              "whishi": r["max"], "mean": r["mean"], "fliers": []} for r in rows]
+    stats = [
+        {
+            "label": f"{r['category'].replace('_', ' ')}\n{r['result']} (n={r['n']})",
+            "med": r["median"],
+            "q1": r["q1"],
+            "q3": r["q3"],
+            "whislo": r["min"],
+            "whishi": r["max"],
+            "mean": r["mean"],
+            "fliers": [],
+        }
+        for r in rows
+    ]
     if stats:
         ax.bxp(stats, showmeans=True, showfliers=False)
         ax.tick_params(axis="x", labelsize=7)
@@ -131,14 +149,19 @@ def response_time_figure(report: dict[str, Any], path: str | Path) -> Path:
         if limit is None:
             continue
         # Each box gets its own category's limit: categories may have different clocks.
-        ax.hlines(limit, i - 0.4, i + 0.4, color=_CHANCE, linewidth=1.5,
-                  label="time limit" if i == 1 else "_nolegend_")
+        ax.hlines(limit, i - 0.4, i + 0.4, color=_CHANCE, linewidth=1.5, label="time limit" if i == 1 else "_nolegend_")
         if grace:
-            ax.hlines(limit + grace, i - 0.4, i + 0.4, color=_CHANCE, linewidth=1,
-                      linestyle=":", label="limit + grace" if i == 1 else "_nolegend_")
+            ax.hlines(
+                limit + grace,
+                i - 0.4,
+                i + 0.4,
+                color=_CHANCE,
+                linewidth=1,
+                linestyle=":",
+                label="limit + grace" if i == 1 else "_nolegend_",
+            )
     if floor and stats:
-        ax.axhline(floor, color="#7f7f7f", linewidth=1, linestyle="--",
-                   label=f"plausibility floor ({floor:g} ms)")
+        ax.axhline(floor, color="#7f7f7f", linewidth=1, linestyle="--", label=f"plausibility floor ({floor:g} ms)")
     if limits and stats:
         top = max(limits.values()) + (grace or 0)
         ax.set_ylim(0, 1.2 * max(top, max(r["max"] for r in rows)))  # room for the legend

@@ -30,8 +30,7 @@ __all__ = [
 #: with 25 the quadrature error is far below the sampling error.
 DEFAULT_QUADRATURE_NODES = 25
 #: What the estimate means, in words a reader can quote.
-MIXED_READING = ("subject-specific: the accuracy of the typical (median) expert, from a "
-                 "random-intercept logistic model")
+MIXED_READING = "subject-specific: the accuracy of the typical (median) expert, from a random-intercept logistic model"
 # Beyond this between-expert SD on the logit scale (odds ratios of e^10 between two
 # experts one SD apart) the likelihood is flat: the data cannot tell such values apart.
 _SIGMA_MAX = 10.0
@@ -49,9 +48,11 @@ class _Pairs:
 def _pairs(counts: pd.DataFrame) -> _Pairs:
     active = counts[counts["n"] > 0]
     table = active.groupby(["n", "y"]).size()
-    return _Pairs(n=table.index.get_level_values("n").to_numpy(dtype=float),
-                  y=table.index.get_level_values("y").to_numpy(dtype=float),
-                  weight=table.to_numpy(dtype=float))
+    return _Pairs(
+        n=table.index.get_level_values("n").to_numpy(dtype=float),
+        y=table.index.get_level_values("y").to_numpy(dtype=float),
+        weight=table.to_numpy(dtype=float),
+    )
 
 
 @lru_cache(maxsize=8)
@@ -98,17 +99,16 @@ def _pair_loglik(beta: float, sigma: float, pairs: _Pairs, n_nodes: int) -> np.n
     x, _, log_factor = _gauss_hermite(n_nodes)
     nodes = z[:, None] + math.sqrt(2.0) * scale[:, None] * x[None, :]
     eta = beta + sigma * nodes
-    log_g = (y[:, None] * _log_expit(eta) + (n - y)[:, None] * _log_expit(-eta)
-             - 0.5 * nodes * nodes)
+    log_g = y[:, None] * _log_expit(eta) + (n - y)[:, None] * _log_expit(-eta) - 0.5 * nodes * nodes
     terms = log_g + log_factor[None, :]
     top = terms.max(axis=1)
     log_sum = top + np.log(np.exp(terms - top[:, None]).sum(axis=1))
-    return (log_sum + np.log(math.sqrt(2.0) * scale)
-            - 0.5 * math.log(2 * math.pi))
+    return log_sum + np.log(math.sqrt(2.0) * scale) - 0.5 * math.log(2 * math.pi)
 
 
-def random_intercept_loglik(counts: pd.DataFrame, beta: float, sigma: float,
-                            n_nodes: int = DEFAULT_QUADRATURE_NODES) -> float:
+def random_intercept_loglik(
+    counts: pd.DataFrame, beta: float, sigma: float, n_nodes: int = DEFAULT_QUADRATURE_NODES
+) -> float:
     """Marginal log-likelihood of a random-intercept logistic model, from per-expert counts.
 
     Parameters
@@ -152,13 +152,15 @@ def random_intercept_loglik(counts: pd.DataFrame, beta: float, sigma: float,
 def _negloglik(pairs: _Pairs, n_nodes: int):
     def f(beta: float, sigma: float) -> float:
         return -float((pairs.weight * _pair_loglik(beta, abs(sigma), pairs, n_nodes)).sum())
+
     return f
 
 
 def _sigma_profile(f, beta: float, sigma_hint: float) -> tuple[float, float]:
     """min over sigma of f(beta, sigma): (value, argmin). Bounded Brent on [0, _SIGMA_MAX]."""
-    res = optimize.minimize_scalar(lambda s: f(beta, s), bounds=(0.0, _SIGMA_MAX),
-                                   method="bounded", options={"xatol": 1e-7})
+    res = optimize.minimize_scalar(
+        lambda s: f(beta, s), bounds=(0.0, _SIGMA_MAX), method="bounded", options={"xatol": 1e-7}
+    )
     best_val, best_s = float(res.fun), float(res.x)
     # Brent on a bounded interval never evaluates the end point itself.
     at_zero = f(beta, 0.0)
@@ -174,8 +176,9 @@ def _sigma_profile(f, beta: float, sigma_hint: float) -> tuple[float, float]:
 def _fit(f, beta0: float) -> tuple[float, float, float]:
     """Maximum likelihood (beta, sigma) and the minimum of f."""
     start = np.array([beta0, 0.5])
-    res = optimize.minimize(lambda v: f(v[0], v[1]), start, method="Nelder-Mead",
-                            options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 4000})
+    res = optimize.minimize(
+        lambda v: f(v[0], v[1]), start, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 4000}
+    )
     beta, sigma = float(res.x[0]), abs(float(res.x[1]))
     # Polish each coordinate once: the boundary sigma = 0 is a real possibility.
     value, sigma = _sigma_profile(f, beta, sigma)
@@ -188,21 +191,24 @@ def _fit(f, beta0: float) -> tuple[float, float, float]:
 def _beta_variance(f, beta: float, sigma: float) -> float:
     """Var(beta) from the inverse observed information of (beta, sigma), as lme4's vcov."""
     h = 1e-4 * max(1.0, abs(beta))
-    d_bb = (f(beta + h, sigma) - 2 * f(beta, sigma) + f(beta - h, sigma)) / h ** 2
+    d_bb = (f(beta + h, sigma) - 2 * f(beta, sigma) + f(beta - h, sigma)) / h**2
     if sigma < 1e-3:
         # On the boundary sigma = 0 the model is an ordinary logistic regression.
         return 1.0 / d_bb
     k = 1e-4 * max(1.0, sigma)
-    d_ss = (f(beta, sigma + k) - 2 * f(beta, sigma) + f(beta, sigma - k)) / k ** 2
-    d_bs = (f(beta + h, sigma + k) - f(beta + h, sigma - k) - f(beta - h, sigma + k)
-            + f(beta - h, sigma - k)) / (4 * h * k)
+    d_ss = (f(beta, sigma + k) - 2 * f(beta, sigma) + f(beta, sigma - k)) / k**2
+    d_bs = (f(beta + h, sigma + k) - f(beta + h, sigma - k) - f(beta - h, sigma + k) + f(beta - h, sigma - k)) / (
+        4 * h * k
+    )
     det = d_bb * d_ss - d_bs * d_bs
     return d_ss / det if det > 0 else 1.0 / d_bb
 
 
-def _profile_bound(f, beta_hat: float, f_hat: float, sigma_hat: float, direction: float,
-                   critical: float, se: float) -> float:
+def _profile_bound(
+    f, beta_hat: float, f_hat: float, sigma_hat: float, direction: float, critical: float, se: float
+) -> float:
     """End of the profile-likelihood interval on one side of beta_hat."""
+
     def excess(b: float) -> float:
         return 2 * (_sigma_profile(f, b, sigma_hat)[0] - f_hat) - critical
 
@@ -227,9 +233,9 @@ def _marginal_accuracy(beta: float, sigma: float) -> float:
     return float((w * special.expit(beta + math.sqrt(2) * sigma * x)).sum() / math.sqrt(math.pi))
 
 
-def random_intercept_vs_chance(counts: pd.DataFrame, chance: float, conf_level: float = 0.95,
-                               n_nodes: int = DEFAULT_QUADRATURE_NODES
-                               ) -> TestResult | NotTested:
+def random_intercept_vs_chance(
+    counts: pd.DataFrame, chance: float, conf_level: float = 0.95, n_nodes: int = DEFAULT_QUADRATURE_NODES
+) -> TestResult | NotTested:
     """The typical expert's accuracy against chance (random-intercept logistic regression).
 
     Parameters
@@ -293,16 +299,20 @@ def random_intercept_vs_chance(counts: pd.DataFrame, chance: float, conf_level: 
         raise ValueError(f"chance must lie in (0, 1), got {chance!r}")
     if not 0 < conf_level < 1:
         raise ValueError(f"conf_level must lie in (0, 1), got {conf_level!r}")
-    method = (f"random-intercept logistic regression (ML, adaptive Gauss-Hermite, "
-              f"{n_nodes} nodes), likelihood-ratio test, profile CI")
+    method = (
+        f"random-intercept logistic regression (ML, adaptive Gauss-Hermite, "
+        f"{n_nodes} nodes), likelihood-ratio test, profile CI"
+    )
     n_part = int((counts["n"] > 0).sum())
     total, y_sum = int(counts["n"].sum()), int(counts["y"].sum())
     if n_part < MIN_PARTICIPANTS:
-        return NotTested(method, total, f"only {n_part} participant(s) answered; a mixed "
-                         f"model needs at least {MIN_PARTICIPANTS}")
+        return NotTested(
+            method, total, f"only {n_part} participant(s) answered; a mixed model needs at least {MIN_PARTICIPANTS}"
+        )
     if y_sum in (0, total):
-        return NotTested(method, total, "every answer is correct (or every answer wrong): "
-                         "the logit model has no finite estimate")
+        return NotTested(
+            method, total, "every answer is correct (or every answer wrong): the logit model has no finite estimate"
+        )
     pairs = _pairs(counts)
     f = _negloglik(pairs, n_nodes)
     beta, sigma, f_hat = _fit(f, math.log(y_sum / (total - y_sum)))
@@ -318,12 +328,26 @@ def random_intercept_vs_chance(counts: pd.DataFrame, chance: float, conf_level: 
     expit = special.expit
     return TestResult(
         statistic=float(math.copysign(math.sqrt(lr), beta - beta0)),
-        p_value=float(stats.chi2.sf(lr, 1)), ci=(float(expit(low)), float(expit(high))),
-        n=total, method=method, estimate=float(expit(beta)), conf_level=conf_level,
-        extra={"chance": float(chance), "logit": beta, "logit_se": se, "sigma": sigma,
-               "icc_latent": sigma ** 2 / (sigma ** 2 + math.pi ** 2 / 3),
-               "marginal_accuracy": _marginal_accuracy(beta, sigma),
-               "wald_z": float(wald_z), "wald_p_value": float(2 * stats.norm.sf(abs(wald_z))),
-               "wald_ci": [float(expit(beta - q * se)), float(expit(beta + q * se))],
-               "loglik": -f_hat, "n_nodes": n_nodes, "n_participants": n_part,
-               "n_distinct_count_pairs": len(pairs.n), "reading": MIXED_READING})
+        p_value=float(stats.chi2.sf(lr, 1)),
+        ci=(float(expit(low)), float(expit(high))),
+        n=total,
+        method=method,
+        estimate=float(expit(beta)),
+        conf_level=conf_level,
+        extra={
+            "chance": float(chance),
+            "logit": beta,
+            "logit_se": se,
+            "sigma": sigma,
+            "icc_latent": sigma**2 / (sigma**2 + math.pi**2 / 3),
+            "marginal_accuracy": _marginal_accuracy(beta, sigma),
+            "wald_z": float(wald_z),
+            "wald_p_value": float(2 * stats.norm.sf(abs(wald_z))),
+            "wald_ci": [float(expit(beta - q * se)), float(expit(beta + q * se))],
+            "loglik": -f_hat,
+            "n_nodes": n_nodes,
+            "n_participants": n_part,
+            "n_distinct_count_pairs": len(pairs.n),
+            "reading": MIXED_READING,
+        },
+    )

@@ -14,14 +14,35 @@ __all__ = ["OPTION_COLUMNS", "PORTRAIT_KINDS", "load_options"]
 
 #: Columns of the options export, in contract order; more may follow them.
 OPTION_COLUMNS: Final[tuple[str, ...]] = (
-    "study", "participant", "session", "position", "question", "category", "option", "slot",
-    "portrait", "kind", "disorder", "used_in_training", "is_correct", "chosen",
+    "study",
+    "participant",
+    "session",
+    "position",
+    "question",
+    "category",
+    "option",
+    "slot",
+    "portrait",
+    "kind",
+    "disorder",
+    "used_in_training",
+    "is_correct",
+    "chosen",
 )
 #: ``kind`` of a portrait option; a disorder option (diagnosis) has an empty kind.
 PORTRAIT_KINDS: Final[tuple[str, ...]] = ("real", "synthetic")
 
-_TEXT_COLUMNS: Final = ("study", "participant", "session", "question", "category", "option",
-                        "portrait", "kind", "disorder")
+_TEXT_COLUMNS: Final = (
+    "study",
+    "participant",
+    "session",
+    "question",
+    "category",
+    "option",
+    "portrait",
+    "kind",
+    "disorder",
+)
 
 
 def load_options(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
@@ -100,8 +121,11 @@ def load_options(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
 def _validate(raw: pd.DataFrame, label: str | None, text_ready: bool) -> pd.DataFrame:
     missing = [c for c in OPTION_COLUMNS if c not in raw.columns]
     if missing:
-        raise ExportError("required column missing (expected the options export's columns: "
-                          f"{', '.join(OPTION_COLUMNS)})", column=missing[0], source=label)
+        raise ExportError(
+            f"required column missing (expected the options export's columns: {', '.join(OPTION_COLUMNS)})",
+            column=missing[0],
+            source=label,
+        )
     if len(raw) == 0:
         raise ExportError("the options export has a header but no rows", source=label)
     df = raw.reset_index(drop=True)
@@ -118,16 +142,23 @@ def _validate(raw: pd.DataFrame, label: str | None, text_ready: bool) -> pd.Data
     for col in ("participant", "session", "question", "option"):
         fail((df[col] == "").to_numpy(), col, "is empty")
     cat = df["category"]
-    fail(~cat.isin(CATEGORIES).to_numpy(), "category",
-         lambda i: f"{'is empty' if cat.iat[i] == '' else f'unknown category {cat.iat[i]!r}'}"
-                   f" (expected one of {', '.join(CATEGORIES)})")
+    fail(
+        ~cat.isin(CATEGORIES).to_numpy(),
+        "category",
+        lambda i: (
+            f"{'is empty' if cat.iat[i] == '' else f'unknown category {cat.iat[i]!r}'}"
+            f" (expected one of {', '.join(CATEGORIES)})"
+        ),
+    )
     kind = df["kind"]
-    fail(~kind.isin((*PORTRAIT_KINDS, "")).to_numpy(), "kind",
-         lambda i: f"unknown kind {kind.iat[i]!r} (expected real, synthetic or empty)")
+    fail(
+        ~kind.isin((*PORTRAIT_KINDS, "")).to_numpy(),
+        "kind",
+        lambda i: f"unknown kind {kind.iat[i]!r} (expected real, synthetic or empty)",
+    )
     has_portrait = (df["portrait"] != "").to_numpy()
     fail(has_portrait & (kind == "").to_numpy(), "kind", "is empty but the option is a portrait")
-    fail(~has_portrait & (kind != "").to_numpy(), "portrait",
-         lambda i: f"is empty but kind is {kind.iat[i]!r}")
+    fail(~has_portrait & (kind != "").to_numpy(), "portrait", lambda i: f"is empty but kind is {kind.iat[i]!r}")
 
     position = _as_number(df, "position", fail, integer=True, required=True)
     fail(position < 1, "position", "must be 1 or more")
@@ -140,35 +171,61 @@ def _validate(raw: pd.DataFrame, label: str | None, text_ready: bool) -> pd.Data
         flags[col] = values
     used = _as_number(df, "used_in_training", fail)
     real = (kind == "real").to_numpy()
-    fail(~np.isnan(used) & ~np.isin(used, (0.0, 1.0)), "used_in_training",
-         lambda i: f"is {used[i]:g}; must be 0 or 1")
+    fail(~np.isnan(used) & ~np.isin(used, (0.0, 1.0)), "used_in_training", lambda i: f"is {used[i]:g}; must be 0 or 1")
     fail(real & np.isnan(used), "used_in_training", "is empty but the portrait is real")
-    fail(~real & ~np.isnan(used), "used_in_training",
-         lambda i: f"is {used[i]:g} but kind is {kind.iat[i]!r} (only real portraits have it)")
+    fail(
+        ~real & ~np.isnan(used),
+        "used_in_training",
+        lambda i: f"is {used[i]:g} but kind is {kind.iat[i]!r} (only real portraits have it)",
+    )
 
-    question = pd.DataFrame({"study": df["study"], "session": df["session"],
-                             "position": position})
+    question = pd.DataFrame({"study": df["study"], "session": df["session"], "position": position})
     key = question.groupby(["study", "session", "position"], sort=False).ngroup().to_numpy()
     slots = pd.DataFrame({"key": key, "slot": slot})
-    fail(slots.duplicated(keep="first").to_numpy(), "slot",
-         lambda i: f"session {df['session'].iat[i]!r}, position {int(position[i])} has slot "
-                   f"{int(slot[i])} twice; a duplicated row would be counted twice")
+    fail(
+        slots.duplicated(keep="first").to_numpy(),
+        "slot",
+        lambda i: (
+            f"session {df['session'].iat[i]!r}, position {int(position[i])} has slot "
+            f"{int(slot[i])} twice; a duplicated row would be counted twice"
+        ),
+    )
     n_right = np.bincount(key, weights=flags["is_correct"])[key]
-    fail(n_right != 1, "is_correct",
-         lambda i: f"session {df['session'].iat[i]!r}, position {int(position[i])} has "
-                   f"{int(n_right[i])} right options (expected exactly 1)")
+    fail(
+        n_right != 1,
+        "is_correct",
+        lambda i: (
+            f"session {df['session'].iat[i]!r}, position {int(position[i])} has "
+            f"{int(n_right[i])} right options (expected exactly 1)"
+        ),
+    )
     n_chosen = np.bincount(key, weights=flags["chosen"])[key]
-    fail(n_chosen > 1, "chosen",
-         lambda i: f"session {df['session'].iat[i]!r}, position {int(position[i])} has "
-                   f"{int(n_chosen[i])} chosen options (at most 1; none when skipped or "
-                   "timed out)")
+    fail(
+        n_chosen > 1,
+        "chosen",
+        lambda i: (
+            f"session {df['session'].iat[i]!r}, position {int(position[i])} has "
+            f"{int(n_chosen[i])} chosen options (at most 1; none when skipped or "
+            "timed out)"
+        ),
+    )
     reid = (cat == "reidentification").to_numpy()
-    fail(reid & ~real, "kind",
-         lambda i: f"is {kind.iat[i]!r} in a re-identification question (its options are "
-                   "real portraits: the training member and non-members)")
-    fail(reid & (used != flags["is_correct"]), "is_correct",
-         lambda i: f"is {int(flags['is_correct'][i])} but used_in_training is {int(used[i])}: "
-                   "a re-identification question's right option is its training member")
+    fail(
+        reid & ~real,
+        "kind",
+        lambda i: (
+            f"is {kind.iat[i]!r} in a re-identification question (its options are "
+            "real portraits: the training member and non-members)"
+        ),
+    )
+    fail(
+        reid & (used != flags["is_correct"]),
+        "is_correct",
+        lambda i: (
+            f"is {int(flags['is_correct'][i])} but used_in_training is {int(used[i])}: "
+            "a re-identification question's right option is its training member"
+        ),
+    )
 
     df["position"] = position.astype(np.int64)
     df["slot"] = slot.astype(np.int64)

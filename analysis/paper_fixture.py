@@ -23,8 +23,28 @@ __all__ = ["PAPER_COUNTS", "paper_export", "main"]
 SEED = 20230601
 STUDY = "gestaltgan-2023"
 # Codes of disorders among the GestaltMatcher database's most frequent ones.
-DISORDERS = ("CDLS", "KS", "WBS", "NS", "AS", "SMS", "KBG", "DS", "DEL22Q11", "MWS",
-             "PWS", "RTS", "FXS", "SOTOS", "CS", "PMS", "SRS", "TCS", "WHS", "XLID")
+DISORDERS = (
+    "CDLS",
+    "KS",
+    "WBS",
+    "NS",
+    "AS",
+    "SMS",
+    "KBG",
+    "DS",
+    "DEL22Q11",
+    "MWS",
+    "PWS",
+    "RTS",
+    "FXS",
+    "SOTOS",
+    "CS",
+    "PMS",
+    "SRS",
+    "TCS",
+    "WHS",
+    "XLID",
+)
 
 
 @dataclass(frozen=True)
@@ -81,24 +101,25 @@ def paper_export(seed: int = SEED) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     df = _sessions()
     # Diagnosis questions are half real, half synthetic, in random order per study.
-    kind = np.where(df["category"] == "real_vs_synthetic", "mixed",
-                    np.where(df["category"] == "reidentification", "latent_average", ""))
+    kind = np.where(
+        df["category"] == "real_vs_synthetic",
+        "mixed",
+        np.where(df["category"] == "reidentification", "latent_average", ""),
+    )
     diag = np.flatnonzero(df["category"].to_numpy() == "diagnosis")
     kind[diag] = rng.permutation(np.repeat(["real", "synthetic"], len(diag) // 2))
     df["stimulus_kind"] = kind
     # Experts differ in skill; weighting who answers correctly by it gives the export
     # realistic within-participant correlation without changing any total.
-    skill = pd.Series(rng.gamma(4.0, 0.25, df["participant"].nunique()),
-                      index=sorted(df["participant"].unique()))
+    skill = pd.Series(rng.gamma(4.0, 0.25, df["participant"].nunique()), index=sorted(df["participant"].unique()))
     outcome = np.empty(len(df), dtype=object)
     correct = np.full(len(df), np.nan)
     for (category, stim), cell in PAPER_COUNTS.items():
-        idx = rng.permutation(np.flatnonzero((df["category"] == category).to_numpy()
-                                             & (kind == stim)))
+        idx = rng.permutation(np.flatnonzero((df["category"] == category).to_numpy() & (kind == stim)))
         assert len(idx) == cell.presented, (category, stim, len(idx))
-        outcome[idx[:cell.skipped]] = "skipped"
-        outcome[idx[cell.skipped:cell.skipped + cell.timeout]] = "timeout"
-        answered = idx[cell.skipped + cell.timeout:]
+        outcome[idx[: cell.skipped]] = "skipped"
+        outcome[idx[cell.skipped : cell.skipped + cell.timeout]] = "timeout"
+        answered = idx[cell.skipped + cell.timeout :]
         outcome[answered] = "answered"
         weight = skill[df["participant"].to_numpy()[answered]].to_numpy()
         right = rng.choice(answered, size=cell.correct, replace=False, p=weight / weight.sum())
@@ -122,42 +143,45 @@ def _fill_question_columns(df: pd.DataFrame, rng: np.random.Generator) -> pd.Dat
     other = np.array(DISORDERS)[(index + rng.integers(1, len(DISORDERS), n)) % len(DISORDERS)]
     wrong_choice = np.where(cat == "diagnosis", other, wrong_slot.astype(str))
     answered = df["outcome"].to_numpy() == "answered"
-    choice = np.where(answered, np.where(df["correct"].to_numpy() == 1, correct_choice,
-                                         wrong_choice), "")
+    choice = np.where(answered, np.where(df["correct"].to_numpy() == 1, correct_choice, wrong_choice), "")
     limit = np.array([_LIMIT_MS[c] for c in cat])
     timeout = df["outcome"].to_numpy() == "timeout"
     skipped = df["outcome"].to_numpy() == "skipped"
     response = np.minimum(limit - 200, rng.lognormal(np.log(limit * 0.35), 0.45)).astype(int)
     response = np.where(skipped, (response * 0.6).astype(int), response)
     elapsed = np.where(timeout, limit, response) + 1500  # next question loads
-    session_start = {s: datetime(2023, 3, 1, 9, tzinfo=UTC) + timedelta(hours=7 * i)
-                     for i, s in enumerate(sorted(df["session"].unique()))}
+    session_start = {
+        s: datetime(2023, 3, 1, 9, tzinfo=UTC) + timedelta(hours=7 * i)
+        for i, s in enumerate(sorted(df["session"].unique()))
+    }
     offset = pd.Series(elapsed).groupby(df["session"]).cumsum().to_numpy() - elapsed
-    started = [session_start[s] + timedelta(milliseconds=int(o))
-               for s, o in zip(df["session"], offset)]
+    started = [session_start[s] + timedelta(milliseconds=int(o)) for s, o in zip(df["session"], offset)]
     seeds = {s: str(1000 + i * 7919) for i, s in enumerate(sorted(df["session"].unique()))}
-    out = pd.DataFrame({
-        "study": STUDY,
-        "participant": df["participant"],
-        "session": df["session"],
-        "category": cat,
-        "position": df["position"],
-        "question": [f"{s}-Q{p:02d}" for s, p in zip(df["session"], df["position"])],
-        "disorder": disorder,
-        "stimulus_kind": df["stimulus_kind"],
-        "n_options": n_options,
-        "chance": [repr(1 / int(k)) for k in n_options],
-        "correct_choice": correct_choice,
-        "choice": choice,
-        "outcome": df["outcome"],
-        "correct": ["" if np.isnan(c) else str(int(c)) for c in df["correct"]],
-        "time_limit_ms": limit,
-        "response_ms": ["" if t else str(r) for t, r in zip(timeout, response)],
-        "started_at": [_iso(t) for t in started],
-        "answered_at": ["" if to else _iso(t + timedelta(milliseconds=int(r)))
-                        for to, t, r in zip(timeout, started, response)],
-        "seed": df["session"].map(seeds),
-    })
+    out = pd.DataFrame(
+        {
+            "study": STUDY,
+            "participant": df["participant"],
+            "session": df["session"],
+            "category": cat,
+            "position": df["position"],
+            "question": [f"{s}-Q{p:02d}" for s, p in zip(df["session"], df["position"])],
+            "disorder": disorder,
+            "stimulus_kind": df["stimulus_kind"],
+            "n_options": n_options,
+            "chance": [repr(1 / int(k)) for k in n_options],
+            "correct_choice": correct_choice,
+            "choice": choice,
+            "outcome": df["outcome"],
+            "correct": ["" if np.isnan(c) else str(int(c)) for c in df["correct"]],
+            "time_limit_ms": limit,
+            "response_ms": ["" if t else str(r) for t, r in zip(timeout, response)],
+            "started_at": [_iso(t) for t in started],
+            "answered_at": [
+                "" if to else _iso(t + timedelta(milliseconds=int(r))) for to, t, r in zip(timeout, started, response)
+            ],
+            "seed": df["session"].map(seeds),
+        }
+    )
     return out[list(COLUMNS)]
 
 
@@ -166,8 +190,7 @@ def _iso(t: datetime) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis.paper_fixture",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m analysis.paper_fixture", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="fixtures/paper_export.csv", type=Path)
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -15,16 +15,31 @@ from .proportions import _check_probability, proportion_ci
 __all__ = ["TABLE_COLUMNS", "PortraitReidentification", "per_portrait_reidentification"]
 
 #: Columns of the per-portrait table (``PortraitReidentification.table()``).
-TABLE_COLUMNS = ("portrait", "role", "disorder", "n_shown", "n_chosen", "rate", "chance", "excess",
-                 "ci95_low", "ci95_high", "p_value", "p_holm", "above_chance", "n_experts",
-                 "n_unanswered")
+TABLE_COLUMNS = (
+    "portrait",
+    "role",
+    "disorder",
+    "n_shown",
+    "n_chosen",
+    "rate",
+    "chance",
+    "excess",
+    "ci95_low",
+    "ci95_high",
+    "p_value",
+    "p_holm",
+    "above_chance",
+    "n_experts",
+    "n_unanswered",
+)
 
-METHOD = ("exact binomial per training member, alternative greater, against 1/n_options; "
-          "Holm across members")
+METHOD = "exact binomial per training member, alternative greater, against 1/n_options; Holm across members"
 #: What a reader must keep in mind, printed with the result.
-CAVEAT = ("each portrait is shown to few experts, so a single portrait has little power; and "
-          "answers cluster by expert, so the per-portrait p-values are not independent of the "
-          "experts who happened to see them")
+CAVEAT = (
+    "each portrait is shown to few experts, so a single portrait has little power; and "
+    "answers cluster by expert, so the per-portrait p-values are not independent of the "
+    "experts who happened to see them"
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,8 +86,7 @@ class PortraitReidentification:
         """The member with the largest rate (ties: the most answers, then the smallest p)."""
         if self.members.empty:
             return None
-        order = self.members.sort_values(["rate", "n_shown", "p_value"],
-                                         ascending=[False, False, True], kind="stable")
+        order = self.members.sort_values(["rate", "n_shown", "p_value"], ascending=[False, False, True], kind="stable")
         return order.iloc[0]
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,18 +99,22 @@ class PortraitReidentification:
             "max_rate": None if top is None else float(top["rate"]),
             "max_rate_portrait": None if top is None else str(top.name),
             "max_rate_n": None if top is None else [int(top["n_chosen"]), int(top["n_shown"])],
-            "max_rate_ci95": (None if top is None
-                              else [float(top["ci95_low"]), float(top["ci95_high"])]),
+            "max_rate_ci95": (None if top is None else [float(top["ci95_low"]), float(top["ci95_high"])]),
             "chance": self.chance,
-            "median_shown": (float(self.members["n_shown"].median())
-                             if len(self.members) else None),
-            "above_chance": [{"portrait": str(p), "disorder": r["disorder"],
-                              "n_chosen": int(r["n_chosen"]), "n_shown": int(r["n_shown"]),
-                              "rate": float(r["rate"]), "p_holm": float(r["p_holm"])}
-                             for p, r in flagged.iterrows()],
+            "median_shown": (float(self.members["n_shown"].median()) if len(self.members) else None),
+            "above_chance": [
+                {
+                    "portrait": str(p),
+                    "disorder": r["disorder"],
+                    "n_chosen": int(r["n_chosen"]),
+                    "n_shown": int(r["n_shown"]),
+                    "rate": float(r["rate"]),
+                    "p_holm": float(r["p_holm"]),
+                }
+                for p, r in flagged.iterrows()
+            ],
             "n_non_members": int(len(self.non_members)),
-            "max_non_member_rate": (float(self.non_members["rate"].max())
-                                    if len(self.non_members) else None),
+            "max_non_member_rate": (float(self.non_members["rate"].max()) if len(self.non_members) else None),
             "n_questions_answered": self.n_answered,
             "n_questions_unanswered": self.n_unanswered,
             "n_members_unanswered_only": self.n_members_unanswered_only,
@@ -112,8 +130,7 @@ class PortraitReidentification:
         return pd.concat([members, others], ignore_index=True).reindex(columns=list(TABLE_COLUMNS))
 
 
-def per_portrait_reidentification(options: pd.DataFrame, alpha: float = 0.05
-                                  ) -> PortraitReidentification:
+def per_portrait_reidentification(options: pd.DataFrame, alpha: float = 0.05) -> PortraitReidentification:
     """Per training member: was it chosen more often than chance? Holm across members.
 
     A privacy claim about the average answer can hide a few memorised training
@@ -187,20 +204,19 @@ def per_portrait_reidentification(options: pd.DataFrame, alpha: float = 0.05
     _check_probability(alpha, "alpha")
     reid = options[options["category"] == "reidentification"]
     if reid.empty:
-        raise ExportError("the options export has no re-identification question",
-                          column="category")
+        raise ExportError("the options export has no re-identification question", column="category")
     keys = ["study", "session", "position"]
-    per_question = reid.groupby(keys, sort=False).agg(n_options=("slot", "size"),
-                                                      n_chosen=("chosen", "sum"))
+    per_question = reid.groupby(keys, sort=False).agg(n_options=("slot", "size"), n_chosen=("chosen", "sum"))
     counts = per_question["n_options"].unique()
     if len(counts) > 1:
-        odd = reid.set_index(keys).index.isin(
-            per_question.index[per_question["n_options"] != counts[0]])
+        odd = reid.set_index(keys).index.isin(per_question.index[per_question["n_options"] != counts[0]])
         raise ExportError(
             f"re-identification questions offer different numbers of options "
             f"({', '.join(map(str, sorted(int(c) for c in counts)))}); the exact test per "
             "portrait needs one chance level: analyse them separately",
-            column="slot", row=int(np.flatnonzero(odd)[0]) + 1)
+            column="slot",
+            row=int(np.flatnonzero(odd)[0]) + 1,
+        )
     chance = 1.0 / int(counts[0])
     answered_q = per_question["n_chosen"] == 1
     answered = reid.set_index(keys).index.isin(per_question.index[answered_q])
@@ -209,11 +225,10 @@ def per_portrait_reidentification(options: pd.DataFrame, alpha: float = 0.05
     member = shown["used_in_training"] == 1
 
     members = _rates(shown[member], chance)
-    unanswered = (rows[~rows["answered"] & (rows["used_in_training"] == 1)]
-                  .groupby("portrait").size())
-    tested = per_expert_vs_chance(members[["n_shown", "n_chosen"]]
-                                  .rename(columns={"n_shown": "n", "n_chosen": "y"}),
-                                  chance, alpha)
+    unanswered = rows[~rows["answered"] & (rows["used_in_training"] == 1)].groupby("portrait").size()
+    tested = per_expert_vs_chance(
+        members[["n_shown", "n_chosen"]].rename(columns={"n_shown": "n", "n_chosen": "y"}), chance, alpha
+    )
     members["excess"] = tested["excess"]
     members["p_value"] = tested["p_value"]
     members["p_holm"] = tested["p_holm"]
@@ -221,18 +236,27 @@ def per_portrait_reidentification(options: pd.DataFrame, alpha: float = 0.05
     members["n_unanswered"] = unanswered.reindex(members.index, fill_value=0).astype(np.int64)
     only_unanswered = int((~unanswered.index.isin(members.index)).sum())
     return PortraitReidentification(
-        members=members, non_members=_rates(shown[~member], chance), chance=chance,
-        alpha=alpha, n_answered=int(answered_q.sum()), n_unanswered=int((~answered_q).sum()),
-        n_members_unanswered_only=only_unanswered)
+        members=members,
+        non_members=_rates(shown[~member], chance),
+        chance=chance,
+        alpha=alpha,
+        n_answered=int(answered_q.sum()),
+        n_unanswered=int((~answered_q).sum()),
+        n_members_unanswered_only=only_unanswered,
+    )
 
 
 def _rates(rows: pd.DataFrame, chance: float) -> pd.DataFrame:
     """Per portrait: answered questions it was in, times chosen, rate, Clopper-Pearson 95%."""
     grouped = rows.groupby("portrait", sort=True)
-    out = pd.DataFrame({"disorder": grouped["disorder"].first(),
-                        "n_shown": grouped.size().astype(np.int64),
-                        "n_chosen": grouped["chosen"].sum().astype(np.int64),
-                        "n_experts": grouped["participant"].nunique().astype(np.int64)})
+    out = pd.DataFrame(
+        {
+            "disorder": grouped["disorder"].first(),
+            "n_shown": grouped.size().astype(np.int64),
+            "n_chosen": grouped["chosen"].sum().astype(np.int64),
+            "n_experts": grouped["participant"].nunique().astype(np.int64),
+        }
+    )
     out["rate"] = out["n_chosen"] / out["n_shown"]
     out["chance"] = chance
     ci = [proportion_ci(int(y), int(n)) for y, n in zip(out["n_chosen"], out["n_shown"])]

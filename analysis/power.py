@@ -11,9 +11,18 @@ from scipy import stats
 
 from .proportions import _binomial_pvalues_two_sided, _check_probability
 
-__all__ = ["PowerPlan", "EquivalencePlan", "exact_binomial_power", "plan_study",
-           "tost_power", "minimum_equivalence_margin", "plan_equivalence",
-           "DEFAULT_PLANNING_ICC", "DEFAULT_MARGIN", "MARGIN_RATIONALE"]
+__all__ = [
+    "PowerPlan",
+    "EquivalencePlan",
+    "exact_binomial_power",
+    "plan_study",
+    "tost_power",
+    "minimum_equivalence_margin",
+    "plan_equivalence",
+    "DEFAULT_PLANNING_ICC",
+    "DEFAULT_MARGIN",
+    "MARGIN_RATIONALE",
+]
 
 #: Within-expert correlation of correctness assumed when planning. The exchangeable
 #: GEE estimates 0.06-0.09 on the paper-design fixture and the statistician's exports
@@ -26,11 +35,17 @@ MARGIN_RATIONALE = (
     "default ±10 points: synthetic portraits count as diagnostically equivalent if they "
     "keep more than half of what real portraits give above chance (the paper: real 48.0% "
     "against chance 25%, 23 points; half is 11.5, rounded down to 10). Pre-specify it; a "
-    "margin chosen after seeing the data proves nothing")
+    "margin chosen after seeing the data proves nothing"
+)
 
 
-def exact_binomial_power(nobs: int, chance: float, accuracy: float, alpha: float = 0.05,
-                         alternative: Literal["two-sided", "greater"] = "two-sided") -> float:
+def exact_binomial_power(
+    nobs: int,
+    chance: float,
+    accuracy: float,
+    alpha: float = 0.05,
+    alternative: Literal["two-sided", "greater"] = "two-sided",
+) -> float:
     """Power of the exact binomial test against chance, for a true accuracy.
 
     Parameters
@@ -88,13 +103,13 @@ class PowerPlan:
     alpha: float
     power: float
     alternative: str
-    answers_exact: int          # answered questions the exact binomial test needs
-    achieved_power: float       # its power at exactly that many answers
+    answers_exact: int  # answered questions the exact binomial test needs
+    achieved_power: float  # its power at exactly that many answers
     questions_per_participant: int
     icc: float
-    design_effect: float        # 1 + (m - 1) * icc
-    answers_clustered: int      # answers once clustering is allowed for
-    answer_rate: float          # share of questions answered (not skipped or timed out)
+    design_effect: float  # 1 + (m - 1) * icc
+    answers_clustered: int  # answers once clustering is allowed for
+    answer_rate: float  # share of questions answered (not skipped or timed out)
     questions_presented: int
     participants: int
 
@@ -102,11 +117,17 @@ class PowerPlan:
         return asdict(self)
 
 
-def plan_study(excess: float, chance: float, power: float = 0.80, alpha: float = 0.05,
-               questions_per_participant: int = 10, icc: float = DEFAULT_PLANNING_ICC,
-               answer_rate: float = 1.0,
-               alternative: Literal["two-sided", "greater"] = "two-sided",
-               max_answers: int = 200_000) -> PowerPlan:
+def plan_study(
+    excess: float,
+    chance: float,
+    power: float = 0.80,
+    alpha: float = 0.05,
+    questions_per_participant: int = 10,
+    icc: float = DEFAULT_PLANNING_ICC,
+    answer_rate: float = 1.0,
+    alternative: Literal["two-sided", "greater"] = "two-sided",
+    max_answers: int = 200_000,
+) -> PowerPlan:
     """Participants and questions per category needed to detect ``excess`` over chance.
 
     Parameters
@@ -183,15 +204,27 @@ def plan_study(excess: float, chance: float, power: float = 0.80, alpha: float =
     clustered = math.ceil(n * deff)
     presented = math.ceil(clustered / answer_rate)
     participants = math.ceil(presented / questions_per_participant)
-    return PowerPlan(chance=chance, accuracy=accuracy, alpha=alpha, power=power,
-                     alternative=alternative, answers_exact=n, achieved_power=achieved,
-                     questions_per_participant=questions_per_participant, icc=icc,
-                     design_effect=deff, answers_clustered=clustered, answer_rate=answer_rate,
-                     questions_presented=presented, participants=participants)
+    return PowerPlan(
+        chance=chance,
+        accuracy=accuracy,
+        alpha=alpha,
+        power=power,
+        alternative=alternative,
+        answers_exact=n,
+        achieved_power=achieved,
+        questions_per_participant=questions_per_participant,
+        icc=icc,
+        design_effect=deff,
+        answers_clustered=clustered,
+        answer_rate=answer_rate,
+        questions_presented=presented,
+        participants=participants,
+    )
 
 
-def tost_power(p1: float, p2: float, nobs1: float, nobs2: float, margin: float,
-               alpha: float = 0.05, design_effect: float = 1.0) -> float:
+def tost_power(
+    p1: float, p2: float, nobs1: float, nobs2: float, margin: float, alpha: float = 0.05, design_effect: float = 1.0
+) -> float:
     """Power of the Wald TOST of two proportions within ``±margin``.
 
     Parameters
@@ -241,12 +274,10 @@ def tost_power(p1: float, p2: float, nobs1: float, nobs2: float, margin: float,
     se = math.sqrt(design_effect * (p1 * (1 - p1) / nobs1 + p2 * (1 - p2) / nobs2))
     z = float(stats.norm.isf(alpha))
     delta = p1 - p2
-    return float(max(0.0, stats.norm.cdf((margin - delta) / se - z)
-                     - stats.norm.cdf((-margin - delta) / se + z)))
+    return float(max(0.0, stats.norm.cdf((margin - delta) / se - z) - stats.norm.cdf((-margin - delta) / se + z)))
 
 
-def minimum_equivalence_margin(delta: float, se: float, alpha: float = 0.05,
-                               df: float | None = None) -> float:
+def minimum_equivalence_margin(delta: float, se: float, alpha: float = 0.05, df: float | None = None) -> float:
     """Smallest margin at which the TOST would have shown equivalence: ``|delta| + q se``.
 
     ``q`` is the one-sided ``1 - alpha`` normal (or t on ``df``) quantile: any
@@ -274,25 +305,31 @@ class EquivalencePlan:
     margin: float
     alpha: float
     power: float
-    answers_per_kind: int        # independent answers per kind of portrait
+    answers_per_kind: int  # independent answers per kind of portrait
     achieved_power: float
-    questions_per_participant: int   # diagnosis questions of one kind per participant
+    questions_per_participant: int  # diagnosis questions of one kind per participant
     icc: float
     design_effect: float
     answers_per_kind_clustered: int
     answer_rate: float
-    questions_presented: int     # both kinds together
+    questions_presented: int  # both kinds together
     participants: int
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def plan_equivalence(accuracy: float, margin: float = DEFAULT_MARGIN, difference: float = 0.0,
-                     power: float = 0.80, alpha: float = 0.05,
-                     questions_per_participant: int = 5, icc: float = DEFAULT_PLANNING_ICC,
-                     answer_rate: float = 1.0, max_answers: int = 10_000_000
-                     ) -> EquivalencePlan:
+def plan_equivalence(
+    accuracy: float,
+    margin: float = DEFAULT_MARGIN,
+    difference: float = 0.0,
+    power: float = 0.80,
+    alpha: float = 0.05,
+    questions_per_participant: int = 5,
+    icc: float = DEFAULT_PLANNING_ICC,
+    answer_rate: float = 1.0,
+    max_answers: int = 10_000_000,
+) -> EquivalencePlan:
     """Answers per kind the TOST needs to show real and synthetic accuracy equivalent.
 
     Parameters
@@ -344,8 +381,10 @@ def plan_equivalence(accuracy: float, margin: float = DEFAULT_MARGIN, difference
     _check_probability(power, "power")
     _check_probability(alpha, "alpha")
     if not margin > abs(difference):
-        raise ValueError(f"margin ({margin!r}) must exceed the assumed |difference| "
-                         f"({abs(difference)!r}): no sample size can show equivalence then")
+        raise ValueError(
+            f"margin ({margin!r}) must exceed the assumed |difference| "
+            f"({abs(difference)!r}): no sample size can show equivalence then"
+        )
     if questions_per_participant < 1:
         raise ValueError("questions_per_participant must be at least 1")
     if not 0 <= icc < 1:
@@ -375,9 +414,18 @@ def plan_equivalence(accuracy: float, margin: float = DEFAULT_MARGIN, difference
     presented = math.ceil(2 * clustered / answer_rate)
     participants = math.ceil(presented / (2 * questions_per_participant))
     return EquivalencePlan(
-        accuracy_real=accuracy, accuracy_synthetic=synthetic, margin=margin, alpha=alpha,
-        power=power, answers_per_kind=n,
+        accuracy_real=accuracy,
+        accuracy_synthetic=synthetic,
+        margin=margin,
+        alpha=alpha,
+        power=power,
+        answers_per_kind=n,
         achieved_power=tost_power(accuracy, synthetic, n, n, margin, alpha),
-        questions_per_participant=questions_per_participant, icc=icc, design_effect=deff,
-        answers_per_kind_clustered=clustered, answer_rate=answer_rate,
-        questions_presented=presented, participants=participants)
+        questions_per_participant=questions_per_participant,
+        icc=icc,
+        design_effect=deff,
+        answers_per_kind_clustered=clustered,
+        answer_rate=answer_rate,
+        questions_presented=presented,
+        participants=participants,
+    )

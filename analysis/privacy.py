@@ -12,8 +12,7 @@ from .proportions import _check_probability
 __all__ = ["per_expert_vs_chance"]
 
 
-def per_expert_vs_chance(counts: pd.DataFrame, chance: float, alpha: float = 0.05
-                         ) -> pd.DataFrame:
+def per_expert_vs_chance(counts: pd.DataFrame, chance: float, alpha: float = 0.05) -> pd.DataFrame:
     """Each expert's accuracy against chance: exact one-sided binomial, Holm-adjusted.
 
     A privacy claim about the average expert can hide a few who re-identify
@@ -54,8 +53,17 @@ def per_expert_vs_chance(counts: pd.DataFrame, chance: float, alpha: float = 0.0
     active = counts[counts["n"] > 0]
     n = active["n"].to_numpy(dtype=np.int64)
     y = active["y"].to_numpy(dtype=np.int64)
-    p = stats.binom.sf(y - 1, n, chance)   # P(Y >= y): exact one-sided p-value
+    p = stats.binom.sf(y - 1, n, chance)  # P(Y >= y): exact one-sided p-value
     holm = multipletests(p, method="holm")[1] if len(p) else p
-    return pd.DataFrame({"n": n, "y": y, "accuracy": y / n, "excess": y / n - chance,
-                         "p_value": p, "p_holm": holm, "above_chance": holm < alpha},
-                        index=active.index)
+    return pd.DataFrame(
+        {
+            "n": n,
+            "y": y,
+            "accuracy": y / n,
+            "excess": y / n - chance,
+            "p_value": p,
+            "p_holm": holm,
+            "above_chance": holm < alpha,
+        },
+        index=active.index,
+    )

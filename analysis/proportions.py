@@ -30,9 +30,13 @@ def _check_probability(value: float, name: str) -> None:
         raise ValueError(f"{name} must lie strictly between 0 and 1, got {value!r}")
 
 
-def proportion_ci(count: int, nobs: int, conf_level: float = 0.95,
-                  method: Literal["clopper-pearson", "wilson"] = "clopper-pearson",
-                  alternative: Alternative = "two-sided") -> tuple[float, float]:
+def proportion_ci(
+    count: int,
+    nobs: int,
+    conf_level: float = 0.95,
+    method: Literal["clopper-pearson", "wilson"] = "clopper-pearson",
+    alternative: Alternative = "two-sided",
+) -> tuple[float, float]:
     """Confidence interval for a binomial proportion.
 
     Parameters
@@ -89,9 +93,9 @@ def proportion_ci(count: int, nobs: int, conf_level: float = 0.95,
     return lo, hi
 
 
-def binomial_vs_chance(count: int, nobs: int, chance: float,
-                       alternative: Alternative = "two-sided",
-                       conf_level: float = 0.95) -> TestResult:
+def binomial_vs_chance(
+    count: int, nobs: int, chance: float, alternative: Alternative = "two-sided", conf_level: float = 0.95
+) -> TestResult:
     """Exact binomial test of an accuracy against the chance rate.
 
     Parameters
@@ -136,14 +140,20 @@ def binomial_vs_chance(count: int, nobs: int, chance: float,
         raise ValueError(f"alternative must be one of {_ALTERNATIVES}, got {alternative!r}")
     res = stats.binomtest(int(count), int(nobs), chance, alternative=alternative)
     ci = proportion_ci(count, nobs, conf_level, "clopper-pearson", alternative)
-    return TestResult(statistic=float(count), p_value=float(res.pvalue), ci=ci, n=int(nobs),
-                      method="Exact binomial test", estimate=count / nobs,
-                      alternative=alternative, conf_level=conf_level,
-                      extra={"chance": float(chance)})
+    return TestResult(
+        statistic=float(count),
+        p_value=float(res.pvalue),
+        ci=ci,
+        n=int(nobs),
+        method="Exact binomial test",
+        estimate=count / nobs,
+        alternative=alternative,
+        conf_level=conf_level,
+        extra={"chance": float(chance)},
+    )
 
 
-def excess_over_chance_bound(count: int, nobs: int, chance: float,
-                             conf_level: float = 0.95) -> TestResult:
+def excess_over_chance_bound(count: int, nobs: int, chance: float, conf_level: float = 0.95) -> TestResult:
     """One-sided upper confidence bound on accuracy above chance.
 
     A privacy claim ("experts re-identified training members at most X points
@@ -182,13 +192,18 @@ def excess_over_chance_bound(count: int, nobs: int, chance: float,
     _check_counts(count, nobs)
     _check_probability(chance, "chance")
     _, hi = proportion_ci(count, nobs, conf_level, "clopper-pearson", "less")
-    p_greater = float(stats.binomtest(int(count), int(nobs), chance,
-                                      alternative="greater").pvalue)
-    return TestResult(statistic=float(count), p_value=p_greater, ci=(-chance, hi - chance),
-                      n=int(nobs), method="One-sided Clopper-Pearson upper bound on excess "
-                      "over chance", estimate=count / nobs - chance, alternative="greater",
-                      conf_level=conf_level, extra={"chance": float(chance),
-                                                    "upper_accuracy": hi})
+    p_greater = float(stats.binomtest(int(count), int(nobs), chance, alternative="greater").pvalue)
+    return TestResult(
+        statistic=float(count),
+        p_value=p_greater,
+        ci=(-chance, hi - chance),
+        n=int(nobs),
+        method="One-sided Clopper-Pearson upper bound on excess over chance",
+        estimate=count / nobs - chance,
+        alternative="greater",
+        conf_level=conf_level,
+        extra={"chance": float(chance), "upper_accuracy": hi},
+    )
 
 
 def _binomial_pvalues_two_sided(nobs: int, p0: float) -> np.ndarray:

@@ -8,8 +8,7 @@ from .results import TestResult
 __all__ = ["exclusion_sensitivity"]
 
 
-def exclusion_sensitivity(n_correct: int, n_answered: int, n_excluded: int, chance: float
-                          ) -> dict[str, TestResult]:
+def exclusion_sensitivity(n_correct: int, n_answered: int, n_excluded: int, chance: float) -> dict[str, TestResult]:
     """Exact binomial test against chance with skips and timeouts excluded, wrong, at chance.
 
     Parameters

@@ -15,8 +15,9 @@ from .results import NotTested, TestResult
 __all__ = ["mantel_haenszel_difference"]
 
 
-def mantel_haenszel_difference(strata: pd.DataFrame, margin: float = 0.10,
-                               alpha: float = 0.05) -> tuple[TestResult, TestResult] | NotTested:
+def mantel_haenszel_difference(
+    strata: pd.DataFrame, margin: float = 0.10, alpha: float = 0.05
+) -> tuple[TestResult, TestResult] | NotTested:
     """Difference of two accuracies within strata (disorders), pooled by Mantel-Haenszel.
 
     When real and synthetic portraits come in different disorder mixes, the
@@ -72,7 +73,7 @@ def mantel_haenszel_difference(strata: pd.DataFrame, margin: float = 0.10,
     big_n = n1 + n0
     w = n1 * n0 / big_n
     rd = float(((a * n0 - c * n1) / big_n).sum() / w.sum())
-    p_sato = ((n1 ** 2 * c - n0 ** 2 * a + n1 * n0 * (n0 - n1) / 2) / big_n ** 2).sum()
+    p_sato = ((n1**2 * c - n0**2 * a + n1 * n0 * (n0 - n1) / 2) / big_n**2).sum()
     q_sato = ((a * (n0 - c) + c * (n1 - a)) / (2 * big_n)).sum()
     var = (rd * p_sato + q_sato) / w.sum() ** 2
     if not var > 0:
@@ -86,16 +87,24 @@ def mantel_haenszel_difference(strata: pd.DataFrame, margin: float = 0.10,
         statistic, p_value = float(cmh.statistic), float(cmh.pvalue)
     else:
         statistic, p_value = math.nan, math.nan
-    extra: dict[str, Any] = {"se": se, "n_strata": len(keep), "n_strata_dropped": int(len(strata) -
-                                                                           len(keep))}
+    extra: dict[str, Any] = {"se": se, "n_strata": len(keep), "n_strata_dropped": int(len(strata) - len(keep))}
     try:
         extra["odds_ratio_mh"] = float(table.oddsratio_pooled)
         extra["odds_ratio_ci"] = [float(x) for x in table.oddsratio_pooled_confint(alpha)]
     except (ZeroDivisionError, FloatingPointError, ValueError):
         pass
     q = float(stats.norm.isf(alpha / 2))
-    diff = TestResult(statistic=statistic, p_value=p_value, ci=(rd - q * se, rd + q * se),
-                      n=total, method=method, estimate=rd, conf_level=1 - alpha, extra=extra)
-    tost = tost_from_estimate(rd, se, margin, alpha, n=total,
-                              method="TOST equivalence test, disorder-stratified (MH, Sato SE)")
+    diff = TestResult(
+        statistic=statistic,
+        p_value=p_value,
+        ci=(rd - q * se, rd + q * se),
+        n=total,
+        method=method,
+        estimate=rd,
+        conf_level=1 - alpha,
+        extra=extra,
+    )
+    tost = tost_from_estimate(
+        rd, se, margin, alpha, n=total, method="TOST equivalence test, disorder-stratified (MH, Sato SE)"
+    )
     return diff, tost

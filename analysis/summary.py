@@ -9,8 +9,15 @@ from statsmodels.stats.multitest import multipletests
 
 from .export import CATEGORIES, ExportError
 
-__all__ = ["MIN_ANSWERS", "category_summary", "kind_summary", "exclusion_summary",
-           "disorder_breakdown", "response_time_summary", "category_chance"]
+__all__ = [
+    "MIN_ANSWERS",
+    "category_summary",
+    "kind_summary",
+    "exclusion_summary",
+    "disorder_breakdown",
+    "response_time_summary",
+    "category_chance",
+]
 
 #: Below this many answers a test's p-value says more about noise than about experts;
 #: the report gives the counts and this reason instead.
@@ -21,14 +28,16 @@ _COUNT_COLUMNS = ["n_presented", "n_skipped", "n_timeout", "n_answered", "n_corr
 
 def _counts(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     outcome = df["outcome"].to_numpy()
-    frame = pd.DataFrame({
-        **{b: df[b].to_numpy() for b in by},
-        "n_presented": 1,
-        "n_skipped": (outcome == "skipped").astype(np.int64),
-        "n_timeout": (outcome == "timeout").astype(np.int64),
-        "n_answered": (outcome == "answered").astype(np.int64),
-        "n_correct": np.nan_to_num(df["correct"].to_numpy(), nan=0.0).astype(np.int64),
-    })
+    frame = pd.DataFrame(
+        {
+            **{b: df[b].to_numpy() for b in by},
+            "n_presented": 1,
+            "n_skipped": (outcome == "skipped").astype(np.int64),
+            "n_timeout": (outcome == "timeout").astype(np.int64),
+            "n_answered": (outcome == "answered").astype(np.int64),
+            "n_correct": np.nan_to_num(df["correct"].to_numpy(), nan=0.0).astype(np.int64),
+        }
+    )
     out = frame.groupby(by, sort=False, observed=True)[_COUNT_COLUMNS].sum()
     with np.errstate(invalid="ignore", divide="ignore"):
         out["accuracy"] = out["n_correct"] / out["n_answered"].where(out["n_answered"] > 0)
@@ -51,9 +60,13 @@ def category_chance(df: pd.DataFrame) -> pd.Series:
         differs = rows.to_numpy() != first
         if differs.any():
             row = int(rows.index[np.flatnonzero(differs)[0]]) + 1
-            raise ExportError(f"category {cat!r} mixes n_options {first} and "
-                              f"{rows.to_numpy()[differs][0]}; its accuracy cannot be tested "
-                              "against one chance rate", column="n_options", row=row)
+            raise ExportError(
+                f"category {cat!r} mixes n_options {first} and "
+                f"{rows.to_numpy()[differs][0]}; its accuracy cannot be tested "
+                "against one chance rate",
+                column="n_options",
+                row=row,
+            )
         chance[cat] = 1.0 / first
     return pd.Series(chance, name="chance")
 
@@ -122,9 +135,12 @@ def exclusion_summary(df: pd.DataFrame) -> dict[str, int]:
     {'n_presented': 1860, 'n_skipped': 106, 'n_timeout': 151, 'n_analysed': 1603}
     """
     outcome = df["outcome"]
-    return {"n_presented": int(len(df)), "n_skipped": int((outcome == "skipped").sum()),
-            "n_timeout": int((outcome == "timeout").sum()),
-            "n_analysed": int((outcome == "answered").sum())}
+    return {
+        "n_presented": int(len(df)),
+        "n_skipped": int((outcome == "skipped").sum()),
+        "n_timeout": int((outcome == "timeout").sum()),
+        "n_analysed": int((outcome == "answered").sum()),
+    }
 
 
 def disorder_breakdown(df: pd.DataFrame, min_answers: int = MIN_ANSWERS) -> pd.DataFrame:
@@ -169,7 +185,8 @@ def disorder_breakdown(df: pd.DataFrame, min_answers: int = MIN_ANSWERS) -> pd.D
     for i in np.flatnonzero(~too_few.to_numpy()):
         row = counts.iloc[i]
         counts.iat[i, counts.columns.get_loc("p_value")] = stats.binomtest(
-            int(row["n_correct"]), int(row["n_answered"]), float(row["chance"])).pvalue
+            int(row["n_correct"]), int(row["n_answered"]), float(row["chance"])
+        ).pvalue
     for _category, idx in counts.groupby("category", sort=False).groups.items():
         p = counts.loc[idx, "p_value"]
         tested = p.notna()
@@ -177,8 +194,9 @@ def disorder_breakdown(df: pd.DataFrame, min_answers: int = MIN_ANSWERS) -> pd.D
             counts.loc[p.index[tested], "p_holm"] = multipletests(p[tested], method="holm")[1]
             counts.loc[p.index[tested], "p_bh"] = multipletests(p[tested], method="fdr_bh")[1]
     order = {c: i for i, c in enumerate(CATEGORIES)}
-    counts = counts.sort_values(["category", "disorder"], key=lambda s: s.map(order)
-                                if s.name == "category" else s, kind="stable")
+    counts = counts.sort_values(
+        ["category", "disorder"], key=lambda s: s.map(order) if s.name == "category" else s, kind="stable"
+    )
     return counts.reset_index(drop=True)
 
 
@@ -204,15 +222,27 @@ def response_time_summary(df: pd.DataFrame) -> pd.DataFrame:
     ['correct', 'skipped', 'wrong']
     """
     timed = df[df["outcome"] != "timeout"]
-    result = np.where(timed["outcome"].to_numpy() == "skipped", "skipped",
-                      np.where(timed["correct"].to_numpy() == 1, "correct", "wrong"))
-    frame = pd.DataFrame({"category": timed["category"].to_numpy(), "result": result,
-                          "ms": timed["response_ms"].to_numpy()})
+    result = np.where(
+        timed["outcome"].to_numpy() == "skipped",
+        "skipped",
+        np.where(timed["correct"].to_numpy() == 1, "correct", "wrong"),
+    )
+    frame = pd.DataFrame(
+        {"category": timed["category"].to_numpy(), "result": result, "ms": timed["response_ms"].to_numpy()}
+    )
     grouped = frame.groupby(["category", "result"], sort=False)["ms"]
     quant = grouped.quantile([0.25, 0.5, 0.75]).unstack()
-    out = pd.DataFrame({"n": grouped.size(), "mean": grouped.mean(), "q1": quant[0.25],
-                        "median": quant[0.5], "q3": quant[0.75], "min": grouped.min(),
-                        "max": grouped.max()}).reset_index()
+    out = pd.DataFrame(
+        {
+            "n": grouped.size(),
+            "mean": grouped.mean(),
+            "q1": quant[0.25],
+            "median": quant[0.5],
+            "q3": quant[0.75],
+            "min": grouped.min(),
+            "max": grouped.max(),
+        }
+    ).reset_index()
     order = {c: i for i, c in enumerate(CATEGORIES)}
     out["_c"] = out["category"].map(order)
     return out.sort_values(["_c", "result"]).drop(columns="_c").reset_index(drop=True)

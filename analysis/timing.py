@@ -25,8 +25,18 @@ DEFAULT_MIN_RESPONSE_MS = 1000.0
 #: or the clock is wrong.
 DEFAULT_GRACE_MS = 2000.0
 
-_FLAG_COLUMNS = ["category", "participant", "session", "position", "outcome", "correct",
-                 "response_ms", "time_limit_ms", "too_fast", "beyond_limit"]
+_FLAG_COLUMNS = [
+    "category",
+    "participant",
+    "session",
+    "position",
+    "outcome",
+    "correct",
+    "response_ms",
+    "time_limit_ms",
+    "too_fast",
+    "beyond_limit",
+]
 
 
 @dataclass(frozen=True)
@@ -39,19 +49,24 @@ class ImplausibleTimes:
 
     def summary(self) -> dict[str, Any]:
         by_cat = self.flags.groupby("category", sort=False)[["too_fast", "beyond_limit"]].sum()
-        return {"min_response_ms": self.min_response_ms, "grace_ms": self.grace_ms,
-                "n_too_fast": int(self.flags["too_fast"].sum()),
-                "n_beyond_limit": int(self.flags["beyond_limit"].sum()),
-                "by_category": {str(c): {"n_too_fast": int(r["too_fast"]),
-                                         "n_beyond_limit": int(r["beyond_limit"])}
-                                for c, r in by_cat.iterrows()},
-                "rule": f"answered or skipped faster than {self.min_response_ms:g} ms, or "
-                        f"later than time_limit_ms + {self.grace_ms:g} ms; flagged and "
-                        "counted, never dropped from the primary analysis"}
+        return {
+            "min_response_ms": self.min_response_ms,
+            "grace_ms": self.grace_ms,
+            "n_too_fast": int(self.flags["too_fast"].sum()),
+            "n_beyond_limit": int(self.flags["beyond_limit"].sum()),
+            "by_category": {
+                str(c): {"n_too_fast": int(r["too_fast"]), "n_beyond_limit": int(r["beyond_limit"])}
+                for c, r in by_cat.iterrows()
+            },
+            "rule": f"answered or skipped faster than {self.min_response_ms:g} ms, or "
+            f"later than time_limit_ms + {self.grace_ms:g} ms; flagged and "
+            "counted, never dropped from the primary analysis",
+        }
 
 
-def implausible_times(df: pd.DataFrame, min_response_ms: float = DEFAULT_MIN_RESPONSE_MS,
-                      grace_ms: float = DEFAULT_GRACE_MS) -> ImplausibleTimes:
+def implausible_times(
+    df: pd.DataFrame, min_response_ms: float = DEFAULT_MIN_RESPONSE_MS, grace_ms: float = DEFAULT_GRACE_MS
+) -> ImplausibleTimes:
     """Answers and skips faster than a plausibility floor or later than limit + grace.
 
     Parameters
@@ -97,5 +112,6 @@ def implausible_times(df: pd.DataFrame, min_response_ms: float = DEFAULT_MIN_RES
     flags = df.iloc[flagged][_FLAG_COLUMNS[:-2]].copy()
     flags["too_fast"] = too_fast[flagged]
     flags["beyond_limit"] = beyond[flagged]
-    return ImplausibleTimes(flags=flags.reset_index(drop=True),
-                            min_response_ms=float(min_response_ms), grace_ms=float(grace_ms))
+    return ImplausibleTimes(
+        flags=flags.reset_index(drop=True), min_response_ms=float(min_response_ms), grace_ms=float(grace_ms)
+    )

@@ -67,5 +67,6 @@ def env_url(name: str, default: str, *, schemes: tuple[str, ...]) -> str:
     raw = os.environ.get(name, default).strip()
     if raw and ("://" not in raw or raw.partition("://")[0] not in schemes):
         raise ImproperlyConfigured(
-            f"{name}={raw!r} is not a URL starting with {' or '.join(s + '://' for s in schemes)}.")
+            f"{name}={raw!r} is not a URL starting with {' or '.join(s + '://' for s in schemes)}."
+        )
     return raw

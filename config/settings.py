@@ -124,16 +124,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "DATABASE_URL=postgres://... (every web host the same), or SURVEY_ALLOW_SQLITE=1 for one host."
         )
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES["default"].setdefault("OPTIONS", {}).update({
-        # Waiting for the write lock beats failing a participant's answer with "database is locked".
-        "timeout": 20,
-        # Every transaction takes the write lock when it begins, so it waits (timeout above) instead of
-        # failing at once when it upgrades from reading to writing while another process writes.
-        "transaction_mode": "IMMEDIATE",
-        # WAL: readers never block the writer nor the writer the readers. synchronous stays FULL: an
-        # acknowledged answer survives a power cut too (NORMAL could lose the last commits).
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
-    })
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # Waiting for the write lock beats failing a participant's answer with "database is locked".
+            "timeout": 20,
+            # Every transaction takes the write lock when it begins, so it waits (timeout above) instead of
+            # failing at once when it upgrades from reading to writing while another process writes.
+            "transaction_mode": "IMMEDIATE",
+            # WAL: readers never block the writer nor the writer the readers. synchronous stays FULL: an
+            # acknowledged answer survives a power cut too (NORMAL could lose the last commits).
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
+        }
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -182,7 +184,8 @@ STORAGES = {
     "image_bank": _image_bank_storage,
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
 
@@ -206,9 +209,9 @@ DATA_UPLOAD_MAX_NUMBER_FILES = env_int("SURVEY_UPLOAD_MAX_FILES", 1000, minimum=
 # each host keeps for itself; with several web hosts or workers, a Redis every host shares.
 CACHE_URL = env_url("SURVEY_CACHE_URL", "", schemes=("redis", "rediss", "unix"))
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
-                "KEY_PREFIX": "survey"}
-    if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL, "KEY_PREFIX": "survey"}
+    if CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
 
 # How many proxies (load balancer, TLS terminator) stand in front of the web hosts and append the address
@@ -264,7 +267,9 @@ REST_FRAMEWORK = {
 # limit stops anyone from trying many of them quickly.
 SURVEY_INVITE_RATE = env_str("SURVEY_INVITE_RATE", "30/minute")
 if not re.fullmatch(r"\d+/(second|minute|hour|day)", SURVEY_INVITE_RATE):
-    raise ImproperlyConfigured(f"SURVEY_INVITE_RATE={SURVEY_INVITE_RATE!r} is not like 30/minute (second, minute, hour, day).")
+    raise ImproperlyConfigured(
+        f"SURVEY_INVITE_RATE={SURVEY_INVITE_RATE!r} is not like 30/minute (second, minute, hour, day)."
+    )
 SPECTACULAR_SETTINGS = {
     "TITLE": "Synthetic-portrait study platform API",
     "DESCRIPTION": "Participant API (bearer token from POST /api/participant/sessions/) and coordinator API "

@@ -1,5 +1,6 @@
 """Settings for the test suite: production settings with a throwaway secret, plain HTTP and a
 temporary image bank."""
+
 import os
 import tempfile
 

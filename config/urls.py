@@ -1,4 +1,5 @@
 """Top-level URL map: the participant flow at the root, the admin under /admin/, the REST API under /api/."""
+
 from django.contrib import admin
 from django.urls import include, path
 

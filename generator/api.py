@@ -143,9 +143,7 @@ def gated_samples(
             out.face_passed += result.passed["face"].tolist()
         for i, s in enumerate(seeds):
             if bool(ok[i]) and len(out.accepted) < wanted:
-                out.accepted.append(
-                    (Image.fromarray(pixels[i]), provenance(model, disorder, s, truncation))
-                )
+                out.accepted.append((Image.fromarray(pixels[i]), provenance(model, disorder, s, truncation)))
                 out.accepted_luma.append(luma[i])
             elif not bool(ok[i]):
                 out.rejected += 1

@@ -27,9 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     classes = args.classes.split(",") if args.classes else None
     try:
-        manifest = write_dataset(
-            args.out_dir, args.per_class, args.size, args.first_individual, classes, args.spread
-        )
+        manifest = write_dataset(args.out_dir, args.per_class, args.size, args.first_individual, classes, args.spread)
     except ValueError as error:
         parser.error(str(error))
     print(f"wrote {manifest}")

@@ -53,8 +53,6 @@ def write_dataset(
         for code in codes:
             for individual in range(first_individual, first_individual + per_class):
                 filename = f"{code}_{individual:05d}.png"
-                render_portrait(code, individual, size, spread).save(
-                    out_dir / filename, optimize=False
-                )
+                render_portrait(code, individual, size, spread).save(out_dir / filename, optimize=False)
                 writer.writerow((filename, code, "real", int(used_in_training(individual)), SOURCE))
     return manifest

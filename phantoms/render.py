@@ -59,9 +59,7 @@ def _blend(a: Colour, b: Colour, t: float) -> Colour:
     return (a[0] * (1 - t) + b[0] * t, a[1] * (1 - t) + b[1] * t, a[2] * (1 - t) + b[2] * t)
 
 
-def _rotated_ellipse(
-    centre: Point, rx: float, ry: float, angle_deg: float, n: int = 40
-) -> list[Point]:
+def _rotated_ellipse(centre: Point, rx: float, ry: float, angle_deg: float, n: int = 40) -> list[Point]:
     a = math.radians(angle_deg)
     pts = []
     for t in np.linspace(0, 2 * math.pi, n, endpoint=False):
@@ -95,9 +93,7 @@ def _draw_back_hair(cv: _Canvas, p: FaceParams) -> None:
     top = _FACE_CENTRE_Y - p.face_height * 0.95 - 0.08
     bottom = _FACE_CENTRE_Y + 0.1 + 0.55 * p.hair_length
     w = p.face_width + 0.09
-    cv.ellipse(
-        (0.0, (top + _FACE_CENTRE_Y) / 2 + 0.02), w, (_FACE_CENTRE_Y - top) / 2 + 0.12, p.hair
-    )
+    cv.ellipse((0.0, (top + _FACE_CENTRE_Y) / 2 + 0.02), w, (_FACE_CENTRE_Y - top) / 2 + 0.12, p.hair)
     if p.hair_length > 0.35:
         cv.polygon(
             [
@@ -113,9 +109,7 @@ def _draw_back_hair(cv: _Canvas, p: FaceParams) -> None:
 def _draw_body(cv: _Canvas, p: FaceParams) -> None:
     neck_top = _FACE_CENTRE_Y + p.face_height * 0.6
     nw = p.face_width * 0.45
-    cv.polygon(
-        [(-nw, neck_top), (nw, neck_top), (nw * 1.1, 1.0), (-nw * 1.1, 1.0)], _shade(p.skin, 0.85)
-    )
+    cv.polygon([(-nw, neck_top), (nw, neck_top), (nw * 1.1, 1.0), (-nw * 1.1, 1.0)], _shade(p.skin, 0.85))
     chin = _FACE_CENTRE_Y + p.face_height
     cv.ellipse((0.0, chin + 0.5), 0.95, 0.4, p.shirt)
 
@@ -126,9 +120,7 @@ def _draw_ear(cv: _Canvas, p: FaceParams, side: int) -> None:
     angle = side * p.ear_rotation  # posterior rotation tips the top of each ear backwards
     cv.polygon(_rotated_ellipse(centre, p.ear_size * 0.5, p.ear_size, angle), _shade(p.skin, 0.9))
     inner = (centre[0] + side * 0.015, centre[1])
-    cv.polygon(
-        _rotated_ellipse(inner, p.ear_size * 0.25, p.ear_size * 0.62, angle), _shade(p.skin, 0.75)
-    )
+    cv.polygon(_rotated_ellipse(inner, p.ear_size * 0.25, p.ear_size * 0.62, angle), _shade(p.skin, 0.75))
 
 
 def _eye_y(p: FaceParams) -> float:
@@ -143,10 +135,7 @@ def _draw_fringe(cv: _Canvas, p: FaceParams, outline: list[Point]) -> None:
     xs = [pt[0] for pt in above]
     left, right = min(xs), max(xs)
     # a wavy lower edge, the wave depth set by the individual's fringe
-    wave = [
-        (x, hairline + 0.03 * p.fringe * math.sin(9 * x + 2 * p.fringe))
-        for x in np.linspace(right, left, 24)
-    ]
+    wave = [(x, hairline + 0.03 * p.fringe * math.sin(9 * x + 2 * p.fringe)) for x in np.linspace(right, left, 24)]
     cv.polygon(sorted(above, key=lambda q: math.atan2(q[1] - hairline, q[0])) + wave, p.hair)
 
 
@@ -246,17 +235,12 @@ def _draw_mouth(cv: _Canvas, p: FaceParams) -> None:
             x,
             mouth_y
             - corner_lift(x)
-            - p.upper_lip
-            * (1 - (x / p.mouth_width) ** 2)
-            * (1 - 0.35 * math.exp(-((x / 0.03) ** 2))),
+            - p.upper_lip * (1 - (x / p.mouth_width) ** 2) * (1 - 0.35 * math.exp(-((x / 0.03) ** 2))),
         )
         for x in xs
     ]
     seam = [(x, mouth_y - corner_lift(x)) for x in xs]
-    lower_bottom = [
-        (x, mouth_y - corner_lift(x) + p.lower_lip * (1 - (x / p.mouth_width) ** 2) ** 0.8)
-        for x in xs
-    ]
+    lower_bottom = [(x, mouth_y - corner_lift(x) + p.lower_lip * (1 - (x / p.mouth_width) ** 2) ** 0.8) for x in xs]
     cv.polygon(upper_top + seam[::-1], _shade(lip, 0.9))
     cv.polygon(seam + lower_bottom[::-1], lip)
     cv.line(seam, _shade(lip, 0.5), 0.008)
@@ -311,9 +295,7 @@ def draw_face(p: FaceParams, size: int, rng: np.random.Generator) -> Image.Image
     return big.resize((size, size), Image.Resampling.LANCZOS)
 
 
-def render_portrait(
-    disorder: str, individual: int, size: int = 256, spread: float = 1.0
-) -> Image.Image:
+def render_portrait(disorder: str, individual: int, size: int = 256, spread: float = 1.0) -> Image.Image:
     """An RGB size x size portrait, the same pixels for the same (disorder, individual, size,
     spread); spread widens the individual variation of the face's geometry (see base_params)."""
     if size < 16:

@@ -43,17 +43,31 @@ def free_port() -> int:
 
 
 def start_server(workdir: Path) -> tuple[str, str, subprocess.Popen]:
-    env = {**os.environ, "DJANGO_DEBUG": "1", "SURVEY_VAR_DIR": str(workdir), "DJANGO_SUPERUSER_PASSWORD": "unused-x9",
-           "SURVEY_INVITE_RATE": "1000/minute"}
+    env = {
+        **os.environ,
+        "DJANGO_DEBUG": "1",
+        "SURVEY_VAR_DIR": str(workdir),
+        "DJANGO_SUPERUSER_PASSWORD": "unused-x9",
+        "SURVEY_INVITE_RATE": "1000/minute",
+    }
     manage = [PYTHON, str(ROOT / "manage.py")]
     subprocess.run(manage + ["migrate", "--verbosity", "0"], env=env, check=True)
-    subprocess.run(manage + ["createsuperuser", "--noinput", "--username", "coordinator", "--email", "c@localhost"],
-                   env=env, check=True, stdout=subprocess.DEVNULL)
-    token = subprocess.run(manage + ["drf_create_token", "coordinator"], env=env, check=True, capture_output=True,
-                           text=True).stdout.split()[2]
+    subprocess.run(
+        manage + ["createsuperuser", "--noinput", "--username", "coordinator", "--email", "c@localhost"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    token = subprocess.run(
+        manage + ["drf_create_token", "coordinator"], env=env, check=True, capture_output=True, text=True
+    ).stdout.split()[2]
     port = free_port()
-    server = subprocess.Popen(manage + ["runserver", f"127.0.0.1:{port}", "--noreload"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        manage + ["runserver", f"127.0.0.1:{port}", "--noreload"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
@@ -102,9 +116,16 @@ def build_bank(folder: Path) -> Path:
 
 
 def run_participant(base: str, invite: str, number: int) -> dict[str, int]:
-    start = requests.post(base + "/api/participant/sessions/", json={
-        "invite": invite, "consent": True, "profession": "clinical_geneticist", "years_experience": 3 + number,
-    }, timeout=60)
+    start = requests.post(
+        base + "/api/participant/sessions/",
+        json={
+            "invite": invite,
+            "consent": True,
+            "profession": "clinical_geneticist",
+            "years_experience": 3 + number,
+        },
+        timeout=60,
+    )
     start.raise_for_status()
     me = Api(base, f"Bearer {start.json()['token']}")
     me.call("POST", "/api/participant/session/begin/")
@@ -128,7 +149,9 @@ def run_participant(base: str, invite: str, number: int) -> dict[str, int]:
             outcome = me.call("POST", f"/api/participant/questions/{qid}/skip/").json()["outcome"]
         else:
             choice = question["options"][(n + number) % len(question["options"])]["code"]
-            outcome = me.call("POST", f"/api/participant/questions/{qid}/answer/", json={"choice": choice}).json()["outcome"]
+            outcome = me.call("POST", f"/api/participant/questions/{qid}/answer/", json={"choice": choice}).json()[
+                "outcome"
+            ]
         tally[outcome] += 1
     return tally
 
@@ -140,15 +163,28 @@ def walkthrough(base: str, token: str, participants: int, out: Path) -> None:
     for disorder in phantoms.DISORDERS[:N_DISORDERS]:
         existing = api.call("GET", "/api/disorders/").json()["results"]
         if disorder.code not in {d["code"] for d in existing}:
-            api.call("POST", "/api/disorders/", json={"code": disorder.code, "name": disorder.name,
-                                                       "description": disorder.features})
+            api.call(
+                "POST",
+                "/api/disorders/",
+                json={"code": disorder.code, "name": disorder.name, "description": disorder.features},
+            )
         codes.append(disorder.code)
     slug = f"walkthrough-{int(time.time())}"
-    api.call("POST", "/api/studies/", json={
-        "slug": slug, "title": "API walkthrough", "consent_text": "A demonstration with phantom portraits.",
-        "disorders": codes, "time_limit_real_vs_synthetic_ms": TIME_LIMIT_MS, "time_limit_reidentification_ms": TIME_LIMIT_MS,
-        "time_limit_diagnosis_ms": TIME_LIMIT_MS, "grace_ms": 200, "load_allowance_ms": 1_000,
-    })
+    api.call(
+        "POST",
+        "/api/studies/",
+        json={
+            "slug": slug,
+            "title": "API walkthrough",
+            "consent_text": "A demonstration with phantom portraits.",
+            "disorders": codes,
+            "time_limit_real_vs_synthetic_ms": TIME_LIMIT_MS,
+            "time_limit_reidentification_ms": TIME_LIMIT_MS,
+            "time_limit_diagnosis_ms": TIME_LIMIT_MS,
+            "grace_ms": 200,
+            "load_allowance_ms": 1_000,
+        },
+    )
     print(f"1. created study {slug} with {len(codes)} disorders")
 
     with tempfile.TemporaryDirectory() as folder:
@@ -159,7 +195,9 @@ def walkthrough(base: str, token: str, participants: int, out: Path) -> None:
         imported = api.call("POST", f"/api/studies/{slug}/portraits/", files=files).json()["imported"]
     print(f"2. uploaded {imported} portraits through the image bank's pipeline")
 
-    invites = api.call("POST", f"/api/studies/{slug}/invites/", json={"count": participants, "label": "walkthrough"}).json()
+    invites = api.call(
+        "POST", f"/api/studies/{slug}/invites/", json={"count": participants, "label": "walkthrough"}
+    ).json()
     print(f"3. created {len(invites)} single-use invites")
 
     totals = {"answered": 0, "skipped": 0, "timeout": 0}
@@ -178,14 +216,29 @@ def walkthrough(base: str, token: str, participants: int, out: Path) -> None:
     print(f"5. downloaded the export: {len(rows)} rows -> {export_csv}")
 
     report_json = out / f"{slug}-report.json"
-    subprocess.run([PYTHON, "-m", "analysis", "report", str(export_csv), "--json", str(report_json),
-                    "--out-dir", str(out / "report")], cwd=ROOT, check=True)
+    subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "analysis",
+            "report",
+            str(export_csv),
+            "--json",
+            str(report_json),
+            "--out-dir",
+            str(out / "report"),
+        ],
+        cwd=ROOT,
+        check=True,
+    )
     report = json.loads(report_json.read_text())
     print("6. python -m analysis report:")
     for category, entry in report["categories"].items():
         binomial = entry.get("binomial") or {}
-        print(f"   {category:18s} answered {entry['n_answered']:3d}  correct {entry['n_correct']:3d}  "
-              f"accuracy {entry['accuracy']:.3f}  chance {entry['chance']:.3f}  p {binomial.get('p_value')}")
+        print(
+            f"   {category:18s} answered {entry['n_answered']:3d}  correct {entry['n_correct']:3d}  "
+            f"accuracy {entry['accuracy']:.3f}  chance {entry['chance']:.3f}  p {binomial.get('p_value')}"
+        )
 
 
 def main() -> None:

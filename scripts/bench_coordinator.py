@@ -62,29 +62,59 @@ def copy_sessions(study, template, count: int, rng: random.Random) -> None:
     for first in range(0, count, COPY_BATCH):
         n = min(COPY_BATCH, count - first)
         offset = [timedelta(seconds=first * 60 + i * 60) for i in range(n)]
-        sessions = QuizSession.objects.bulk_create([QuizSession(
-            study=study, stage=QuizSession.Stage.FINISHED, profession=rng.choice(["clinical_geneticist", "paediatrician"]),
-            years_experience=rng.randint(1, 30), consented_at=template.consented_at + offset[i],
-            started_at=template.started_at + offset[i], finished_at=template.finished_at + offset[i])
-            for i in range(n)])
+        sessions = QuizSession.objects.bulk_create(
+            [
+                QuizSession(
+                    study=study,
+                    stage=QuizSession.Stage.FINISHED,
+                    profession=rng.choice(["clinical_geneticist", "paediatrician"]),
+                    years_experience=rng.randint(1, 30),
+                    consented_at=template.consented_at + offset[i],
+                    started_at=template.started_at + offset[i],
+                    finished_at=template.finished_at + offset[i],
+                )
+                for i in range(n)
+            ]
+        )
         new_questions = []
         for i, session in enumerate(sessions):
             for q in questions:
-                new_questions.append(Question(
-                    session=session, is_practice=q.is_practice, position=q.position, sequence=q.sequence,
-                    category=q.category, disorder_id=q.disorder_id, stimulus_kind=q.stimulus_kind,
-                    correct_choice=q.correct_choice, time_limit_ms=q.time_limit_ms, grace_ms=q.grace_ms,
-                    load_allowance_ms=q.load_allowance_ms, transfer_allowance_ms=q.transfer_allowance_ms,
-                    arming_delay_ms=q.arming_delay_ms, served_at=q.served_at + offset[i],
-                    portraits_delivered_at=q.portraits_delivered_at and q.portraits_delivered_at + offset[i],
-                    clock_started_at=q.clock_started_at + offset[i], clock_rule=q.clock_rule))
+                new_questions.append(
+                    Question(
+                        session=session,
+                        is_practice=q.is_practice,
+                        position=q.position,
+                        sequence=q.sequence,
+                        category=q.category,
+                        disorder_id=q.disorder_id,
+                        stimulus_kind=q.stimulus_kind,
+                        correct_choice=q.correct_choice,
+                        time_limit_ms=q.time_limit_ms,
+                        grace_ms=q.grace_ms,
+                        load_allowance_ms=q.load_allowance_ms,
+                        transfer_allowance_ms=q.transfer_allowance_ms,
+                        arming_delay_ms=q.arming_delay_ms,
+                        served_at=q.served_at + offset[i],
+                        portraits_delivered_at=q.portraits_delivered_at and q.portraits_delivered_at + offset[i],
+                        clock_started_at=q.clock_started_at + offset[i],
+                        clock_rule=q.clock_rule,
+                    )
+                )
         new_questions = Question.objects.bulk_create(new_questions)
         images, options, answers = [], [], []
         for index, question in enumerate(new_questions):
             pattern = questions[index % len(questions)]
             for image in pattern.images.all():
-                images.append(ShownImage(session_id=question.session_id, question=question, portrait_id=image.portrait_id,
-                                         role=image.role, slot=image.slot, repeatable=image.repeatable))
+                images.append(
+                    ShownImage(
+                        session_id=question.session_id,
+                        question=question,
+                        portrait_id=image.portrait_id,
+                        role=image.role,
+                        slot=image.slot,
+                        repeatable=image.repeatable,
+                    )
+                )
         images = ShownImage.objects.bulk_create(images)
         by_place = {(image.question_id, image.role, image.slot): image for image in images}
         for index, question in enumerate(new_questions):
@@ -92,13 +122,21 @@ def copy_sessions(study, template, count: int, rng: random.Random) -> None:
             codes = [option.code for option in pattern.options.all()]
             for option in pattern.options.all():
                 image = by_place.get((question.pk, option.image.role, option.image.slot)) if option.image_id else None
-                options.append(Option(question=question, slot=option.slot, code=option.code, label=option.label,
-                                      image=image))
+                options.append(
+                    Option(question=question, slot=option.slot, code=option.code, label=option.label, image=image)
+                )
             choice = rng.choice(codes)
             response_ms = rng.randint(900, 9000)
-            answers.append(Answer(question=question, outcome=Outcome.ANSWERED, choice=choice,
-                                  correct=choice == question.correct_choice, response_ms=response_ms,
-                                  answered_at=question.clock_started_at + timedelta(milliseconds=response_ms)))
+            answers.append(
+                Answer(
+                    question=question,
+                    outcome=Outcome.ANSWERED,
+                    choice=choice,
+                    correct=choice == question.correct_choice,
+                    response_ms=response_ms,
+                    answered_at=question.clock_started_at + timedelta(milliseconds=response_ms),
+                )
+            )
         Option.objects.bulk_create(options)
         Answer.objects.bulk_create(answers)
 
@@ -154,6 +192,7 @@ def measure(experts: int, use_postgres: bool) -> dict[str, float]:
         import matplotlib.pyplot  # noqa: F401 - imported once per process, not part of any request's cost
 
         import survey.dashboard  # noqa: F401
+
         client.get(f"/staff/studies/{slug}/portraits/")  # the first request of a process loads templates
         cache.clear()
         row: dict[str, float] = {"experts": experts, "answers": Answer.objects.count(), "built_s": built_s}

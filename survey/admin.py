@@ -67,12 +67,22 @@ class StudyAdmin(FencedByStudy):
     fieldsets = [
         (None, {"fields": ["title", "slug", "is_open", "disorders", "consent_text", "instructions", "show_feedback"]}),
         ("Participants", {"fields": ["expected_sessions", "require_participant_id"]}),
-        ("Questions per session", {"fields": ["n_real_vs_synthetic", "n_reidentification", "n_diagnosis",
-                                               "with_practice"]}),
+        (
+            "Questions per session",
+            {"fields": ["n_real_vs_synthetic", "n_reidentification", "n_diagnosis", "with_practice"]},
+        ),
         ("Clock (in seconds)", {"fields": list(SECONDS_FIELDS)}),
         ("Image bank", {"fields": ["readiness", "bank_frozen_at"]}),
-        ("Question layout", {"fields": ["n_synthetic_in_real_vs_synthetic", "n_candidates_in_reidentification",
-                                        "n_options_in_diagnosis"]}),
+        (
+            "Question layout",
+            {
+                "fields": [
+                    "n_synthetic_in_real_vs_synthetic",
+                    "n_candidates_in_reidentification",
+                    "n_options_in_diagnosis",
+                ]
+            },
+        ),
         ("Progress", {"fields": ["progress_detail"]}),
     ]
 
@@ -98,8 +108,10 @@ class StudyAdmin(FencedByStudy):
         if study.pk is None:
             return "—"
         p = selectors.study_progress(study)
-        return (f"{p.sessions_started} sessions started, {p.sessions_finished} finished; "
-                f"{p.answered} answers, {p.skipped} skips, {p.timed_out} timeouts")
+        return (
+            f"{p.sessions_started} sessions started, {p.sessions_finished} finished; "
+            f"{p.answered} answers, {p.skipped} skips, {p.timed_out} timeouts"
+        )
 
     @admin.display(description="Ready for sessions?")
     def readiness(self, study: Study) -> str:
@@ -114,13 +126,15 @@ class StudyAdmin(FencedByStudy):
 
     @admin.display(description="Dashboard and exports")
     def dashboard(self, study: Study) -> str:
-        return format_html('<a href="{}">open</a> · <a href="{}">image bank</a> · <a href="{}">fill the pool</a> · '
-                           '<a href="{}">answers CSV</a> · <a href="{}">exports</a>',
-                           reverse("survey:dashboard", args=[study.slug]),
-                           reverse("survey:study-portraits", args=[study.slug]),
-                           reverse("survey:pool-fill", args=[study.slug]),
-                           reverse("api:study-export", args=[study.slug, "answers", "csv"]),
-                           reverse("survey:exports", args=[study.slug]))
+        return format_html(
+            '<a href="{}">open</a> · <a href="{}">image bank</a> · <a href="{}">fill the pool</a> · '
+            '<a href="{}">answers CSV</a> · <a href="{}">exports</a>',
+            reverse("survey:dashboard", args=[study.slug]),
+            reverse("survey:study-portraits", args=[study.slug]),
+            reverse("survey:pool-fill", args=[study.slug]),
+            reverse("api:study-export", args=[study.slug, "answers", "csv"]),
+            reverse("survey:exports", args=[study.slug]),
+        )
 
     @admin.action(description="Issue invite links…")
     def issue_invites(self, request, queryset):
@@ -128,18 +142,30 @@ class StudyAdmin(FencedByStudy):
         study that is not ready gets none (an expert would consent and then meet "not ready")."""
         form = IssueInvitesForm(request.POST if "apply" in request.POST else None)
         if not form.is_bound or not form.is_valid():
-            return TemplateResponse(request, "admin/survey/study/issue_invites.html", {
-                **self.admin_site.each_context(request),
-                "title": "Issue invite links", "form": form, "studies": queryset, "opts": self.model._meta,
-                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-            })
+            return TemplateResponse(
+                request,
+                "admin/survey/study/issue_invites.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Issue invite links",
+                    "form": form,
+                    "studies": queryset,
+                    "opts": self.model._meta,
+                    "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+                },
+            )
         values = form.cleaned_data
         issued_to = []
         for study in queryset:
             try:
                 invites = services.invites_issue(
-                    study=study, count=values["count"], label=values["label_prefix"], numbered=True,
-                    reusable=values["reusable"], expires_at=values["expires_at"])
+                    study=study,
+                    count=values["count"],
+                    label=values["label_prefix"],
+                    numbered=True,
+                    reusable=values["reusable"],
+                    expires_at=values["expires_at"],
+                )
             except services.InvitesRefused as refused:
                 self.message_user(request, f"No invites for {study}: {refused}", messages.ERROR)
                 continue
@@ -147,7 +173,8 @@ class StudyAdmin(FencedByStudy):
             self.message_user(request, f"Issued {len(invites)} invite link(s) for {study}.", messages.SUCCESS)
         if len(issued_to) == 1:  # straight to the new links, with their copy buttons and CSV download
             return HttpResponseRedirect(
-                reverse("admin:survey_invite_changelist") + f"?study__id__exact={issued_to[0].pk}")
+                reverse("admin:survey_invite_changelist") + f"?study__id__exact={issued_to[0].pk}"
+            )
         return None
 
 
@@ -195,8 +222,12 @@ class InviteAdmin(FencedByStudy):
         if invite.pk is None:
             return "—"
         url = invite_link(invite)
-        return format_html('<span class="invite-link"><code>{}</code> <button type="button" class="button copy-link" '
-                           'data-link="{}">Copy</button></span>', url, url)
+        return format_html(
+            '<span class="invite-link"><code>{}</code> <button type="button" class="button copy-link" '
+            'data-link="{}">Copy</button></span>',
+            url,
+            url,
+        )
 
     @admin.action(description="Download the selected links as CSV (label, link, expiry)")
     def download_csv(self, request, queryset) -> HttpResponse:
@@ -205,9 +236,15 @@ class InviteAdmin(FencedByStudy):
         writer = csv.writer(response)
         writer.writerow(["label", "link", "reusable", "expires_at", "revoked_at"])
         for invite in queryset.order_by("created_at", "pk"):
-            writer.writerow([invite.label, invite_link(invite), int(invite.reusable),
-                             invite.expires_at.isoformat() if invite.expires_at else "",
-                             invite.revoked_at.isoformat() if invite.revoked_at else ""])
+            writer.writerow(
+                [
+                    invite.label,
+                    invite_link(invite),
+                    int(invite.reusable),
+                    invite.expires_at.isoformat() if invite.expires_at else "",
+                    invite.revoked_at.isoformat() if invite.revoked_at else "",
+                ]
+            )
         return response
 
     @admin.action(description="Revoke the selected links (running sessions go on)")
@@ -219,8 +256,9 @@ class InviteAdmin(FencedByStudy):
     @admin.action(description="Revoke the selected links and end the sessions started from them")
     def revoke_and_end_sessions(self, request, queryset) -> None:
         ended = sum(services.invite_revoke(invite=invite, end_sessions=True) for invite in queryset)
-        self.message_user(request, f"Revoked {queryset.count()} link(s) and ended {ended} running session(s).",
-                          messages.SUCCESS)
+        self.message_user(
+            request, f"Revoked {queryset.count()} link(s) and ended {ended} running session(s).", messages.SUCCESS
+        )
 
 
 class ReadOnlyAdmin(FencedByStudy):
@@ -233,8 +271,17 @@ class ReadOnlyAdmin(FencedByStudy):
 
 @admin.register(QuizSession)
 class QuizSessionAdmin(ReadOnlyAdmin):
-    list_display = ["pseudonym", "study", "stage", "started_at", "finished_at", "ended_at", "answered", "skipped",
-                    "timed_out"]
+    list_display = [
+        "pseudonym",
+        "study",
+        "stage",
+        "started_at",
+        "finished_at",
+        "ended_at",
+        "answered",
+        "skipped",
+        "timed_out",
+    ]
     list_filter = [("study", admin.RelatedOnlyFieldListFilter), "stage"]
     search_fields = ["pseudonym"]
     exclude = ["access_token", "participant_key", "resume_code_hash"]
@@ -250,10 +297,14 @@ class QuizSessionAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request):
         questions = Q(questions__is_practice=False)
-        return super().get_queryset(request).annotate(
-            _answered=Count("questions", filter=questions & Q(questions__answer__outcome=Outcome.ANSWERED)),
-            _skipped=Count("questions", filter=questions & Q(questions__answer__outcome=Outcome.SKIPPED)),
-            _timed_out=Count("questions", filter=questions & Q(questions__answer__outcome=Outcome.TIMEOUT)),
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _answered=Count("questions", filter=questions & Q(questions__answer__outcome=Outcome.ANSWERED)),
+                _skipped=Count("questions", filter=questions & Q(questions__answer__outcome=Outcome.SKIPPED)),
+                _timed_out=Count("questions", filter=questions & Q(questions__answer__outcome=Outcome.TIMEOUT)),
+            )
         )
 
     @admin.display(ordering="_answered")

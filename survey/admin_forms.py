@@ -11,10 +11,18 @@ from survey.models import Study
 # Form field (seconds) -> model field (milliseconds), with the limits the model sets, in seconds. The upper
 # bound of the unbounded ones only keeps the value inside the database's integer.
 SECONDS_FIELDS: dict[str, tuple[str, str, Decimal, Decimal]] = {
-    "time_limit_real_vs_synthetic_s": ("time_limit_real_vs_synthetic_ms", "Time limit, real vs synthetic",
-                                       Decimal(1), Decimal(86_400)),
-    "time_limit_reidentification_s": ("time_limit_reidentification_ms", "Time limit, re-identification",
-                                      Decimal(1), Decimal(86_400)),
+    "time_limit_real_vs_synthetic_s": (
+        "time_limit_real_vs_synthetic_ms",
+        "Time limit, real vs synthetic",
+        Decimal(1),
+        Decimal(86_400),
+    ),
+    "time_limit_reidentification_s": (
+        "time_limit_reidentification_ms",
+        "Time limit, re-identification",
+        Decimal(1),
+        Decimal(86_400),
+    ),
     "time_limit_diagnosis_s": ("time_limit_diagnosis_ms", "Time limit, diagnosis", Decimal(1), Decimal(86_400)),
     "grace_s": ("grace_ms", "Grace", Decimal(0), Decimal(86_400)),
     "load_allowance_s": ("load_allowance_ms", "Load allowance", Decimal(0), Decimal(86_400)),
@@ -31,7 +39,11 @@ def _seconds(ms: int) -> Decimal:
 def _seconds_field(model_field: str, label: str, low: Decimal, high: Decimal) -> forms.DecimalField:
     help_text = Study._meta.get_field(model_field).help_text
     return forms.DecimalField(
-        label=f"{label} (seconds)", min_value=low, max_value=high, max_digits=9, decimal_places=3,
+        label=f"{label} (seconds)",
+        min_value=low,
+        max_value=high,
+        max_digits=9,
+        decimal_places=3,
         help_text=f"{help_text} In seconds; decimals allowed (e.g. 0.4).".strip(),
         error_messages={
             "min_value": "At least %(limit_value)s seconds.",
@@ -77,17 +89,22 @@ class IssueInvitesForm(forms.Form):
 
     count = forms.IntegerField(label="How many links", min_value=1, max_value=1000, initial=10)
     label_prefix = forms.CharField(
-        label="Label", max_length=180, required=False,
+        label="Label",
+        max_length=180,
+        required=False,
         help_text="For your own bookkeeping (e.g. \u201cWard A\u201d): each link is labelled with it and a number. "
         "Labels are never exported.",
     )
     reusable = forms.BooleanField(
-        label="Reusable links", required=False,
+        label="Reusable links",
+        required=False,
         help_text="A reusable link starts a new session for each visitor (post it to a mailing list); a single-use "
         "link belongs to one expert.",
     )
     expires_at = forms.DateTimeField(
-        label="Expires", required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        label="Expires",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         help_text="Leave empty for links that do not expire.",
     )
 

@@ -80,12 +80,21 @@ def _category_rows(answers: pd.DataFrame, report: dict) -> list[CategoryRow]:
     for category, entry in report["categories"].items():
         binomial = entry.get("binomial") or {}
         ci = binomial.get("ci95") or [None, None]
-        rows.append(CategoryRow(
-            category=category, presented=entry["n_presented"], answered=entry["n_answered"],
-            skipped=entry["n_skipped"], timed_out=entry["n_timeout"], accuracy=entry.get("accuracy"),
-            chance=entry["chance"], ci_low=ci[0], ci_high=ci[1], p_value=binomial.get("p_value"),
-            median_response_ms=float(medians[category]) if category in medians.index else None,
-        ))
+        rows.append(
+            CategoryRow(
+                category=category,
+                presented=entry["n_presented"],
+                answered=entry["n_answered"],
+                skipped=entry["n_skipped"],
+                timed_out=entry["n_timeout"],
+                accuracy=entry.get("accuracy"),
+                chance=entry["chance"],
+                ci_low=ci[0],
+                ci_high=ci[1],
+                p_value=binomial.get("p_value"),
+                median_response_ms=float(medians[category]) if category in medians.index else None,
+            )
+        )
     return rows
 
 
@@ -150,21 +159,33 @@ class ItemView:
 def _option_counts(study: Study, category: str) -> dict[int, tuple[int, int]]:
     """Per portrait: in how many answered questions of the category it was an option, and how often it was
     the one chosen. One GROUP BY in the database (the options export, counted where it lies)."""
-    rows = (Option.objects.filter(question__session__study=study, question__is_practice=False,
-                                  question__category=category, question__answer__outcome=Outcome.ANSWERED,
-                                  image__isnull=False)
-            .values("image__portrait_id")
-            .annotate(shown=Count("pk"), chosen=Count("pk", filter=Q(code=F("question__answer__choice")))))
+    rows = (
+        Option.objects.filter(
+            question__session__study=study,
+            question__is_practice=False,
+            question__category=category,
+            question__answer__outcome=Outcome.ANSWERED,
+            image__isnull=False,
+        )
+        .values("image__portrait_id")
+        .annotate(shown=Count("pk"), chosen=Count("pk", filter=Q(code=F("question__answer__choice"))))
+    )
     return {row["image__portrait_id"]: (row["shown"], row["chosen"]) for row in rows}
 
 
 def _diagnosis_counts(study: Study) -> dict[int, tuple[int, int]]:
     """Per portrait: how many answered diagnosis questions asked about it, and how many were right."""
-    rows = (ShownImage.objects.filter(session__study=study, role=ShownImage.Role.STIMULUS,
-                                      question__category=Category.DIAGNOSIS, question__is_practice=False,
-                                      question__answer__outcome=Outcome.ANSWERED)
-            .values("portrait_id")
-            .annotate(shown=Count("pk"), right=Count("pk", filter=Q(question__answer__correct=True))))
+    rows = (
+        ShownImage.objects.filter(
+            session__study=study,
+            role=ShownImage.Role.STIMULUS,
+            question__category=Category.DIAGNOSIS,
+            question__is_practice=False,
+            question__answer__outcome=Outcome.ANSWERED,
+        )
+        .values("portrait_id")
+        .annotate(shown=Count("pk"), right=Count("pk", filter=Q(question__answer__correct=True)))
+    )
     return {row["portrait_id"]: (row["shown"], row["right"]) for row in rows}
 
 
@@ -178,19 +199,33 @@ def item_view(study: Study, *, most_fooling: int = 12) -> ItemView:
     diag = _diagnosis_counts(study)
     seen = set(rvs) | set(reid) | set(diag)
     items = []
-    for portrait in Portrait.objects.filter(study=study, pk__in=seen).select_related("disorder").order_by(
-            "kind", "disorder__code", "content_hash"):
+    for portrait in (
+        Portrait.objects.filter(study=study, pk__in=seen)
+        .select_related("disorder")
+        .order_by("kind", "disorder__code", "content_hash")
+    ):
         r_shown, r_chosen = rvs.get(portrait.pk, (0, 0))
         i_shown, i_chosen = reid.get(portrait.pk, (0, 0))
         d_shown, d_right = diag.get(portrait.pk, (0, 0))
-        items.append(PortraitItem(
-            portrait_id=portrait.pk, content_hash=portrait.content_hash, kind=portrait.kind,
-            disorder=portrait.disorder.code, used_in_training=portrait.used_in_training,
-            rvs_shown=r_shown, rvs_chosen=r_chosen, reid_shown=i_shown, reid_chosen=i_chosen,
-            diag_shown=d_shown, diag_right=d_right,
-        ))
-    fooled = sorted((i for i in items if i.kind == "synthetic" and i.rvs_chosen),
-                    key=lambda i: (-i.rvs_rate, -i.rvs_chosen, i.content_hash))
+        items.append(
+            PortraitItem(
+                portrait_id=portrait.pk,
+                content_hash=portrait.content_hash,
+                kind=portrait.kind,
+                disorder=portrait.disorder.code,
+                used_in_training=portrait.used_in_training,
+                rvs_shown=r_shown,
+                rvs_chosen=r_chosen,
+                reid_shown=i_shown,
+                reid_chosen=i_chosen,
+                diag_shown=d_shown,
+                diag_right=d_right,
+            )
+        )
+    fooled = sorted(
+        (i for i in items if i.kind == "synthetic" and i.rvs_chosen),
+        key=lambda i: (-i.rvs_rate, -i.rvs_chosen, i.content_hash),
+    )
     return ItemView(portraits=items, fooled=fooled[:most_fooling])
 
 
@@ -204,8 +239,11 @@ def results_version(study: Study) -> str:
     never change again, so only running sessions' answers are read: the cost follows the sessions running
     now, not the study's size."""
     sessions = study.sessions.aggregate(
-        n=Count("pk"), last=Max("pk"), finished=Count("pk", filter=Q(finished_at__isnull=False)),
-        ended=Count("pk", filter=Q(ended_at__isnull=False)))
+        n=Count("pk"),
+        last=Max("pk"),
+        finished=Count("pk", filter=Q(finished_at__isnull=False)),
+        ended=Count("pk", filter=Q(ended_at__isnull=False)),
+    )
     running = study.sessions.filter(finished_at__isnull=True, ended_at__isnull=True).values("pk")
     answers = Answer.objects.filter(question__session__in=running).aggregate(n=Count("pk"), last=Max("pk"))
     overdue = [question.pk for question in selectors.overdue_questions(study)]
@@ -248,10 +286,14 @@ def dashboard_to_json(dashboard: Dashboard) -> dict:
 
 
 def dashboard_from_json(data: dict) -> Dashboard:
-    return Dashboard(progress=selectors.StudyProgress(**data["progress"]),
-                     categories=[CategoryRow(**row) for row in data["categories"]],
-                     findings=list(data["findings"]), accuracy_png=data["accuracy_png"],
-                     timeline_png=data["timeline_png"], analysis_note=data["analysis_note"])
+    return Dashboard(
+        progress=selectors.StudyProgress(**data["progress"]),
+        categories=[CategoryRow(**row) for row in data["categories"]],
+        findings=list(data["findings"]),
+        accuracy_png=data["accuracy_png"],
+        timeline_png=data["timeline_png"],
+        analysis_note=data["analysis_note"],
+    )
 
 
 def refresh_dashboard(study: Study) -> dict:
@@ -288,14 +330,22 @@ def _answers_since(study: Study, last_answer: int) -> int:
     key (the answers since by its range, their questions and sessions by id), so the cost is that of the
     answers since, not of the study: a join on the study lets the database walk all of the study's
     questions instead (SQLite did, 0.1 s at 5,000 experts)."""
-    question_ids = list(Answer.objects.filter(pk__gt=last_answer, outcome=Outcome.ANSWERED)
-                        .values_list("question_id", flat=True))
-    session_ids = [session for start in range(0, len(question_ids), IN_BATCH)
-                   for session in Question.objects.filter(pk__in=question_ids[start:start + IN_BATCH], is_practice=False)
-                   .values_list("session_id", flat=True)]
+    question_ids = list(
+        Answer.objects.filter(pk__gt=last_answer, outcome=Outcome.ANSWERED).values_list("question_id", flat=True)
+    )
+    session_ids = [
+        session
+        for start in range(0, len(question_ids), IN_BATCH)
+        for session in Question.objects.filter(
+            pk__in=question_ids[start : start + IN_BATCH], is_practice=False
+        ).values_list("session_id", flat=True)
+    ]
     distinct = sorted(set(session_ids))
-    ours = {pk for start in range(0, len(distinct), IN_BATCH)
-            for pk in study.sessions.filter(pk__in=distinct[start:start + IN_BATCH]).values_list("pk", flat=True)}
+    ours = {
+        pk
+        for start in range(0, len(distinct), IN_BATCH)
+        for pk in study.sessions.filter(pk__in=distinct[start : start + IN_BATCH]).values_list("pk", flat=True)
+    }
     return sum(1 for session in session_ids if session in ours)
 
 
@@ -305,13 +355,21 @@ def dashboard_view(study: Study) -> DashboardView:
     here costs what the running sessions and the answers since cost, not the study's size."""
     from survey import jobs
 
-    latest = (Job.objects.defer("file_data").filter(study=study, kind=Job.Kind.DASHBOARD, state=Job.State.DONE)
-              .order_by("-finished_at", "-pk").first())
+    latest = (
+        Job.objects.defer("file_data")
+        .filter(study=study, kind=Job.Kind.DASHBOARD, state=Job.State.DONE)
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
     fresh = latest is not None and latest.report.get("version") == results_version(study)
     if not fresh:
         jobs.dashboard_queue(study)
     if latest is None:
         return DashboardView(None, computed_at=None, fresh=False, new_answers=0)
     new_answers = 0 if fresh else _answers_since(study, latest.report.get("last_answer", 0))
-    return DashboardView(dashboard_from_json(latest.report["dashboard"]), computed_at=latest.finished_at,
-                         fresh=fresh, new_answers=new_answers)
+    return DashboardView(
+        dashboard_from_json(latest.report["dashboard"]),
+        computed_at=latest.finished_at,
+        fresh=fresh,
+        new_answers=new_answers,
+    )

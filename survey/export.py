@@ -23,31 +23,90 @@ from survey import selectors
 from survey.models import Answer, Option, Outcome, Portrait, Question, QuizSession, Study
 
 ANSWER_COLUMNS = [
-    "study", "participant", "session", "category", "position", "question", "disorder", "stimulus_kind",
-    "n_options", "chance", "correct_choice", "choice", "outcome", "correct", "time_limit_ms", "response_ms",
-    "started_at", "answered_at", "seed", "clock_rule",
+    "study",
+    "participant",
+    "session",
+    "category",
+    "position",
+    "question",
+    "disorder",
+    "stimulus_kind",
+    "n_options",
+    "chance",
+    "correct_choice",
+    "choice",
+    "outcome",
+    "correct",
+    "time_limit_ms",
+    "response_ms",
+    "started_at",
+    "answered_at",
+    "seed",
+    "clock_rule",
 ]
 PARTICIPANT_COLUMNS = [
-    "participant", "session", "profession", "years_experience", "stage", "started_at", "finished_at",
-    "n_answered", "n_skipped", "n_timeout", "erased", "ended_by_coordinator",
+    "participant",
+    "session",
+    "profession",
+    "years_experience",
+    "stage",
+    "started_at",
+    "finished_at",
+    "n_answered",
+    "n_skipped",
+    "n_timeout",
+    "erased",
+    "ended_by_coordinator",
 ]
 OPTION_COLUMNS = [
-    "study", "participant", "session", "position", "question", "category", "option", "slot", "portrait", "kind",
-    "disorder", "used_in_training", "is_correct", "chosen",
+    "study",
+    "participant",
+    "session",
+    "position",
+    "question",
+    "category",
+    "option",
+    "slot",
+    "portrait",
+    "kind",
+    "disorder",
+    "used_in_training",
+    "is_correct",
+    "chosen",
 ]
 TABLES = ("answers", "options", "participants", "settings")
 # Columns a spreadsheet must keep as text: a 19-digit seed turned into a float cannot rebuild its session.
 TEXT_COLUMNS = {"seed"}
 TIME_COLUMNS = {"started_at", "answered_at", "finished_at"}
 STUDY_SETTING_FIELDS = [
-    "slug", "title", "is_open", "show_feedback", "n_real_vs_synthetic", "n_reidentification", "n_diagnosis",
-    "time_limit_real_vs_synthetic_ms", "time_limit_reidentification_ms", "time_limit_diagnosis_ms", "grace_ms",
-    "load_allowance_ms", "transfer_allowance_ms", "arming_delay_ms", "n_synthetic_in_real_vs_synthetic",
-    "n_candidates_in_reidentification", "n_options_in_diagnosis", "with_practice", "expected_sessions",
-    "require_participant_id", "seed", "bank_frozen_at",
+    "slug",
+    "title",
+    "is_open",
+    "show_feedback",
+    "n_real_vs_synthetic",
+    "n_reidentification",
+    "n_diagnosis",
+    "time_limit_real_vs_synthetic_ms",
+    "time_limit_reidentification_ms",
+    "time_limit_diagnosis_ms",
+    "grace_ms",
+    "load_allowance_ms",
+    "transfer_allowance_ms",
+    "arming_delay_ms",
+    "n_synthetic_in_real_vs_synthetic",
+    "n_candidates_in_reidentification",
+    "n_options_in_diagnosis",
+    "with_practice",
+    "expected_sessions",
+    "require_participant_id",
+    "seed",
+    "bank_frozen_at",
 ]
-FORMATS = {"csv": "text/csv", "json": "application/json",
-           "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+FORMATS = {
+    "csv": "text/csv",
+    "json": "application/json",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 
 def iso_ms(moment: datetime | None) -> str:
@@ -86,7 +145,7 @@ def _session_batches(study: Study) -> Iterator[list[int]]:
     study first, and the rows come out in exactly the order one query over the study would give."""
     ids = list(study.sessions.order_by("started_at", "pk").values_list("pk", flat=True))
     for first in range(0, len(ids), SESSIONS_PER_QUERY):
-        yield ids[first:first + SESSIONS_PER_QUERY]
+        yield ids[first : first + SESSIONS_PER_QUERY]
 
 
 def answer_rows(study: Study, *, now: datetime | None = None) -> Iterator[dict]:
@@ -145,10 +204,21 @@ def option_rows(study: Study, *, now: datetime | None = None) -> Iterator[dict]:
         yield from _option_rows_of(study, sessions, overdue)
 
 
-_OPTION_FIELDS = ("question__session__pseudonym", "question__session_id", "question__position", "question_id",
-                  "question__category", "code", "slot", "image__portrait__content_hash", "image__portrait__kind",
-                  "image__portrait__disorder__code", "image__portrait__used_in_training",
-                  "question__correct_choice", "question__answer__choice")
+_OPTION_FIELDS = (
+    "question__session__pseudonym",
+    "question__session_id",
+    "question__position",
+    "question_id",
+    "question__category",
+    "code",
+    "slot",
+    "image__portrait__content_hash",
+    "image__portrait__kind",
+    "image__portrait__disorder__code",
+    "image__portrait__used_in_training",
+    "question__correct_choice",
+    "question__answer__choice",
+)
 
 
 def _option_rows_of(study: Study, sessions: list[int], overdue: list[int]) -> Iterator[dict]:
@@ -158,8 +228,21 @@ def _option_rows_of(study: Study, sessions: list[int], overdue: list[int]) -> It
         .order_by("question__session__started_at", "question__session_id", "question__position", "slot")
         .values_list(*_OPTION_FIELDS)  # plain tuples: the largest table is written without a model per row
     )
-    for (pseudonym, session, position, question, category, code, slot, content_hash, kind, disorder, used,
-         correct_choice, choice) in options.iterator(chunk_size=CHUNK_ROWS):
+    for (
+        pseudonym,
+        session,
+        position,
+        question,
+        category,
+        code,
+        slot,
+        content_hash,
+        kind,
+        disorder,
+        used,
+        correct_choice,
+        choice,
+    ) in options.iterator(chunk_size=CHUNK_ROWS):
         # an overdue question has no answer row: it is the timeout `_outcome` describes, which chose nothing
         yield {
             "study": study.slug,
@@ -189,11 +272,15 @@ def participant_rows(study: Study, *, now: datetime | None = None) -> Iterator[d
     overdue = Counter(q.session_id for q in _overdue(study, now).values() if not q.is_practice)
     timed = Q(questions__is_practice=False)
     for batch in _session_batches(study):
-        sessions = study.sessions.filter(pk__in=batch).annotate(
-            n_answered=Count("questions", filter=timed & Q(questions__answer__outcome=Outcome.ANSWERED)),
-            n_skipped=Count("questions", filter=timed & Q(questions__answer__outcome=Outcome.SKIPPED)),
-            n_timeout=Count("questions", filter=timed & Q(questions__answer__outcome=Outcome.TIMEOUT)),
-        ).order_by("started_at", "pk")
+        sessions = (
+            study.sessions.filter(pk__in=batch)
+            .annotate(
+                n_answered=Count("questions", filter=timed & Q(questions__answer__outcome=Outcome.ANSWERED)),
+                n_skipped=Count("questions", filter=timed & Q(questions__answer__outcome=Outcome.SKIPPED)),
+                n_timeout=Count("questions", filter=timed & Q(questions__answer__outcome=Outcome.TIMEOUT)),
+            )
+            .order_by("started_at", "pk")
+        )
         yield from (_participant_row(s, overdue) for s in sessions)
 
 
@@ -220,18 +307,30 @@ def participants_frame(study: Study, *, now: datetime | None = None) -> pd.DataF
 
 def study_settings(study: Study) -> dict:
     """Every parameter of the study and what its bank held, so an export describes itself."""
-    portraits = Portrait.objects.filter(study=study).select_related("disorder").order_by("kind", "disorder__code", "content_hash")
+    portraits = (
+        Portrait.objects.filter(study=study)
+        .select_related("disorder")
+        .order_by("kind", "disorder__code", "content_hash")
+    )
     return {
         "platform_version": platform_version(),
         "export_contract": "docs/exports.md tidy export v1",
         "study": {name: getattr(study, name) for name in STUDY_SETTING_FIELDS},
         "disorders": [{"code": d.code, "name": d.name} for d in study.disorders.order_by("code")],
         "generator_checkpoints": sorted({p.checkpoint_id for p in portraits if p.checkpoint_id}),
-        "image_bank": [{
-            "content_hash": p.content_hash, "kind": p.kind, "disorder": p.disorder.code,
-            "used_in_training": p.used_in_training, "checkpoint_id": p.checkpoint_id, "seed": p.seed,
-            "truncation": p.truncation, "role": p.role,
-        } for p in portraits],
+        "image_bank": [
+            {
+                "content_hash": p.content_hash,
+                "kind": p.kind,
+                "disorder": p.disorder.code,
+                "used_in_training": p.used_in_training,
+                "checkpoint_id": p.checkpoint_id,
+                "seed": p.seed,
+                "truncation": p.truncation,
+                "role": p.role,
+            }
+            for p in portraits
+        ],
         "role_quotas": role_quotas(portraits),
         "sessions": study.sessions.count(),
         "sessions_finished": study.sessions.filter(stage=QuizSession.Stage.FINISHED).count(),
@@ -253,8 +352,11 @@ def answers_csv(study: Study) -> bytes:
 
 
 FRAMES = {"answers": answers_frame, "options": options_frame, "participants": participants_frame}
-ROWS = {"answers": (ANSWER_COLUMNS, answer_rows), "options": (OPTION_COLUMNS, option_rows),
-        "participants": (PARTICIPANT_COLUMNS, participant_rows)}
+ROWS = {
+    "answers": (ANSWER_COLUMNS, answer_rows),
+    "options": (OPTION_COLUMNS, option_rows),
+    "participants": (PARTICIPANT_COLUMNS, participant_rows),
+}
 STREAM_ROWS = 500  # rows per chunk sent: few writes, and the first bytes leave before the whole table is read
 
 

@@ -1,4 +1,5 @@
 """Forms of the participant flow."""
+
 from django import forms
 
 from survey.models import Profession
@@ -17,7 +18,8 @@ class ParticipantIdForm(forms.Form):
     """Asked on a reusable link whose study allows one attempt per person."""
 
     participant_id = forms.CharField(
-        max_length=200, label="Your participant identifier",
+        max_length=200,
+        label="Your participant identifier",
         help_text="The identifier the study's coordinator gave you, or your e-mail address. It is stored only as "
         "a keyed hash, so that each person takes the study once.",
     )
@@ -25,7 +27,8 @@ class ParticipantIdForm(forms.Form):
 
 class ResumeForm(forms.Form):
     code = forms.CharField(
-        max_length=20, label="Resume code",
+        max_length=20,
+        label="Resume code",
         help_text="The code shown when you started, e.g. 1A2B-3C4D-5E6F.",
     )
 
@@ -77,18 +80,36 @@ class PoolFillForm(forms.Form):
     """A coordinator's pool fill: which checkpoint (only those the server offers), how many portraits per
     disorder, the truncation, and which quality gates decide what enters the bank."""
 
-    checkpoint = forms.ChoiceField(help_text="The bundled demo model, and any model placed in the server's "
-                                             "checkpoint folder (SURVEY_CHECKPOINT_DIR).")
-    per_disorder = forms.IntegerField(min_value=1, max_value=2000, initial=50, label="Portraits per disorder",
-                                      help_text="Synthetic portraits to add for each of the study's disorders; each "
-                                      "disorder also gets one latent average.")
-    truncation = forms.FloatField(min_value=0.05, max_value=1.0, initial=0.7, label="Truncation (psi)",
-                                  help_text="Closer to 0: more typical faces of the disorder; 1: the model's full range.")
+    checkpoint = forms.ChoiceField(
+        help_text="The bundled demo model, and any model placed in the server's "
+        "checkpoint folder (SURVEY_CHECKPOINT_DIR)."
+    )
+    per_disorder = forms.IntegerField(
+        min_value=1,
+        max_value=2000,
+        initial=50,
+        label="Portraits per disorder",
+        help_text="Synthetic portraits to add for each of the study's disorders; each "
+        "disorder also gets one latent average.",
+    )
+    truncation = forms.FloatField(
+        min_value=0.05,
+        max_value=1.0,
+        initial=0.7,
+        label="Truncation (psi)",
+        help_text="Closer to 0: more typical faces of the disorder; 1: the model's full range.",
+    )
     gates = forms.MultipleChoiceField(
-        choices=[("face", "Face check: the portrait shows a face"),
-                 ("disorder", "Disorder check: a classifier recognises the disorder (in its top 5)")],
-        initial=["face", "disorder"], required=False, widget=forms.CheckboxSelectMultiple,
-        label="Quality gates", help_text="Portraits failing a ticked gate are skipped and counted in the report.")
+        choices=[
+            ("face", "Face check: the portrait shows a face"),
+            ("disorder", "Disorder check: a classifier recognises the disorder (in its top 5)"),
+        ],
+        initial=["face", "disorder"],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Quality gates",
+        help_text="Portraits failing a ticked gate are skipped and counted in the report.",
+    )
 
     def __init__(self, *args, checkpoints: list, **kwargs):
         super().__init__(*args, **kwargs)

@@ -84,9 +84,15 @@ def _parse_row(line: int, raw: dict[str, str], where: str, problems: list[str]) 
     if len(problems) > count_before:
         return None
     return ManifestRow(
-        line=line, filename=field("filename"), disorder=field("disorder"), kind=kind,
-        used_in_training=used, source=field("source"),
-        checkpoint_id=field("checkpoint_id"), seed=seed, truncation=truncation,
+        line=line,
+        filename=field("filename"),
+        disorder=field("disorder"),
+        kind=kind,
+        used_in_training=used,
+        source=field("source"),
+        checkpoint_id=field("checkpoint_id"),
+        seed=seed,
+        truncation=truncation,
     )
 
 
@@ -99,8 +105,12 @@ def manifest_read(path: Path) -> list[ManifestRow]:
             header = reader.fieldnames or []
             missing = [c for c in REQUIRED_COLUMNS if c not in header]
             if missing:
-                raise ImportRejected([f"{where} line 1: missing column(s) {', '.join(missing)}; "
-                                      f"the header must include {', '.join(REQUIRED_COLUMNS)}"])
+                raise ImportRejected(
+                    [
+                        f"{where} line 1: missing column(s) {', '.join(missing)}; "
+                        f"the header must include {', '.join(REQUIRED_COLUMNS)}"
+                    ]
+                )
             problems: list[str] = []
             rows = [_parse_row(number, raw, where, problems) for number, raw in enumerate(reader, start=2)]
     except (OSError, UnicodeDecodeError, csv.Error) as error:
@@ -122,8 +132,10 @@ def _prepare(study: Study, folder: Path, rows: Sequence[ManifestRow], where: str
     for row in rows:
         here = f"{where} line {row.line} ({row.filename})"
         if row.disorder not in known_disorders:
-            problems.append(f"{here}: disorder {row.disorder!r} is not one of study {study.slug!r}'s disorders "
-                            f"({', '.join(sorted(known_disorders)) or 'none yet'})")
+            problems.append(
+                f"{here}: disorder {row.disorder!r} is not one of study {study.slug!r}'s disorders "
+                f"({', '.join(sorted(known_disorders)) or 'none yet'})"
+            )
         path = (folder / row.filename).resolve()
         if not path.is_relative_to(root):
             problems.append(f"{here}: the file must lie inside {folder}")
@@ -171,8 +183,12 @@ def bank_import(*, study: Study, folder: Path, manifest: Path) -> list[Portrait]
     with transaction.atomic():
         return Portrait.objects.bulk_create(
             Portrait(
-                study=study, disorder=disorders[item.row.disorder], content_hash=item.image.content_hash,
-                width=item.image.width, height=item.image.height, byte_size=item.image.byte_size,
+                study=study,
+                disorder=disorders[item.row.disorder],
+                content_hash=item.image.content_hash,
+                width=item.image.width,
+                height=item.image.height,
+                byte_size=item.image.byte_size,
                 **_portrait_fields(item.row),
             )
             for item in prepared
@@ -236,9 +252,16 @@ def portrait_add(
         study=study,
         content_hash=normalised.content_hash,
         defaults=dict(
-            kind=kind, disorder=disorder, width=normalised.width, height=normalised.height,
-            byte_size=normalised.byte_size, used_in_training=used_in_training if kind == PortraitKind.REAL else None,
-            source=source, checkpoint_id=checkpoint_id, seed=seed, truncation=truncation,
+            kind=kind,
+            disorder=disorder,
+            width=normalised.width,
+            height=normalised.height,
+            byte_size=normalised.byte_size,
+            used_in_training=used_in_training if kind == PortraitKind.REAL else None,
+            source=source,
+            checkpoint_id=checkpoint_id,
+            seed=seed,
+            truncation=truncation,
         ),
     )
     return portrait

@@ -39,17 +39,38 @@ def _queue(job: Job, run) -> Job:
     def enqueue() -> None:
         result = run.enqueue(job.pk)
         Job.objects.filter(pk=job.pk).update(task_id=str(result.id))
+
     transaction.on_commit(enqueue)
     return job
 
 
 @transaction.atomic
-def pool_fill_queue(*, study: Study, user, checkpoint: str, per_disorder: int, truncation: float,
-                    skip_gates: list[str], seed_start: int = 0, latent_samples: int = 10_000) -> Job:
+def pool_fill_queue(
+    *,
+    study: Study,
+    user,
+    checkpoint: str,
+    per_disorder: int,
+    truncation: float,
+    skip_gates: list[str],
+    seed_start: int = 0,
+    latent_samples: int = 10_000,
+) -> Job:
     """Queue a pool fill (survey.management.commands._pool_fill.pool_fill) for the worker."""
-    job = Job.objects.create(study=study, kind=Job.Kind.POOL_FILL, requested_by=user, parameters={
-        "checkpoint": checkpoint, "checkpoint_name": Path(checkpoint).name, "per_disorder": per_disorder, "truncation": truncation,
-        "skip_gates": sorted(skip_gates), "seed_start": seed_start, "latent_samples": latent_samples})
+    job = Job.objects.create(
+        study=study,
+        kind=Job.Kind.POOL_FILL,
+        requested_by=user,
+        parameters={
+            "checkpoint": checkpoint,
+            "checkpoint_name": Path(checkpoint).name,
+            "per_disorder": per_disorder,
+            "truncation": truncation,
+            "skip_gates": sorted(skip_gates),
+            "seed_start": seed_start,
+            "latent_samples": latent_samples,
+        },
+    )
     return _queue(job, tasks.fill_pool)
 
 
@@ -75,16 +96,24 @@ def fail_lost_jobs(*, study: Study | None = None, kind: str | None = None, now: 
     dashboard recompute applies it first to that study's dashboard jobs, so a killed worker cannot block
     the dashboard for ever."""
     cutoff = (now or timezone.now()) - silence_limit()
-    lost = Job.objects.filter(state=Job.State.RUNNING).alias(
-        last_seen=Coalesce("heartbeat_at", "started_at", "created_at")).filter(last_seen__lt=cutoff)
+    lost = (
+        Job.objects.filter(state=Job.State.RUNNING)
+        .alias(last_seen=Coalesce("heartbeat_at", "started_at", "created_at"))
+        .filter(last_seen__lt=cutoff)
+    )
     if study is not None:
         lost = lost.filter(study=study)
     if kind is not None:
         lost = lost.filter(kind=kind)
     minutes = round(settings.SURVEY_JOB_SILENT_AFTER_S / 60)
-    return lost.update(state=Job.State.FAILED, finished_at=timezone.now(), error=(
-        f"The worker stopped reporting on this job (nothing for {minutes} minutes): it was probably stopped "
-        "or restarted. Nothing half-done was kept; start the job again."))
+    return lost.update(
+        state=Job.State.FAILED,
+        finished_at=timezone.now(),
+        error=(
+            f"The worker stopped reporting on this job (nothing for {minutes} minutes): it was probably stopped "
+            "or restarted. Nothing half-done was kept; start the job again."
+        ),
+    )
 
 
 def dashboard_queue(study: Study) -> Job | None:

@@ -110,7 +110,9 @@ class Study(models.Model):
     instructions = models.TextField(blank=True, help_text="Shown with the practice questions, before the timed quiz.")
     disorders = models.ManyToManyField(Disorder, related_name="studies")
     coordinators = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, blank=True, related_name="coordinated_studies",
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="coordinated_studies",
         help_text="Staff who may manage this study and export its results (superusers may always).",
     )
     is_open = models.BooleanField(default=True, help_text="Closed studies accept no new sessions.")
@@ -118,7 +120,8 @@ class Study(models.Model):
         default=False, help_text="Show per-category scores on the end page (never during the quiz)."
     )
     with_practice = models.BooleanField(
-        default=True, help_text="Each category opens with one timed practice question whose answer the expert is "
+        default=True,
+        help_text="Each category opens with one timed practice question whose answer the expert is "
         "told afterwards; practice answers are never exported.",
     )
 
@@ -137,16 +140,19 @@ class Study(models.Model):
         help_text="The clock waits this long at most for a question's portraits to load before it starts.",
     )
     transfer_allowance_ms = models.PositiveIntegerField(
-        default=1_000, validators=[MaxValueValidator(5_000)],
+        default=1_000,
+        validators=[MaxValueValidator(5_000)],
         help_text="Once the server has sent a question's last portrait, the clock starts at the latest this much later.",
     )
     arming_delay_ms = models.PositiveIntegerField(
-        default=400, validators=[MaxValueValidator(2_000)],
+        default=400,
+        validators=[MaxValueValidator(2_000)],
         help_text="A question accepts answers only this long after its portraits are shown: a click meant for the "
         "question before is refused.",
     )
     expected_sessions = models.PositiveIntegerField(
-        default=60, validators=[MinValueValidator(1)],
+        default=60,
+        validators=[MinValueValidator(1)],
         help_text="How many experts you expect: the bank's portraits are divided into roles for about this many.",
     )
     require_participant_id = models.BooleanField(
@@ -159,25 +165,32 @@ class Study(models.Model):
     )
     secret = models.CharField(max_length=64, default=new_study_secret, editable=False)
     bank_frozen_at = models.DateTimeField(
-        null=True, blank=True, editable=False,
+        null=True,
+        blank=True,
+        editable=False,
         help_text="When the bank's roles were drawn (at the first session); portraits added later are not shown.",
     )
     image_pad_bytes = models.PositiveIntegerField(
-        null=True, blank=True, editable=False,
+        null=True,
+        blank=True,
+        editable=False,
         help_text="Every portrait of this study is delivered padded to this many bytes: its largest portrait "
         "when the bank was frozen (survey/delivery.py).",
     )
 
     n_synthetic_in_real_vs_synthetic = models.PositiveSmallIntegerField(
-        default=3, validators=[MinValueValidator(1), MaxValueValidator(8)],
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(8)],
         help_text="Synthetic portraits shown beside the one real portrait.",
     )
     n_candidates_in_reidentification = models.PositiveSmallIntegerField(
-        default=3, validators=[MinValueValidator(2), MaxValueValidator(8)],
+        default=3,
+        validators=[MinValueValidator(2), MaxValueValidator(8)],
         help_text="Real portraits shown beside the latent average; exactly one was used in training.",
     )
     n_options_in_diagnosis = models.PositiveSmallIntegerField(
-        default=4, validators=[MinValueValidator(2), MaxValueValidator(20)],
+        default=4,
+        validators=[MinValueValidator(2), MaxValueValidator(20)],
         help_text="Disorders offered as answers to a diagnosis question.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -216,7 +229,10 @@ class Portrait(models.Model):
     truncation = models.FloatField(null=True, blank=True, help_text="Truncation psi (synthetic portraits).")
     original_name = models.CharField(max_length=255, blank=True, help_text="File name at import; never exported.")
     role = models.CharField(
-        max_length=40, choices=PortraitRole.choices, blank=True, editable=False,
+        max_length=40,
+        choices=PortraitRole.choices,
+        blank=True,
+        editable=False,
         help_text="The one part this portrait plays in the study, drawn when the bank was frozen; empty: never shown.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -238,7 +254,9 @@ class Portrait(models.Model):
 class Invite(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="invites")
     token = models.CharField(max_length=64, unique=True, default=new_url_token, editable=False)
-    label = models.CharField(max_length=200, blank=True, help_text="For the coordinator's own bookkeeping; never exported.")
+    label = models.CharField(
+        max_length=200, blank=True, help_text="For the coordinator's own bookkeeping; never exported."
+    )
     reusable = models.BooleanField(default=False, help_text="A reusable link starts a new session for each visitor.")
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -274,12 +292,16 @@ class QuizSession(models.Model):
     profession = models.CharField(max_length=100, blank=True)
     years_experience = models.PositiveSmallIntegerField(null=True, blank=True)
     consented_at = models.DateTimeField()
-    started_at = models.DateTimeField(help_text="When the questions were drawn; the bank as of then is the seed's input.")
+    started_at = models.DateTimeField(
+        help_text="When the questions were drawn; the bank as of then is the seed's input."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
     erased_at = models.DateTimeField(null=True, blank=True, help_text="Personal fields erased on request.")
     erasure_reason = models.CharField(max_length=300, blank=True)
     participant_key = models.CharField(
-        max_length=64, blank=True, editable=False,
+        max_length=64,
+        blank=True,
+        editable=False,
         help_text="Keyed hash of the identifier a reusable link asked for: one attempt per person.",
     )
     resume_code_hash = models.CharField(max_length=64, blank=True, editable=False)
@@ -291,7 +313,8 @@ class QuizSession(models.Model):
         verbose_name = "participant session"
         constraints = [
             models.UniqueConstraint(
-                fields=["study", "participant_key"], condition=~Q(participant_key=""),
+                fields=["study", "participant_key"],
+                condition=~Q(participant_key=""),
                 name="session_one_attempt_per_participant",
             ),
         ]
@@ -346,8 +369,10 @@ class Question(models.Model):
         if self.served_at is None:
             return None
         return clock.latest_start(
-            served_at=self.served_at, load_allowance_ms=self.load_allowance_ms,
-            portraits_delivered_at=self.portraits_delivered_at, transfer_allowance_ms=self.transfer_allowance_ms,
+            served_at=self.served_at,
+            load_allowance_ms=self.load_allowance_ms,
+            portraits_delivered_at=self.portraits_delivered_at,
+            transfer_allowance_ms=self.transfer_allowance_ms,
         )
 
     def clock_start(self) -> datetime | None:
@@ -464,8 +489,9 @@ class Job(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="jobs")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                     related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     parameters = models.JSONField(default=dict, blank=True)
     steps_done = models.PositiveIntegerField(default=0)
     steps_total = models.PositiveIntegerField(default=0)
@@ -478,7 +504,8 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the worker last reported on this job (its start or its progress).")
+        null=True, blank=True, help_text="When the worker last reported on this job (its start or its progress)."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -486,8 +513,11 @@ class Job(models.Model):
         indexes = [models.Index(fields=["study", "kind", "-created_at"])]
         constraints = [
             # however many coordinators reload a stale dashboard, one recompute per study waits or runs
-            models.UniqueConstraint(fields=["study"], condition=Q(kind="dashboard", state__in=["queued", "running"]),
-                                    name="one_pending_dashboard_per_study"),
+            models.UniqueConstraint(
+                fields=["study"],
+                condition=Q(kind="dashboard", state__in=["queued", "running"]),
+                name="one_pending_dashboard_per_study",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -28,10 +28,12 @@ def plan_settings_for(study: Study) -> PlanSettings:
 def role_settings_for(study: Study) -> roles.RoleSettings:
     plan = plan_settings_for(study)
     return roles.RoleSettings(
-        disorders=plan.disorders, counts=plan.counts,
+        disorders=plan.disorders,
+        counts=plan.counts,
         n_synthetic_in_real_vs_synthetic=plan.n_synthetic_in_real_vs_synthetic,
         n_candidates_in_reidentification=plan.n_candidates_in_reidentification,
-        with_practice=plan.with_practice, expected_sessions=study.expected_sessions,
+        with_practice=plan.with_practice,
+        expected_sessions=study.expected_sessions,
     )
 
 

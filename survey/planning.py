@@ -12,6 +12,7 @@ same plan, which is how a stored seed rebuilds a session exactly. The rules of t
 - category order and question order come from the seed; each category opens with its practice question;
   disorders are spread evenly within a category.
 """
+
 from __future__ import annotations
 
 import math
@@ -222,7 +223,9 @@ def _real_vs_synthetic(rng, pools, settings, sources, disorder, real_slot, pract
     real = pools.take(sources.real, disorder)[0]
     synthetic = pools.take(sources.others, disorder, settings.n_synthetic_in_real_vs_synthetic)
     options = _portrait_options(_with_answer_at(real, synthetic, real_slot))
-    return PlannedQuestion(practice, position, "real_vs_synthetic", disorder, "mixed", slot_code(real_slot), (), options)
+    return PlannedQuestion(
+        practice, position, "real_vs_synthetic", disorder, "mixed", slot_code(real_slot), (), options
+    )
 
 
 def _reidentification(rng, pools, settings, sources, disorder, member_slot, practice, position) -> PlannedQuestion:
@@ -231,7 +234,14 @@ def _reidentification(rng, pools, settings, sources, disorder, member_slot, prac
     others = pools.take(sources.others, disorder, settings.n_candidates_in_reidentification - 1)
     options = _portrait_options(_with_answer_at(member, others, member_slot))
     return PlannedQuestion(
-        practice, position, "reidentification", disorder, "latent_average", slot_code(member_slot), (average.id,), options
+        practice,
+        position,
+        "reidentification",
+        disorder,
+        "latent_average",
+        slot_code(member_slot),
+        (average.id,),
+        options,
     )
 
 
@@ -239,7 +249,9 @@ def _diagnosis(rng, pools, settings, sources, disorder, correct_slot, practice, 
     portrait = pools.take(sources.stimulus, disorder)[0]
     distractors = rng.sample([d for d in settings.disorders if d != disorder], settings.n_options_in_diagnosis - 1)
     others = iter(distractors)
-    codes = [disorder if slot == correct_slot else next(others) for slot in range(1, settings.n_options_in_diagnosis + 1)]
+    codes = [
+        disorder if slot == correct_slot else next(others) for slot in range(1, settings.n_options_in_diagnosis + 1)
+    ]
     options = tuple(PlannedOption(slot, code, disorder=code) for slot, code in enumerate(codes, start=1))
     kind = "real" if portrait.kind == "real" else "synthetic"
     return PlannedQuestion(practice, position, "diagnosis", disorder, kind, disorder, (portrait.id,), options)
@@ -257,7 +269,13 @@ _DRAW = {"real_vs_synthetic": _real_vs_synthetic, "reidentification": _reidentif
 
 
 def _category_questions(
-    rng: random.Random, pools: _Pools, settings: PlanSettings, category: str, n: int, practice: bool, first_position: int
+    rng: random.Random,
+    pools: _Pools,
+    settings: PlanSettings,
+    category: str,
+    n: int,
+    practice: bool,
+    first_position: int,
 ) -> list[PlannedQuestion]:
     correct_slots = spread_slots(rng, n, _slots_for(category, settings))
     real_flags = [i < (n + rng.randint(0, 1)) // 2 for i in range(n)]

@@ -40,6 +40,8 @@ CONSTANT = -1  # a parameter that is no argument: the same value in every run
 
 class _NotPreparable(Exception):
     """The builder's queryset is of a shape this module does not run itself: it runs as a queryset."""
+
+
 # Where each connection keeps its plans: on the connection object itself (one per thread), so a plan (which
 # holds the connection's compiler) lives exactly as long as the connection it was compiled for.
 _PLANS_ATTRIBUTE = "survey_prepared_plans"
@@ -53,8 +55,10 @@ def _examples(kind: type, index: int) -> tuple[Any, Any]:
     if kind is int:  # small enough for any integer column (a small one too): Django rewrites out-of-range lookups
         return 1_001 + index, 2_001 + index
     if kind is datetime:
-        return (datetime(2001, 1, 1, tzinfo=UTC) + timedelta(minutes=index),
-                datetime(2002, 1, 1, tzinfo=UTC) + timedelta(minutes=index))
+        return (
+            datetime(2001, 1, 1, tzinfo=UTC) + timedelta(minutes=index),
+            datetime(2002, 1, 1, tzinfo=UTC) + timedelta(minutes=index),
+        )
     raise TypeError(f"a prepared statement's arguments are str, int or datetime, not {kind!r}")
 
 
@@ -92,8 +96,9 @@ def _parameter_slots(args: tuple[Sequence, Sequence], params: tuple[Sequence, Se
                 return None  # a constant that looks like an argument: ambiguous
             slots.append(CONSTANT)
             continue
-        matches = [i for i, (x, y) in enumerate(zip(args_a, args_b, strict=True))
-                   if a == x and b == y and type(a) is type(x)]
+        matches = [
+            i for i, (x, y) in enumerate(zip(args_a, args_b, strict=True)) if a == x and b == y and type(a) is type(x)
+        ]
         if len(matches) != 1:
             return None
         slots.append(matches[0])
@@ -113,13 +118,15 @@ class _Plan:
 
     def params(self, args: tuple, ops) -> tuple:
         values = [_for_database(arg, ops) for arg in args]
-        return tuple(values[slot] if slot != CONSTANT else constant
-                     for slot, constant in zip(self.slots, self.constants, strict=True))
+        return tuple(
+            values[slot] if slot != CONSTANT else constant
+            for slot, constant in zip(self.slots, self.constants, strict=True)
+        )
 
 
 def _rows_reader(compiler) -> Callable[[list], list]:
     """What Django's values_list iterable does with the fetched rows: its converters, as tuples."""
-    fields = [expression for expression, _, _ in compiler.select[:compiler.col_count]]
+    fields = [expression for expression, _, _ in compiler.select[: compiler.col_count]]
     converters = compiler.get_converters(fields)
     width = compiler.col_count
 

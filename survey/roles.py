@@ -30,18 +30,27 @@ REIDENTIFICATION_MEMBER = "reidentification_member"
 REIDENTIFICATION_NON_MEMBER = "reidentification_non_member"
 DIAGNOSIS_REAL = "diagnosis_real"
 DIAGNOSIS_SYNTHETIC = "diagnosis_synthetic"
-PRACTICE_ROLES = {category: f"practice_{category}" for category in ("real_vs_synthetic", "reidentification", "diagnosis")}
+PRACTICE_ROLES = {
+    category: f"practice_{category}" for category in ("real_vs_synthetic", "reidentification", "diagnosis")
+}
 REFERENCE = "reference"  # latent averages: a disorder's reference image, shared by every question of it
 
 TIMED_ROLES = (
-    REAL_VS_SYNTHETIC_REAL, REAL_VS_SYNTHETIC_SYNTHETIC, REIDENTIFICATION_MEMBER, REIDENTIFICATION_NON_MEMBER,
-    DIAGNOSIS_REAL, DIAGNOSIS_SYNTHETIC,
+    REAL_VS_SYNTHETIC_REAL,
+    REAL_VS_SYNTHETIC_SYNTHETIC,
+    REIDENTIFICATION_MEMBER,
+    REIDENTIFICATION_NON_MEMBER,
+    DIAGNOSIS_REAL,
+    DIAGNOSIS_SYNTHETIC,
 )
 
 # The kinds of portrait a role may hold, as planning.BankPortrait.pool names them.
 TRAINING, HELD_OUT, SYNTHETIC = "real_training", "real_held_out", "synthetic"
-_WORDS = {TRAINING: "real portraits used in training", HELD_OUT: "real portraits held out of training",
-          SYNTHETIC: "synthetic portraits"}
+_WORDS = {
+    TRAINING: "real portraits used in training",
+    HELD_OUT: "real portraits held out of training",
+    SYNTHETIC: "synthetic portraits",
+}
 
 
 class RoleError(Exception):
@@ -126,8 +135,7 @@ def _shortfalls(stock: _Stock, demand: dict[str, int], units: int, practice: dic
     training = units * (demand[REAL_VS_SYNTHETIC_REAL] + demand[REIDENTIFICATION_MEMBER]) + practice.get(TRAINING, 0)
     held_out = units * demand[REIDENTIFICATION_NON_MEMBER] + practice.get(HELD_OUT, 0)
     diagnosis_real = units * demand[DIAGNOSIS_REAL]
-    synthetic = (units * (demand[REAL_VS_SYNTHETIC_SYNTHETIC] + demand[DIAGNOSIS_SYNTHETIC])
-                 + practice.get(SYNTHETIC, 0))
+    synthetic = units * (demand[REAL_VS_SYNTHETIC_SYNTHETIC] + demand[DIAGNOSIS_SYNTHETIC]) + practice.get(SYNTHETIC, 0)
     missing = {
         TRAINING: max(0, training - stock.count(TRAINING)),
         HELD_OUT: max(0, held_out - stock.count(HELD_OUT)),
@@ -157,7 +165,9 @@ def _choose_practice(
     rng.shuffle(order)
     for category, needs in practice_demand(settings):
         for disorder in order:
-            trial = {pool: totals[disorder].get(pool, 0) + needs.get(pool, 0) for pool in (TRAINING, HELD_OUT, SYNTHETIC)}
+            trial = {
+                pool: totals[disorder].get(pool, 0) + needs.get(pool, 0) for pool in (TRAINING, HELD_OUT, SYNTHETIC)
+            }
             if not _shortfalls(stocks[disorder], demand, units, trial):
                 totals[disorder] = trial
                 shares.append(_PracticeShare(category, disorder, needs))
@@ -216,7 +226,10 @@ def assign_roles(bank: Iterable[Candidate], settings: RoleSettings, *, seed: int
 
 
 def _fill(
-    stocks: dict[str, _Stock], averages: dict[str, list[Candidate]], demand: dict[str, int], units: int,
+    stocks: dict[str, _Stock],
+    averages: dict[str, list[Candidate]],
+    demand: dict[str, int],
+    units: int,
     shares: list[_PracticeShare],
 ) -> RoleAssignment:
     roles: dict[int, str] = {}
@@ -237,8 +250,11 @@ def _fill(
             return taken
 
         for share in (s for s in shares if s.disorder == disorder):
-            give(PRACTICE_ROLES[share.category], disorder,
-                 [p for pool, n in sorted(share.needs.items()) for p in take(pool, n)])
+            give(
+                PRACTICE_ROLES[share.category],
+                disorder,
+                [p for pool, n in sorted(share.needs.items()) for p in take(pool, n)],
+            )
         give(REAL_VS_SYNTHETIC_REAL, disorder, take(TRAINING, units * demand[REAL_VS_SYNTHETIC_REAL]))
         give(REIDENTIFICATION_MEMBER, disorder, take(TRAINING, units * demand[REIDENTIFICATION_MEMBER]))
         give(REIDENTIFICATION_NON_MEMBER, disorder, take(HELD_OUT, units * demand[REIDENTIFICATION_NON_MEMBER]))

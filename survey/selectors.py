@@ -96,7 +96,10 @@ def with_kind_total(questions: QuerySet[Question]) -> QuerySet[Question]:
     `kind_total`, counted in the same query (the question view shows "3 of 30")."""
     same_kind = (
         Question.objects.filter(session=OuterRef("session"), is_practice=OuterRef("is_practice"))
-        .order_by().values("session").annotate(n=Count("pk")).values("n")
+        .order_by()
+        .values("session")
+        .annotate(n=Count("pk"))
+        .values("n")
     )
     return questions.annotate(kind_total=Subquery(same_kind))
 
@@ -198,7 +201,9 @@ def _practice_result(practice: Question) -> PracticeResult | None:
     answer = found[0]
     labels = {code: label for _, code, label, _ in _OPTIONS.run(practice.pk)}
     return PracticeResult(
-        outcome=answer.outcome, right=answer.correct, chosen_label=labels.get(answer.choice, ""),
+        outcome=answer.outcome,
+        right=answer.correct,
+        chosen_label=labels.get(answer.choice, ""),
         correct_label=labels[practice.correct_choice],
     )
 
@@ -218,7 +223,9 @@ def category_intro(question: Question, *, being_served: bool = False) -> Categor
     categories = list(dict.fromkeys(category for category, _ in plan))
     category = Category(question.category)
     n_options = len(_OPTIONS.run(question.pk))
-    practice = earlier if earlier is not None and earlier.is_practice and earlier.category == question.category else None
+    practice = (
+        earlier if earlier is not None and earlier.is_practice and earlier.category == question.category else None
+    )
     return CategoryIntro(
         category=category.value,
         label=category.label,
@@ -261,8 +268,14 @@ def _participant_image(token: str, access_token: str) -> QuerySet:
     return (
         ShownImage.objects.filter(token=token, session__access_token=access_token, question__served_at__isnull=False)
         .order_by()  # the token is unique: no ordering (the model's would join more tables)
-        .values_list("pk", "question_id", "delivered_at", "portrait__content_hash", "session__study_id",
-                     "session__study__image_pad_bytes")[:1]
+        .values_list(
+            "pk",
+            "question_id",
+            "delivered_at",
+            "portrait__content_hash",
+            "session__study_id",
+            "session__study__image_pad_bytes",
+        )[:1]
     )
 
 
@@ -277,8 +290,9 @@ def participant_image(token: str, access_token: str) -> ParticipantImage | None:
     if not rows:
         return None
     pk, question_id, delivered_at, content_hash, study_id, pad_bytes = rows[0]
-    return ParticipantImage(ShownImage(pk=pk, question_id=question_id, delivered_at=delivered_at), content_hash,
-                            study_id, pad_bytes)
+    return ParticipantImage(
+        ShownImage(pk=pk, question_id=question_id, delivered_at=delivered_at), content_hash, study_id, pad_bytes
+    )
 
 
 def shown_image_for_participant(token: str, session: QuizSession) -> ShownImage | None:
@@ -319,7 +333,9 @@ def session_scores(session: QuizSession) -> list[CategoryScore]:
     )
     by_category = {row["category"]: row for row in rows}
     return [
-        CategoryScore(c.value, c.label, **{k: by_category[c.value][k] for k in ("answered", "correct", "skipped", "timed_out")})
+        CategoryScore(
+            c.value, c.label, **{k: by_category[c.value][k] for k in ("answered", "correct", "skipped", "timed_out")}
+        )
         for c in Category
         if c.value in by_category
     ]
@@ -368,7 +384,9 @@ def diagnosis_stimuli(study: Study) -> dict[int, int]:
     """The portrait each timed diagnosis question showed, by question id (the options table lists the
     disorders offered, not the portrait asked about)."""
     rows = ShownImage.objects.filter(
-        session__study=study, role=ShownImage.Role.STIMULUS, question__category=Category.DIAGNOSIS,
+        session__study=study,
+        role=ShownImage.Role.STIMULUS,
+        question__category=Category.DIAGNOSIS,
         question__is_practice=False,
     ).values_list("question_id", "portrait_id")
     return dict(rows)
@@ -404,14 +422,25 @@ class BankGroup:
 def bank_overview(study: Study, *, samples: int = 4) -> list[BankGroup]:
     """The bank at a glance: per disorder and kind, how many portraits, in which roles, and a few of them."""
     groups: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    rows = Portrait.objects.filter(study=study).order_by("disorder__code", "kind", "content_hash").values_list(
-        "id", "disorder__code", "kind", "used_in_training", "role")
+    rows = (
+        Portrait.objects.filter(study=study)
+        .order_by("disorder__code", "kind", "content_hash")
+        .values_list("id", "disorder__code", "kind", "used_in_training", "role")
+    )
     for pk, disorder, kind, used, role in rows:
-        label = {"real": "real (training)" if used else "real (held out)", "synthetic": "synthetic",
-                 "latent_average": "latent average"}[kind]
+        label = {
+            "real": "real (training)" if used else "real (held out)",
+            "synthetic": "synthetic",
+            "latent_average": "latent average",
+        }[kind]
         groups.setdefault((disorder, label), []).append((pk, role))
     return [
-        BankGroup(disorder, kind, len(items), dict(Counter(role or "unused (never shown)" for _, role in items)),
-                  tuple(pk for pk, _ in items[:samples]))
+        BankGroup(
+            disorder,
+            kind,
+            len(items),
+            dict(Counter(role or "unused (never shown)" for _, role in items)),
+            tuple(pk for pk, _ in items[:samples]),
+        )
         for (disorder, kind), items in groups.items()
     ]

@@ -84,7 +84,9 @@ class TooEarly(QuizError):
     """An answer before the question armed: a click meant for the question before it. Nothing is stored."""
 
     def __init__(self, arming_delay_ms: int):
-        super().__init__(f"The question was not yet accepting answers (it arms {arming_delay_ms} ms after it is shown).")
+        super().__init__(
+            f"The question was not yet accepting answers (it arms {arming_delay_ms} ms after it is shown)."
+        )
         self.arming_delay_ms = arming_delay_ms
 
 
@@ -176,7 +178,9 @@ def study_bank_freeze(*, study: Study, now: datetime | None = None) -> Study:
 
 def session_plan_rebuild(session: QuizSession) -> list[PlannedQuestion]:
     """The session's questions recomputed from its stored seed (for audits and tests)."""
-    return plan_session(bank_snapshot(session.study, as_of=session.started_at), plan_settings_for(session.study), session.seed)
+    return plan_session(
+        bank_snapshot(session.study, as_of=session.started_at), plan_settings_for(session.study), session.seed
+    )
 
 
 def _questions_create(session: QuizSession, plan: Sequence[PlannedQuestion]) -> None:
@@ -201,17 +205,19 @@ def _questions_create(session: QuizSession, plan: Sequence[PlannedQuestion]) -> 
         )
         for planned in plan
     )
-    latent_average_ids = set(
-        Portrait.objects.filter(study=study, kind="latent_average").values_list("id", flat=True)
-    )
+    latent_average_ids = set(Portrait.objects.filter(study=study, kind="latent_average").values_list("id", flat=True))
     images: list[ShownImage] = []
     option_rows: list[tuple[Question, int, str, str, int | None]] = []
     for question, planned in zip(questions, plan, strict=True):
         for slot, portrait_id in enumerate(planned.stimulus_portrait_ids, start=1):
             images.append(
                 ShownImage(
-                    session=session, question=question, portrait_id=portrait_id, role=ShownImage.Role.STIMULUS,
-                    slot=slot, repeatable=portrait_id in latent_average_ids,
+                    session=session,
+                    question=question,
+                    portrait_id=portrait_id,
+                    role=ShownImage.Role.STIMULUS,
+                    slot=slot,
+                    repeatable=portrait_id in latent_average_ids,
                 )
             )
         for option in planned.options:
@@ -219,7 +225,11 @@ def _questions_create(session: QuizSession, plan: Sequence[PlannedQuestion]) -> 
             option_rows.append((question, option.slot, option.code, label, option.portrait_id))
     option_images = ShownImage.objects.bulk_create(
         ShownImage(
-            session=session, question=question, portrait_id=portrait_id, role=ShownImage.Role.OPTION, slot=slot,
+            session=session,
+            question=question,
+            portrait_id=portrait_id,
+            role=ShownImage.Role.OPTION,
+            slot=slot,
             repeatable=portrait_id in latent_average_ids,
         )
         for question, slot, _, _, portrait_id in option_rows
@@ -229,7 +239,10 @@ def _questions_create(session: QuizSession, plan: Sequence[PlannedQuestion]) -> 
     option_image_iter = iter(option_images)
     Option.objects.bulk_create(
         Option(
-            question=question, slot=slot, code=code, label=label,
+            question=question,
+            slot=slot,
+            code=code,
+            label=label,
             image=next(option_image_iter) if portrait_id is not None else None,
         )
         for question, slot, code, label, portrait_id in option_rows
@@ -425,8 +438,10 @@ def _unanswered_questions(session_id: int) -> QuerySet[Question]:
 def _unanswered_questions_to_show(session_id: int) -> QuerySet[Question]:
     """The same, for the question page: with its disorder (one join) and its "n of N" (a subquery)."""
     return selectors.with_kind_total(
-        Question.objects.filter(session_id=session_id, answer__isnull=True).select_related("disorder")
-        .order_by("sequence"))[:2]
+        Question.objects.filter(session_id=session_id, answer__isnull=True)
+        .select_related("disorder")
+        .order_by("sequence")
+    )[:2]
 
 
 # Every per-question step reads these: compiled once (survey/prepared.py).
@@ -631,9 +646,7 @@ def _option_with_code(question_id: int, code: str) -> QuerySet:
 _OPTION = PreparedSelect(_option_with_code)  # every answer checks its choice: compiled once
 
 
-def answer_submit(
-    *, session: QuizSession, question_id: int, choice: str | None, now: datetime | None = None
-) -> Answer:
+def answer_submit(*, session: QuizSession, question_id: int, choice: str | None, now: datetime | None = None) -> Answer:
     """Record the participant's choice, or a skip when `choice` is None.
 
     Arriving after deadline + grace, it is recorded as a timeout whatever it claims. Arriving before the
@@ -656,14 +669,21 @@ def answer_submit(
             answer = _record_timeout(question, late_choice=choice or "")
         elif choice is None:
             answer = _record(
-                question, outcome=Outcome.SKIPPED, answered_at=now, response_ms=clock.ms_between(start.at, now),
+                question,
+                outcome=Outcome.SKIPPED,
+                answered_at=now,
+                response_ms=clock.ms_between(start.at, now),
             )
         else:
             if not _OPTION.run(question.pk, choice):
                 raise UnknownOption(f"{choice!r} is not one of this question's options.")
             answer = _record(
-                question, outcome=Outcome.ANSWERED, choice=choice, correct=choice == question.correct_choice,
-                answered_at=now, response_ms=clock.ms_between(start.at, now),
+                question,
+                outcome=Outcome.ANSWERED,
+                choice=choice,
+                correct=choice == question.correct_choice,
+                answered_at=now,
+                response_ms=clock.ms_between(start.at, now),
             )
         if question.is_last:
             _finish(session, now)
@@ -703,7 +723,12 @@ def study_expire_overdue(*, study: Study, now: datetime | None = None) -> int:
 
 
 def invites_issue(
-    *, study: Study, count: int, label: str = "", numbered: bool = False, reusable: bool = False,
+    *,
+    study: Study,
+    count: int,
+    label: str = "",
+    numbered: bool = False,
+    reusable: bool = False,
     expires_at: datetime | None = None,
 ) -> list[Invite]:
     """`count` invite links, all labelled `label` or, when `numbered`, "label 01", "label 02", ...
@@ -717,8 +742,12 @@ def invites_issue(
     width = len(str(count))
     label = label.strip()
     return Invite.objects.bulk_create(
-        Invite(study=study, reusable=reusable, expires_at=expires_at,
-               label=f"{label} {number:0{width}d}" if numbered and label else label)
+        Invite(
+            study=study,
+            reusable=reusable,
+            expires_at=expires_at,
+            label=f"{label} {number:0{width}d}" if numbered and label else label,
+        )
         for number in range(1, count + 1)
     )
 

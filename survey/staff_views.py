@@ -32,15 +32,28 @@ def pool_fill(request: HttpRequest, slug: str) -> HttpResponse:
     form = PoolFillForm(request.POST or None, checkpoints=checkpoint_choices())
     if request.method == "POST" and form.is_valid():
         values = form.cleaned_data
-        job = jobs.pool_fill_queue(study=study, user=request.user, checkpoint=str(form.paths[values["checkpoint"]]),
-                                   per_disorder=values["per_disorder"], truncation=values["truncation"],
-                                   skip_gates=form.skipped_gates())
+        job = jobs.pool_fill_queue(
+            study=study,
+            user=request.user,
+            checkpoint=str(form.paths[values["checkpoint"]]),
+            per_disorder=values["per_disorder"],
+            truncation=values["truncation"],
+            skip_gates=form.skipped_gates(),
+        )
         messages.success(request, "The pool fill is queued; this page shows its progress.")
         return redirect("survey:job", slug=study.slug, job_id=job.pk)
-    return render(request, "survey/pool_fill.html", {
-        "study": study, "form": form, "jobs": jobs.recent_jobs(study, Job.Kind.POOL_FILL),
-        "disorders": list(study.disorders.order_by("code").values_list("code", flat=True)),
-        "title": f"Fill the pool: {study.title}"}, status=400 if form.errors else 200)
+    return render(
+        request,
+        "survey/pool_fill.html",
+        {
+            "study": study,
+            "form": form,
+            "jobs": jobs.recent_jobs(study, Job.Kind.POOL_FILL),
+            "disorders": list(study.disorders.order_by("code").values_list("code", flat=True)),
+            "title": f"Fill the pool: {study.title}",
+        },
+        status=400 if form.errors else 200,
+    )
 
 
 @never_cache
@@ -50,8 +63,12 @@ def job_status(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     """One job: waiting, running (with its progress), done (its report or file) or failed (why)."""
     study = coordinated_study(request.user, slug)
     job = jobs.job_of(request.user, study, job_id)
-    context = {"study": study, "job": job, "title": f"{job.get_kind_display()}: {study.title}",
-               "refresh_s": None if job.is_finished else JOB_PAGE_REFRESH_S}
+    context = {
+        "study": study,
+        "job": job,
+        "title": f"{job.get_kind_display()}: {study.title}",
+        "refresh_s": None if job.is_finished else JOB_PAGE_REFRESH_S,
+    }
     if job.kind == Job.Kind.POOL_FILL and job.state == Job.State.DONE:
         context["readiness"] = selectors.study_readiness(study)
     return render(request, "survey/job.html", context)
@@ -65,8 +82,12 @@ def job_download(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     study = coordinated_study(request.user, slug)
     job = jobs.job_of(request.user, study, job_id)
     if job.kind != Job.Kind.EXPORT or job.state != Job.State.DONE:
-        return render(request, "survey/job.html", {"study": study, "job": job, "refresh_s": None,
-                                                   "title": f"{job.get_kind_display()}: {study.title}"}, status=409)
+        return render(
+            request,
+            "survey/job.html",
+            {"study": study, "job": job, "refresh_s": None, "title": f"{job.get_kind_display()}: {study.title}"},
+            status=409,
+        )
     response = HttpResponse(jobs.job_file(job), content_type=export.FORMATS["xlsx"])
     response["Content-Disposition"] = f'attachment; filename="{job.file_name}"'
     return response
@@ -79,9 +100,16 @@ def exports(request: HttpRequest, slug: str) -> HttpResponse:
     """Every export of the study: CSV and JSON download at once (streamed); spreadsheets are prepared by
     a job and listed here with their download links."""
     study = coordinated_study(request.user, slug)
-    return render(request, "survey/exports.html", {
-        "study": study, "tables": jobs.XLSX_TABLES, "jobs": jobs.recent_jobs(study, Job.Kind.EXPORT, limit=20),
-        "title": f"Exports: {study.title}"})
+    return render(
+        request,
+        "survey/exports.html",
+        {
+            "study": study,
+            "tables": jobs.XLSX_TABLES,
+            "jobs": jobs.recent_jobs(study, Job.Kind.EXPORT, limit=20),
+            "title": f"Exports: {study.title}",
+        },
+    )
 
 
 @never_cache
@@ -92,5 +120,7 @@ def export_prepare(request: HttpRequest, slug: str, table: str) -> HttpResponse:
     if table not in jobs.XLSX_TABLES:
         return redirect("survey:exports", slug=study.slug)
     job = jobs.export_queue(study=study, user=request.user, table=table)
-    messages.success(request, f"The {table} spreadsheet is being prepared; its download link appears here when it is ready.")
+    messages.success(
+        request, f"The {table} spreadsheet is being prepared; its download link appears here when it is ready."
+    )
     return redirect("survey:job", slug=study.slug, job_id=job.pk)

@@ -30,8 +30,10 @@ def _start(job_id: int) -> Job:
 
 def _progress(job: Job):
     def report(done: int, total: int, note: str) -> None:
-        Job.objects.filter(pk=job.pk).update(steps_done=done, steps_total=total, step_note=note[:200],
-                                             heartbeat_at=timezone.now())
+        Job.objects.filter(pk=job.pk).update(
+            steps_done=done, steps_total=total, step_note=note[:200], heartbeat_at=timezone.now()
+        )
+
     return report
 
 
@@ -46,10 +48,14 @@ def fill_pool(job_id: int) -> dict:
 
     job = _start(job_id)
     p = job.parameters
-    request = PoolFillRequest(checkpoint=Path(p["checkpoint"]), per_disorder=int(p["per_disorder"]),
-                              truncation=float(p["truncation"]), seed_start=int(p.get("seed_start", 0)),
-                              latent_samples=int(p.get("latent_samples", 10_000)),
-                              skip_gates=frozenset(p.get("skip_gates", [])))
+    request = PoolFillRequest(
+        checkpoint=Path(p["checkpoint"]),
+        per_disorder=int(p["per_disorder"]),
+        truncation=float(p["truncation"]),
+        seed_start=int(p.get("seed_start", 0)),
+        latent_samples=int(p.get("latent_samples", 10_000)),
+        skip_gates=frozenset(p.get("skip_gates", [])),
+    )
     try:
         report = pool_fill(job.study, request, progress=_progress(job)).as_json()
     except PoolFillError as error:
@@ -57,8 +63,11 @@ def fill_pool(job_id: int) -> dict:
         return {"failed": str(error)}
     except Exception as error:  # the job's page must say that it failed; the worker's log keeps the trace
         log.exception("pool fill job %s failed", job.pk)
-        _fail(job, f"The job stopped with an unexpected error ({type(error).__name__}: {error}); "
-                   f"nothing was added. The worker's log has the details.")
+        _fail(
+            job,
+            f"The job stopped with an unexpected error ({type(error).__name__}: {error}); "
+            f"nothing was added. The worker's log has the details.",
+        )
         raise
     Job.objects.filter(pk=job.pk).update(state=Job.State.DONE, report=report, finished_at=timezone.now())
     return report
@@ -79,8 +88,15 @@ def build_export(job_id: int) -> dict:
         _fail(job, f"The export stopped with an unexpected error ({type(error).__name__}: {error}).")
         raise
     Job.objects.filter(pk=job.pk).update(
-        state=Job.State.DONE, file_data=data, file_name=export.file_name(job.study, table, "xlsx"),
-        steps_done=1, steps_total=1, step_note="done", report={"bytes": len(data)}, finished_at=timezone.now())
+        state=Job.State.DONE,
+        file_data=data,
+        file_name=export.file_name(job.study, table, "xlsx"),
+        steps_done=1,
+        steps_total=1,
+        step_note="done",
+        report={"bytes": len(data)},
+        finished_at=timezone.now(),
+    )
     return {"bytes": len(data)}
 
 
@@ -97,8 +113,12 @@ def refresh_dashboard(job_id: int) -> dict:
         log.exception("dashboard job %s failed", job.pk)
         _fail(job, f"The dashboard's figures could not be computed ({type(error).__name__}: {error}).")
         raise
-    Job.objects.filter(pk=job.pk).update(state=Job.State.DONE, report=report, steps_done=1, steps_total=1,
-                                         step_note="done", finished_at=timezone.now())
-    Job.objects.filter(study=job.study, kind=Job.Kind.DASHBOARD, state__in=[Job.State.DONE, Job.State.FAILED],
-                       ).exclude(pk=job.pk).delete()
+    Job.objects.filter(pk=job.pk).update(
+        state=Job.State.DONE, report=report, steps_done=1, steps_total=1, step_note="done", finished_at=timezone.now()
+    )
+    Job.objects.filter(
+        study=job.study,
+        kind=Job.Kind.DASHBOARD,
+        state__in=[Job.State.DONE, Job.State.FAILED],
+    ).exclude(pk=job.pk).delete()
     return {"version": report["version"]}

@@ -1,4 +1,5 @@
 """The participant's URLs. Invite and image tokens are opaque; nothing in a URL names a portrait's kind."""
+
 from django.urls import path
 
 from survey import staff_views, views

@@ -64,7 +64,9 @@ def _unavailable(request: HttpRequest, message: str, status: int) -> HttpRespons
 @require_http_methods(["GET", "POST"])
 def invite_landing(request: HttpRequest, token: str) -> HttpResponse:
     if not invite_attempt_allowed(request):
-        return _unavailable(request, "Too many attempts from your network. Please wait a minute and open the link again.", 429)
+        return _unavailable(
+            request, "Too many attempts from your network. Please wait a minute and open the link again.", 429
+        )
     invite = get_object_or_404(Invite.objects.select_related("study"), token=token)
     try:
         held = services.session_of_holder(invite=invite, holder=participant_session(request))
@@ -113,8 +115,11 @@ def quiz(request: HttpRequest) -> HttpResponse:
     if stage == QuizSession.Stage.PROFILE:
         return render(request, "survey/profile.html", {"study": session.study, "form": ProfileForm()})
     if stage == QuizSession.Stage.PRACTICE:
-        return render(request, "survey/instructions.html",
-                      {"study": session.study, "resume_code": request.session.get(RESUME_CODE_KEY)})
+        return render(
+            request,
+            "survey/instructions.html",
+            {"study": session.study, "resume_code": request.session.get(RESUME_CODE_KEY)},
+        )
     question = services.session_current_question(session=session, serve=False)
     if question is None:
         return _end_page(request, session)
@@ -123,18 +128,25 @@ def quiz(request: HttpRequest) -> HttpResponse:
         if intro is not None:  # a block opens: its introduction first, its Start button serves the question
             return render(request, "survey/intro.html", {"study": session.study, "intro": intro, "question": question})
         question = services.question_serve(session=session, question_id=question.pk)
-    return render(request, "survey/question.html", {
-        "study": session.study,
-        "question": selectors.question_view(question, now=timebase.now_of(session)),
-        "previous_outcome": selectors.previous_outcome(session),
-    })
+    return render(
+        request,
+        "survey/question.html",
+        {
+            "study": session.study,
+            "question": selectors.question_view(question, now=timebase.now_of(session)),
+            "previous_outcome": selectors.previous_outcome(session),
+        },
+    )
 
 
 def _end_page(request: HttpRequest, session: QuizSession) -> HttpResponse:
     session.refresh_from_db()
     scores = selectors.session_scores(session) if session.study.show_feedback else None
-    return render(request, "survey/end.html", {"study": session.study, "scores": scores,
-                                               "ended_by_coordinator": session.ended_at is not None})
+    return render(
+        request,
+        "survey/end.html",
+        {"study": session.study, "scores": scores, "ended_by_coordinator": session.ended_at is not None},
+    )
 
 
 @never_cache
@@ -239,7 +251,9 @@ def portrait(request: HttpRequest, token: str) -> HttpResponse:
 def bank_image(request: HttpRequest, portrait_id: int) -> HttpResponse:
     """A bank portrait for the admin, to the coordinators of its study only (in a real study these are
     patients' photographs)."""
-    portrait = get_object_or_404(Portrait.objects.select_related("study"), pk=portrait_id, study__in=studies_for(request.user))
+    portrait = get_object_or_404(
+        Portrait.objects.select_related("study"), pk=portrait_id, study__in=studies_for(request.user)
+    )
     return image_response(portrait.content_hash, pad_to=pad_block(portrait.study))
 
 
@@ -252,9 +266,17 @@ def study_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
 
     study = coordinated_study(request.user, slug)
     view = dashboard_view(study)  # the worker's last figures; never computed here (they cost seconds)
-    return render(request, "survey/dashboard.html", {
-        "study": study, "dashboard": view.dashboard, "figures": view, "title": f"Dashboard: {study.title}",
-        "refresh_s": DASHBOARD_PAGE_REFRESH_S if view.updating else None})
+    return render(
+        request,
+        "survey/dashboard.html",
+        {
+            "study": study,
+            "dashboard": view.dashboard,
+            "figures": view,
+            "title": f"Dashboard: {study.title}",
+            "refresh_s": DASHBOARD_PAGE_REFRESH_S if view.updating else None,
+        },
+    )
 
 
 @never_cache
@@ -266,8 +288,11 @@ def study_items(request: HttpRequest, slug: str) -> HttpResponse:
     from survey.dashboard import cached_item_view  # pandas only when asked for
 
     study = coordinated_study(request.user, slug)
-    return render(request, "survey/items.html", {"study": study, "items": cached_item_view(study),
-                                                 "title": f"Portraits: {study.title}"})
+    return render(
+        request,
+        "survey/items.html",
+        {"study": study, "items": cached_item_view(study), "title": f"Portraits: {study.title}"},
+    )
 
 
 @never_cache
@@ -281,17 +306,27 @@ def study_portraits(request: HttpRequest, slug: str) -> HttpResponse:
     problems: list[str] = []
     if request.method == "POST" and form.is_valid():
         try:
-            added = bank_import_uploads(study=study, manifest=form.cleaned_data["manifest"].read(),
-                                        files=form.uploaded_files())
+            added = bank_import_uploads(
+                study=study, manifest=form.cleaned_data["manifest"].read(), files=form.uploaded_files()
+            )
         except ImportRejected as rejected:
             problems = rejected.problems
         else:
             messages.success(request, f"Added {len(added)} portrait(s) to the bank.")
             return redirect("survey:study-portraits", slug=study.slug)
-    return render(request, "survey/portraits.html", {
-        "study": study, "form": form, "problems": problems, "bank": selectors.bank_overview(study),
-        "readiness": selectors.study_readiness(study), "title": f"Image bank: {study.title}",
-    }, status=400 if problems else 200)
+    return render(
+        request,
+        "survey/portraits.html",
+        {
+            "study": study,
+            "form": form,
+            "problems": problems,
+            "bank": selectors.bank_overview(study),
+            "readiness": selectors.study_readiness(study),
+            "title": f"Image bank: {study.title}",
+        },
+        status=400 if problems else 200,
+    )
 
 
 @never_cache

@@ -24,8 +24,10 @@ WEB = sorted(name for name, service in SERVICES.items() if service.get("build") 
 def survey_environment() -> dict[str, str]:
     env = dict(SERVICES[WEB[0]]["environment"])
     secret = "compose-test-" + "x" * 50
-    return {key: str(value).replace("${SURVEY_SECRET_KEY:?set SURVEY_SECRET_KEY to a long random string}", secret)
-            for key, value in env.items()}
+    return {
+        key: str(value).replace("${SURVEY_SECRET_KEY:?set SURVEY_SECRET_KEY to a long random string}", secret)
+        for key, value in env.items()
+    }
 
 
 def test_two_or_more_web_hosts_behind_the_proxy_with_the_same_settings():
@@ -57,14 +59,20 @@ def test_every_variable_is_one_the_settings_read():
 
 @pytest.mark.slow
 def test_the_settings_start_with_the_compose_environment():
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("DJANGO_", "SURVEY_", "DATABASE_"))} | survey_environment()
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "SURVEY_", "DATABASE_"))
+    } | survey_environment()
     env["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    code = ("import django; django.setup(); from django.conf import settings as s; "
-            "print(s.DATABASES['default']['ENGINE'], s.CACHES['default']['BACKEND'], "
-            "s.STORAGES['image_bank']['BACKEND'], s.DEBUG)")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DATABASES['default']['ENGINE'], s.CACHES['default']['BACKEND'], "
+        "s.STORAGES['image_bank']['BACKEND'], s.DEBUG)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["django.db.backends.postgresql", "django.core.cache.backends.redis.RedisCache",
-                                   "storages.backends.s3.S3Storage", "False"]
+    assert done.stdout.split() == [
+        "django.db.backends.postgresql",
+        "django.core.cache.backends.redis.RedisCache",
+        "storages.backends.s3.S3Storage",
+        "False",
+    ]

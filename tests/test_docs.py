@@ -165,7 +165,7 @@ def parse_command(words: list[str]) -> tuple[str, str, list[str]] | None:
         if words[:1] == ["-n"]:
             del words[:2]
     if words[:1] == ["torchrun"]:  # torchrun's own options, then -m MODULE
-        words = ["python", *words[words.index("-m"):]] if "-m" in words else []
+        words = ["python", *words[words.index("-m") :]] if "-m" in words else []
     if words[:1] in (["bash"], ["sh"]):
         words.pop(0)
     if not words:
@@ -244,9 +244,11 @@ def _capture(self: argparse.ArgumentParser, *args: object, **kwargs: object) -> 
 
 def parser_of_main(run) -> argparse.ArgumentParser:  # noqa: ANN001
     """The parser a `main` builds: it is stopped at its first parse_args, before doing anything."""
-    with mock.patch.object(argparse.ArgumentParser, "parse_args", _capture), mock.patch.object(
-        argparse.ArgumentParser, "parse_known_args", _capture
-    ), mock.patch.object(sys, "argv", ["prog"]):
+    with (
+        mock.patch.object(argparse.ArgumentParser, "parse_args", _capture),
+        mock.patch.object(argparse.ArgumentParser, "parse_known_args", _capture),
+        mock.patch.object(sys, "argv", ["prog"]),
+    ):
         try:
             run()
         except _Captured as captured:
@@ -348,8 +350,13 @@ def test_every_relative_link_and_image_resolves(page: Path) -> None:
 def test_the_pages_show_the_projects_commands() -> None:
     """The finder itself works: each kind of entry point is found on the pages."""
     kinds = {(c.kind, c.target.split(".")[0] if c.kind == "module" else "") for c in ALL_COMMANDS}
-    assert {("manage", ""), ("module", "generator"), ("module", "analysis"), ("module", "phantoms"),
-            ("script", "")} <= kinds
+    assert {
+        ("manage", ""),
+        ("module", "generator"),
+        ("module", "analysis"),
+        ("module", "phantoms"),
+        ("script", ""),
+    } <= kinds
 
 
 @pytest.mark.parametrize("command", ALL_COMMANDS, ids=lambda c: f"{c.where} {c.kind} {c.target}")
@@ -378,9 +385,11 @@ def test_a_wrong_option_or_command_is_caught() -> None:
 def test_links_to_a_missing_file_or_heading_are_caught(tmp_path: Path) -> None:
     page = tmp_path / "probe.md"
     operations = os.path.relpath(REPO / "docs" / "operations.md", tmp_path)
-    page.write_text(f"# Probe\n\n[a](nowhere.md) [b]({operations}#no-such-heading) [c](#probe) "
-                    f"[d]({operations}#running-it) ![e](screenshots/none.jpg) `[f](nowhere.md)`\n",
-                    encoding="utf-8")
+    page.write_text(
+        f"# Probe\n\n[a](nowhere.md) [b]({operations}#no-such-heading) [c](#probe) "
+        f"[d]({operations}#running-it) ![e](screenshots/none.jpg) `[f](nowhere.md)`\n",
+        encoding="utf-8",
+    )
     problems = broken_links(page)
     assert len(problems) == 3, problems
 
@@ -389,8 +398,10 @@ def test_github_anchors() -> None:
     assert github_anchor("Settings (environment variables)") == "settings-environment-variables"
     assert github_anchor("4. Invite the experts") == "4-invite-the-experts"
     assert github_anchor("`participants`") == "participants"
-    assert (github_anchor('The paper\'s category-3 "p = 0.001": which test it can and cannot be')
-            == "the-papers-category-3-p--0001-which-test-it-can-and-cannot-be")
+    assert (
+        github_anchor('The paper\'s category-3 "p = 0.001": which test it can and cannot be')
+        == "the-papers-category-3-p--0001-which-test-it-can-and-cannot-be"
+    )
 
 
 def test_the_readme_is_a_front_page() -> None:

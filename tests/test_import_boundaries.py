@@ -58,8 +58,9 @@ print('analysis imported')
 
 def _run_fenced(code: str, blocked: set[str]) -> subprocess.CompletedProcess[str]:
     script = _BLOCKER.format(blocked=sorted(blocked)) + code
-    return subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False, timeout=120
+    )
 
 
 def test_it_serves_the_web_tier_without_torch_or_the_generator():
@@ -98,8 +99,11 @@ def test_no_web_module_reaches_for_the_generator_even_lazily():
         if "management" in path.parts or "migrations" in path.parts:
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             if any(n.split(".")[0] in {"torch", "generator"} for n in names):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not offenders, offenders

@@ -11,8 +11,16 @@ from PIL import Image
 from manifest import parse_training_flag
 from survey.image_bank import ImportRejected, manifest_read
 
-SPELLINGS = [("1", True), ("yes", True), ("True", True), (" YES ", True),
-             ("0", False), ("no", False), ("false", False), ("No", False)]
+SPELLINGS = [
+    ("1", True),
+    ("yes", True),
+    ("True", True),
+    (" YES ", True),
+    ("0", False),
+    ("no", False),
+    ("false", False),
+    ("No", False),
+]
 
 
 @pytest.mark.parametrize(("cell", "expected"), SPELLINGS)

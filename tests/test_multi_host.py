@@ -137,8 +137,9 @@ def shared_environment(services, tmp_path) -> dict[str, str]:
 
     common.PG_ADMIN_URL = PG_ADMIN_URL
     redis.Redis.from_url(REDIS_URL).flushdb()  # the rate limit's counts start at zero
-    s3 = boto3.client("s3", endpoint_url=S3_URL, aws_access_key_id=S3_KEY, aws_secret_access_key=S3_SECRET,
-                      region_name="us-east-1")
+    s3 = boto3.client(
+        "s3", endpoint_url=S3_URL, aws_access_key_id=S3_KEY, aws_secret_access_key=S3_SECRET, region_name="us-east-1"
+    )
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     if BUCKET in existing:
         for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
@@ -172,8 +173,15 @@ def in_study(environment: dict[str, str], command: str, workdir: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SURVEY_", "DATABASE_"))}
     (workdir / "var").mkdir(parents=True, exist_ok=True)
     env.update(environment, PYTHONPATH=str(ROOT), SURVEY_VAR_DIR=str(workdir / "var"))
-    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), command], cwd=workdir, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), command],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -196,14 +204,38 @@ class Host:
         self.var = self.workdir / "var"
         (self.var / "static").mkdir(parents=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SURVEY_", "DATABASE_"))}
-        env.update(environment, SURVEY_VAR_DIR=str(self.var), DJANGO_STATIC_ROOT=str(self.var / "static"),
-                   SURVEY_IMAGE_BANK_ROOT=str(self.var / "image-bank"))
+        env.update(
+            environment,
+            SURVEY_VAR_DIR=str(self.var),
+            DJANGO_STATIC_ROOT=str(self.var / "static"),
+            SURVEY_IMAGE_BANK_ROOT=str(self.var / "image-bank"),
+        )
         self.error_log = self.workdir / "error.log"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--pythonpath", str(ROOT),
-             "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--timeout", "60",
-             "--error-logfile", str(self.error_log), "--log-level", "warning"],
-            cwd=self.workdir, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                "--pythonpath",
+                str(ROOT),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "2",
+                "--timeout",
+                "60",
+                "--error-logfile",
+                str(self.error_log),
+                "--log-level",
+                "warning",
+            ],
+            cwd=self.workdir,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.alive = True
 
     @property
@@ -266,8 +298,9 @@ class Balancer:
                     return host
         raise AssertionError("no host is alive")
 
-    def send(self, method: str, path: str, *, client: str, token: str | None = None, body: dict | None = None,
-             what: str = ""):
+    def send(
+        self, method: str, path: str, *, client: str, token: str | None = None, body: dict | None = None, what: str = ""
+    ):
         import requests
 
         headers = {"X-Forwarded-For": client}  # as the proxy appends it
@@ -296,9 +329,19 @@ class Balancer:
 def take_part(balancer: Balancer, invite: str, index: int, acks: dict, kill_switch: threading.Event) -> str:
     """One expert, request after request alternating between the hosts. Returns the session's final stage."""
     client = f"203.0.113.{index + 10}"
-    started = balancer.send("POST", f"{API}/sessions/", client=client, what="start", body={
-        "invite": invite, "consent": True, "profession": "clinical_geneticist", "years_experience": 4,
-        "participant_id": f"expert-{index}"})
+    started = balancer.send(
+        "POST",
+        f"{API}/sessions/",
+        client=client,
+        what="start",
+        body={
+            "invite": invite,
+            "consent": True,
+            "profession": "clinical_geneticist",
+            "years_experience": 4,
+            "participant_id": f"expert-{index}",
+        },
+    )
     assert started.status_code == 201, started.text
     token = started.json()["token"]
     assert balancer.send("POST", f"{API}/session/begin/", client=client, token=token, what="begin").status_code == 200
@@ -312,12 +355,19 @@ def take_part(balancer: Balancer, invite: str, index: int, acks: dict, kill_swit
         for url in urls:
             image = balancer.send("GET", url, client=client, token=token, what="image")
             assert image.status_code == 200 and image.headers["Content-Type"] == "image/jpeg", image.status_code
-        started = balancer.send("POST", f"{API}/questions/{question['id']}/start/", client=client, token=token,
-                                what="clock start")
+        started = balancer.send(
+            "POST", f"{API}/questions/{question['id']}/start/", client=client, token=token, what="clock start"
+        )
         assert started.status_code == 200, started.text
         choice = question["options"][index % len(question["options"])]["code"]
-        answered = balancer.send("POST", f"{API}/questions/{question['id']}/answer/", client=client, token=token,
-                                 body={"choice": choice}, what="answer")
+        answered = balancer.send(
+            "POST",
+            f"{API}/questions/{question['id']}/answer/",
+            client=client,
+            token=token,
+            body={"choice": choice},
+            what="answer",
+        )
         body = answered.json()
         assert answered.status_code == 200 or body.get("error") == "already_answered", answered.text
         if not question["practice"]:
@@ -339,8 +389,12 @@ def test_two_hosts_share_only_the_database_redis_and_the_object_store(shared_env
 
         # The rate limit is one count for every host and worker: 2 x INVITE_RATE tries from one address,
         # alternating hosts (4 workers in all), let exactly INVITE_RATE through.
-        tries = [balancer.send("POST", f"{API}/sessions/", client="198.51.100.66", what="guess",
-                               body={"invite": f"guess-{i}"}).status_code for i in range(2 * INVITE_RATE)]
+        tries = [
+            balancer.send(
+                "POST", f"{API}/sessions/", client="198.51.100.66", what="guess", body={"invite": f"guess-{i}"}
+            ).status_code
+            for i in range(2 * INVITE_RATE)
+        ]
         assert tries.count(400) == INVITE_RATE and tries.count(429) == INVITE_RATE, tries
         assert balancer.served[("A", "guess")] == balancer.served[("B", "guess")] == INVITE_RATE
 
@@ -357,8 +411,9 @@ def test_two_hosts_share_only_the_database_redis_and_the_object_store(shared_env
         killer.start()
         try:
             with ThreadPoolExecutor(PARTICIPANTS) as pool:
-                stages = list(pool.map(lambda i: take_part(balancer, setup["invite"], i, acks, kill_switch),
-                                       range(PARTICIPANTS)))
+                stages = list(
+                    pool.map(lambda i: take_part(balancer, setup["invite"], i, acks, kill_switch), range(PARTICIPANTS))
+                )
         finally:
             run_over.set()
             kill_switch.set()

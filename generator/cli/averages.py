@@ -26,9 +26,7 @@ def run_recompute_w_avg(args: argparse.Namespace) -> None:
 
     if args.out.resolve() == args.checkpoint.resolve():
         raise ValueError(f"--out {args.out} is the checkpoint itself: write a new file")
-    checkpoint_id, shift = recompute_checkpoint_w_avg(
-        args.checkpoint, args.out, args.samples, args.seed
-    )
+    checkpoint_id, shift = recompute_checkpoint_w_avg(args.checkpoint, args.out, args.samples, args.seed)
     print(
         f"wrote {args.out} (id {checkpoint_id}): per-class w averages from {args.samples:,} "
         f"samples each; the old centres were {float(shift.min()):.3f}-{float(shift.max()):.3f} "
@@ -37,9 +35,7 @@ def run_recompute_w_avg(args: argparse.Namespace) -> None:
 
 
 def register_averages(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "averages", help="PNG: pixel average vs latent average per disorder, with sharpness"
-    )
+    p = sub.add_parser("averages", help="PNG: pixel average vs latent average per disorder, with sharpness")
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument(
@@ -49,12 +45,8 @@ def register_averages(sub: argparse._SubParsersAction) -> None:
         default=10_000,
         help="w samples in the latent average",
     )
-    p.add_argument(
-        "--n-pixel", dest="n_pixel", type=int, default=64, help="portraits in the pixel average"
-    )
-    p.add_argument(
-        "--data", type=Path, help="also show the pixel average of real phantoms from this dataset"
-    )
+    p.add_argument("--n-pixel", dest="n_pixel", type=int, default=64, help="portraits in the pixel average")
+    p.add_argument("--data", type=Path, help="also show the pixel average of real phantoms from this dataset")
     add_device(p)
     p.set_defaults(func=run_averages)
 
@@ -69,7 +61,5 @@ def run_averages(args: argparse.Namespace) -> None:
     print(f"{'disorder':<12} {'real pixel avg':>15} {'generated pixel avg':>20} {'latent avg':>11}")
     for r in rows:
         real = f"{r['real_pixel_laplacian_var']:.1f}" if "real_pixel_laplacian_var" in r else "-"
-        print(
-            f"{r['disorder']:<12} {real:>15} {r['pixel_laplacian_var']:>20.1f} {r['latent_laplacian_var']:>11.1f}"
-        )
+        print(f"{r['disorder']:<12} {real:>15} {r['pixel_laplacian_var']:>20.1f} {r['latent_laplacian_var']:>11.1f}")
     print(f"wrote {args.out}")

@@ -38,9 +38,7 @@ def run_classifier(args: argparse.Namespace) -> None:
 
 
 def register_face_check(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "train-face-check", help="train the tiny phantom face / non-face model of the face gate"
-    )
+    p = sub.add_parser("train-face-check", help="train the tiny phantom face / non-face model of the face gate")
     p.add_argument("data_dir", type=Path)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--epochs", type=int, default=6)
@@ -53,9 +51,7 @@ def run_face_check(args: argparse.Namespace) -> None:
     from generator.gates.facecheck import train_face_check
 
     device = setup(args)
-    ckpt_id, rates = train_face_check(
-        args.data_dir, args.out, epochs=args.epochs, seed=args.seed, device=device
-    )
+    ckpt_id, rates = train_face_check(args.data_dir, args.out, epochs=args.epochs, seed=args.seed, device=device)
     print(
         f"wrote {args.out} (id {ckpt_id}); held-out phantoms passing at 0.999: "
         f"{rates['faces_passing']:.3f}, non-faces passing: {rates['non_faces_passing']:.3f}"

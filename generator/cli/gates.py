@@ -12,9 +12,7 @@ from generator.cli.options import add_device, gate_options, gate_settings, setup
 
 
 def register_evaluate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "evaluate", help="face, disorder and privacy gates per disorder: CSV, Markdown, figure"
-    )
+    p = sub.add_parser("evaluate", help="face, disorder and privacy gates per disorder: CSV, Markdown, figure")
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--per-disorder", type=int, default=1000)
     p.add_argument(
@@ -54,18 +52,14 @@ def run_evaluate(args: argparse.Namespace) -> None:
     )
     for line in notes:
         print(line, file=sys.stderr)
-    rows, closest, brightness = gate_report.evaluate_gates(
-        model, gates, args.per_disorder, args.truncation, args.batch
-    )
+    rows, closest, brightness = gate_report.evaluate_gates(model, gates, args.per_disorder, args.truncation, args.batch)
     args.out.mkdir(parents=True, exist_ok=True)
     command = "python -m generator " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     gate_report.write_csv(rows, args.out / "gates.csv")
     train = gates.privacy.train_images if gates.privacy is not None else None
     gate_report.figure(rows, closest, train).save(args.out / "gates.png")
     (args.out / "gates.md").write_text(
-        gate_report.markdown_report(
-            rows, model, gates, notes, command, args.truncation, "gates.png", brightness
-        ),
+        gate_report.markdown_report(rows, model, gates, notes, command, args.truncation, "gates.png", brightness),
         encoding="utf-8",
     )
     print(gate_report.markdown_table(rows))
@@ -111,9 +105,7 @@ def run_calibrate_face(args: argparse.Namespace) -> None:
     else:
         raise ValueError(f"face detector {args.face_detector!r}: choose phantom or mtcnn")
     real = load_image_set(args.data_dir, args.size, training_only=False)
-    calibration = calibrate(
-        detector, real.images, args.source or f"real portraits in {args.data_dir}"
-    )
+    calibration = calibrate(detector, real.images, args.source or f"real portraits in {args.data_dir}")
     calibration.save(args.out)
     print(
         f"wrote {args.out}: {detector.name} scores of {len(calibration.scores)} real portraits; "

@@ -72,15 +72,11 @@ def run(args: argparse.Namespace) -> None:
             "w_plus": str(settings.w_plus),
         },
     )
-    Image.fromarray(to_uint8(inverted_latent_average(model, w))[0]).save(
-        args.out / "latent_average.png"
-    )
+    Image.fromarray(to_uint8(inverted_latent_average(model, w))[0]).save(args.out / "latent_average.png")
     Image.fromarray(pixel_average(to_uint8(targets))).save(args.out / "pixel_average.png")
     with (args.out / "losses.csv").open("w", encoding="utf-8") as fh:
         # the pose columns are the fitted photograph pose (identity without --fit-pose)
-        fh.write(
-            "image,loss_start,loss_end,pixel_end,feature_end,shift_x,shift_y,scale,roll_degrees\n"
-        )
+        fh.write("image,loss_start,loss_end,pixel_end,feature_end,shift_x,shift_y,scale,roll_degrees\n")
         fh.writelines(f"{row[0]}," + ",".join(f"{v:.6f}" for v in row[1:]) + "\n" for row in rows)
     mean_before = sum(r[1] for r in rows) / len(rows)
     mean_after = sum(r[2] for r in rows) / len(rows)
@@ -89,7 +85,4 @@ def run(args: argparse.Namespace) -> None:
         f"({'w+' if settings.w_plus else 'w'}, {settings.steps} steps): mean loss "
         f"{mean_before:.4f} -> {mean_after:.4f}"
     )
-    print(
-        f"wrote {args.out}/: *_inverted.png, losses.csv, w.safetensors, latent_average.png, "
-        "pixel_average.png"
-    )
+    print(f"wrote {args.out}/: *_inverted.png, losses.csv, w.safetensors, latent_average.png, pixel_average.png")

@@ -16,15 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="unseen disorders: inverted latent average vs pixel average, judged by a classifier",
     )
     p.add_argument("checkpoint", type=Path)
-    p.add_argument(
-        "--data", type=Path, required=True, help="phantom folder with the unseen disorders"
-    )
-    p.add_argument(
-        "--disorders", required=True, help="comma-separated disorders the model never saw"
-    )
-    p.add_argument(
-        "--init-disorder", default="unaffected", help="whose mean w starts the inversion"
-    )
+    p.add_argument("--data", type=Path, required=True, help="phantom folder with the unseen disorders")
+    p.add_argument("--disorders", required=True, help="comma-separated disorders the model never saw")
+    p.add_argument("--init-disorder", default="unaffected", help="whose mean w starts the inversion")
     p.add_argument("--groups", type=int, default=5)
     p.add_argument("--per-group", type=int, default=8)
     p.add_argument("--classifier", type=Path, help="judge (default: the bundled phantom judge)")
@@ -35,12 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=0.0,
         help="largest random shift per portrait, fraction of the side (photographs: ~0.05)",
     )
-    p.add_argument(
-        "--misalign-scale", type=float, default=0.0, help="largest random relative size change"
-    )
-    p.add_argument(
-        "--misalign-degrees", type=float, default=0.0, help="largest random roll in degrees"
-    )
+    p.add_argument("--misalign-scale", type=float, default=0.0, help="largest random relative size change")
+    p.add_argument("--misalign-degrees", type=float, default=0.0, help="largest random roll in degrees")
     add_inversion_options(p)
     add_device(p)
     p.set_defaults(func=run)

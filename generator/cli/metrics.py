@@ -11,13 +11,9 @@ from generator.cli.options import add_device, setup
 
 
 def register_metrics(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "metrics", help="KID and precision/recall against real portraits, overall and per disorder"
-    )
+    p = sub.add_parser("metrics", help="KID and precision/recall against real portraits, overall and per disorder")
     p.add_argument("checkpoint", type=Path)
-    p.add_argument(
-        "--data", type=Path, required=True, help="real portraits: folder with manifest.csv"
-    )
+    p.add_argument("--data", type=Path, required=True, help="real portraits: folder with manifest.csv")
     p.add_argument(
         "--features",
         type=Path,
@@ -33,9 +29,7 @@ def register_metrics(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--neighbours", type=int, default=3, help="k of the k-NN manifolds")
     p.add_argument("--subsets", type=int, default=100, help="KID subsets")
     p.add_argument("--seed", type=int, default=0, help="seed of the KID subsets")
-    p.add_argument(
-        "--baseline", type=Path, help="other real portraits, scored like a generator: the floor"
-    )
+    p.add_argument("--baseline", type=Path, help="other real portraits, scored like a generator: the floor")
     p.add_argument("--json", type=Path, help="also write the rows as JSON")
     p.add_argument("--batch", type=int, default=64)
     add_device(p)
@@ -65,33 +59,21 @@ def run_metrics(args: argparse.Namespace) -> None:
     )
     print(metrics.format_rows(rows))
     if args.baseline is not None:
-        other = metrics.real_features_by_disorder(
-            args.baseline, model.config.resolution, features, device
-        )
+        other = metrics.real_features_by_disorder(args.baseline, model.config.resolution, features, device)
         print(f"baseline: real portraits in {args.baseline} in place of generated ones")
-        print(
-            metrics.format_rows(
-                metrics.compare(real, other, args.neighbours, args.subsets, args.seed)
-            )
-        )
+        print(metrics.format_rows(metrics.compare(real, other, args.neighbours, args.subsets, args.seed)))
     if args.json is not None:
-        args.json.write_text(
-            json.dumps([r.to_dict() for r in rows], indent=2) + "\n", encoding="utf-8"
-        )
+        args.json.write_text(json.dumps([r.to_dict() for r in rows], indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.json}")
 
 
 def register_evaluate_classes(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "evaluate-classes", help="classifier top-1 accuracy on generated images, per disorder"
-    )
+    p = sub.add_parser("evaluate-classes", help="classifier top-1 accuracy on generated images, per disorder")
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--classifier", type=Path, required=True)
     p.add_argument("--per-disorder", type=int, default=200)
     p.add_argument("--truncation", type=float, default=1.0)
-    p.add_argument(
-        "--real", type=Path, help="phantom dataset to score too (render unseen individuals)"
-    )
+    p.add_argument("--real", type=Path, help="phantom dataset to score too (render unseen individuals)")
     p.add_argument("--batch", type=int, default=64)
     add_device(p)
     p.set_defaults(func=run_evaluate_classes)

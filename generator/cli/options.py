@@ -12,12 +12,8 @@ from generator.nets.device import device_name, resolve_device
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--device", default="auto", help="auto (cuda if available, else cpu), cpu, cuda, cuda:1 ..."
-    )
-    p.add_argument(
-        "--threads", type=int, default=0, help="CPU threads for torch (0 = torch default)"
-    )
+    p.add_argument("--device", default="auto", help="auto (cuda if available, else cpu), cpu, cuda, cuda:1 ...")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0 = torch default)")
 
 
 def setup(args: argparse.Namespace) -> torch.device:

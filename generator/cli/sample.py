@@ -14,9 +14,7 @@ def register_sample(sub: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--disorder", required=True)
     p.add_argument("--seeds", default="0-15", help="e.g. 0-999,1200")
-    p.add_argument(
-        "--truncation", type=float, default=0.7, help="psi: 1 = none, 0 = the disorder's mean w"
-    )
+    p.add_argument("--truncation", type=float, default=0.7, help="psi: 1 = none, 0 = the disorder's mean w")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--batch", type=int, default=64)
     add_device(p)
@@ -34,17 +32,13 @@ def run_sample(args: argparse.Namespace) -> None:
     model = load_generator(args.checkpoint, device=str(device))
     seeds = parse_seeds(args.seeds)
     args.out.mkdir(parents=True, exist_ok=True)
-    for seed, image in iter_samples(
-        model, args.disorder, seeds, args.truncation, args.batch, progress=True
-    ):
+    for seed, image in iter_samples(model, args.disorder, seeds, args.truncation, args.batch, progress=True):
         stem = args.out / f"{args.disorder}_seed{seed:06d}"
         Image.fromarray(image).save(stem.with_suffix(".png"))
         stem.with_suffix(".json").write_text(
             json.dumps(provenance(model, args.disorder, seed, args.truncation), indent=2)
         )
-    print(
-        f"wrote {len(seeds)} images of {args.disorder} to {args.out} (checkpoint {model.checkpoint_id})"
-    )
+    print(f"wrote {len(seeds)} images of {args.disorder} to {args.out} (checkpoint {model.checkpoint_id})")
 
 
 def register_grid(sub: argparse._SubParsersAction) -> None:
@@ -61,7 +55,5 @@ def run_grid(args: argparse.Namespace) -> None:
     from generator.reports.figures import sample_grid
 
     device = setup(args)
-    sample_grid(args.checkpoint, args.out, args.per_disorder, args.truncation, device).save(
-        args.out
-    )
+    sample_grid(args.checkpoint, args.out, args.per_disorder, args.truncation, device).save(args.out)
     print(f"wrote {args.out}")

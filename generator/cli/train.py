@@ -17,12 +17,8 @@ from generator.nets.device import device_name
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train the conditional generator on a phantoms dataset")
-    p.add_argument(
-        "data_dir", type=Path, help="folder with manifest.csv (python -m phantoms writes one)"
-    )
-    p.add_argument(
-        "--config", default="demo64", help="network preset (tiny, demo64, real256) or JSON file"
-    )
+    p.add_argument("data_dir", type=Path, help="folder with manifest.csv (python -m phantoms writes one)")
+    p.add_argument("--config", default="demo64", help="network preset (tiny, demo64, real256) or JSON file")
     p.add_argument(
         "--out",
         type=Path,
@@ -62,25 +58,28 @@ _TRAIN_CONFIG_OPTIONS: tuple[tuple[str, dict], ...] = (
     ("--d-lr", {"type": float}),
     ("--r1-gamma", {"type": float}),
     ("--diffaugment", {"type": str, "help": "DiffAugment policy, e.g. color,translation,cutout"}),
-    ("--unaffected-factor", {"type": float,
-                             "help": "unaffected exposure vs one disorder (paper: 20)"}),
+    ("--unaffected-factor", {"type": float, "help": "unaffected exposure vs one disorder (paper: 20)"}),
     ("--gestalt-weight", {"type": float, "help": "GestaltLoss lambda (0 = off)"}),
-    ("--gestalt-view", {"help": "augmentation of what the GestaltLoss classifier sees (default "
-                        f"{TrainConfig().gestalt_view})"}),
+    (
+        "--gestalt-view",
+        {"help": f"augmentation of what the GestaltLoss classifier sees (default {TrainConfig().gestalt_view})"},
+    ),
     ("--ema-half-life-images", {"type": int}),
     ("--checkpoint-every", {"type": int}),
-    ("--batch-gpu", {"type": int, "help": "images per process per pass (default: batch / "
-                     "processes); smaller ones accumulate"}),
+    (
+        "--batch-gpu",
+        {"type": int, "help": "images per process per pass (default: batch / processes); smaller ones accumulate"},
+    ),
     ("--precision", {"choices": PRECISIONS, "help": "fp32 (default) or bf16 autocast"}),
-    ("--style-mixing", {"type": float, "help": "probability of mixing a second z's styles from a "
-                        "random layer on (StyleGAN2: 0.9)"}),
+    (
+        "--style-mixing",
+        {"type": float, "help": "probability of mixing a second z's styles from a random layer on (StyleGAN2: 0.9)"},
+    ),
     ("--pl-weight", {"type": float, "help": "path-length weight (0 = off; StyleGAN2: 2)"}),
     ("--pl-interval", {"type": int, "help": "lazy path-length interval"}),
-    ("--ada-target", {"type": float,
-                      "help": "adaptive augmentation's target r_t (0 = off; ADA: 0.6)"}),
+    ("--ada-target", {"type": float, "help": "adaptive augmentation's target r_t (0 = off; ADA: 0.6)"}),
     ("--ada-interval", {"type": int, "help": "steps between p updates"}),
-    ("--ada-speed-images", {"type": int, "help": "images over which ADA's p may go from 0 to 1 "
-                            "(ADA: 500000)"}),
+    ("--ada-speed-images", {"type": int, "help": "images over which ADA's p may go from 0 to 1 (ADA: 500000)"}),
 )
 
 
@@ -88,11 +87,7 @@ def run(args: argparse.Namespace) -> None:
     from generator.training.distributed import end_process, start_process
     from generator.training.train import run_training
 
-    overrides = {
-        f.name: getattr(args, f.name)
-        for f in fields(TrainConfig)
-        if getattr(args, f.name, None) is not None
-    }
+    overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
     try:
         train = TrainConfig(**overrides)
     except ValueError as exc:  # a user's option, not a bug: one line, exit status 2

@@ -57,11 +57,7 @@ class BrightnessBias:
 
     def line(self, what: str = "face gate") -> str:
         rates = " / ".join(f"{r:.3f}" for r in self.pass_rate)
-        verdict = (
-            "within"
-            if self.within_tolerance
-            else "WARNING: BIASED BY BRIGHTNESS, differs by more than"
-        )
+        verdict = "within" if self.within_tolerance else "WARNING: BIASED BY BRIGHTNESS, differs by more than"
         return (
             f"{what} pass rate by brightness quartile, darkest to lightest: {rates} (n = "
             f"{', '.join(str(n) for n in self.n)}); spread {self.spread:.3f}, {verdict} the "

@@ -71,9 +71,7 @@ class TorchScriptDisorderClassifier:
             raise ValueError(f"{path}: not a TorchScript classifier ({error})") from None
         codes = getattr(self.module, "disorders", None)
         if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
-            raise ValueError(
-                f"{path}: the scripted module needs a `disorders: List[str]` attribute"
-            )
+            raise ValueError(f"{path}: the scripted module needs a `disorders: List[str]` attribute")
         self.disorders = list(codes)
         self.name = f"torchscript {Path(path).name}"
         self.device = device

@@ -93,9 +93,7 @@ def detector_id(detector: FaceDetector) -> str:
     return str(getattr(detector, "checkpoint_id", None) or getattr(detector, "params", ""))
 
 
-def calibrate(
-    detector: FaceDetector, real_images: torch.Tensor, source: str, batch: int = 256
-) -> FaceCalibration:
+def calibrate(detector: FaceDetector, real_images: torch.Tensor, source: str, batch: int = 256) -> FaceCalibration:
     """Score uint8 NCHW real portraits with the detector."""
     if len(real_images) == 0:
         raise ValueError(f"{source}: no real portraits to calibrate the face gate on")
@@ -127,9 +125,7 @@ class MTCNNFaceDetector:
 
     name = "mtcnn"
 
-    def __init__(
-        self, device: torch.device | str = "cpu", params: MTCNNParams | None = None
-    ) -> None:
+    def __init__(self, device: torch.device | str = "cpu", params: MTCNNParams | None = None) -> None:
         try:  # lazy: facenet-pytorch needs torchvision, which the core stack does not
             from facenet_pytorch import MTCNN
         except ImportError as error:

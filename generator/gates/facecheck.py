@@ -56,9 +56,7 @@ class FaceCheckNet(nn.Module):
         check_shape("face check images", images, (None, 3, None, None))
         r = self.config.resolution
         if images.shape[-2:] != (r, r):
-            images = F.interpolate(
-                images, size=(r, r), mode="bilinear", align_corners=False, antialias=True
-            )
+            images = F.interpolate(images, size=(r, r), mode="bilinear", align_corners=False, antialias=True)
         return self.head(self.features(images)).squeeze(1)
 
 
@@ -191,9 +189,7 @@ def train_face_check(
 
 
 @torch.no_grad()
-def _pass_rates(
-    net: FaceCheckNet, faces: torch.Tensor, g: torch.Generator, device: torch.device
-) -> dict[str, float]:
+def _pass_rates(net: FaceCheckNet, faces: torch.Tensor, g: torch.Generator, device: torch.device) -> dict[str, float]:
     net.eval()
     face_conf = torch.sigmoid(net(faces.to(device))).cpu()
     other_conf = torch.sigmoid(net(non_faces(faces, g).to(device))).cpu()

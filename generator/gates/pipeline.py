@@ -164,9 +164,7 @@ def build_gates(
         from generator.gates.face import MTCNNFaceDetector
 
         face = MTCNNFaceDetector(device)
-        face_threshold, calibration, how = _face_threshold(
-            face, face_calibration, None, resolution, settings
-        )
+        face_threshold, calibration, how = _face_threshold(face, face_calibration, None, resolution, settings)
         notes.append(f"face gate: MTCNN {face.params}, threshold {face_threshold:.6f} ({how})")
     elif face_detector in ("auto", "phantom") and (phantom or face_detector == "phantom"):
         from generator.gates.facecheck import load_face_check
@@ -175,10 +173,7 @@ def build_gates(
         face_threshold, calibration, how = _face_threshold(
             face, face_calibration, BUNDLED_FACE_CALIBRATION, resolution, settings
         )
-        notes.append(
-            f"face gate: phantom face check {face.checkpoint_id}, threshold "
-            f"{face_threshold:.6f} ({how})"
-        )
+        notes.append(f"face gate: phantom face check {face.checkpoint_id}, threshold {face_threshold:.6f} ({how})")
     elif face_detector == "auto":
         notes.append("face gate: off (not a phantom checkpoint; pass --face-detector mtcnn)")
     else:
@@ -210,9 +205,7 @@ def build_gates(
     if "privacy" in skip:
         notes.append("privacy gate: off")
     elif clf is None or training_data is None:
-        notes.append(
-            "privacy gate: off (needs a classifier and --training-data with held-out rows)"
-        )
+        notes.append("privacy gate: off (needs a classifier and --training-data with held-out rows)")
     else:
         train, names, heldout = load_split(training_data, resolution)
         gates.privacy = build_reference(clf, train, heldout, settings.privacy_percentile, names)
@@ -273,8 +266,5 @@ def _face_threshold(
     return (
         threshold,
         calibration,
-        (
-            f"percentile {percentile:g} of the scores of {len(calibration.scores)} "
-            f"{calibration.source}"
-        ),
+        (f"percentile {percentile:g} of the scores of {len(calibration.scores)} {calibration.source}"),
     )

@@ -84,9 +84,7 @@ def shift_tolerant_nearest(
 
 
 @torch.inference_mode()
-def embed_all(
-    classifier: DisorderClassifier, images: torch.Tensor, batch: int = 256
-) -> torch.Tensor:
+def embed_all(classifier: DisorderClassifier, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
     """uint8 NCHW images -> [N, D] embeddings, in batches on the classifier's device."""
     out = [
         classifier.embed(to_float(images[i : i + batch]).to(classifier.device)).float()

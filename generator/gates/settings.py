@@ -34,9 +34,7 @@ class GateSettings:
             if not 0.0 <= value <= 100.0:
                 raise ValueError(f"{name.replace('_', ' ')} must lie in [0, 100], got {value}")
         if not 0.0 <= self.brightness_tolerance <= 1.0:
-            raise ValueError(
-                f"brightness tolerance must lie in [0, 1], got {self.brightness_tolerance}"
-            )
+            raise ValueError(f"brightness tolerance must lie in [0, 1], got {self.brightness_tolerance}")
         if self.top_k is not None and self.top_k < 1:
             raise ValueError(f"top k must be at least 1, got {self.top_k}")
         if not 0.0 < self.max_chance_pass <= 1.0:

@@ -20,9 +20,7 @@ W_AVG_SAMPLES = 10_000
 
 
 @torch.inference_mode()
-def mean_w(
-    model: LoadedGenerator, label: int, n_samples: int, seed: int, chunk: int = 10_000
-) -> torch.Tensor:
+def mean_w(model: LoadedGenerator, label: int, n_samples: int, seed: int, chunk: int = 10_000) -> torch.Tensor:
     """Mean of `n_samples` mapped latents of one class; only the mapping network runs."""
     if n_samples < 1:
         raise ValueError(f"n_samples must be at least 1, got {n_samples}")
@@ -38,9 +36,7 @@ def mean_w(
 
 
 @torch.inference_mode()
-def latent_average(
-    model: LoadedGenerator, label: int, n_samples: int = 10_000, seed: int = 0
-) -> np.ndarray:
+def latent_average(model: LoadedGenerator, label: int, n_samples: int = 10_000, seed: int = 0) -> np.ndarray:
     """HWC uint8 image synthesised once from the class's mean w (no noise: the mean face)."""
     w = mean_w(model, label, n_samples, seed)
     with inference_autocast(model.device):
@@ -56,11 +52,7 @@ def pixel_average(images: np.ndarray) -> np.ndarray:
 
 def laplacian_variance(image: np.ndarray) -> float:
     """Variance of the 4-neighbour Laplacian of the grey image: higher means sharper."""
-    grey = (
-        image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-        if image.ndim == 3
-        else image.astype(np.float64)
-    )
+    grey = image.astype(np.float64) @ np.array([0.299, 0.587, 0.114]) if image.ndim == 3 else image.astype(np.float64)
     lap = grey[1:-1, :-2] + grey[1:-1, 2:] + grey[:-2, 1:-1] + grey[2:, 1:-1] - 4 * grey[1:-1, 1:-1]
     return float(lap.var())
 
@@ -89,9 +81,7 @@ def class_w_means(
 
 
 @torch.no_grad()
-def recompute_class_w_avg(
-    generator: nn.Module, n: int = W_AVG_SAMPLES, seed: int = 0
-) -> torch.Tensor:
+def recompute_class_w_avg(generator: nn.Module, n: int = W_AVG_SAMPLES, seed: int = 0) -> torch.Tensor:
     """Replace the generator's per-class truncation centres (`mapping.w_avg`, a running average
     during training that lags the final mapping) by each class's mean w over `n` samples; returns
     the new centres. Call it on the EMA generator at the end of training and after an import."""

@@ -20,9 +20,7 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 
 @torch.inference_mode()
-def generate_batch(
-    model: LoadedGenerator, label: int, seeds: list[int], truncation: float
-) -> torch.Tensor:
+def generate_batch(model: LoadedGenerator, label: int, seeds: list[int], truncation: float) -> torch.Tensor:
     """Float images [-1, 1] for one batch of seeds of one class, on the model's device."""
     g = model.generator
     z, noise = seed_inputs(seeds, model.config.z_dim, g.synthesis.noise_resolutions)
@@ -53,9 +51,7 @@ def iter_samples(
     bar.close()
 
 
-def provenance(
-    model: LoadedGenerator, disorder: str, seed: int, truncation: float
-) -> dict[str, object]:
+def provenance(model: LoadedGenerator, disorder: str, seed: int, truncation: float) -> dict[str, object]:
     return {
         "checkpoint_id": model.checkpoint_id,
         "disorder": disorder,

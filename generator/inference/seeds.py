@@ -22,9 +22,7 @@ def parse_seeds(spec: str) -> list[int]:
             else:
                 seeds.append(int(part))
         except ValueError:
-            raise ValueError(
-                f"bad seed range {part!r} in {spec!r}; write e.g. 0-999,1200"
-            ) from None
+            raise ValueError(f"bad seed range {part!r} in {spec!r}; write e.g. 0-999,1200") from None
     if any(s < 0 for s in seeds):
         raise ValueError(f"seeds must be non-negative: {spec!r}")
     if len(set(seeds)) != len(seeds):
@@ -34,9 +32,7 @@ def parse_seeds(spec: str) -> list[int]:
     return seeds
 
 
-def seed_inputs(
-    seeds: list[int], z_dim: int, noise_resolutions: list[int]
-) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def seed_inputs(seeds: list[int], z_dim: int, noise_resolutions: list[int]) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """z and noise maps drawn from each seed's own CPU generator, so a seed's image never depends on
     which batch or device it is generated on."""
     zs, noises = [], [[] for _ in noise_resolutions]

@@ -42,10 +42,7 @@ class InversionSettings:
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.lr <= 0 or self.pose_lr <= 0:
-            raise ValueError(
-                f"steps must be >= 1 and lr, pose_lr > 0, got {self.steps}, {self.lr}, "
-                f"{self.pose_lr}"
-            )
+            raise ValueError(f"steps must be >= 1 and lr, pose_lr > 0, got {self.steps}, {self.lr}, {self.pose_lr}")
 
 
 @dataclass
@@ -116,9 +113,7 @@ def pose_warp(images: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
 
 def describe_pose(pose: torch.Tensor) -> torch.Tensor:
     """[N, 4] fitted parameters -> shift x, shift y (fractions of the side), scale, roll (deg)."""
-    return torch.stack(
-        [pose[:, 0] / 2, pose[:, 1] / 2, pose[:, 2].exp(), torch.rad2deg(pose[:, 3])], dim=1
-    )
+    return torch.stack([pose[:, 0] / 2, pose[:, 1] / 2, pose[:, 2].exp(), torch.rad2deg(pose[:, 3])], dim=1)
 
 
 def start_w(model: LoadedGenerator, label: int, n: int, w_plus: bool) -> torch.Tensor:
@@ -158,9 +153,7 @@ def invert(
         params.append({"params": noise})
     opt = torch.optim.Adam(params, lr=s.lr, betas=(0.9, 0.999))
     with torch.no_grad():
-        target_features = (
-            feature_net(targets) if feature_net is not None and s.feature_weight else None
-        )
+        target_features = feature_net(targets) if feature_net is not None and s.feature_weight else None
 
     def losses() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         images = synthesis(w, noise)

@@ -72,9 +72,7 @@ def draw_misalignment(n: int, bounds: Misalignment, seed: int) -> torch.Tensor:
     return torch.cat([shift, log_scale[:, None], roll[:, None]], dim=1)
 
 
-def misalign(
-    images: torch.Tensor, bounds: Misalignment, seed: int
-) -> tuple[torch.Tensor, torch.Tensor]:
+def misalign(images: torch.Tensor, bounds: Misalignment, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """[N, 3, R, R] -> the same portraits, each moved by its own seeded similarity transform
     (edges repeat the border, as a photograph's background continues), and the [N, 4] poses
     applied (zeros, and the portraits themselves, when the bounds are all zero)."""
@@ -130,9 +128,7 @@ def run_study(
             raise ValueError(f"{disorder!r} must be in {data_dir} and known to the classifier")
         idx = (data.labels == data.disorders.index(disorder)).nonzero().squeeze(1)
         if len(idx) < groups * per_group:
-            raise ValueError(
-                f"{data_dir}: {len(idx)} portraits of {disorder}, need {groups * per_group}"
-            )
+            raise ValueError(f"{data_dir}: {len(idx)} portraits of {disorder}, need {groups * per_group}")
         target = classifier.disorders.index(disorder)
         for k in range(groups):
             images = to_float(data.images[idx[k * per_group : (k + 1) * per_group]])
@@ -242,9 +238,7 @@ def figure(outcomes: list[GroupOutcome], scale: int = 2) -> Image.Image:
         "inv 2",
         "inv 3",
     ]
-    img = Image.new(
-        "RGB", (label_w + side * len(titles), 16 + side * len(outcomes)), (255, 255, 255)
-    )
+    img = Image.new("RGB", (label_w + side * len(titles), 16 + side * len(outcomes)), (255, 255, 255))
     draw = ImageDraw.Draw(img)
     for i, title in enumerate(titles):
         draw.text((label_w + i * side + 2, 2), title, fill=(0, 0, 0))

@@ -94,18 +94,14 @@ def load_checkpoint_file(path: Path, expected_kind: str | None = None) -> Checkp
     except Exception as exc:  # safetensors raises its own error types for corrupt headers
         raise CheckpointError(f"{path}: not a readable safetensors checkpoint ({exc})") from exc
     if raw is None:
-        raise CheckpointError(
-            f"{path}: safetensors file without '{_META_KEY}' metadata; not one of ours"
-        )
+        raise CheckpointError(f"{path}: safetensors file without '{_META_KEY}' metadata; not one of ours")
     meta = json.loads(raw)
     if meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
             f"{path}: format_version {meta.get('format_version')} but this code reads {FORMAT_VERSION}"
         )
     if expected_kind is not None and meta["kind"] != expected_kind:
-        raise CheckpointError(
-            f"{path}: a {meta['kind']} checkpoint, but a {expected_kind} checkpoint is needed"
-        )
+        raise CheckpointError(f"{path}: a {meta['kind']} checkpoint, but a {expected_kind} checkpoint is needed")
     stored_id = meta.pop("checkpoint_id")
     actual = content_id(meta, tensors)
     if actual != stored_id:
@@ -132,28 +128,20 @@ def load_module_state(module: torch.nn.Module, state: dict[str, torch.Tensor], w
     if result.unexpected_keys:
         problems.append(f"unexpected {result.unexpected_keys[:5]}")
     if problems:
-        raise CheckpointError(
-            f"{where}: tensors do not match the network config: {'; '.join(problems)}"
-        )
+        raise CheckpointError(f"{where}: tensors do not match the network config: {'; '.join(problems)}")
 
 
-def optimizer_to_tensors(
-    opt: torch.optim.Optimizer, prefix: str
-) -> tuple[dict[str, torch.Tensor], list[Any]]:
+def optimizer_to_tensors(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, torch.Tensor], list[Any]]:
     """Flatten an optimizer state dict into tensors plus its JSON-able param groups."""
     sd = opt.state_dict()
     tensors = {}
     for idx, state in sd["state"].items():
         for key, value in state.items():
-            tensors[f"{prefix}.{idx}.{key}"] = (
-                value if torch.is_tensor(value) else torch.tensor(value)
-            )
+            tensors[f"{prefix}.{idx}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
     return tensors, sd["param_groups"]
 
 
-def optimizer_from_tensors(
-    opt: torch.optim.Optimizer, ckpt: Checkpoint, prefix: str, groups: list[Any]
-) -> None:
+def optimizer_from_tensors(opt: torch.optim.Optimizer, ckpt: Checkpoint, prefix: str, groups: list[Any]) -> None:
     state: dict[int, dict[str, torch.Tensor]] = {}
     for name, value in ckpt.with_prefix(prefix).items():
         idx, key = name.split(".", 1)

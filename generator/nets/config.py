@@ -18,9 +18,7 @@ class NetworkConfig:
     embed_dim: int = 128  # label embedding size in the mapping network
     mapping_layers: int = 4  # MLP depth of the mapping network
     mapping_lr_mul: float = 0.01  # StyleGAN's reduced learning rate for the mapping MLP
-    channels: dict[int, int] = field(
-        default_factory=lambda: {4: 128, 8: 128, 16: 64, 32: 32, 64: 16}
-    )  # per resolution
+    channels: dict[int, int] = field(default_factory=lambda: {4: 128, 8: 128, 16: 64, 32: 32, 64: 16})  # per resolution
     num_classes: int = 9  # disorders plus unaffected; must equal len(disorders) of a checkpoint
     w_avg_beta: float = 0.995  # decay of the per-class running w average
 
@@ -77,9 +75,7 @@ class TrainConfig:
     ema_half_life_images: int = 2_000  # EMA generator half-life counted in images
     ema_rampup: float = 0.05  # half-life grows with training: min(this * images seen)
     diffaugment: str = "color,translation,cutout"  # DiffAugment policy, comma separated
-    unaffected_factor: float = (
-        20.0  # exposure of `unaffected` relative to one disorder (paper: x20)
-    )
+    unaffected_factor: float = 20.0  # exposure of `unaffected` relative to one disorder (paper: x20)
     gestalt_weight: float = 0.0  # lambda of the GestaltLoss; 0 turns it off
     # what the GestaltLoss's classifier sees of each generated portrait (a DiffAugment policy): a
     # blurred, shifted, recoloured view, so the generator cannot satisfy it with pixel-level
@@ -107,9 +103,7 @@ class TrainConfig:
         if self.batch_gpu < 0:
             problems.append(f"batch_gpu must be 0 (automatic) or positive, got {self.batch_gpu}")
         if self.precision not in PRECISIONS:
-            problems.append(
-                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
-            )
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if not 0.0 <= self.style_mixing <= 1.0:
             problems.append(f"style_mixing must be a probability, got {self.style_mixing}")
         if not 0.0 <= self.ada_target < 1.0:
@@ -171,9 +165,7 @@ def load_network_config(spec: str, num_classes: int | None = None) -> NetworkCon
     else:
         path = Path(spec)
         if not path.is_file():
-            raise ValueError(
-                f"config {spec!r} is neither a preset ({', '.join(PRESETS)}) nor a JSON file"
-            )
+            raise ValueError(f"config {spec!r} is neither a preset ({', '.join(PRESETS)}) nor a JSON file")
         config = NetworkConfig.from_json(json.loads(path.read_text(encoding="utf-8")))
     if num_classes is not None and num_classes != config.num_classes:
         data = config.to_json()

@@ -13,9 +13,7 @@ def resolve_device(spec: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(spec)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device {spec!r} asked for, but torch sees no CUDA device; use --device cpu or auto"
-        )
+        raise ValueError(f"device {spec!r} asked for, but torch sees no CUDA device; use --device cpu or auto")
     return device
 
 

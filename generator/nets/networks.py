@@ -38,9 +38,7 @@ class MappingNetwork(nn.Module):
         self.z_dim, self.w_dim, self.num_classes = z_dim, w_dim, num_classes
         self.embed = nn.Embedding(num_classes, embed_dim)
         widths = [z_dim + embed_dim] + [w_dim] * layers
-        self.mlp = nn.Sequential(
-            *[EqualLinear(a, b, lr_mul=lr_mul, activate=True) for a, b in pairwise(widths)]
-        )
+        self.mlp = nn.Sequential(*[EqualLinear(a, b, lr_mul=lr_mul, activate=True) for a, b in pairwise(widths)])
         self.w_avg_beta = w_avg_beta
         self.register_buffer("w_avg", torch.zeros(num_classes, w_dim))
         self.register_buffer("w_avg_seen", torch.zeros(num_classes, dtype=torch.bool))
@@ -111,10 +109,7 @@ class SynthesisNetwork(nn.Module):
         generator: torch.Generator | None = None,
         device: torch.device | str = "cpu",  # where to draw: the generator's device
     ) -> list[torch.Tensor]:
-        return [
-            torch.randn(batch, 1, r, r, generator=generator, device=device)
-            for r in self.noise_resolutions
-        ]
+        return [torch.randn(batch, 1, r, r, generator=generator, device=device) for r in self.noise_resolutions]
 
     @property
     def num_ws(self) -> int:
@@ -131,9 +126,7 @@ class SynthesisNetwork(nn.Module):
             check_shape("w", w, (None, self.w_dim))
             conv_ws, rgb_ws = [w] * len(self.convs), [w] * len(self.to_rgbs)
         if noise is not None and len(noise) != len(self.noise_resolutions):
-            raise ValueError(
-                f"noise: expected {len(self.noise_resolutions)} maps, got {len(noise)}"
-            )
+            raise ValueError(f"noise: expected {len(self.noise_resolutions)} maps, got {len(noise)}")
         layer_noise = noise if noise is not None else [None] * len(self.noise_resolutions)
         # channels-last lets oneDNN/cuDNN run the convolutions without layout reorders: ~3x faster
         # batched sampling on CPU; every later op keeps the layout

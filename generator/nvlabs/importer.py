@@ -53,9 +53,7 @@ def _fc(
         problems.append(f"{name}.bias: absent (bias=False); ours always adds a bias")
         bias = torch.zeros(weight.shape[0])
     if record.attributes.get("activation") != activation:
-        problems.append(
-            f"{name}: activation {record.attributes.get('activation')!r}, ours {activation!r}"
-        )
+        problems.append(f"{name}: activation {record.attributes.get('activation')!r}, ours {activation!r}")
     gain = float(record.attributes.get("weight_gain", 1 / math.sqrt(weight.shape[1])))
     return weight.float(), bias.float(), gain, float(record.attributes.get("bias_gain", 1.0))
 
@@ -87,9 +85,7 @@ def convert_mapping(
         if i == 0:
             width = weight.shape[1]
         if i < num_layers - 1 and weight.shape[0] != w_dim:
-            problems.append(
-                f"{name}.weight: {weight.shape[0]} outputs, ours keeps every layer w_dim={w_dim} wide"
-            )
+            problems.append(f"{name}.weight: {weight.shape[0]} outputs, ours keeps every layer w_dim={w_dim} wide")
         if not math.isclose(gain, bias_gain / math.sqrt(weight.shape[1]), rel_tol=1e-12):
             problems.append(f"{name}: weight gain {gain} is not lr_multiplier / sqrt(in_features)")
         state[f"mlp.{i}.weight"], state[f"mlp.{i}.bias"] = weight, bias
@@ -100,9 +96,7 @@ def convert_mapping(
         state["embed.weight"] = torch.zeros(1, 0)
     embed_dim = state["embed.weight"].shape[1]
     if width != z_dim + embed_dim:
-        problems.append(
-            f"mapping.fc0.weight: {width} inputs, expected z_dim + embed = {z_dim + embed_dim}"
-        )
+        problems.append(f"mapping.fc0.weight: {width} inputs, expected z_dim + embed = {z_dim + embed_dim}")
     if state[f"mlp.{num_layers - 1}.weight"].shape[0] != w_dim:
         problems.append(f"mapping.fc{num_layers - 1}.weight: output is not w_dim={w_dim}")
     if problems:
@@ -123,9 +117,7 @@ def convert_mapping(
     return config, state, None if w_avg is None else w_avg.float()
 
 
-def mapping_from(
-    config: dict[str, Any], state: dict[str, torch.Tensor], where: str
-) -> MappingNetwork:
+def mapping_from(config: dict[str, Any], state: dict[str, torch.Tensor], where: str) -> MappingNetwork:
     net = MappingNetwork(**config)
     load_module_state(net, state, where)
     return net.eval().requires_grad_(False)
@@ -183,9 +175,7 @@ def _sg2_layer(record: PersistentRecord, where: str, problems: list[str]) -> dic
     if weight is None:
         raise NVlabsError(f"{where}.weight is missing")
     if _value(record, "activation", "lrelu") != "lrelu":
-        problems.append(
-            f"{where}: activation {_value(record, 'activation')!r}; only lrelu is built"
-        )
+        problems.append(f"{where}: activation {_value(record, 'activation')!r}; only lrelu is built")
     problems.extend(_dense_problems(record.child("affine"), f"{where}.affine"))
     use_noise = record.buffers.get("noise_const") is not None
     if use_noise != bool(_value(record, "use_noise", True)):
@@ -213,9 +203,7 @@ def stylegan2_spec(g: PersistentRecord) -> dict[str, Any]:
     blocks = []
     for name, block in synthesis.modules.items():
         if block is None or block.class_name != "SynthesisBlock":
-            problems.append(
-                f"synthesis.{name}: a {getattr(block, 'class_name', None)}, not a SynthesisBlock"
-            )
+            problems.append(f"synthesis.{name}: a {getattr(block, 'class_name', None)}, not a SynthesisBlock")
             continue
         where = f"synthesis.{name}"
         res = int(_value(block, "resolution"))
@@ -300,9 +288,7 @@ def _sg3_layer(record: PersistentRecord, name: str, problems: list[str]) -> dict
     tmp_rate = float(record.attributes.get("tmp_sampling_rate", max(in_rate, out_rate) * relu_up))
     up, down = round(tmp_rate / in_rate), round(tmp_rate / out_rate)
     if in_rate * up != tmp_rate or out_rate * down != tmp_rate:
-        problems.append(
-            f"{where}: sampling rates {in_rate}, {out_rate} are not integer ratios of {tmp_rate}"
-        )
+        problems.append(f"{where}: sampling rates {in_rate}, {out_rate} are not integer ratios of {tmp_rate}")
     filter_size = int(kwargs.get("filter_size", 6))
     up_taps = filter_size * up if up > 1 and not is_torgb else 1
     down_taps = filter_size * down if down > 1 and not is_torgb else 1
@@ -354,15 +340,11 @@ def stylegan3_spec(g: PersistentRecord) -> dict[str, Any]:
     synthesis = g.child("synthesis")
     fourier = synthesis.child("input")
     problems = _dense_problems(fourier.child("affine"), "synthesis.input.affine")
-    names = synthesis.attributes.get("layer_names") or [
-        n for n in synthesis.modules if n != "input"
-    ]
+    names = synthesis.attributes.get("layer_names") or [n for n in synthesis.modules if n != "input"]
     layers = [_sg3_layer(synthesis.child(n), n, problems) for n in names]
     num_layers = synthesis.init_kwargs.get("num_layers", synthesis.attributes.get("num_layers", 14))
     if len(layers) != int(num_layers) + 1 or not layers[-1]["is_torgb"]:
-        problems.append(
-            f"synthesis: {len(layers)} layers for num_layers={num_layers}, the last not ToRGB"
-        )
+        problems.append(f"synthesis: {len(layers)} layers for num_layers={num_layers}, the last not ToRGB")
     for a, b in pairwise(layers):
         if a["out_channels"] != b["in_channels"] or a["out_size"] != b["in_size"]:
             problems.append(f"synthesis.{a['name']} -> {b['name']}: shapes do not chain")
@@ -402,9 +384,7 @@ def convert_synthesis(g: PersistentRecord) -> tuple[dict[str, Any], dict[str, to
         raise NVlabsError(f"img_channels={channels}: the study's portraits are RGB (3 channels)")
     resolution = g.init_kwargs.get("img_resolution", spec["resolution"])
     if int(resolution) != spec["resolution"]:
-        raise NVlabsError(
-            f"img_resolution={resolution}, but the synthesis ends at {spec['resolution']} px"
-        )
+        raise NVlabsError(f"img_resolution={resolution}, but the synthesis ends at {spec['resolution']} px")
     ours = SYNTHESIS[spec["kind"]](spec).state_dict()
     theirs = {k: v.float() for k, v in g.child("synthesis").named_tensors().items()}
     problems = [f"synthesis.{k}: not in the snapshot" for k in sorted(set(ours) - set(theirs))]
@@ -459,9 +439,7 @@ def import_nvlabs(
     net = mapping_from(config, state, f"{snapshot_path} (G_ema.mapping)")
     if w_avg == "nvlabs":
         if global_w_avg is None:
-            raise NVlabsError(
-                "--w-avg nvlabs: the snapshot's mapping.w_avg buffer is absent (w_avg_beta=None)"
-            )
+            raise NVlabsError("--w-avg nvlabs: the snapshot's mapping.w_avg buffer is absent (w_avg_beta=None)")
         net.w_avg.copy_(global_w_avg.expand_as(net.w_avg))
     else:
         net.w_avg.copy_(class_w_means(net, w_avg_samples, seed))  # the one rule for truncation centres
@@ -529,6 +507,4 @@ def import_nvlabs(
 def load_mapping(path: Path) -> tuple[MappingNetwork, list[str]]:
     """An imported mapping network (eval mode, CPU) and its class names."""
     ckpt = load_checkpoint_file(path, expected_kind=MAPPING_KIND)
-    return mapping_from(
-        ckpt.config, ckpt.with_prefix("G_ema.mapping"), f"{path} (G_ema.mapping)"
-    ), list(ckpt.disorders)
+    return mapping_from(ckpt.config, ckpt.with_prefix("G_ema.mapping"), f"{path} (G_ema.mapping)"), list(ckpt.disorders)

@@ -70,9 +70,7 @@ class ImportedGenerator(nn.Module):
         super().__init__()
         kind = synthesis_spec.get("kind")
         if kind not in SYNTHESIS:
-            raise ValueError(
-                f"unknown imported synthesis kind {kind!r}; this code reads {sorted(SYNTHESIS)}"
-            )
+            raise ValueError(f"unknown imported synthesis kind {kind!r}; this code reads {sorted(SYNTHESIS)}")
         self.mapping = MappingNetwork(**mapping_config)
         self.synthesis = SYNTHESIS[kind](synthesis_spec)
 

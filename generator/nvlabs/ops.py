@@ -66,9 +66,7 @@ def _upsample_fir(
     x0, x1, y0, y1 = (int(p) for p in padding)
     kernel = kernel.to(x.dtype)
 
-    def window(
-        t: torch.Tensor, dim: int, n_in: int, taps: int, before: int, after: int
-    ) -> torch.Tensor:
+    def window(t: torch.Tensor, dim: int, n_in: int, taps: int, before: int, after: int) -> torch.Tensor:
         start, length = taps - 1 - before, n_in * up + before + after - taps + 1
         lead, trail = max(0, -start), max(0, start + length - t.shape[dim])
         if lead or trail:
@@ -83,13 +81,9 @@ def _upsample_fir(
         x = window(x, 3, w, kernel.shape[1], x0, x1)
         return window(x, 2, h, kernel.shape[0], y0, y1)
     taps = kernel.shape[0]
-    x = F.conv_transpose2d(
-        x, kernel.reshape(1, 1, 1, taps).repeat(c, 1, 1, 1), stride=(1, up), groups=c
-    )
+    x = F.conv_transpose2d(x, kernel.reshape(1, 1, 1, taps).repeat(c, 1, 1, 1), stride=(1, up), groups=c)
     x = window(x, 3, w, taps, x0, x1)
-    x = F.conv_transpose2d(
-        x, kernel.reshape(1, 1, taps, 1).repeat(c, 1, 1, 1), stride=(up, 1), groups=c
-    )
+    x = F.conv_transpose2d(x, kernel.reshape(1, 1, taps, 1).repeat(c, 1, 1, 1), stride=(up, 1), groups=c)
     return window(x, 2, h, taps, y0, y1)
 
 
@@ -135,9 +129,7 @@ def conv2d_resample(
     px = max(min(-pads[0], -pads[1]), 0)
     py = max(min(-pads[2], -pads[3]), 0)
     x = F.conv_transpose2d(x, weight.transpose(0, 1), stride=up, padding=[py, px])
-    return upfirdn2d(
-        x, f, padding=[pads[0] + px, pads[1] + px, pads[2] + py, pads[3] + py], gain=up**2
-    )
+    return upfirdn2d(x, f, padding=[pads[0] + px, pads[1] + px, pads[2] + py, pads[3] + py], gain=up**2)
 
 
 class Dense(nn.Module):

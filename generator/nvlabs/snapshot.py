@@ -53,9 +53,7 @@ class PersistentRecord:
 
     def named_tensors(self, prefix: str = "") -> dict[str, torch.Tensor]:
         """Every parameter and buffer under its state-dict name ("mapping.fc0.weight")."""
-        out = {
-            prefix + k: v for k, v in {**self.parameters, **self.buffers}.items() if v is not None
-        }
+        out = {prefix + k: v for k, v in {**self.parameters, **self.buffers}.items() if v is not None}
         for name, child in self.modules.items():
             if child is not None:
                 out.update(child.named_tensors(f"{prefix}{name}."))
@@ -66,9 +64,7 @@ class PersistentRecord:
         for part in path.split("."):
             nxt = record.modules.get(part)
             if nxt is None:
-                raise NVlabsError(
-                    f"{record.class_name} has no submodule {part!r} (looking for {path})"
-                )
+                raise NVlabsError(f"{record.class_name} has no submodule {part!r} (looking for {path})")
             record = nxt
         return record
 
@@ -81,22 +77,14 @@ def _record_from_meta(meta: Any) -> PersistentRecord:
     if not isinstance(meta, dict) or meta.get("type") != "class":
         raise NVlabsError("persistent object whose meta is not a {'type': 'class', ...} dict")
     class_name, source, state = meta.get("class_name"), meta.get("module_src"), meta.get("state")
-    if (
-        not isinstance(class_name, str)
-        or not isinstance(source, str)
-        or not isinstance(state, dict)
-    ):
-        raise NVlabsError(
-            f"persistent object {class_name!r}: meta lacks class_name, module_src or state"
-        )
+    if not isinstance(class_name, str) or not isinstance(source, str) or not isinstance(state, dict):
+        raise NVlabsError(f"persistent object {class_name!r}: meta lacks class_name, module_src or state")
 
     def tensors(key: str) -> dict[str, torch.Tensor | None]:
         items = dict(state.get(key) or {})
         for name, value in items.items():
             if value is not None and not torch.is_tensor(value):
-                raise NVlabsError(
-                    f"{class_name}.{key}[{name!r}] is a {type(value).__name__}, not a tensor"
-                )
+                raise NVlabsError(f"{class_name}.{key}[{name!r}] is a {type(value).__name__}, not a tensor")
         return items
 
     modules = dict(state.get("_modules") or {})
@@ -113,9 +101,7 @@ def _record_from_meta(meta: Any) -> PersistentRecord:
         parameters=tensors("_parameters"),
         buffers=tensors("_buffers"),
         modules=modules,
-        attributes={
-            k: v for k, v in state.items() if k not in _STATE_KEYS and not k.endswith("hooks")
-        },
+        attributes={k: v for k, v in state.items() if k not in _STATE_KEYS and not k.endswith("hooks")},
     )
 
 
@@ -126,9 +112,7 @@ def _storage_from_bytes(data: bytes) -> Any:
     try:
         return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as exc:
-        raise NVlabsError(
-            f"refusing a tensor storage that holds more than tensor data ({exc})"
-        ) from exc
+        raise NVlabsError(f"refusing a tensor storage that holds more than tensor data ({exc})") from exc
 
 
 def _rebuild_tensor(storage: Any, offset: int, size: Any, stride: Any, *_: Any) -> torch.Tensor:
@@ -199,9 +183,7 @@ class _SnapshotUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         target = ALLOWED_GLOBALS.get((module, name))
         if target is None:
-            raise NVlabsError(
-                f"refusing to load {module}.{name}: not a tensor or a plain container"
-            )
+            raise NVlabsError(f"refusing to load {module}.{name}: not a tensor or a plain container")
         return target
 
 
@@ -228,9 +210,7 @@ class NVlabsSnapshot:
     @property
     def g_ema(self) -> PersistentRecord:
         if "G_ema" not in self.networks:
-            raise NVlabsError(
-                f"{self.path}: no G_ema in the snapshot (keys: {sorted(self.networks)})"
-            )
+            raise NVlabsError(f"{self.path}: no G_ema in the snapshot (keys: {sorted(self.networks)})")
         return self.networks["G_ema"]
 
 
@@ -245,16 +225,12 @@ def read_snapshot(path: Path) -> NVlabsSnapshot:
     except NVlabsError as exc:
         raise NVlabsError(f"{path}: {exc}") from None
     except Exception as exc:  # truncated or foreign files raise many pickle/torch error types
-        raise NVlabsError(
-            f"{path}: not a readable NVlabs snapshot ({type(exc).__name__}: {exc})"
-        ) from exc
+        raise NVlabsError(f"{path}: not a readable NVlabs snapshot ({type(exc).__name__}: {exc})") from exc
     if not isinstance(top, dict):
         raise NVlabsError(f"{path}: expected a dict with G, D, G_ema; found a {type(top).__name__}")
     networks = {k: v for k, v in top.items() if isinstance(v, PersistentRecord)}
     if "G_ema" not in networks:
-        raise NVlabsError(
-            f"{path}: no G_ema network in the snapshot (keys: {sorted(map(str, top))})"
-        )
+        raise NVlabsError(f"{path}: no G_ema network in the snapshot (keys: {sorted(map(str, top))})")
     return NVlabsSnapshot(
         path=path,
         sha256=hashlib.sha256(data).hexdigest(),
@@ -270,9 +246,7 @@ def architecture(g: PersistentRecord) -> str:
         return "unknown (no synthesis network)"
     children = {name: rec.class_name for name, rec in synthesis.modules.items() if rec is not None}
     if children.get("input") == "SynthesisInput":
-        radial = g.init_kwargs.get(
-            "use_radial_filters", synthesis.init_kwargs.get("use_radial_filters")
-        )
+        radial = g.init_kwargs.get("use_radial_filters", synthesis.init_kwargs.get("use_radial_filters"))
         return "StyleGAN3-R" if radial else "StyleGAN3-T"
     if children.get("b4") == "SynthesisBlock":
         kind = synthesis.modules["b4"].init_kwargs.get("architecture", "skip")  # type: ignore[union-attr]
@@ -283,22 +257,15 @@ def architecture(g: PersistentRecord) -> str:
 def describe(snapshot: NVlabsSnapshot) -> dict[str, Any]:
     """The generator's init kwargs and what the pickle holds, as JSON."""
     g = snapshot.g_ema
-    kwargs = {
-        k: v for k, v in g.init_kwargs.items() if k not in ("mapping_kwargs", "synthesis_kwargs")
-    }
+    kwargs = {k: v for k, v in g.init_kwargs.items() if k not in ("mapping_kwargs", "synthesis_kwargs")}
     synthesis_kwargs = g.init_kwargs.get("synthesis_kwargs") or {
-        k: v
-        for k, v in kwargs.items()
-        if k not in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")
+        k: v for k, v in kwargs.items() if k not in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")
     }
     return {
         "file": str(snapshot.path),
         "sha256": snapshot.sha256,
         "architecture": architecture(g),
-        **{
-            k: g.init_kwargs.get(k)
-            for k in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")
-        },
+        **{k: g.init_kwargs.get(k) for k in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")},
         "mapping_kwargs": g.init_kwargs.get("mapping_kwargs", {}),
         "synthesis_kwargs": synthesis_kwargs,
         "networks": {name: rec.class_name for name, rec in snapshot.networks.items()},

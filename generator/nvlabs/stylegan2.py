@@ -116,9 +116,7 @@ class SG2Block(nn.Module):
             x = self.conv0(x, next(styles))
             x = self.conv1(x, next(styles))
         if img is not None:
-            img = upfirdn2d(
-                img, self.resample_filter, up=2, padding=_up2_padding(self.resample_filter), gain=4
-            )
+            img = upfirdn2d(img, self.resample_filter, up=2, padding=_up2_padding(self.resample_filter), gain=4)
         if self.torgb is not None:
             rgb = self.torgb(x, next(styles))
             img = rgb if img is None else img + rgb
@@ -149,9 +147,7 @@ class StyleGAN2Synthesis(nn.Module):
     def num_ws(self) -> int:
         return self._num_ws
 
-    def make_noise(
-        self, batch: int, generator: torch.Generator | None = None
-    ) -> list[torch.Tensor]:
+    def make_noise(self, batch: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
         return []
 
     def forward(self, w: torch.Tensor, noise: list[torch.Tensor] | None = None) -> torch.Tensor:

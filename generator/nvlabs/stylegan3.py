@@ -47,9 +47,7 @@ class FourierInput(nn.Module):
         translation = torch.eye(3, device=w.device).repeat(b, 1, 1)
         translation[:, 0, 2], translation[:, 1, 2] = -t[:, 2], -t[:, 3]
         transform = rotation @ translation @ self.transform.unsqueeze(0)
-        phases = self.phases.unsqueeze(0) + (
-            self.freqs.unsqueeze(0) @ transform[:, :2, 2:]
-        ).squeeze(2)
+        phases = self.phases.unsqueeze(0) + (self.freqs.unsqueeze(0) @ transform[:, :2, 2:]).squeeze(2)
         freqs = self.freqs.unsqueeze(0) @ transform[:, :2, :2]  # [B, C, 2]
         fade = (freqs.norm(dim=2) - self.bandwidth) / (self.sampling_rate / 2 - self.bandwidth)
         amplitudes = (1 - fade).clamp(0, 1)
@@ -79,9 +77,7 @@ class SG3Layer(nn.Module):
         self.weight = nn.Parameter(torch.zeros(o, i, k, k))
         self.bias = nn.Parameter(torch.zeros(o))
         self.register_buffer("magnitude_ema", torch.ones(()))
-        self.register_buffer(
-            "up_filter", torch.zeros(spec["up_filter_shape"]) if spec["up_filter_shape"] else None
-        )
+        self.register_buffer("up_filter", torch.zeros(spec["up_filter_shape"]) if spec["up_filter_shape"] else None)
         self.register_buffer(
             "down_filter",
             torch.zeros(spec["down_filter_shape"]) if spec["down_filter_shape"] else None,
@@ -139,9 +135,7 @@ class StyleGAN3Synthesis(nn.Module):
     def num_ws(self) -> int:
         return len(self.layer_names) + 1  # the input's style, then one per layer
 
-    def make_noise(
-        self, batch: int, generator: torch.Generator | None = None
-    ) -> list[torch.Tensor]:
+    def make_noise(self, batch: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
         return []
 
     def forward(self, w: torch.Tensor, noise: list[torch.Tensor] | None = None) -> torch.Tensor:

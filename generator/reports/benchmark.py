@@ -64,10 +64,7 @@ def gates_per_second(model: LoadedGenerator, gates: GateSet, n: int, batch: int)
     """Images/s of the gates alone, on images generated beforehand (sampling is timed apart)."""
     disorder = model.disorders[0]
     label = model.label_of(disorder)
-    images = [
-        generate_batch(model, label, list(range(i, min(i + batch, n))), 1.0).float()
-        for i in range(0, n, batch)
-    ]
+    images = [generate_batch(model, label, list(range(i, min(i + batch, n))), 1.0).float() for i in range(0, n, batch)]
     gates.check(images[0], disorder)  # warm-up
     _sync(model.device)
     start = time.perf_counter()
@@ -80,9 +77,7 @@ def gates_per_second(model: LoadedGenerator, gates: GateSet, n: int, batch: int)
 def timing_gates(model: LoadedGenerator, reference_size: int) -> tuple[GateSet, str]:
     """The default gates of a phantom checkpoint; the privacy reference is random unit vectors of
     the classifier's embedding size: a nearest-neighbour search costs the same whatever they hold."""
-    gates, _ = build_gates(
-        model.disorders, model.config.resolution, model.device, skip=frozenset({"privacy"})
-    )
+    gates, _ = build_gates(model.disorders, model.config.resolution, model.device, skip=frozenset({"privacy"}))
     if gates.classifier is None:
         return gates, "no classifier for these disorders: give a phantom checkpoint"
     probe = torch.zeros(1, 3, model.config.resolution, model.config.resolution, device=model.device)
@@ -92,8 +87,7 @@ def timing_gates(model: LoadedGenerator, reference_size: int) -> tuple[GateSet, 
     gates.privacy = PrivacyReference(train, [], torch.ones(1), 1.0, 0.0)
     shifts = (2 * gates.privacy.shift_radius + 1) ** 2
     return gates, (
-        f"face check + classifier top-k + nearest of {reference_size:,} training "
-        f"embeddings at {shifts} shifts"
+        f"face check + classifier top-k + nearest of {reference_size:,} training embeddings at {shifts} shifts"
     )
 
 
@@ -117,9 +111,7 @@ def print_compute_rate(model: LoadedGenerator, label: int, batched: float, loop:
             f"  {what + ':':<25}{achieved / 1e9:8.1f} GFLOP/s"
             f" = {100 * achieved / ceiling:4.0f} % of a 1024x1024 matmul ({ceiling / 1e9:.1f} GFLOP/s)"
         )
-    print(
-        f"speed-up ceiling:           {ceiling / (loop * per_image):8.1f}x  (matmul rate / loop's rate)"
-    )
+    print(f"speed-up ceiling:           {ceiling / (loop * per_image):8.1f}x  (matmul rate / loop's rate)")
 
 
 def random_image_set(config: NetworkConfig, images: int) -> ImageSet:
@@ -159,9 +151,7 @@ def training_images_per_second(
     return train.batch / seconds, seconds, train.batch / cpu_seconds
 
 
-def print_training_rate(
-    config: NetworkConfig, args: argparse.Namespace, device: torch.device
-) -> None:
+def print_training_rate(config: NetworkConfig, args: argparse.Namespace, device: torch.device) -> None:
     train = TrainConfig(
         batch=args.batch,
         precision=args.precision,
@@ -181,16 +171,12 @@ def print_training_rate(
     )
     print(f"training:                   {rate:8.1f} images/s  ({seconds * 1000:.1f} ms per step)")
     if device.type == "cpu":
-        print(
-            f"training per CPU second:    {per_cpu_second:8.1f} images  (this process's CPU time)"
-        )
+        print(f"training per CPU second:    {per_cpu_second:8.1f} images  (this process's CPU time)")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m generator.benchmark", description=__doc__)
-    parser.add_argument(
-        "checkpoint", type=Path, nargs="?", help="generator checkpoint (or use --untrained)"
-    )
+    parser.add_argument("checkpoint", type=Path, nargs="?", help="generator checkpoint (or use --untrained)")
     parser.add_argument(
         "--untrained",
         metavar="PRESET",
@@ -199,9 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--n", type=int, default=512, help="images for the batched measurement")
-    parser.add_argument(
-        "--n-loop", type=int, default=64, help="images for the one-per-forward loop"
-    )
+    parser.add_argument("--n-loop", type=int, default=64, help="images for the one-per-forward loop")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument(
         "--reference-size",
@@ -209,9 +193,7 @@ def main(argv: list[str] | None = None) -> None:
         default=1350,
         help="training portraits in the privacy gate's search (bundled model: 1,350)",
     )
-    parser.add_argument(
-        "--train", action="store_true", help="time training steps instead of sampling"
-    )
+    parser.add_argument("--train", action="store_true", help="time training steps instead of sampling")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="with --train")
     parser.add_argument("--train-steps", type=int, default=16, help="timed steps, with --train")
     parser.add_argument("--warmup-steps", type=int, default=2, help="untimed steps, with --train")
@@ -233,9 +215,7 @@ def main(argv: list[str] | None = None) -> None:
         print_training_rate(model.config, args, model.device)
         return
     label = 0
-    print(
-        f"device: {device_name(model.device)}; checkpoint {model.checkpoint_id}, {model.config.resolution} px"
-    )
+    print(f"device: {device_name(model.device)}; checkpoint {model.checkpoint_id}, {model.config.resolution} px")
     if model.device.type == "cuda":
         print(f"autocast: {'bf16' if torch.cuda.is_bf16_supported() else 'fp16'}")
     batched = images_per_second(model, label, args.n, args.batch)
@@ -254,9 +234,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"sampling + gates:           {1 / (1 / batched + 1 / rate):8.1f} images/s")
             gates.privacy = None  # the shifted nearest-neighbour search is most of the cost
             no_privacy = gates_per_second(model, gates, args.n, args.batch)
-            print(
-                f"gates without privacy:      {no_privacy:8.1f} images/s  (face check + classifier)"
-            )
+            print(f"gates without privacy:      {no_privacy:8.1f} images/s  (face check + classifier)")
         else:
             print(f"gates: {what}")
     latent_average(model, label, 10_000)  # warm-up

@@ -27,9 +27,7 @@ def evaluate_classes(
     on the real phantoms of `real_dir` when given, for comparison."""
     model = load_generator(checkpoint, device=str(device))
     clf = load_classifier(classifier, device)
-    real = (
-        load_image_set(real_dir, model.config.resolution, training_only=False) if real_dir else None
-    )
+    real = load_image_set(real_dir, model.config.resolution, training_only=False) if real_dir else None
     rows = []
     for disorder in model.disorders:
         if disorder not in clf.disorders:
@@ -38,9 +36,7 @@ def evaluate_classes(
         seeds = list(range(first_seed, first_seed + per_disorder))
         correct = 0
         for i in range(0, len(seeds), batch):
-            images = generate_batch(
-                model, model.label_of(disorder), seeds[i : i + batch], truncation
-            ).float()
+            images = generate_batch(model, model.label_of(disorder), seeds[i : i + batch], truncation).float()
             correct += int((clf.net(images).argmax(1) == target).sum())
         row: dict[str, object] = {
             "disorder": disorder,

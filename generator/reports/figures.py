@@ -29,9 +29,7 @@ def _labelled_row(label: str, tiles: list[np.ndarray], scale: int) -> Image.Imag
 
 
 def _stack(rows: list[Image.Image]) -> Image.Image:
-    out = Image.new(
-        "RGB", (max(r.width for r in rows), sum(r.height for r in rows)), (255, 255, 255)
-    )
+    out = Image.new("RGB", (max(r.width for r in rows), sum(r.height for r in rows)), (255, 255, 255))
     y = 0
     for r in rows:
         out.paste(r, (0, y))
@@ -39,15 +37,11 @@ def _stack(rows: list[Image.Image]) -> Image.Image:
     return out
 
 
-def sample_grid(
-    checkpoint: Path, out: Path, per_disorder: int, truncation: float, device: torch.device
-) -> Image.Image:
+def sample_grid(checkpoint: Path, out: Path, per_disorder: int, truncation: float, device: torch.device) -> Image.Image:
     model = load_generator(checkpoint, device=str(device))
     rows = []
     for disorder in model.disorders:
-        tiles = [
-            img for _, img in iter_samples(model, disorder, list(range(per_disorder)), truncation)
-        ]
+        tiles = [img for _, img in iter_samples(model, disorder, list(range(per_disorder)), truncation)]
         rows.append(_labelled_row(disorder, tiles, scale=2 if model.config.resolution <= 64 else 1))
     return _stack(rows)
 
@@ -62,14 +56,10 @@ def averages_figure(
     """Per disorder: [pixel average of real phantoms from data_dir |] pixel average of generated
     portraits | latent average, with the variance of the Laplacian of each."""
     model = load_generator(checkpoint, device=str(device))
-    real = (
-        load_image_set(data_dir, model.config.resolution, training_only=False) if data_dir else None
-    )
+    real = load_image_set(data_dir, model.config.resolution, training_only=False) if data_dir else None
     rows, table = [], []
     for label, disorder in enumerate(model.disorders):
-        generated = np.stack(
-            [img for _, img in iter_samples(model, disorder, list(range(n_pixel)), 1.0)]
-        )
+        generated = np.stack([img for _, img in iter_samples(model, disorder, list(range(n_pixel)), 1.0)])
         tiles = [pixel_average(generated), latent_average(model, label, n_latent)]
         entry: dict[str, float | str] = {
             "disorder": disorder,

@@ -62,9 +62,7 @@ class DisorderTally:
             "fail_case_rate": self.face_fail / self.n if gates.face is not None else None,
             "top1": self.top1 / self.ranked if self.ranked else None,
             "top_k": self.top_k / self.ranked if self.ranked else None,
-            "false_pass_rate": (
-                self.false_passes / self.other_classes if self.other_classes else None
-            ),
+            "false_pass_rate": (self.false_passes / self.other_classes if self.other_classes else None),
             "privacy_flagged": self.flagged if gates.privacy is not None else None,
             "privacy_min_distance": float(d.min()) if d is not None else None,
             "privacy_median_distance": float(d.median()) if d is not None else None,
@@ -81,9 +79,7 @@ def evaluate_gates(
     truncation: float = 1.0,
     batch: int = 64,
     first_seed: int = 0,
-) -> tuple[
-    list[dict[str, object]], dict[str, tuple[float, np.ndarray, int]], BrightnessBias | None
-]:
+) -> tuple[list[dict[str, object]], dict[str, tuple[float, np.ndarray, int]], BrightnessBias | None]:
     """Rows of COLUMNS per disorder; each disorder's generated image closest to a training
     portrait (distance, HWC uint8, training index) when the privacy gate runs; and the face
     gate's pass rate by brightness quartile over all portraits (None without a face gate)."""
@@ -98,18 +94,13 @@ def evaluate_gates(
         for start in tqdm(range(0, len(seeds), batch), desc=f"gates {disorder}", unit="batch"):
             images = generate_batch(model, label, seeds[start : start + batch], truncation).float()
             _tally(tally, gates, images, disorder)
-        rows.append(
-            tally.row(disorder, gates)
-            | {"latent_average_rank": _latent_rank(model, gates, disorder)}
-        )
+        rows.append(tally.row(disorder, gates) | {"latent_average_rank": _latent_rank(model, gates, disorder)})
         if tally.closest is not None:
             closest[disorder] = tally.closest
         luma += tally.luma
         face_passed += tally.face_passed
     brightness = (
-        brightness_bias(
-            np.concatenate(luma), np.concatenate(face_passed), gates.settings.brightness_tolerance
-        )
+        brightness_bias(np.concatenate(luma), np.concatenate(face_passed), gates.settings.brightness_tolerance)
         if face_passed
         else None
     )
@@ -253,8 +244,7 @@ def markdown_report(
         if real is not None:
             parts.append(f"- real ({gates.face_calibration.source}): {real.line()}")  # type: ignore[union-attr]
         parts.append(
-            "- brightness: mean luma of the central square (half the side); quartiles of each "
-            "set's own portraits."
+            "- brightness: mean luma of the central square (half the side); quartiles of each set's own portraits."
         )
     if gates.privacy is not None:
         d = gates.privacy.heldout_distances
@@ -309,9 +299,7 @@ def figure(
             top = y + 4 + j * 14
             draw.rectangle((label_w, top, label_w + bar_w, top + 11), outline=(220, 220, 220))
             if value is not None:
-                draw.rectangle(
-                    (label_w, top, label_w + int(bar_w * float(value)), top + 11), fill=colour
-                )
+                draw.rectangle((label_w, top, label_w + int(bar_w * float(value)), top + 11), fill=colour)
                 draw.text((label_w + bar_w + 2, top), f"{float(value):.2f}", fill=(0, 0, 0))
         pair = closest.get(str(r["disorder"]))
         if pair is not None and train_images is not None:

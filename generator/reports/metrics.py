@@ -101,25 +101,19 @@ def kid(
 def knn_radii(features: torch.Tensor, k: int = DEFAULT_NEIGHBOURS) -> torch.Tensor:
     """[N] distance from each row to its k-th nearest other row (itself excluded)."""
     if not 1 <= k < len(features):
-        raise ValueError(
-            f"k must lie in [1, {len(features) - 1}] for {len(features)} points, got {k}"
-        )
+        raise ValueError(f"k must lie in [1, {len(features) - 1}] for {len(features)} points, got {k}")
     d = torch.cdist(features.double(), features.double())
     return d.kthvalue(k + 1, dim=1).values  # the 1st smallest is the point itself, at 0
 
 
-def manifold_coverage(
-    queries: torch.Tensor, support: torch.Tensor, k: int = DEFAULT_NEIGHBOURS
-) -> float:
+def manifold_coverage(queries: torch.Tensor, support: torch.Tensor, k: int = DEFAULT_NEIGHBOURS) -> float:
     """Share of `queries` inside at least one support point's k-NN ball (boundary included)."""
     radii = knn_radii(support, k)
     d = torch.cdist(queries.double(), support.double())
     return float((d <= radii[None, :]).any(dim=1).double().mean())
 
 
-def precision_recall(
-    real: torch.Tensor, fake: torch.Tensor, k: int = DEFAULT_NEIGHBOURS
-) -> tuple[float, float]:
+def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = DEFAULT_NEIGHBOURS) -> tuple[float, float]:
     """(precision, recall) of generated features `fake` against `real` (k-NN manifolds)."""
     return manifold_coverage(fake, real, k), manifold_coverage(real, fake, k)
 
@@ -139,14 +133,10 @@ class QualityRow:
         return asdict(self)
 
 
-def quality_row(
-    group: str, real: torch.Tensor, fake: torch.Tensor, k: int, subsets: int, seed: int
-) -> QualityRow:
+def quality_row(group: str, real: torch.Tensor, fake: torch.Tensor, k: int, subsets: int, seed: int) -> QualityRow:
     estimate = kid(real, fake, subsets=subsets, seed=seed)
     precision, recall = precision_recall(real, fake, k)
-    return QualityRow(
-        group, len(real), len(fake), estimate.value, estimate.low, estimate.high, precision, recall
-    )
+    return QualityRow(group, len(real), len(fake), estimate.value, estimate.low, estimate.high, precision, recall)
 
 
 def feature_network(path: Path | None, device: torch.device) -> tuple[FeatureFn, str]:
@@ -175,14 +165,9 @@ def feature_network(path: Path | None, device: torch.device) -> tuple[FeatureFn,
 
 
 @torch.inference_mode()
-def embed_images(
-    features: FeatureFn, images: torch.Tensor, device: torch.device, batch: int = 256
-) -> torch.Tensor:
+def embed_images(features: FeatureFn, images: torch.Tensor, device: torch.device, batch: int = 256) -> torch.Tensor:
     """uint8 NCHW images -> [N, D] float64 features on the CPU."""
-    out = [
-        features(to_float(images[i : i + batch]).to(device)).double().cpu()
-        for i in range(0, len(images), batch)
-    ]
+    out = [features(to_float(images[i : i + batch]).to(device)).double().cpu() for i in range(0, len(images), batch)]
     return torch.cat(out)
 
 
@@ -199,9 +184,7 @@ def generated_features(
     label = model.label_of(disorder)
     seeds = list(range(first_seed, first_seed + n))
     out = [
-        features(generate_batch(model, label, seeds[i : i + batch], truncation).float())
-        .double()
-        .cpu()
+        features(generate_batch(model, label, seeds[i : i + batch], truncation).float()).double().cpu()
         for i in range(0, n, batch)
     ]
     return torch.cat(out)
@@ -228,9 +211,7 @@ def compare(
     """One row per disorder both sets have (in `other`'s order), then "all" (pooled)."""
     shared = [code for code in other if code in real]
     if not shared:
-        raise ValueError(
-            f"no disorder in common: real portraits of {sorted(real)}, generated {sorted(other)}"
-        )
+        raise ValueError(f"no disorder in common: real portraits of {sorted(real)}, generated {sorted(other)}")
     rows = [quality_row(code, real[code], other[code], k, subsets, seed) for code in shared]
     pooled_real = torch.cat([real[c] for c in shared])
     pooled_other = torch.cat([other[c] for c in shared])
@@ -239,10 +220,7 @@ def compare(
 
 
 def format_rows(rows: list[QualityRow], scale: float = 1e3) -> str:
-    head = (
-        f"{'disorder':<12} {'real':>5} {'gen':>5} {'KID x1e3':>9} {'95% range':>17} "
-        f"{'precision':>9} {'recall':>7}"
-    )
+    head = f"{'disorder':<12} {'real':>5} {'gen':>5} {'KID x1e3':>9} {'95% range':>17} {'precision':>9} {'recall':>7}"
     lines = [head]
     for r in rows:
         interval = f"[{r.kid_low * scale:.2f}, {r.kid_high * scale:.2f}]"

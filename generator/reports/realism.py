@@ -49,9 +49,7 @@ STATISTICS = (
     *(f"{moment}_{channel}" for channel in "rgb" for moment in ("mean", "std", "skew")),
 )
 # Positive, scale-like statistics: the classifier sees their logarithm.
-_LOG_STATISTICS = frozenset(
-    {"gradient_energy", "horizontal_gradient", "laplacian_variance", "jpeg_length"}
-)
+_LOG_STATISTICS = frozenset({"gradient_energy", "horizontal_gradient", "laplacian_variance", "jpeg_length"})
 PICK_RULES = ("highest", "lowest", "odd one out")
 CHANCE = 0.25
 
@@ -79,9 +77,7 @@ def features_of(image: Image.Image | np.ndarray) -> np.ndarray:
     grey = pixels @ np.array([0.299, 0.587, 0.114])
     dx = np.diff(grey, axis=1)
     dy = np.diff(grey, axis=0)
-    laplacian = (
-        grey[:-2, 1:-1] + grey[2:, 1:-1] + grey[1:-1, :-2] + grey[1:-1, 2:] - 4.0 * grey[1:-1, 1:-1]
-    )
+    laplacian = grey[:-2, 1:-1] + grey[2:, 1:-1] + grey[1:-1, :-2] + grey[1:-1, 2:] - 4.0 * grey[1:-1, 1:-1]
     values = [
         float(np.mean(dx[:-1, :] ** 2 + dy[:, :-1] ** 2)),
         float(np.mean(np.abs(dx))),
@@ -148,9 +144,7 @@ def leave_one_out_scores(features: np.ndarray, labels: np.ndarray, l2: float = 1
     return scores
 
 
-def auc_with_interval(
-    positive: np.ndarray, negative: np.ndarray, z: float = 1.959964
-) -> tuple[float, float, float]:
+def auc_with_interval(positive: np.ndarray, negative: np.ndarray, z: float = 1.959964) -> tuple[float, float, float]:
     """Mann-Whitney AUC (ties count 1/2) and DeLong's 95 % interval."""
     positive = np.asarray(positive, dtype=np.float64)
     negative = np.asarray(negative, dtype=np.float64)
@@ -194,9 +188,7 @@ def draw_questions(
     synthetic_by_group: dict[str, list[int]] = defaultdict(list)
     for j, group in enumerate(synthetic_groups):
         synthetic_by_group[group].append(j)
-    candidates = np.array(
-        [i for i, group in enumerate(real_groups) if len(synthetic_by_group[group]) >= 3], dtype=int
-    )
+    candidates = np.array([i for i, group in enumerate(real_groups) if len(synthetic_by_group[group]) >= 3], dtype=int)
     if not len(candidates):
         return np.empty((0, 4), dtype=int)
     rng = np.random.default_rng(seed)
@@ -212,9 +204,7 @@ def draw_questions(
     return rows
 
 
-def best_pick_rates(
-    real: np.ndarray, synthetic: np.ndarray, questions: np.ndarray
-) -> list[tuple[str, float]]:
+def best_pick_rates(real: np.ndarray, synthetic: np.ndarray, questions: np.ndarray) -> list[tuple[str, float]]:
     """Per statistic: the rule that picks the real portrait most often in `questions`, and how often."""
     best = []
     for j in range(real.shape[1]):
@@ -247,9 +237,7 @@ def chance_best_pick_rate(
         for group in set(groups):
             where = np.flatnonzero(groups == group)
             shuffled[where] = rng.permutation(shuffled[where])
-        questions = draw_questions(
-            list(groups[shuffled]), list(groups[~shuffled]), n_questions, seed + 2 + k
-        )
+        questions = draw_questions(list(groups[shuffled]), list(groups[~shuffled]), n_questions, seed + 2 + k)
         if len(questions):
             rates = best_pick_rates(features[shuffled], features[~shuffled], questions)
             maxima.append(max(rate for _, rate in rates))
@@ -264,9 +252,7 @@ class StatisticRow:
     name: str
     auc_alone: float  # direction-free: max(AUC, 1 - AUC) of this statistic by itself
     pick_rule: str
-    pick_rate: (
-        float  # share of real-vs-synthetic questions in which the rule picks the real portrait
-    )
+    pick_rate: float  # share of real-vs-synthetic questions in which the rule picks the real portrait
 
 
 @dataclass
@@ -278,9 +264,7 @@ class RealismReport:
     ci_high: float
     n_questions: int
     statistics: list[StatisticRow] = field(default_factory=list)
-    chance_best_pick_rate: float = float(
-        "nan"
-    )  # 95th percentile of the best pick rate, kinds shuffled
+    chance_best_pick_rate: float = float("nan")  # 95th percentile of the best pick rate, kinds shuffled
 
     @property
     def worst_statistic(self) -> StatisticRow | None:
@@ -308,9 +292,7 @@ class RealismReport:
     def table(self) -> str:
         rows = [f"{'statistic':<20} {'AUC alone':>9} {'picks real':>10}  rule"]
         for row in sorted(self.statistics, key=lambda r: -r.pick_rate):
-            rows.append(
-                f"{row.name:<20} {row.auc_alone:>9.3f} {row.pick_rate:>10.1%}  {row.pick_rule}"
-            )
+            rows.append(f"{row.name:<20} {row.auc_alone:>9.3f} {row.pick_rate:>10.1%}  {row.pick_rule}")
         return "\n".join(rows)
 
     def to_dict(self) -> dict:
@@ -330,9 +312,7 @@ def measure_features(
 ) -> RealismReport:
     """The report from precomputed statistics: (n_real, len(STATISTICS)) and (n_synthetic, ...)."""
     if len(real) < 2 or len(synthetic) < 2:
-        raise ValueError(
-            f"need at least two real and two synthetic portraits (got {len(real)} and {len(synthetic)})"
-        )
+        raise ValueError(f"need at least two real and two synthetic portraits (got {len(real)} and {len(synthetic)})")
     real = np.asarray(real, dtype=np.float64).reshape(len(real), -1)
     synthetic = np.asarray(synthetic, dtype=np.float64).reshape(len(synthetic), -1)
     features = np.vstack([real, synthetic])
@@ -341,9 +321,7 @@ def measure_features(
     auc, low, high = auc_with_interval(scores[: len(real)], scores[len(real) :])
 
     real_groups = list(real_groups) if real_groups is not None else [""] * len(real)
-    synthetic_groups = (
-        list(synthetic_groups) if synthetic_groups is not None else [""] * len(synthetic)
-    )
+    synthetic_groups = list(synthetic_groups) if synthetic_groups is not None else [""] * len(synthetic)
     questions = draw_questions(real_groups, synthetic_groups, n_questions, seed)
     picks = best_pick_rates(real, synthetic, questions) if len(questions) else []
     rows = []
@@ -352,9 +330,7 @@ def measure_features(
         rule, rate = picks[j] if picks else (PICK_RULES[0], float("nan"))
         rows.append(StatisticRow(name, max(alone, 1 - alone), rule, rate))
     chance = (
-        chance_best_pick_rate(
-            real, synthetic, real_groups, synthetic_groups, n_questions, seed, permutations
-        )
+        chance_best_pick_rate(real, synthetic, real_groups, synthetic_groups, n_questions, seed, permutations)
         if len(questions) and permutations
         else float("nan")
     )
@@ -389,9 +365,7 @@ def _load(path: Path, size: int | None) -> np.ndarray:
         if size:
             side = min(image.size)
             left, top = (image.width - side) // 2, (image.height - side) // 2
-            image = image.crop((left, top, left + side, top + side)).resize(
-                (size, size), Image.Resampling.LANCZOS
-            )
+            image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.LANCZOS)
         return np.asarray(image)
 
 

@@ -78,9 +78,7 @@ def _xflip(x: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
     return x.flip(3)
 
 
-def _shift_integer(
-    x: torch.Tensor, g: torch.Generator | None, ratio: float = 0.125
-) -> torch.Tensor:
+def _shift_integer(x: torch.Tensor, g: torch.Generator | None, ratio: float = 0.125) -> torch.Tensor:
     """Translate by whole pixels (up to `ratio` of the side), reflecting at the border as ADA does."""
     b, _, h, w = x.shape
     pad = max(int(h * ratio), 1)

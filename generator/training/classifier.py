@@ -77,9 +77,7 @@ class PhantomClassifier(nn.Module):
         check_shape("classifier images", images, (None, 3, None, None))
         r = self.config.resolution
         if images.shape[-1] != r or images.shape[-2] != r:
-            images = F.interpolate(
-                images, size=(r, r), mode="bilinear", align_corners=False, antialias=True
-            )
+            images = F.interpolate(images, size=(r, r), mode="bilinear", align_corners=False, antialias=True)
         return images
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -105,14 +103,10 @@ def load_classifier(path: Path, device: torch.device | str = "cpu") -> LoadedCla
     ckpt = load_checkpoint_file(path, expected_kind="classifier")
     config = ClassifierConfig.from_json(ckpt.config)
     if config.num_classes != len(ckpt.disorders):
-        raise CheckpointError(
-            f"{path}: {config.num_classes} classes in config, {len(ckpt.disorders)} disorders listed"
-        )
+        raise CheckpointError(f"{path}: {config.num_classes} classes in config, {len(ckpt.disorders)} disorders listed")
     net = PhantomClassifier(config)
     load_module_state(net, ckpt.with_prefix("classifier"), f"{path} (classifier)")
-    return LoadedClassifier(
-        net.eval().requires_grad_(False).to(device), list(ckpt.disorders), ckpt.checkpoint_id
-    )
+    return LoadedClassifier(net.eval().requires_grad_(False).to(device), list(ckpt.disorders), ckpt.checkpoint_id)
 
 
 def split_held_out(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -194,9 +188,7 @@ def train_classifier(
 
 
 @torch.no_grad()
-def accuracy(
-    net: nn.Module, images: torch.Tensor, labels: torch.Tensor, device: torch.device
-) -> float:
+def accuracy(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, device: torch.device) -> float:
     net.eval()
     correct = 0
     for i in range(0, len(labels), 256):

@@ -59,9 +59,7 @@ def load_image_set(data_dir: Path, resolution: int, training_only: bool = True) 
     data_dir = Path(data_dir)
     manifest = data_dir / "manifest.csv"
     if not manifest.is_file():
-        raise ValueError(
-            f"{data_dir}: no manifest.csv; write one with `python -m phantoms {data_dir}`"
-        )
+        raise ValueError(f"{data_dir}: no manifest.csv; write one with `python -m phantoms {data_dir}`")
     raw = manifest.read_bytes()
     rows = list(csv.DictReader(raw.decode("utf-8").splitlines()))
     missing = [c for c in REQUIRED_COLUMNS if rows and c not in rows[0]]
@@ -92,9 +90,7 @@ def load_image_set(data_dir: Path, resolution: int, training_only: bool = True) 
 
 def class_weights(disorders: list[str], unaffected_factor: float) -> torch.Tensor:
     """Each disorder equally often; `unaffected` `unaffected_factor` times as often as one disorder."""
-    w = torch.tensor(
-        [unaffected_factor if d == UNAFFECTED else 1.0 for d in disorders], dtype=torch.float64
-    )
+    w = torch.tensor([unaffected_factor if d == UNAFFECTED else 1.0 for d in disorders], dtype=torch.float64)
     return w / w.sum()
 
 

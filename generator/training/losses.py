@@ -30,16 +30,12 @@ def r1_penalty(real_scores: torch.Tensor, real_images: torch.Tensor) -> torch.Te
     return grad.pow(2).flatten(1).sum(dim=1).mean()
 
 
-def path_lengths(
-    images: torch.Tensor, ws: torch.Tensor, generator: torch.Generator | None = None
-) -> torch.Tensor:
+def path_lengths(images: torch.Tensor, ws: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """StyleGAN2's path length per sample: |J_w^T y| with y ~ N(0, I) / sqrt(H W), where J is the
     Jacobian of the images with respect to their per-layer styles ws [B, num_ws, w_dim] (which
     must require grad); the norm is the root of the mean over layers of the squared norms."""
     h, w = images.shape[2], images.shape[3]
-    y = torch.randn(
-        images.shape, generator=generator, device=images.device, dtype=torch.float32
-    ) / math.sqrt(h * w)
+    y = torch.randn(images.shape, generator=generator, device=images.device, dtype=torch.float32) / math.sqrt(h * w)
     (grad,) = torch.autograd.grad((images.float() * y).sum(), ws, create_graph=True)
     return grad.float().square().sum(dim=2).mean(dim=1).sqrt()
 

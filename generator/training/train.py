@@ -82,9 +82,7 @@ class TrainState:
 _SCALARS = ("ada_p", "ada_sign_sum", "ada_count", "pl_mean")
 
 
-def build_state(
-    config: NetworkConfig, train: TrainConfig, device: torch.device, seed: int
-) -> TrainState:
+def build_state(config: NetworkConfig, train: TrainConfig, device: torch.device, seed: int) -> TrainState:
     # initial weights come from the global RNG (nn.Module initialisers take no generator); it is
     # seeded once here, inside a fork, so the caller's global RNG is left as it was
     with torch.random.fork_rng(devices=[]):
@@ -115,9 +113,7 @@ def state_tensors(state: TrainState) -> tuple[dict[str, torch.Tensor], dict[str,
     return tensors, extra | {name: float(getattr(state, name)) for name in _SCALARS}
 
 
-def _matching_generator(
-    path: Path, config: NetworkConfig, disorders: list[str], refusal: str
-) -> Checkpoint:
+def _matching_generator(path: Path, config: NetworkConfig, disorders: list[str], refusal: str) -> Checkpoint:
     """A generator checkpoint made for this network and these disorders, or a CheckpointError saying why not."""
     ckpt = load_checkpoint_file(path, expected_kind="generator")
     if ckpt.config.get("architecture") == IMPORTED:
@@ -129,24 +125,16 @@ def _matching_generator(
         )
     stored = NetworkConfig.from_json(ckpt.config)
     if stored != config:
-        raise CheckpointError(
-            f"{path}: {refusal}, network config differs ({'; '.join(stored.differences(config))})"
-        )
+        raise CheckpointError(f"{path}: {refusal}, network config differs ({'; '.join(stored.differences(config))})")
     if ckpt.disorders != disorders:
-        raise CheckpointError(
-            f"{path}: {refusal}, disorders {ckpt.disorders} differ from the data's {disorders}"
-        )
+        raise CheckpointError(f"{path}: {refusal}, disorders {ckpt.disorders} differ from the data's {disorders}")
     return ckpt
 
 
-def restore_state(
-    state: TrainState, path: Path, config: NetworkConfig, disorders: list[str]
-) -> None:
+def restore_state(state: TrainState, path: Path, config: NetworkConfig, disorders: list[str]) -> None:
     ckpt = _matching_generator(path, config, disorders, "cannot resume")
     if "step" not in ckpt.extra:
-        raise CheckpointError(
-            f"{path}: an exported generator without training state; resume from {LATEST}"
-        )
+        raise CheckpointError(f"{path}: an exported generator without training state; resume from {LATEST}")
     for prefix, module in (("G", state.G), ("D", state.D), ("G_ema", state.G_ema)):
         load_module_state(module, ckpt.with_prefix(prefix), f"{path} ({prefix})")
     optimizer_from_tensors(state.opt_G, ckpt, "opt_G", ckpt.extra["opt_G_groups"])
@@ -189,9 +177,7 @@ def layer_depths(G: Generator) -> torch.Tensor:
     return torch.tensor(list(range(convs)) + rgb)
 
 
-def style_mixing_layers(
-    batch: int, depths: torch.Tensor, probability: float, g: torch.Generator
-) -> torch.Tensor:
+def style_mixing_layers(batch: int, depths: torch.Tensor, probability: float, g: torch.Generator) -> torch.Tensor:
     """[batch, num_ws] bool: True where an image's style comes from its second z. With
     `probability` an image is mixed, from a cut-off drawn uniformly among the convs after the
     first; otherwise every layer keeps the first w."""
@@ -257,12 +243,8 @@ class Trainer:
         if self.process.distributed:
             ids = [self.process.device.index] if self.process.device.type == "cuda" else None
             # buffers (the class w averages) are kept equal by all-reduced updates, not broadcast
-            self.G_step = DistributedDataParallel(
-                self.styled, device_ids=ids, forward_sync_buffers=False
-            )
-            self.D_step = DistributedDataParallel(
-                self.state.D, device_ids=ids, forward_sync_buffers=False
-            )
+            self.G_step = DistributedDataParallel(self.styled, device_ids=ids, forward_sync_buffers=False)
+            self.D_step = DistributedDataParallel(self.state.D, device_ids=ids, forward_sync_buffers=False)
 
     @property
     def device(self) -> torch.device:
@@ -382,9 +364,7 @@ def _generator_phase(t: Trainer, stats: dict[str, float]) -> tuple[torch.Tensor,
                     (scaled / len(t.shards)).backward()
                 _add(stats, "pl_penalty", penalty.item() / len(t.shards))
                 length_sum += lengths.detach().sum()
-            totals = t.process.all_reduce_sum(
-                torch.stack([length_sum, length_sum.new_tensor(m * len(t.shards))])
-            )
+            totals = t.process.all_reduce_sum(torch.stack([length_sum, length_sum.new_tensor(m * len(t.shards))]))
             mean_length = float(totals[0] / totals[1])
             state.pl_mean += (mean_length - state.pl_mean) * train.pl_decay
             stats["pl_mean"] = state.pl_mean
@@ -447,9 +427,7 @@ def train_step(t: Trainer) -> dict[str, float]:
     return stats
 
 
-def init_generator_from(
-    state: TrainState, path: Path, config: NetworkConfig, disorders: list[str]
-) -> str:
+def init_generator_from(state: TrainState, path: Path, config: NetworkConfig, disorders: list[str]) -> str:
     """Start a fresh run from an exported generator (a fine-tune, e.g. with GestaltLoss): its EMA weights
     become both G and G_ema; the discriminator and optimisers start anew. Returns its checkpoint id."""
     ckpt = _matching_generator(path, config, disorders, "cannot start from it")
@@ -516,9 +494,7 @@ def run_training(
     gestalt = None
     if train.gestalt_weight > 0:
         if classifier_path is None:
-            raise ValueError(
-                "gestalt_weight > 0 needs --classifier CKPT (train one with train-classifier)"
-            )
+            raise ValueError("gestalt_weight > 0 needs --classifier CKPT (train one with train-classifier)")
         clf = load_classifier(classifier_path, device)
         gestalt = GestaltLoss(clf.net, clf.disorders, data.disorders).to(device)
     trainer = Trainer(state, data, sampler, train, seed, process, gestalt)
@@ -597,9 +573,7 @@ def _provenance_now(provenance: dict[str, Any], state: TrainState, batch: int) -
     }
 
 
-def save_training_checkpoint(
-    state: TrainState, path: Path, data: ImageSet, provenance: dict[str, Any]
-) -> str:
+def save_training_checkpoint(state: TrainState, path: Path, data: ImageSet, provenance: dict[str, Any]) -> str:
     tensors, extra = state_tensors(state)
     return save_checkpoint(
         path,
@@ -612,9 +586,7 @@ def save_training_checkpoint(
     )
 
 
-def export_generator(
-    state: TrainState, path: Path, data: ImageSet, provenance: dict[str, Any]
-) -> Path:
+def export_generator(state: TrainState, path: Path, data: ImageSet, provenance: dict[str, Any]) -> Path:
     """The EMA generator alone: what sampling, the survey and the fixtures need."""
     tensors = {f"G_ema.{k}": v for k, v in state.G_ema.state_dict().items()}
     save_checkpoint(

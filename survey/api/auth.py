@@ -75,9 +75,12 @@ class ParticipantAuthenticationScheme(OpenApiAuthenticationExtension):
     name = "participantToken"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer", "description": "The token returned by POST /api/participant/sessions/."}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The token returned by POST /api/participant/sessions/.",
+        }
 
 
 class IsStaff(permissions.IsAdminUser):
     message = "Coordinator endpoints need a staff account's token."
-

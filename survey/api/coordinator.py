@@ -43,13 +43,14 @@ class StudySerializer(serializers.ModelSerializer):
     class Meta:
         model = Study
         fields = ["slug", "title", "consent_text", "instructions", "disorders", "is_open", "show_feedback"] + [
-            name for name in export.STUDY_SETTING_FIELDS
-            if name not in {"slug", "title", "is_open", "show_feedback"}
+            name for name in export.STUDY_SETTING_FIELDS if name not in {"slug", "title", "is_open", "show_feedback"}
         ]
 
 
-@extend_schema_view(list=extend_schema(responses=documented({200: DisorderSerializer(many=True)}, 401, 403, 404)),
-                    create=extend_schema(responses=documented({201: DisorderSerializer}, 400, 401, 403)))
+@extend_schema_view(
+    list=extend_schema(responses=documented({200: DisorderSerializer(many=True)}, 401, 403, 404)),
+    create=extend_schema(responses=documented({201: DisorderSerializer}, 400, 401, 403)),
+)
 class DisorderViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
     permission_classes = [IsStaff]
     serializer_class = DisorderSerializer
@@ -76,8 +77,13 @@ SLUG = OpenApiParameter("slug", location=OpenApiParameter.PATH, pattern="^[-a-zA
     update=extend_schema(parameters=[SLUG], responses=documented({200: StudySerializer}, 400, 401, 403, 404)),
     partial_update=extend_schema(parameters=[SLUG], responses=documented({200: StudySerializer}, 400, 401, 403, 404)),
 )
-class StudyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-                   mixins.UpdateModelMixin, viewsets.GenericViewSet):
+class StudyViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
     permission_classes = [IsStaff]
     serializer_class = StudySerializer
     lookup_field = "slug"
@@ -124,10 +130,11 @@ class StudyScoped(GenericAPIView):
         return self.get_paginated_response(serializer_class(page, many=True).data)
 
 
-
-XLSX_IS_A_JOB = ("A spreadsheet is built by a background job, so that no request is bound to the study's size: "
-                 "POST to this URL to queue it, then follow the job it returns (its download link appears "
-                 "when it is done).")
+XLSX_IS_A_JOB = (
+    "A spreadsheet is built by a background job, so that no request is bound to the study's size: "
+    "POST to this URL to queue it, then follow the job it returns (its download link appears "
+    "when it is done)."
+)
 
 
 class JobOut(serializers.ModelSerializer):
@@ -137,8 +144,21 @@ class JobOut(serializers.ModelSerializer):
 
     class Meta:
         model = Job
-        fields = ["id", "kind", "state", "parameters", "percent", "step_note", "error", "file_name",
-                  "created_at", "started_at", "finished_at", "url", "download"]
+        fields = [
+            "id",
+            "kind",
+            "state",
+            "parameters",
+            "percent",
+            "step_note",
+            "error",
+            "file_name",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "url",
+            "download",
+        ]
         read_only_fields = fields
 
     def _absolute(self, name: str, job: Job) -> str:
@@ -158,11 +178,25 @@ class Export(StudyScoped):
     serializer_class = JobOut  # what a POST answers (OPTIONS describes it)
 
     @extend_schema(
-        parameters=[OpenApiParameter("table", enum=["answers", "options", "participants", "settings"],
-                                     location=OpenApiParameter.PATH),
-                    OpenApiParameter("fmt", enum=list(export.FORMATS), location=OpenApiParameter.PATH)],
-        responses=documented({(200, media_type): OpenApiResponse(OpenApiTypes.BINARY, description="The export file.")
-                              for fmt, media_type in export.FORMATS.items() if fmt != "xlsx"}, 400, 401, 403, 404, 405))
+        parameters=[
+            OpenApiParameter(
+                "table", enum=["answers", "options", "participants", "settings"], location=OpenApiParameter.PATH
+            ),
+            OpenApiParameter("fmt", enum=list(export.FORMATS), location=OpenApiParameter.PATH),
+        ],
+        responses=documented(
+            {
+                (200, media_type): OpenApiResponse(OpenApiTypes.BINARY, description="The export file.")
+                for fmt, media_type in export.FORMATS.items()
+                if fmt != "xlsx"
+            },
+            400,
+            401,
+            403,
+            404,
+            405,
+        ),
+    )
     def get(self, request, slug: str, table: str, fmt: str):
         """answers.{csv,json} (the tidy export), options.{csv,json} (one row per option shown),
         participants.{csv,json}, settings.json, streamed; docs/exports.md documents every column. A
@@ -183,17 +217,26 @@ class Export(StudyScoped):
         return response
 
     @extend_schema(
-        parameters=[OpenApiParameter("table", enum=list(jobs.XLSX_TABLES), location=OpenApiParameter.PATH),
-                    OpenApiParameter("fmt", enum=["xlsx"], location=OpenApiParameter.PATH)],
-        request=None, responses=documented({202: JobOut}, 400, 401, 403, 404))
+        parameters=[
+            OpenApiParameter("table", enum=list(jobs.XLSX_TABLES), location=OpenApiParameter.PATH),
+            OpenApiParameter("fmt", enum=["xlsx"], location=OpenApiParameter.PATH),
+        ],
+        request=None,
+        responses=documented({202: JobOut}, 400, 401, 403, 404),
+    )
     def post(self, request, slug: str, table: str, fmt: str):
         """Queue a spreadsheet of one table for the worker: 202 with the job (its `Location` too). Poll
         the job until `state` is `done`, then download its `download` link."""
         study = self.study()
         if fmt != "xlsx" or table not in jobs.XLSX_TABLES:
-            raise ValidationError({"format": [
-                "Only spreadsheets (answers.xlsx, options.xlsx, participants.xlsx) are built as jobs; "
-                "CSV and JSON download at once with GET."]})
+            raise ValidationError(
+                {
+                    "format": [
+                        "Only spreadsheets (answers.xlsx, options.xlsx, participants.xlsx) are built as jobs; "
+                        "CSV and JSON download at once with GET."
+                    ]
+                }
+            )
         job = jobs.export_queue(study=study, user=request.user, table=table)
         body = JobOut(job, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
@@ -214,14 +257,28 @@ class StudyJob(StudyScoped):
 
 
 class StudyJobDownload(StudyJob):
-    @extend_schema(responses=documented({(200, export.FORMATS["xlsx"]): OpenApiResponse(
-        OpenApiTypes.BINARY, description="The spreadsheet the job built.")}, 401, 403, 404, 409))
+    @extend_schema(
+        responses=documented(
+            {
+                (200, export.FORMATS["xlsx"]): OpenApiResponse(
+                    OpenApiTypes.BINARY, description="The spreadsheet the job built."
+                )
+            },
+            401,
+            403,
+            404,
+            409,
+        )
+    )
     def get(self, request, slug: str, job_id: int):
         """The file an export job built; 409 (`not_ready`) until the job is done."""
         job = self.job()
         if job.kind != Job.Kind.EXPORT or job.state != Job.State.DONE:
-            raise ApiRefused(status.HTTP_409_CONFLICT, "not_ready",
-                             f"This job has no file to download: it is {job.get_state_display().lower()}.")
+            raise ApiRefused(
+                status.HTTP_409_CONFLICT,
+                "not_ready",
+                f"This job has no file to download: it is {job.get_state_display().lower()}.",
+            )
         response = HttpResponse(jobs.job_file(job), content_type=export.FORMATS["xlsx"])
         response["Content-Disposition"] = f'attachment; filename="{job.file_name}"'
         return response
@@ -232,8 +289,21 @@ class PortraitSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Portrait
-        fields = ["id", "kind", "disorder", "content_hash", "used_in_training", "source", "checkpoint_id", "seed",
-                  "truncation", "width", "height", "byte_size", "created_at"]
+        fields = [
+            "id",
+            "kind",
+            "disorder",
+            "content_hash",
+            "used_in_training",
+            "source",
+            "checkpoint_id",
+            "seed",
+            "truncation",
+            "width",
+            "height",
+            "byte_size",
+            "created_at",
+        ]
 
 
 class UploadIn(serializers.Serializer):
@@ -258,7 +328,9 @@ class Portraits(StudyScoped):
             portraits = portraits.filter(kind=kind)
         return self.paginated(portraits, PortraitSerializer)
 
-    @extend_schema(request={"multipart/form-data": UploadIn}, responses=documented({201: ImportOut}, 400, 401, 403, 404))
+    @extend_schema(
+        request={"multipart/form-data": UploadIn}, responses=documented({201: ImportOut}, 400, 401, 403, 404)
+    )
     def post(self, request, slug: str):
         """Upload portraits with their manifest; validated exactly like `manage.py import_images`."""
         study = self.study()
@@ -300,22 +372,40 @@ class InvitesIn(serializers.Serializer):
 
 class Invites(StudyScoped):
     serializer_class = InviteSerializer
+
     @extend_schema(responses=documented({200: InviteSerializer(many=True)}, 401, 403, 404))
     def get(self, request, slug: str):
         invites = self.study().invites.annotate(n_sessions=Count("sessions")).order_by("-created_at", "-id")
         return self.paginated(invites, InviteSerializer)
 
-    @extend_schema(request=InvitesIn, responses=documented({201: InviteSerializer(many=True), 409: OpenApiResponse(
-        ReadinessOut, description="The study cannot start a session yet: `problems` says what is missing.")},
-        400, 401, 403, 404))
+    @extend_schema(
+        request=InvitesIn,
+        responses=documented(
+            {
+                201: InviteSerializer(many=True),
+                409: OpenApiResponse(
+                    ReadinessOut, description="The study cannot start a session yet: `problems` says what is missing."
+                ),
+            },
+            400,
+            401,
+            403,
+            404,
+        ),
+    )
     def post(self, request, slug: str):
         """Issue invites; refused (409, with the problems) while the study cannot start a session."""
         study = self.study()
         data = InvitesIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        invites = services.invites_issue(study=study, count=values["count"], label=values["label"],
-                                         reusable=values["reusable"], expires_at=values.get("expires_at"))
+        invites = services.invites_issue(
+            study=study,
+            count=values["count"],
+            label=values["label"],
+            reusable=values["reusable"],
+            expires_at=values.get("expires_at"),
+        )
         return Response(InviteSerializer(invites, many=True).data, status=status.HTTP_201_CREATED)
 
 
@@ -327,6 +417,7 @@ class RevokeIn(serializers.Serializer):
 
 class InviteRevoke(StudyScoped):
     serializer_class = InviteSerializer
+
     @extend_schema(request=RevokeIn, responses=documented({200: InviteSerializer}, 400, 401, 403, 404))
     def post(self, request, slug: str, invite_id: int):
         invite = get_object_or_404(Invite, pk=invite_id, study=self.study())
@@ -338,8 +429,13 @@ class InviteRevoke(StudyScoped):
 
 
 class EndIn(serializers.Serializer):
-    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="",
-                                   help_text="Kept with the session, e.g. 'link forwarded to a colleague'.")
+    reason = serializers.CharField(
+        max_length=300,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Kept with the session, e.g. 'link forwarded to a colleague'.",
+    )
 
 
 class ParticipantAction(StudyScoped):
@@ -360,6 +456,7 @@ class EndedOut(serializers.Serializer):
 
 class ParticipantEnd(ParticipantAction):
     serializer_class = EndIn
+
     @extend_schema(request=EndIn, responses=documented({200: EndedOut}, 400, 401, 403, 404))
     def post(self, request, slug: str, participant: str):
         """End a running session: it accepts no more answers; what it answered stays in the study."""
@@ -379,6 +476,7 @@ class ErasedOut(serializers.Serializer):
 
 class ParticipantErase(ParticipantAction):
     serializer_class = EraseIn
+
     @extend_schema(request=EraseIn, responses=documented({200: ErasedOut}, 400, 401, 403, 404))
     def post(self, request, slug: str, participant: str):
         """Erase a participant's personal fields; their pseudonymous answers stay in the study."""

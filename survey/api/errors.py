@@ -47,12 +47,15 @@ REFUSALS: dict[type[services.QuizError], Refusal] = {
     services.WrongStage: Refusal(status.HTTP_409_CONFLICT, "wrong_stage"),
     services.SessionEnded: Refusal(status.HTTP_409_CONFLICT, "session_ended"),
     services.QuestionNotCurrent: Refusal(status.HTTP_409_CONFLICT, "not_current"),
-    services.AlreadyAnswered: Refusal(status.HTTP_409_CONFLICT, "already_answered",
-                                      lambda error: {"outcome": error.answer.outcome}),
-    services.NotExpired: Refusal(status.HTTP_409_CONFLICT, "not_expired",
-                                 lambda error: {"remaining_ms": error.remaining_ms}),
-    services.TooEarly: Refusal(status.HTTP_409_CONFLICT, "too_early",
-                               lambda error: {"arming_delay_ms": error.arming_delay_ms}),
+    services.AlreadyAnswered: Refusal(
+        status.HTTP_409_CONFLICT, "already_answered", lambda error: {"outcome": error.answer.outcome}
+    ),
+    services.NotExpired: Refusal(
+        status.HTTP_409_CONFLICT, "not_expired", lambda error: {"remaining_ms": error.remaining_ms}
+    ),
+    services.TooEarly: Refusal(
+        status.HTTP_409_CONFLICT, "too_early", lambda error: {"arming_delay_ms": error.arming_delay_ms}
+    ),
 }
 
 # Refusals that are about one field of the request: answered as DRF's field errors (400).
@@ -109,8 +112,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = ValidationError({FIELD_ERRORS[type(exc)]: [str(exc)]})
     elif isinstance(exc, services.InvitesRefused):
         set_rollback()
-        return Response(ReadinessOut({"ready": False, "problems": exc.problems}).data,
-                        status=status.HTTP_409_CONFLICT)
+        return Response(ReadinessOut({"ready": False, "problems": exc.problems}).data, status=status.HTTP_409_CONFLICT)
     elif (refusal := refusal_for(exc)) is not None:
         set_rollback()
         return Response(refusal_body(refusal.code, str(exc), **refusal.extra(exc)), status=refusal.status)
@@ -123,13 +125,17 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 # --- what the schema says each status answers ------------------------------------------------------------
 
 ERROR_RESPONSES: dict[int, OpenApiResponse] = {
-    400: OpenApiResponse(OpenApiTypes.OBJECT, description="Bad input: each field with what is wrong with it "
-                         '(`{"<field>": ["..."]}`), or `{"detail": "..."}` for a body that is not JSON.'),
+    400: OpenApiResponse(
+        OpenApiTypes.OBJECT,
+        description="Bad input: each field with what is wrong with it "
+        '(`{"<field>": ["..."]}`), or `{"detail": "..."}` for a body that is not JSON.',
+    ),
     401: OpenApiResponse(DetailOut, description="No credentials, or unknown ones."),
     403: OpenApiResponse(DetailOut, description="Not allowed."),
     404: OpenApiResponse(DetailOut, description="No such object (or not one of yours), or no such page of a list."),
-    405: OpenApiResponse(ErrorSerializer, description="Not with this method: a spreadsheet is queued with POST "
-                         "(`error`: `use_post`)."),
+    405: OpenApiResponse(
+        ErrorSerializer, description="Not with this method: a spreadsheet is queued with POST (`error`: `use_post`)."
+    ),
     409: OpenApiResponse(ErrorSerializer, description="Refused by the study's rules; `error` says which."),
     410: OpenApiResponse(ErrorSerializer, description="The invitation or the study cannot start a session."),
     429: OpenApiResponse(ErrorSerializer, description="Too many attempts from this address; try again later."),

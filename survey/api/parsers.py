@@ -60,4 +60,3 @@ class BoundedJSONParser(JSONParser):
             return json.loads(text, parse_constant=json.strict_constant if self.strict else None)
         except (ValueError, RecursionError) as error:
             raise ParseError(f"JSON parse error - {error}") from None
-

@@ -76,11 +76,17 @@ class SessionStartIn(serializers.Serializer):
     profession = serializers.ChoiceField(choices=Profession.values)
     years_experience = serializers.IntegerField(min_value=0, max_value=70)
     participant_id = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, default="",
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
         help_text="Reusable links of studies that allow one attempt per person: the participant's identifier.",
     )
     resume_code = serializers.CharField(
-        max_length=20, required=False, allow_blank=True, default="",
+        max_length=20,
+        required=False,
+        allow_blank=True,
+        default="",
         help_text="Resume a single-use link's running session elsewhere: the code returned when it started.",
     )
 
@@ -97,8 +103,9 @@ class StartedSession:
 
 
 class SessionOut(serializers.Serializer):
-    token = serializers.CharField(source="session.access_token",
-                                  help_text="Send as `Authorization: Bearer <token>` on every later call.")
+    token = serializers.CharField(
+        source="session.access_token", help_text="Send as `Authorization: Bearer <token>` on every later call."
+    )
     participant = serializers.CharField(source="session.pseudonym")
     stage = serializers.CharField(source="session.stage")
     resume_code = serializers.CharField(
@@ -117,7 +124,8 @@ def _start_or_resume(invite: Invite, data: dict, holder: QuizSession | None) -> 
     session = services.session_start(invite=invite, participant_id=data["participant_id"])
     if session.stage == QuizSession.Stage.PROFILE:
         session = services.session_profile_submit(
-            session=session, profession=data["profession"], years_experience=data["years_experience"])
+            session=session, profession=data["profession"], years_experience=data["years_experience"]
+        )
     return session, False
 
 
@@ -125,12 +133,14 @@ class SessionStart(APIView):
     authentication_classes: list = []
     permission_classes: list = []
 
-    @extend_schema(request=SessionStartIn,
-                   responses=documented({201: SessionOut, 200: SessionOut}, 400, 404, 409, 410, 429))
+    @extend_schema(
+        request=SessionStartIn, responses=documented({201: SessionOut, 200: SessionOut}, 400, 404, 409, 410, 429)
+    )
     def post(self, request):
         if not invite_attempt_allowed(request):
-            raise ApiRefused(status.HTTP_429_TOO_MANY_REQUESTS, "rate_limited",
-                             "Too many invite attempts; try again later.")
+            raise ApiRefused(
+                status.HTTP_429_TOO_MANY_REQUESTS, "rate_limited", "Too many invite attempts; try again later."
+            )
         data = SessionStartIn(data=request.data)
         data.is_valid(raise_exception=True)
         invite = get_object_or_404(Invite, token=data.validated_data["invite"])
@@ -151,8 +161,12 @@ class SessionProgress:
 
 def session_progress(session: QuizSession) -> SessionProgress:
     timed = session.questions.filter(is_practice=False)
-    return SessionProgress(participant=session.pseudonym, stage=session.stage,
-                           answered=timed.filter(answer__isnull=False).count(), total=timed.count())
+    return SessionProgress(
+        participant=session.pseudonym,
+        stage=session.stage,
+        answered=timed.filter(answer__isnull=False).count(),
+        total=timed.count(),
+    )
 
 
 class SessionStateOut(ResponseBody):
@@ -232,10 +246,12 @@ class QuestionOut(ResponseBody):
     load_allowance_ms = serializers.IntegerField(source="question.load_allowance_ms")
     clock_running = serializers.BooleanField(source="question.clock_running")
     remaining_ms = serializers.IntegerField(source="question.remaining_ms", allow_null=True)
-    latest_remaining_ms = serializers.IntegerField(source="question.latest_remaining_ms",
-                                                   help_text="Time left at the latest, even before the clock starts.")
-    arming_delay_ms = serializers.IntegerField(source="question.arming_delay_ms",
-                                               help_text="Answers sooner than this after the clock starts are refused.")
+    latest_remaining_ms = serializers.IntegerField(
+        source="question.latest_remaining_ms", help_text="Time left at the latest, even before the clock starts."
+    )
+    arming_delay_ms = serializers.IntegerField(
+        source="question.arming_delay_ms", help_text="Answers sooner than this after the clock starts are refused."
+    )
     category_label = serializers.CharField(source="question.category_label")
     intro = IntroOut(allow_null=True, help_text="Set when this question opens a category or its timed part.")
 
@@ -243,15 +259,18 @@ class QuestionOut(ResponseBody):
 class CurrentQuestion(ParticipantView):
     locks_session = True  # it serves the question the first time it is asked for
 
-    @extend_schema(responses=documented({200: QuestionOut, 204: OpenApiResponse(description="The session is finished.")},
-                                        401, 409))
+    @extend_schema(
+        responses=documented({200: QuestionOut, 204: OpenApiResponse(description="The session is finished.")}, 401, 409)
+    )
     def get(self, request):
         """The current question, practice included; `intro` says when it opens a category (or its timed part)."""
         question = services.session_current_question(session=self.quiz_session)
         if question is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         # The introduction goes with the request that serves a block's first question.
-        intro = selectors.category_intro(question, being_served=True) if getattr(question, "served_now", False) else None
+        intro = (
+            selectors.category_intro(question, being_served=True) if getattr(question, "served_now", False) else None
+        )
         shown = ShownQuestion(selectors.question_view(question, now=timebase.now_of(self.quiz_session)), intro)
         return Response(QuestionOut(shown).data)
 
@@ -284,8 +303,9 @@ class QuestionAnswer(ParticipantView):
     def post(self, request, question_id: int):
         data = AnswerIn(data=request.data)
         data.is_valid(raise_exception=True)
-        answer = services.answer_submit(session=self.quiz_session, question_id=question_id,
-                                        choice=data.validated_data["choice"])
+        answer = services.answer_submit(
+            session=self.quiz_session, question_id=question_id, choice=data.validated_data["choice"]
+        )
         return Response(OutcomeOut(answer).data)
 
 
@@ -316,12 +336,24 @@ class ScoreOut(serializers.Serializer):
 
 
 class Scores(ParticipantView):
-    @extend_schema(responses=documented({200: ScoreOut(many=True), 403: OpenApiResponse(
-        ErrorSerializer, description="`no_feedback`: the session is not finished, or the study shows no scores.")},
-        401))
+    @extend_schema(
+        responses=documented(
+            {
+                200: ScoreOut(many=True),
+                403: OpenApiResponse(
+                    ErrorSerializer,
+                    description="`no_feedback`: the session is not finished, or the study shows no scores.",
+                ),
+            },
+            401,
+        )
+    )
     def get(self, request):
         session = self.quiz_session
         if session.stage != QuizSession.Stage.FINISHED or not session.study.show_feedback:
-            raise ApiRefused(status.HTTP_403_FORBIDDEN, "no_feedback", "Scores are shown only after the last "
-                             "question, and only if the study allows it.")
+            raise ApiRefused(
+                status.HTTP_403_FORBIDDEN,
+                "no_feedback",
+                "Scores are shown only after the last question, and only if the study allows it.",
+            )
         return Response(ScoreOut(selectors.session_scores(session), many=True).data)

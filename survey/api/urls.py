@@ -1,4 +1,5 @@
 """/api/: the participant API, the coordinator API, and the OpenAPI schema with its docs."""
+
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
@@ -22,9 +23,11 @@ participant_urls = [
 ]
 
 study_urls = [
-    re_path(r"^export/(?P<table>answers|options|participants|settings)\.(?P<fmt>csv|json|xlsx)$",
-            coordinator.Export.as_view(),
-            name="study-export"),
+    re_path(
+        r"^export/(?P<table>answers|options|participants|settings)\.(?P<fmt>csv|json|xlsx)$",
+        coordinator.Export.as_view(),
+        name="study-export",
+    ),
     path("jobs/<int:job_id>/", coordinator.StudyJob.as_view(), name="study-job"),
     path("jobs/<int:job_id>/download/", coordinator.StudyJobDownload.as_view(), name="study-job-download"),
     path("portraits/", coordinator.Portraits.as_view(), name="study-portraits"),

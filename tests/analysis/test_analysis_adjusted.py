@@ -22,8 +22,7 @@ def test_per_expert_exact_binomial_with_holm():
     table = per_expert_vs_chance(counts, 1 / 3)
     assert_allclose(table["p_value"].iloc[:2], [ref.EXPERT_10_10, ref.EXPERT_7_10], rtol=1e-10)
     # p.adjust(p, "holm"): the smallest p times 5, the next times 4 (running max).
-    assert_allclose(table["p_holm"].iloc[:2], [5 * ref.EXPERT_10_10, 4 * ref.EXPERT_7_10],
-                    rtol=1e-10)
+    assert_allclose(table["p_holm"].iloc[:2], [5 * ref.EXPERT_10_10, 4 * ref.EXPERT_7_10], rtol=1e-10)
     assert table["above_chance"].tolist() == [True, False, False, False, False]
 
 
@@ -33,9 +32,12 @@ def test_report_finds_the_few_experts_who_re_identify_everything():
     people = [(10, 10, 0)] * 3 + [(10, 2, 0)] * 10 + [(10, 3, 0)] * 11
     report = build_report(_export({("reidentification", "latent_average"): people}))
     privacy = report["categories"]["reidentification"]["privacy"]
-    assert privacy["per_expert"] == {"n_experts": 24, "n_above_chance_holm": 3,
-                                     "max_excess": privacy["per_expert"]["max_excess"],
-                                     "method": privacy["per_expert"]["method"]}
+    assert privacy["per_expert"] == {
+        "n_experts": 24,
+        "n_above_chance_holm": 3,
+        "max_excess": privacy["per_expert"]["max_excess"],
+        "method": privacy["per_expert"]["method"],
+    }
     assert_allclose(privacy["per_expert"]["max_excess"], 2 / 3)
     assert privacy["clustered_upper"] > privacy["naive_upper"]
     assert any("3 of 24 experts" in f for f in report["findings"])
@@ -44,8 +46,7 @@ def test_report_finds_the_few_experts_who_re_identify_everything():
 
 
 def test_mantel_haenszel_difference_and_cmh_against_hand_formulas():
-    strata = pd.DataFrame({"y1": [30, 10, 45], "n1": [50, 40, 60],
-                           "y2": [12, 25, 8], "n2": [40, 60, 10]})
+    strata = pd.DataFrame({"y1": [30, 10, 45], "n1": [50, 40, 60], "y2": [12, 25, 8], "n2": [40, 60, 10]})
     diff, tost = mantel_haenszel_difference(strata)
     assert_allclose(diff.estimate, ref.MH_RD["difference"], rtol=1e-12)
     assert_allclose(diff.extra["se"], ref.MH_RD["se"], rtol=1e-12)
@@ -55,8 +56,7 @@ def test_mantel_haenszel_difference_and_cmh_against_hand_formulas():
 
 
 def test_mantel_haenszel_in_one_stratum_is_the_crude_difference():
-    diff, _ = mantel_haenszel_difference(pd.DataFrame({"y1": [40], "n1": [100], "y2": [30],
-                                                       "n2": [90]}))
+    diff, _ = mantel_haenszel_difference(pd.DataFrame({"y1": [40], "n1": [100], "y2": [30], "n2": [90]}))
     assert_allclose(diff.estimate, 0.4 - 30 / 90, rtol=1e-12)
 
 
@@ -70,14 +70,29 @@ def _mixed_disorders() -> pd.DataFrame:
             for i in range(n):
                 ok = i < round(acc * n)
                 p = i % 20
-                rows.append(dict(study="s", participant=f"P{p:02d}", session=f"S{p:02d}",
-                                 category="diagnosis", position=len(rows) + 1,
-                                 question=f"{kind}-{disorder}-{i}", disorder=disorder,
-                                 stimulus_kind=kind, n_options=4, chance=0.25,
-                                 correct_choice=disorder,
-                                 choice=disorder if ok else ("B" if disorder == "A" else "A"),
-                                 outcome="answered", correct=int(ok), time_limit_ms=15000,
-                                 response_ms=3000, started_at="", answered_at="", seed="1"))
+                rows.append(
+                    dict(
+                        study="s",
+                        participant=f"P{p:02d}",
+                        session=f"S{p:02d}",
+                        category="diagnosis",
+                        position=len(rows) + 1,
+                        question=f"{kind}-{disorder}-{i}",
+                        disorder=disorder,
+                        stimulus_kind=kind,
+                        n_options=4,
+                        chance=0.25,
+                        correct_choice=disorder,
+                        choice=disorder if ok else ("B" if disorder == "A" else "A"),
+                        outcome="answered",
+                        correct=int(ok),
+                        time_limit_ms=15000,
+                        response_ms=3000,
+                        started_at="",
+                        answered_at="",
+                        seed="1",
+                    )
+                )
     return pd.DataFrame(rows)
 
 

@@ -15,14 +15,14 @@ FIXTURE = ROOT / "fixtures" / "paper_export.csv"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "analysis", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_report_writes_json_markdown_and_figures(tmp_path):
     out = tmp_path / "o.json"
-    result = _run("report", str(FIXTURE), "--json", str(out), "--out-dir",
-                  str(tmp_path / "rep"), "--margin", "0.05")
+    result = _run("report", str(FIXTURE), "--json", str(out), "--out-dir", str(tmp_path / "rep"), "--margin", "0.05")
     assert result.returncode == 0, result.stderr
     assert "p = 1.91e-05" in result.stdout and "p = 0.889" in result.stdout
     data = json.loads(out.read_text())
@@ -30,21 +30,22 @@ def test_report_writes_json_markdown_and_figures(tmp_path):
     assert data["diagnosis_real_vs_synthetic"]["tost"]["extra"]["equivalent"] is False
     names = sorted(p.name for p in (tmp_path / "rep").iterdir())
     tables = [f"o_{name}.csv" for name in TABLE_NAMES]
-    figures = [f"o_{fig}.{fmt}" for fig in ("accuracy", "response_times")
-               for fmt in ("pdf", "png", "svg")]
+    figures = [f"o_{fig}.{fmt}" for fig in ("accuracy", "response_times") for fmt in ("pdf", "png", "svg")]
     assert names == sorted(["o.md", *figures, *tables])
     md = (tmp_path / "rep" / "o.md").read_text()
     assert "1.91e-05" in md and "0.889" in md and "![accuracy](o_accuracy.png)" in md
 
 
-@pytest.mark.parametrize("change, column", [
-    (lambda df: df.drop(columns="correct_choice"), "correct_choice"),
-    (lambda df: df.assign(category=df["category"].replace("diagnosis", "diagnosys")),
-     "category"),
-    (lambda df: df.assign(outcome=df["outcome"].replace("timeout", "late")), "outcome"),
-    (lambda df: df.assign(correct=df["correct"].replace({"1": "0"})), "correct"),
-    (lambda df: df.assign(category=df["category"].where(df.index != 4, "")), "category"),
-])
+@pytest.mark.parametrize(
+    "change, column",
+    [
+        (lambda df: df.drop(columns="correct_choice"), "correct_choice"),
+        (lambda df: df.assign(category=df["category"].replace("diagnosis", "diagnosys")), "category"),
+        (lambda df: df.assign(outcome=df["outcome"].replace("timeout", "late")), "outcome"),
+        (lambda df: df.assign(correct=df["correct"].replace({"1": "0"})), "correct"),
+        (lambda df: df.assign(category=df["category"].where(df.index != 4, "")), "category"),
+    ],
+)
 def test_bad_export_exits_non_zero_and_writes_nothing(tmp_path, change, column):
     frame = change(pd.read_csv(FIXTURE, dtype=str, keep_default_na=False))
     bad = tmp_path / "bad.csv"
@@ -78,8 +79,7 @@ def test_report_on_one_study_of_several(tmp_path):
     pd.concat([frame, other]).to_csv(both, index=False)
     result = _run("report", str(both), "--json", str(tmp_path / "o.json"), "--no-figures")
     assert result.returncode == 2 and "--study" in result.stderr
-    result = _run("report", str(both), "--json", str(tmp_path / "o.json"), "--no-figures",
-                  "--study", "pilot")
+    result = _run("report", str(both), "--json", str(tmp_path / "o.json"), "--no-figures", "--study", "pilot")
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "o.json").read_text())["study"] == "pilot"
 
@@ -98,8 +98,19 @@ def test_small_category_gets_counts_and_a_reason(tmp_path):
 
 
 def test_power_prints_plan_and_writes_json(tmp_path):
-    result = _run("power", "--chance", "0.25", "--excess", "0.05", "--icc", "0.05",
-                  "--questions", "10", "--json", str(tmp_path / "plan.json"))
+    result = _run(
+        "power",
+        "--chance",
+        "0.25",
+        "--excess",
+        "0.05",
+        "--icc",
+        "0.05",
+        "--questions",
+        "10",
+        "--json",
+        str(tmp_path / "plan.json"),
+    )
     assert result.returncode == 0, result.stderr
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert plan["answers_exact"] == 607 and plan["participants"] == 89

@@ -74,12 +74,19 @@ def test_clustered_difference_matches_statsmodels_independence_gee():
     df = pd.DataFrame(rows, columns=["participant", "kind", "correct"])
     real = df[df.kind == "real"]
     synth = df[df.kind == "synthetic"]
-    diff, tost = clustered_difference(participant_counts(real.participant, real.correct),
-                                      participant_counts(synth.participant, synth.correct),
-                                      small_sample="none")
+    diff, tost = clustered_difference(
+        participant_counts(real.participant, real.correct),
+        participant_counts(synth.participant, synth.correct),
+        small_sample="none",
+    )
     exog = sm.add_constant((df["kind"] == "synthetic").astype(float).to_numpy())
-    fit = sm.GEE(df["correct"].to_numpy(float), exog, groups=df["participant"],
-                 family=sm.families.Binomial(), cov_struct=sm.cov_struct.Independence()).fit()
+    fit = sm.GEE(
+        df["correct"].to_numpy(float),
+        exog,
+        groups=df["participant"],
+        family=sm.families.Binomial(),
+        cov_struct=sm.cov_struct.Independence(),
+    ).fit()
     b0, b1 = fit.params
     p_real, p_synth = 1 / (1 + math.exp(-b0)), 1 / (1 + math.exp(-(b0 + b1)))
     assert_allclose(diff.estimate, p_real - p_synth, rtol=1e-8)

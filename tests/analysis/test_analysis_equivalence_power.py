@@ -27,15 +27,14 @@ FIXTURE = ROOT / "fixtures" / "paper_export.csv"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "analysis", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_tost_power_matches_reference():
-    assert_allclose(tost_power(0.48, 0.48, 275, 274, 0.10), ref.TOST_POWER_48_275_274_M10,
-                    rtol=1e-10)
-    assert_allclose(tost_power(0.48, 0.485, 150, 402, 0.10),
-                    ref.TOST_POWER_48_485_150_402_M10, rtol=1e-10)
+    assert_allclose(tost_power(0.48, 0.48, 275, 274, 0.10), ref.TOST_POWER_48_275_274_M10, rtol=1e-10)
+    assert_allclose(tost_power(0.48, 0.485, 150, 402, 0.10), ref.TOST_POWER_48_485_150_402_M10, rtol=1e-10)
 
 
 def test_tost_power_is_the_rejection_rate_of_the_test_we_run():
@@ -43,8 +42,9 @@ def test_tost_power_is_the_rejection_rate_of_the_test_we_run():
     # SE of a rate near 0.5 is 0.008; the normal approximation is good at these n.
     rng = np.random.default_rng(2)
     y1, y2 = rng.binomial(275, 0.48, 4000), rng.binomial(274, 0.48, 4000)
-    rate = np.mean([tost_two_proportions(int(a), 275, int(b), 274, 0.10).extra["equivalent"]
-                    for a, b in zip(y1, y2, strict=True)])
+    rate = np.mean(
+        [tost_two_proportions(int(a), 275, int(b), 274, 0.10).extra["equivalent"] for a, b in zip(y1, y2, strict=True)]
+    )
     assert abs(rate - tost_power(0.48, 0.48, 275, 274, 0.10)) < 0.03
 
 
@@ -62,8 +62,7 @@ def test_equivalence_plan_is_the_smallest_n_and_clustering_inflates_it():
     plan = plan_equivalence(0.48, margin=0.10, icc=0.0)
     n = plan.answers_per_kind
     assert tost_power(0.48, 0.48, n, n, 0.10) >= 0.8 > tost_power(0.48, 0.48, n - 1, n - 1, 0.10)
-    clustered = plan_equivalence(0.48, margin=0.10, icc=0.15, questions_per_participant=5,
-                                 answer_rate=0.862)
+    clustered = plan_equivalence(0.48, margin=0.10, icc=0.15, questions_per_participant=5, answer_rate=0.862)
     assert clustered.design_effect == pytest.approx(1.6)
     m = clustered.answers_per_kind_clustered
     assert tost_power(0.48, 0.48, m, m, 0.10, design_effect=1.6) >= 0.8
@@ -79,8 +78,18 @@ def test_planning_icc_default_is_what_studies_show():
 
 
 def test_power_plans_the_equivalence_test_from_the_command_line(tmp_path):
-    result = _run("power", "--equivalence", "--accuracy", "0.48", "--margin", "0.10",
-                  "--icc", "0", "--json", str(tmp_path / "plan.json"))
+    result = _run(
+        "power",
+        "--equivalence",
+        "--accuracy",
+        "0.48",
+        "--margin",
+        "0.10",
+        "--icc",
+        "0",
+        "--json",
+        str(tmp_path / "plan.json"),
+    )
     assert result.returncode == 0, result.stderr
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert plan["answers_per_kind"] == plan_equivalence(0.48, icc=0.0).answers_per_kind
@@ -88,8 +97,7 @@ def test_power_plans_the_equivalence_test_from_the_command_line(tmp_path):
     missing = _run("power", "--equivalence")
     assert missing.returncode == 2 and "--accuracy" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1
-    default = _run("power", "--chance", "0.25", "--excess", "0.05", "--json",
-                   str(tmp_path / "p.json"))
+    default = _run("power", "--chance", "0.25", "--excess", "0.05", "--json", str(tmp_path / "p.json"))
     assert default.returncode == 0, default.stderr
     assert json.loads((tmp_path / "p.json").read_text())["icc"] == DEFAULT_PLANNING_ICC
 
@@ -98,8 +106,9 @@ def test_report_states_margin_source_power_and_minimum_margin(tmp_path):
     report = build_report(load_export(FIXTURE))
     plan = report["diagnosis_real_vs_synthetic"]["equivalence_power"]
     assert plan["margin"] == DEFAULT_MARGIN and plan["margin_source"] == MARGIN_RATIONALE
-    assert_allclose(plan["achieved_power"], tost_power(plan["assumed_accuracy"],
-                                                       plan["assumed_accuracy"], 275, 274, 0.10))
+    assert_allclose(
+        plan["achieved_power"], tost_power(plan["assumed_accuracy"], plan["assumed_accuracy"], 275, 274, 0.10)
+    )
     tost = report["diagnosis_real_vs_synthetic"]["tost"]
     assert_allclose(plan["minimum_margin"], max(abs(tost["ci"][0]), abs(tost["ci"][1])))
     assert plan["achieved_power_clustered"] < plan["achieved_power"]

@@ -59,16 +59,19 @@ def _first(rows, outcome, correct=None):
     return int(np.flatnonzero(mask.to_numpy())[0]) + 1
 
 
-@pytest.mark.parametrize("make, column, message", [
-    (lambda r: _broken(r, 7, category="aesthetics"), "category", "unknown category"),
-    (lambda r: _broken(r, 7, category=""), "category", "is empty"),
-    (lambda r: _broken(r, 9, outcome="abandoned"), "outcome", "unknown outcome"),
-    (lambda r: _broken(r, 3, stimulus_kind="real"), "stimulus_kind", "not a stimulus kind"),
-    (lambda r: _broken(r, 4, n_options="four"), "n_options", "is not a number"),
-    (lambda r: _broken(r, 4, chance="0.5"), "chance", "1/n_options"),
-    (lambda r: _broken(r, 5, position="0"), "position", "1 or more"),
-    (lambda r: _broken(r, 5, participant=""), "participant", "is empty"),
-])
+@pytest.mark.parametrize(
+    "make, column, message",
+    [
+        (lambda r: _broken(r, 7, category="aesthetics"), "category", "unknown category"),
+        (lambda r: _broken(r, 7, category=""), "category", "is empty"),
+        (lambda r: _broken(r, 9, outcome="abandoned"), "outcome", "unknown outcome"),
+        (lambda r: _broken(r, 3, stimulus_kind="real"), "stimulus_kind", "not a stimulus kind"),
+        (lambda r: _broken(r, 4, n_options="four"), "n_options", "is not a number"),
+        (lambda r: _broken(r, 4, chance="0.5"), "chance", "1/n_options"),
+        (lambda r: _broken(r, 5, position="0"), "position", "1 or more"),
+        (lambda r: _broken(r, 5, participant=""), "participant", "is empty"),
+    ],
+)
 def test_it_names_column_and_row_of_a_bad_cell(tmp_path, rows, make, column, message):
     frame = make(rows)
     changed = (frame != rows).any(axis=1).to_numpy()

@@ -20,8 +20,9 @@ def rows() -> pd.DataFrame:
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "analysis", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.mark.parametrize("sep", [";", "\t", "|"])
@@ -45,7 +46,7 @@ def test_xlsx_and_json_exports_of_the_platform_are_read(tmp_path, rows):
     typed = load_export(FIXTURE).assign(clock_rule="served")
     xlsx, js = tmp_path / "answers.xlsx", tmp_path / "answers.json"
     typed.head(200).to_excel(xlsx, index=False, sheet_name="answers")
-    typed.to_json(js, orient="records", indent=2)   # what survey/export.py writes
+    typed.to_json(js, orient="records", indent=2)  # what survey/export.py writes
     for path, n in ((xlsx, 200), (js, len(rows))):
         df = load_export(path)
         assert len(df) == n and "clock_rule" in df.columns
@@ -99,6 +100,5 @@ def test_alpha_labels_intervals_and_provenance_is_written(tmp_path):
     prov = data["provenance"]
     assert prov["input_sha256"] == hashlib.sha256(FIXTURE.read_bytes()).hexdigest()
     assert prov["version"] == "0.1.0"
-    assert prov["command"].startswith("python -m analysis report ") and "--alpha 0.01" in \
-        prov["command"]
+    assert prov["command"].startswith("python -m analysis report ") and "--alpha 0.01" in prov["command"]
     assert prov["input_sha256"] in md

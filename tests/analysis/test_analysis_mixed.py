@@ -29,11 +29,12 @@ def _quad_loglik(spec: dict, beta: float, sigma: float) -> float:
     """Each expert's marginal likelihood by scipy.integrate.quad: no Gauss-Hermite at all."""
     total = 0.0
     for n, y in zip(spec["n"], spec["y"], strict=True):
+
         def integrand(z, n=n, y=y):
             p = special.expit(beta + sigma * z)
-            return p ** y * (1 - p) ** (n - y) * stats.norm.pdf(z)
-        total += math.log(integrate.quad(integrand, -np.inf, np.inf, epsabs=0,
-                                         epsrel=1e-12, limit=200)[0])
+            return p**y * (1 - p) ** (n - y) * stats.norm.pdf(z)
+
+        total += math.log(integrate.quad(integrand, -np.inf, np.inf, epsabs=0, epsrel=1e-12, limit=200)[0])
     return total
 
 
@@ -70,17 +71,15 @@ def test_adaptive_quadrature_equals_direct_integration(beta, sigma):
     spec = ref.MIXED_B
     direct = _quad_loglik(spec, beta, sigma)
     assert_allclose(random_intercept_loglik(_counts(spec), beta, sigma), direct, rtol=1e-6)
-    assert_allclose(random_intercept_loglik(_counts(spec), beta, sigma, n_nodes=100), direct,
-                    rtol=1e-10)
+    assert_allclose(random_intercept_loglik(_counts(spec), beta, sigma, n_nodes=100), direct, rtol=1e-10)
     laplace = random_intercept_loglik(_counts(spec), beta, sigma, n_nodes=1)
-    assert abs(laplace - direct) > 1e-6   # Laplace (nAGQ = 1) is an approximation
+    assert abs(laplace - direct) > 1e-6  # Laplace (nAGQ = 1) is an approximation
 
 
 def test_on_the_boundary_the_model_is_ordinary_logistic_regression():
     # Set A has sigma = 0 at the maximum: intercept and SE of glm(family = binomial).
     spec = ref.MIXED_A
-    endog = np.concatenate([[1.0] * y + [0.0] * (n - y)
-                            for n, y in zip(spec["n"], spec["y"], strict=True)])
+    endog = np.concatenate([[1.0] * y + [0.0] * (n - y) for n, y in zip(spec["n"], spec["y"], strict=True)])
     glm = sm.GLM(endog, np.ones((len(endog), 1)), family=sm.families.Binomial()).fit()
     r = random_intercept_vs_chance(_counts(spec), spec["chance"])
     assert r.extra["sigma"] < 1e-4
@@ -99,8 +98,7 @@ def test_fit_on_counts_is_the_fit_on_experts_with_the_same_counts():
 
 
 def test_too_few_experts_or_no_variation_is_not_tested():
-    assert isinstance(random_intercept_vs_chance(pd.DataFrame({"n": [10] * 5, "y": [3] * 5}),
-                                                 0.25), NotTested)
+    assert isinstance(random_intercept_vs_chance(pd.DataFrame({"n": [10] * 5, "y": [3] * 5}), 0.25), NotTested)
     r = random_intercept_vs_chance(pd.DataFrame({"n": [10] * 12, "y": [10] * 12}), 0.25)
     assert isinstance(r, NotTested) and "every answer" in r.reason
 

@@ -21,9 +21,14 @@ FIXTURE = ROOT / "fixtures" / "paper_export.csv"
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report")
-    result = subprocess.run([sys.executable, "-m", "analysis", "report", str(FIXTURE), "--json",
-                             str(out / "o.json")], cwd=ROOT, capture_output=True, text=True,
-                            timeout=180, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "analysis", "report", str(FIXTURE), "--json", str(out / "o.json")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     return out
 
@@ -35,16 +40,14 @@ def test_out_dir_holds_one_tidy_csv_per_table(outputs):
     accuracy = pd.read_csv(outputs / "o_table_accuracy.csv").set_index("category")
     for cat, entry in data["categories"].items():
         assert accuracy.loc[cat, "n_correct"] == entry["n_correct"]
-        assert accuracy.loc[cat, "p_value"] == pytest.approx(entry["binomial"]["p_value"],
-                                                             rel=1e-12)
+        assert accuracy.loc[cat, "p_value"] == pytest.approx(entry["binomial"]["p_value"], rel=1e-12)
     estimands = pd.read_csv(outputs / "o_table_estimands.csv")
-    mixed = estimands[(estimands["analysis"] == "random-intercept logistic") &
-                      (estimands["category"] == "reidentification")].iloc[0]
-    assert mixed["p_value"] == pytest.approx(
-        data["categories"]["reidentification"]["mixed"]["p_value"], rel=1e-12)
+    mixed = estimands[
+        (estimands["analysis"] == "random-intercept logistic") & (estimands["category"] == "reidentification")
+    ].iloc[0]
+    assert mixed["p_value"] == pytest.approx(data["categories"]["reidentification"]["mixed"]["p_value"], rel=1e-12)
     flagged = pd.read_csv(outputs / "o_table_implausible_times.csv")
-    assert len(flagged) == data["implausible_times"]["n_too_fast"] + \
-        data["implausible_times"]["n_beyond_limit"]
+    assert len(flagged) == data["implausible_times"]["n_too_fast"] + data["implausible_times"]["n_beyond_limit"]
 
 
 def test_figures_are_written_as_png_svg_and_pdf(outputs):
@@ -64,8 +67,7 @@ def test_accuracy_figure_draws_clustered_intervals_dark_and_naive_light(tmp_path
     original = matplotlib.axes.Axes.errorbar
 
     def spy(self, x, y, yerr=None, **kwargs):
-        drawn.append((round(y[0] - yerr[0][0], 9), round(y[0] + yerr[1][0], 9),
-                      kwargs.get("alpha", 1.0)))
+        drawn.append((round(y[0] - yerr[0][0], 9), round(y[0] + yerr[1][0], 9), kwargs.get("alpha", 1.0)))
         return original(self, x, y, yerr=yerr, **kwargs)
 
     monkeypatch.setattr(matplotlib.axes.Axes, "errorbar", spy)
@@ -81,7 +83,7 @@ def test_accuracy_figure_draws_clustered_intervals_dark_and_naive_light(tmp_path
 def test_response_time_figure_draws_each_categorys_time_limit(tmp_path):
     report = build_report(load_export(FIXTURE))
     svg = response_time_figure(report, tmp_path / "rt.svg").read_text()
-    assert "time limit" in svg and "limit + grace" in svg   # the legend, as text
+    assert "time limit" in svg and "limit + grace" in svg  # the legend, as text
     report["time_limits_ms"] = {}
     assert "time limit" not in response_time_figure(report, tmp_path / "none.svg").read_text()
 
@@ -104,7 +106,7 @@ def test_every_documented_json_key_exists(outputs):
     keys = _documented_keys()
     assert len(keys) > 40 and "categories.<category>.mixed.p_value" in keys
     for key in keys:
-        for cat in (data["categories"] if "<category>" in key else [None]):
+        for cat in data["categories"] if "<category>" in key else [None]:
             node = data
             for part in key.replace("<category>", cat or "").split("."):
                 assert isinstance(node, dict) and part in node, (key, part)
@@ -117,8 +119,8 @@ def test_every_documented_json_key_exists(outputs):
 def test_implausible_times_are_flagged_counted_and_named():
     people = [(10, 4, 1)] * 12
     df = _export({("real_vs_synthetic", "mixed"): people}).copy()
-    df.loc[0, "response_ms"] = 350.0                 # faster than anyone can look
-    df.loc[1, "response_ms"] = 30000.0 + 2000 + 1    # past limit + grace
+    df.loc[0, "response_ms"] = 350.0  # faster than anyone can look
+    df.loc[1, "response_ms"] = 30000.0 + 2000 + 1  # past limit + grace
     times = implausible_times(df)
     assert times.summary()["n_too_fast"] == 1 and times.summary()["n_beyond_limit"] == 1
     assert times.flags["position"].tolist() == [df.loc[0, "position"], df.loc[1, "position"]]

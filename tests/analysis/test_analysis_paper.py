@@ -31,15 +31,15 @@ def report():
 
 def test_fixture_is_what_the_generator_writes(tmp_path):
     out = tmp_path / "paper.csv"
-    subprocess.run([sys.executable, "-m", "analysis.paper_fixture", "--out", str(out)],
-                   cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "analysis.paper_fixture", "--out", str(out)], cwd=ROOT, check=True, capture_output=True
+    )
     assert out.read_bytes() == FIXTURE.read_bytes()
 
 
 def test_fixture_reproduces_the_papers_exclusions():
     df = load_export(FIXTURE)
-    assert exclusion_summary(df) == {"n_presented": 1860, "n_skipped": 106, "n_timeout": 151,
-                                     "n_analysed": 1603}
+    assert exclusion_summary(df) == {"n_presented": 1860, "n_skipped": 106, "n_timeout": 151, "n_analysed": 1603}
     assert df["session"].nunique() == 63
 
 
@@ -70,7 +70,7 @@ def test_category_three_p_of_0_001_matches_no_test_of_the_reported_accuracies():
     # The claims docs/statistics.md (The paper's category-3 "p = 0.001") makes, checked.
     real, synth = PAPER_COUNTS[("diagnosis", "real")], PAPER_COUNTS[("diagnosis", "synthetic")]
     vs_chance = binomial_vs_chance(synth.correct, synth.answered, 0.25).p_value
-    assert vs_chance < 1e-15                         # "p < 0.001" is true, "p = 0.001" is not
+    assert vs_chance < 1e-15  # "p < 0.001" is true, "p = 0.001" is not
     args = (real.correct, real.answered, synth.correct, synth.answered)
     assert chi2_two_proportions(*args).p_value > 0.9  # a difference test is nowhere near
     assert fisher_two_proportions(*args).p_value > 0.9
@@ -80,8 +80,7 @@ def test_category_three_p_of_0_001_matches_no_test_of_the_reported_accuracies():
 
 def test_report_json_has_the_design_keys(report):
     for entry in report["categories"].values():
-        for key in ("n_presented", "n_skipped", "n_timeout", "n_answered", "n_correct",
-                    "accuracy", "chance"):
+        for key in ("n_presented", "n_skipped", "n_timeout", "n_answered", "n_correct", "accuracy", "chance"):
             assert key in entry
         assert set(entry["binomial"]) >= {"p_value", "p_value_greater", "ci95"}
     diag = report["diagnosis_real_vs_synthetic"]

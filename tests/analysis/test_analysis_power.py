@@ -8,16 +8,23 @@ import pytest
 from analysis import binomial_vs_chance, exact_binomial_power, plan_study
 
 
-@pytest.mark.parametrize("n, chance, accuracy, alternative", [
-    (40, 0.25, 0.45, "two-sided"), (57, 1 / 3, 0.5, "two-sided"), (30, 0.25, 0.4, "greater"),
-])
+@pytest.mark.parametrize(
+    "n, chance, accuracy, alternative",
+    [
+        (40, 0.25, 0.45, "two-sided"),
+        (57, 1 / 3, 0.5, "two-sided"),
+        (30, 0.25, 0.4, "greater"),
+    ],
+)
 def test_exact_power_equals_brute_force(n, chance, accuracy, alternative):
     # Reject where binomial_vs_chance rejects; sum the true pmf there exactly.
     q = Fraction(accuracy)
-    brute = sum(comb(n, k) * q**k * (1 - q) ** (n - k) for k in range(n + 1)
-                if binomial_vs_chance(k, n, chance, alternative).p_value <= 0.05)
-    assert exact_binomial_power(n, chance, accuracy, 0.05, alternative) == pytest.approx(
-        float(brute), rel=1e-9)
+    brute = sum(
+        comb(n, k) * q**k * (1 - q) ** (n - k)
+        for k in range(n + 1)
+        if binomial_vs_chance(k, n, chance, alternative).p_value <= 0.05
+    )
+    assert exact_binomial_power(n, chance, accuracy, 0.05, alternative) == pytest.approx(float(brute), rel=1e-9)
 
 
 def test_plan_is_the_smallest_n_that_reaches_the_power():
@@ -41,9 +48,15 @@ def test_papers_category_one_had_ample_power():
     assert exact_binomial_power(531, 0.25, 1 / 3) > 0.98
 
 
-@pytest.mark.parametrize("kwargs", [dict(excess=0.0, chance=0.25), dict(excess=0.8, chance=0.25),
-                                    dict(excess=0.1, chance=0.25, icc=1.0),
-                                    dict(excess=0.1, chance=0.25, answer_rate=0.0)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(excess=0.0, chance=0.25),
+        dict(excess=0.8, chance=0.25),
+        dict(excess=0.1, chance=0.25, icc=1.0),
+        dict(excess=0.1, chance=0.25, answer_rate=0.0),
+    ],
+)
 def test_bad_plans_raise(kwargs):
     with pytest.raises(ValueError):
         plan_study(**kwargs)

@@ -19,12 +19,15 @@ from analysis import (
 TIGHT = dict(rtol=1e-9)
 
 
-@pytest.mark.parametrize("count, nobs, chance, expected", [
-    (177, 531, 1 / 4, ref.BINOM_177_531),
-    (176, 523, 1 / 3, ref.BINOM_176_523),
-    (682, 925, 3 / 4, ref.BINOM_682_925),
-    (133, 274, 1 / 4, ref.BINOM_133_274),
-])
+@pytest.mark.parametrize(
+    "count, nobs, chance, expected",
+    [
+        (177, 531, 1 / 4, ref.BINOM_177_531),
+        (176, 523, 1 / 3, ref.BINOM_176_523),
+        (682, 925, 3 / 4, ref.BINOM_682_925),
+        (133, 274, 1 / 4, ref.BINOM_133_274),
+    ],
+)
 def test_binom_test_matches_reference(count, nobs, chance, expected):
     two = binomial_vs_chance(count, nobs, chance)
     greater = binomial_vs_chance(count, nobs, chance, alternative="greater")
@@ -39,8 +42,7 @@ def test_binom_test_reference_recomputed_exactly():
     n, k, p = 531, 177, Fraction(1, 4)
     pmf = [comb(n, j) * p**j * (1 - p) ** (n - j) for j in range(n + 1)]
     bound = pmf[k] * Fraction(10**7 + 1, 10**7)
-    assert_allclose(float(sum(x for x in pmf if x <= bound)), ref.BINOM_177_531["p_value"],
-                    rtol=1e-13)
+    assert_allclose(float(sum(x for x in pmf if x <= bound)), ref.BINOM_177_531["p_value"], rtol=1e-13)
     assert_allclose(float(sum(pmf[k:])), ref.BINOM_177_531["p_greater"], rtol=1e-13)
 
 
@@ -61,11 +63,14 @@ def test_wilson_interval_matches_reference():
     assert_allclose(proportion_ci(177, 531, method="wilson"), ref.WILSON_177_531, **TIGHT)
 
 
-@pytest.mark.parametrize("args, correction, expected", [
-    ((132, 275, 133, 274), True, ref.PROP_132_275_133_274),
-    ((60, 100, 40, 100), True, ref.PROP_60_40),
-    ((60, 100, 40, 100), False, ref.PROP_60_40_UNCORRECTED),
-])
+@pytest.mark.parametrize(
+    "args, correction, expected",
+    [
+        ((132, 275, 133, 274), True, ref.PROP_132_275_133_274),
+        ((60, 100, 40, 100), True, ref.PROP_60_40),
+        ((60, 100, 40, 100), False, ref.PROP_60_40_UNCORRECTED),
+    ],
+)
 def test_prop_test_matches_reference(args, correction, expected):
     r = chi2_two_proportions(*args, correction=correction)
     assert_allclose(r.statistic, expected["chi2"], **TIGHT)
@@ -73,10 +78,13 @@ def test_prop_test_matches_reference(args, correction, expected):
     assert_allclose(r.ci, expected["ci"], **TIGHT)
 
 
-@pytest.mark.parametrize("args, expected", [
-    ((3, 4, 1, 4), ref.FISHER_TEA),
-    ((10, 12, 3, 18), ref.FISHER_10_2_3_15),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        ((3, 4, 1, 4), ref.FISHER_TEA),
+        ((10, 12, 3, 18), ref.FISHER_10_2_3_15),
+    ],
+)
 def test_fisher_test_matches_reference(args, expected):
     r = fisher_two_proportions(*args)
     assert_allclose(r.p_value, expected["p_value"], **TIGHT)
@@ -84,10 +92,13 @@ def test_fisher_test_matches_reference(args, expected):
     assert_allclose(r.ci, expected["ci"], rtol=1e-6)
 
 
-@pytest.mark.parametrize("args, expected", [
-    ((132, 275, 133, 274), ref.FISHER_132_143_133_141),
-    ((60, 100, 40, 100), ref.FISHER_60_40_40_60),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        ((132, 275, 133, 274), ref.FISHER_132_143_133_141),
+        ((60, 100, 40, 100), ref.FISHER_60_40_40_60),
+    ],
+)
 def test_fisher_p_value_matches_exact_sum(args, expected):
     assert_allclose(fisher_two_proportions(*args).p_value, expected["p_value"], **TIGHT)
 
@@ -127,17 +138,20 @@ def test_tost_rejects_exactly_when_interval_inside_margins():
         assert r.extra["equivalent"] == inside
 
 
-@pytest.mark.parametrize("call", [
-    lambda: binomial_vs_chance(5, 4, 0.5),
-    lambda: binomial_vs_chance(-1, 4, 0.5),
-    lambda: binomial_vs_chance(1, 0, 0.5),
-    lambda: binomial_vs_chance(1, 4, 1.0),
-    lambda: binomial_vs_chance(1.5, 4, 0.5),
-    lambda: binomial_vs_chance(1, 4, 0.5, alternative="bigger"),
-    lambda: proportion_ci(1, 4, method="wald"),
-    lambda: tost_two_proportions(1, 4, 2, 4, margin=0),
-    lambda: chi2_two_proportions(4, 4, 4, 4),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: binomial_vs_chance(5, 4, 0.5),
+        lambda: binomial_vs_chance(-1, 4, 0.5),
+        lambda: binomial_vs_chance(1, 0, 0.5),
+        lambda: binomial_vs_chance(1, 4, 1.0),
+        lambda: binomial_vs_chance(1.5, 4, 0.5),
+        lambda: binomial_vs_chance(1, 4, 0.5, alternative="bigger"),
+        lambda: proportion_ci(1, 4, method="wald"),
+        lambda: tost_two_proportions(1, 4, 2, 4, margin=0),
+        lambda: chi2_two_proportions(4, 4, 4, 4),
+    ],
+)
 def test_bad_arguments_raise_value_error(call):
     with pytest.raises(ValueError):
         call()

@@ -17,14 +17,29 @@ def _export(spec: dict[tuple[str, str], list[tuple[int, int, int]]]) -> pd.DataF
             outcomes = (["answered"] * answered) + (["skipped"] * skipped)
             for i, outcome in enumerate(outcomes):
                 ok = outcome == "answered" and i < correct
-                rows.append(dict(
-                    study="s", participant=f"P{p:02d}", session=f"S{p:02d}", category=cat,
-                    position=len(rows) + 1, question=f"{cat}-{kind}-{p}-{i}", disorder="KS",
-                    stimulus_kind=kind, n_options=options[cat], chance=1 / options[cat],
-                    correct_choice="1", choice="" if outcome != "answered" else
-                    ("1" if ok else "2"), outcome=outcome,
-                    correct="" if outcome != "answered" else int(ok), time_limit_ms=30000,
-                    response_ms=2000 + i, started_at="", answered_at="", seed="1"))
+                rows.append(
+                    dict(
+                        study="s",
+                        participant=f"P{p:02d}",
+                        session=f"S{p:02d}",
+                        category=cat,
+                        position=len(rows) + 1,
+                        question=f"{cat}-{kind}-{p}-{i}",
+                        disorder="KS",
+                        stimulus_kind=kind,
+                        n_options=options[cat],
+                        chance=1 / options[cat],
+                        correct_choice="1",
+                        choice="" if outcome != "answered" else ("1" if ok else "2"),
+                        outcome=outcome,
+                        correct="" if outcome != "answered" else int(ok),
+                        time_limit_ms=30000,
+                        response_ms=2000 + i,
+                        started_at="",
+                        answered_at="",
+                        seed="1",
+                    )
+                )
     return load_export(pd.DataFrame(rows))
 
 
@@ -42,8 +57,10 @@ def test_report_says_when_clustered_and_naive_conclusions_differ():
 
 
 def test_all_skipped_category_gets_counts_and_a_reason(tmp_path):
-    spec = {("real_vs_synthetic", "mixed"): [(10, 4, 0)] * 12,
-            ("reidentification", "latent_average"): [(0, 0, 10)] * 12}
+    spec = {
+        ("real_vs_synthetic", "mixed"): [(10, 4, 0)] * 12,
+        ("reidentification", "latent_average"): [(0, 0, 10)] * 12,
+    }
     report = build_report(_export(spec))
     reid = report["categories"]["reidentification"]
     assert reid["n_presented"] == 120 and reid["n_skipped"] == 120 and reid["n_answered"] == 0
@@ -68,8 +85,7 @@ def test_clustered_equivalence_can_fail_where_naive_succeeds():
     # naive TOST claims equivalence, the clustered one cannot.
     real = [(10, 10, 0)] * 6 + [(10, 0, 0)] * 6
     synth = [(10, 10, 0)] * 6 + [(10, 0, 0)] * 6
-    report = build_report(_export({("diagnosis", "real"): real,
-                                   ("diagnosis", "synthetic"): synth[::-1]}), margin=0.2)
+    report = build_report(_export({("diagnosis", "real"): real, ("diagnosis", "synthetic"): synth[::-1]}), margin=0.2)
     diag = report["diagnosis_real_vs_synthetic"]
     assert diag["tost"]["extra"]["equivalent"] is True
     assert diag["clustered"]["tost"]["extra"]["equivalent"] is False

@@ -19,8 +19,7 @@ from analysis import NotTested, clustered_difference, clustered_excess_bound, ge
 
 def _answers(counts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     groups = np.repeat(np.arange(len(counts)), counts["n"])
-    endog = np.concatenate([[1.0] * y + [0.0] * (n - y)
-                            for n, y in zip(counts["n"], counts["y"], strict=True)])
+    endog = np.concatenate([[1.0] * y + [0.0] * (n - y) for n, y in zip(counts["n"], counts["y"], strict=True)])
     return endog, groups
 
 
@@ -35,9 +34,13 @@ def _counts(seed: int, k: int, sd: float = 0.8) -> pd.DataFrame:
 def test_bias_reduced_gee_equals_statsmodels_bias_reduced(seed, k):
     counts = _counts(seed, k)
     endog, groups = _answers(counts)
-    fit = sm.GEE(endog, np.ones((len(endog), 1)), groups=groups, family=sm.families.Binomial(),
-                 cov_struct=sm.cov_struct.Exchangeable()).fit(ctol=1e-10, maxiter=200,
-                                                               cov_type="bias_reduced")
+    fit = sm.GEE(
+        endog,
+        np.ones((len(endog), 1)),
+        groups=groups,
+        family=sm.families.Binomial(),
+        cov_struct=sm.cov_struct.Exchangeable(),
+    ).fit(ctol=1e-10, maxiter=200, cov_type="bias_reduced")
     beta, se = float(fit.params[0]), float(fit.bse[0])
     # R: t <- (coef - qlogis(0.25)) / se_md; 2 * pt(-abs(t), K - 1)
     t = (beta - math.log(0.25 / 0.75)) / se
@@ -49,8 +52,7 @@ def test_bias_reduced_gee_equals_statsmodels_bias_reduced(seed, k):
         assert_allclose(r.statistic, t, rtol=1e-6)
         assert_allclose(r.p_value, p_ref, rtol=1e-5)
     q = stats.t.isf(0.025, k - 1)
-    assert_allclose(r.ci, (1 / (1 + math.exp(-(beta - q * se))),
-                           1 / (1 + math.exp(-(beta + q * se)))), rtol=1e-6)
+    assert_allclose(r.ci, (1 / (1 + math.exp(-(beta - q * se))), 1 / (1 + math.exp(-(beta + q * se)))), rtol=1e-6)
 
 
 def test_bias_reduced_difference_equals_statsmodels_bias_reduced():
@@ -60,20 +62,22 @@ def test_bias_reduced_difference_equals_statsmodels_bias_reduced():
         skill = rng.normal(0, 0.9)
         for kind, shift in (("real", 0.0), ("synthetic", 0.2)):
             for _ in range(rng.integers(3, 7)):
-                rows.append((f"P{i}", kind, int(rng.random() < 1 / (1 + math.exp(
-                    -(-0.2 + shift + skill))))))
+                rows.append((f"P{i}", kind, int(rng.random() < 1 / (1 + math.exp(-(-0.2 + shift + skill))))))
     df = pd.DataFrame(rows, columns=["participant", "kind", "correct"])
-    per = {k: g.groupby("participant")["correct"].agg(n="size", y="sum")
-           for k, g in df.groupby("kind")}
+    per = {k: g.groupby("participant")["correct"].agg(n="size", y="sum") for k, g in df.groupby("kind")}
     diff, tost = clustered_difference(per["real"], per["synthetic"])
     exog = sm.add_constant((df["kind"] == "synthetic").astype(float).to_numpy())
-    fit = sm.GEE(df["correct"].to_numpy(float), exog, groups=df["participant"],
-                 family=sm.families.Binomial(), cov_struct=sm.cov_struct.Independence()
-                 ).fit(cov_type="bias_reduced")
+    fit = sm.GEE(
+        df["correct"].to_numpy(float),
+        exog,
+        groups=df["participant"],
+        family=sm.families.Binomial(),
+        cov_struct=sm.cov_struct.Independence(),
+    ).fit(cov_type="bias_reduced")
     b0, b1 = fit.params
     p_real, p_synth = 1 / (1 + math.exp(-b0)), 1 / (1 + math.exp(-(b0 + b1)))
     grad = np.array([p_real * (1 - p_real) - p_synth * (1 - p_synth), -p_synth * (1 - p_synth)])
-    se = math.sqrt(grad @ fit.cov_params() @ grad)   # delta method, as R's msm::deltamethod
+    se = math.sqrt(grad @ fit.cov_params() @ grad)  # delta method, as R's msm::deltamethod
     assert_allclose(diff.extra["se"], se, rtol=1e-6)
     assert_allclose(diff.p_value, 2 * stats.t.sf(abs(diff.estimate / se), 13), rtol=1e-6)
     assert tost.extra["df"] == 13
@@ -100,8 +104,7 @@ def _simulate(k: int, icc: float, reps: int, seed: int, chance: float, m: int = 
     s = 1 / icc - 1
     for _ in range(reps):
         y = rng.binomial(m, rng.beta(chance * s, (1 - chance) * s, k))
-        yield gee_vs_chance(pd.DataFrame({"n": np.full(k, m), "y": y}), chance,
-                            engine="closed-form")
+        yield gee_vs_chance(pd.DataFrame({"n": np.full(k, m), "y": y}), chance, engine="closed-form")
 
 
 # 1000 replications per size: if the true false-positive rate were 0.05, its estimate
@@ -122,8 +125,7 @@ def test_clustered_interval_and_privacy_bound_cover_at_icc_0_2():
     # so the true excess is 0. 1000 replications: a 95% procedure's coverage estimate
     # has SE 0.0069, so >= 0.93 is 2.9 SE below nominal.
     chance = 1 / 3
-    results = [r for r in _simulate(24, icc=0.2, reps=1000, seed=99, chance=chance)
-               if not isinstance(r, NotTested)]
+    results = [r for r in _simulate(24, icc=0.2, reps=1000, seed=99, chance=chance) if not isinstance(r, NotTested)]
     two_sided = np.mean([r.ci[0] <= chance <= r.ci[1] for r in results])
     upper = np.mean([clustered_excess_bound(r) >= 0 for r in results])
     assert two_sided >= 0.93 and upper >= 0.93, (two_sided, upper)

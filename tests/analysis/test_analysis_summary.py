@@ -19,12 +19,29 @@ def _disorder_export(p_values_like: list[tuple[int, int]]) -> pd.DataFrame:
     for d, (k, n) in enumerate(p_values_like):
         for i in range(n):
             right = f"D{d}"
-            rows.append(dict(study="s", participant=f"P{i % 7}", session=f"S{i % 7}",
-                             category="diagnosis", position=len(rows) + 1, question=f"Q{d}-{i}",
-                             disorder=right, stimulus_kind="real", n_options=4, chance=0.25,
-                             correct_choice=right, choice=right if i < k else "X",
-                             outcome="answered", correct=int(i < k), time_limit_ms=15000,
-                             response_ms=1000 + i, started_at="", answered_at="", seed="1"))
+            rows.append(
+                dict(
+                    study="s",
+                    participant=f"P{i % 7}",
+                    session=f"S{i % 7}",
+                    category="diagnosis",
+                    position=len(rows) + 1,
+                    question=f"Q{d}-{i}",
+                    disorder=right,
+                    stimulus_kind="real",
+                    n_options=4,
+                    chance=0.25,
+                    correct_choice=right,
+                    choice=right if i < k else "X",
+                    outcome="answered",
+                    correct=int(i < k),
+                    time_limit_ms=15000,
+                    response_ms=1000 + i,
+                    started_at="",
+                    answered_at="",
+                    seed="1",
+                )
+            )
     return load_export(pd.DataFrame(rows))
 
 

@@ -34,7 +34,9 @@ def all_decoded(page, tries: int = 100) -> None:
     """Wait until every portrait on the page has arrived and decoded (the page's CSP forbids the string
     predicates of wait_for_function, so this polls)."""
     for _ in range(tries):
-        if page.evaluate("() => [...document.querySelectorAll('img[data-src]')].every(i => i.complete && i.naturalWidth > 0)"):
+        if page.evaluate(
+            "() => [...document.querySelectorAll('img[data-src]')].every(i => i.complete && i.naturalWidth > 0)"
+        ):
             return
         page.wait_for_timeout(100)
     raise TimeoutError("portraits did not load")

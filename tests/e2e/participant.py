@@ -27,8 +27,9 @@ class Device:
     touch: bool
 
     def context(self, browser, **options):
-        return browser.new_context(viewport={"width": self.width, "height": self.height},
-                                   has_touch=self.touch, is_mobile=self.touch, **options)
+        return browser.new_context(
+            viewport={"width": self.width, "height": self.height}, has_touch=self.touch, is_mobile=self.touch, **options
+        )
 
 
 DESKTOP = Device("desktop", 1440, 900, False)
@@ -45,6 +46,7 @@ def render_bank_images() -> dict[str, dict[str, list[Image.Image]]]:
     "synthetic" ones (other individuals, slightly smoothed) and a latent average (the mean of eight)."""
     images: dict[str, dict[str, list[Image.Image]]] = {}
     for code in DISORDERS:
+
         def render(individual: int, code: str = code) -> Image.Image:
             return phantoms.render_portrait(code, individual=individual, size=RENDER_SIZE)
 
@@ -62,8 +64,14 @@ def make_study(images, **settings) -> Study:
     disorders = [DisorderFactory(code=code, name=names[code]) for code in DISORDERS]
     # The factory's defaults suit other tests (no practice, no arming delay); a browser meets the real ones.
     defaults = {
-        "n_real_vs_synthetic": 2, "n_reidentification": 2, "n_diagnosis": 2, "show_feedback": True,
-        "with_practice": True, "arming_delay_ms": 400, "load_allowance_ms": 8_000, "expected_sessions": 1,
+        "n_real_vs_synthetic": 2,
+        "n_reidentification": 2,
+        "n_diagnosis": 2,
+        "show_feedback": True,
+        "with_practice": True,
+        "arming_delay_ms": 400,
+        "load_allowance_ms": 8_000,
+        "expected_sessions": 1,
         "title": "Phantom portraits study",
         "instructions": "The portraits are phantoms drawn by a program; no real patient is shown.",
     }
@@ -72,8 +80,9 @@ def make_study(images, **settings) -> Study:
         for kind, batch in kinds.items():
             for image in batch:
                 if kind in ("training", "held_out"):
-                    portrait_add(study=study, image=image, kind="real", disorder_code=code,
-                                 used_in_training=kind == "training")
+                    portrait_add(
+                        study=study, image=image, kind="real", disorder_code=code, used_in_training=kind == "training"
+                    )
                 else:
                     portrait_add(study=study, image=image, kind=kind, disorder_code=code)
     return study

@@ -53,11 +53,14 @@ def snap(page, shots, name: str) -> None:
 
 def widest_elements(page, screen_width: int) -> list[str]:
     """The innermost elements that reach past the screen's right edge, to say what overflows."""
-    return page.evaluate("""(limit) => [...document.querySelectorAll('body *')]
+    return page.evaluate(
+        """(limit) => [...document.querySelectorAll('body *')]
         .filter(e => e.getBoundingClientRect().right > limit + 1 && e.offsetParent !== null)
         .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > limit + 1))
         .slice(0, 5).map(e => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}.${e.className}`
-                              + ` right=${Math.round(e.getBoundingClientRect().right)}`)""", screen_width)
+                              + ` right=${Math.round(e.getBoundingClientRect().right)}`)""",
+        screen_width,
+    )
 
 
 # Records what the upload's progress bar showed: the page the server answers replaces the body, so what
@@ -95,8 +98,10 @@ def real_portraits_zip(phantom_bank_images, folder) -> tuple:
     manifest = folder / "manifest.csv"
     manifest.write_text("\n".join(rows) + "\n")
     bad = folder / "bad-manifest.csv"
-    bad_rows = rows[:2] + [rows[2].replace(f",{DISORDERS[0]},", ",nosuchdisorder,"),
-                           rows[3].replace(".png,", "-missing.png,", 1)]
+    bad_rows = rows[:2] + [
+        rows[2].replace(f",{DISORDERS[0]},", ",nosuchdisorder,"),
+        rows[3].replace(".png,", "-missing.png,", 1),
+    ]
     bad.write_text("\n".join(bad_rows) + "\n")
     return archive, manifest, bad
 
@@ -111,8 +116,9 @@ def download(page, click) -> bytes:
     return caught.value.path().read_bytes()
 
 
-def test_a_coordinator_runs_a_study_from_the_browser(browser, live_server, phantom_bank_images, image_bank_root,
-                                                      shots, tmp_path):
+def test_a_coordinator_runs_a_study_from_the_browser(
+    browser, live_server, phantom_bank_images, image_bank_root, shots, tmp_path
+):
     names = {d.code: d.name for d in phantoms.DISORDERS}
     from tests.survey.factories import DisorderFactory
 
@@ -190,7 +196,9 @@ def test_a_coordinator_runs_a_study_from_the_browser(browser, live_server, phant
         run_worker()
         page.wait_for_selector(".job[data-state=done]", timeout=15_000)  # the page refreshes itself
         report = page.inner_text(".job")
-        assert f"Added {PER_DISORDER * len(DISORDERS)} synthetic portraits and {len(DISORDERS)} latent averages" in report
+        assert (
+            f"Added {PER_DISORDER * len(DISORDERS)} synthetic portraits and {len(DISORDERS)} latent averages" in report
+        )
         assert "face gate:" in report and "disorder gate:" in report
         for code in DISORDERS:
             assert f"{code}: {PER_DISORDER} synthetic portraits and a latent average" in report
@@ -249,7 +257,9 @@ def test_a_coordinator_runs_a_study_from_the_browser(browser, live_server, phant
         page.wait_for_selector("table.exports")
         snap(page, shots, "13-exports")
         files = {}
-        for name in [f"{t}.{f}" for t in ("answers", "options", "participants") for f in ("csv", "json")] + ["settings.json"]:
+        for name in [f"{t}.{f}" for t in ("answers", "options", "participants") for f in ("csv", "json")] + [
+            "settings.json"
+        ]:
             files[name] = download(page, lambda name=name: page.click(f"table.exports a:text-is('{name}')"))
         answers = list(csv.DictReader(io.StringIO(files["answers.csv"].decode())))
         assert len(answers) == 6 and {a["outcome"] for a in answers} <= {"answered", "skipped"}

@@ -21,13 +21,15 @@ def shots(artifacts):
     return folder
 
 
-def test_a_coordinator_issues_invites_and_reads_the_item_view(browser, live_server, phantom_bank_images,
-                                                              image_bank_root, shots):
+def test_a_coordinator_issues_invites_and_reads_the_item_view(
+    browser, live_server, phantom_bank_images, image_bank_root, shots
+):
     study = make_study(phantom_bank_images, with_practice=False, arming_delay_ms=0, expected_sessions=2)
     play_fooled(study)
     get_user_model().objects.create_superuser("coordinator", "c@example.org", "a long enough password")
-    context = browser.new_context(viewport={"width": 1280, "height": 900},
-                                  permissions=["clipboard-read", "clipboard-write"])
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, permissions=["clipboard-read", "clipboard-write"]
+    )
     page = context.new_page()
     try:
         page.goto(f"{live_server.url}/admin/login/")

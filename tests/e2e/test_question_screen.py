@@ -171,7 +171,7 @@ def test_every_click_means_what_the_expert_meant(browser, live_server, walk_stud
                         assert abs(box["width"] - box["height"]) <= 1, box  # square, not cropped
                 check_reference_and_zoom(page, device, question, shots)
                 # The next question but one of this category is left to time out, quickly.
-                later = (session.questions.filter(sequence__gt=question.sequence).order_by("sequence").first())
+                later = session.questions.filter(sequence__gt=question.sequence).order_by("sequence").first()
                 assert later.category == category and not later.is_practice
                 Question.objects.filter(pk=later.pk).update(time_limit_ms=SHORT_LIMIT_MS)
 

@@ -66,8 +66,10 @@ def test_the_back_button_cannot_re_answer(page, live_server, browser_study):
     _, first = to_first_question(page, live_server, browser_study)
     wrong = first.options.exclude(code=first.correct_choice).first().code
     page.click(f"button[data-choice][value='{wrong}']")
-    page.wait_for_function("document.querySelector('[data-question]') === null || "
-                           "document.querySelector('[data-question]').dataset.state === 'waiting'")
+    page.wait_for_function(
+        "document.querySelector('[data-question]') === null || "
+        "document.querySelector('[data-question]').dataset.state === 'waiting'"
+    )
     page.go_back()
     page.wait_for_load_state("load")
     right = page.locator(f"button[data-choice][value='{first.correct_choice}']")

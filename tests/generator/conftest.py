@@ -19,9 +19,7 @@ TINY_DISORDERS = ["alpha", "beta", "unaffected"]
 def tiny_model() -> LoadedGenerator:
     torch.manual_seed(0)
     net = Generator(TINY).eval().requires_grad_(False)
-    with (
-        torch.no_grad()
-    ):  # distinct class means, and visible noise, so the tests can tell them apart
+    with torch.no_grad():  # distinct class means, and visible noise, so the tests can tell them apart
         net.mapping.w_avg.copy_(torch.randn_like(net.mapping.w_avg))
         for module in net.synthesis.modules():
             if hasattr(module, "strength"):

@@ -98,8 +98,7 @@ def module(
     state = {
         "training": False,
         "_parameters": OrderedDict(
-            (k, None if v is None else torch.nn.Parameter(v, requires_grad=False))
-            for k, v in (params or {}).items()
+            (k, None if v is None else torch.nn.Parameter(v, requires_grad=False)) for k, v in (params or {}).items()
         ),
         "_buffers": OrderedDict(buffers or {}),
         "_non_persistent_buffers_set": set(),
@@ -151,9 +150,7 @@ def reference_generator(ref: dict[str, Any], marker: Path) -> Persistent:
     def build(path: str) -> Persistent:
         node = tree[path]
         prefix = f"{path}." if path else ""
-        params = {
-            k: torch.from_numpy(ref[f"tensor/{prefix}{k}"].copy()) for k in node["parameters"]
-        }
+        params = {k: torch.from_numpy(ref[f"tensor/{prefix}{k}"].copy()) for k in node["parameters"]}
         buffers = {
             k: torch.from_numpy(ref[f"tensor/{prefix}{k}"].copy()) if present else None
             for k, present in node["buffers"].items()

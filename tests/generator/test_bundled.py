@@ -30,9 +30,7 @@ def test_default_is_the_repositorys_fixtures(monkeypatch: pytest.MonkeyPatch) ->
         assert path.parent == bundled.models_dir() and path.is_file()
 
 
-def test_the_environment_variable_moves_every_default(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_environment_variable_moves_every_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(bundled.MODELS_DIR_ENV, str(tmp_path))
     assert bundled.model_path("judge-demo64.safetensors") == tmp_path / "judge-demo64.safetensors"
     monkeypatch.setenv(bundled.MODELS_DIR_ENV, "  ")  # blank: as if unset
@@ -61,11 +59,7 @@ def test_build_demo_takes_the_bundled_generator_from_there() -> None:
 def _path_literals(path: Path) -> list[str]:
     """String literals with no whitespace in them (paths, names), not prose or docstrings."""
     tokens = tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline)
-    return [
-        t.string
-        for t in tokens
-        if t.type == tokenize.STRING and not any(c.isspace() for c in t.string)
-    ]
+    return [t.string for t in tokens if t.type == tokenize.STRING and not any(c.isspace() for c in t.string)]
 
 
 def test_no_other_module_spells_the_fixtures_folder() -> None:

@@ -54,9 +54,7 @@ def test_a_mismatched_config_is_refused_with_the_differing_field(tmp_path, tiny_
 
 def test_tensors_that_do_not_fit_the_stored_config_are_refused(tmp_path, tiny_model) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "g.safetensors"
-    tensors = {
-        f"G_ema.{k}": v for k, v in tiny_model.generator.state_dict().items() if "const" not in k
-    }
+    tensors = {f"G_ema.{k}": v for k, v in tiny_model.generator.state_dict().items() if "const" not in k}
     save_checkpoint(
         path,
         kind="generator",

@@ -13,9 +13,7 @@ import torch
 from generator.cli import main
 from generator.nets.checkpoint import save_checkpoint
 
-BUNDLED_GENERATOR = (
-    Path(__file__).resolve().parents[2] / "fixtures/models/generator-demo64.safetensors"
-)
+BUNDLED_GENERATOR = Path(__file__).resolve().parents[2] / "fixtures/models/generator-demo64.safetensors"
 
 
 def _fails_in_one_line(argv: list[str], capsys) -> str:
@@ -90,25 +88,19 @@ def test_bad_seed_ranges(seeds: str, tmp_path: Path, capsys):
     ],
 )
 def test_bad_gate_options(extra: list[str], words: str, tmp_path: Path, capsys):
-    line = _fails_in_one_line(
-        ["evaluate", str(BUNDLED_GENERATOR), "--out", str(tmp_path), *extra], capsys
-    )
+    line = _fails_in_one_line(["evaluate", str(BUNDLED_GENERATOR), "--out", str(tmp_path), *extra], capsys)
     assert words in line
 
 
 def test_a_usage_mistake_is_one_line_too(capsys):
     line = _fails_in_one_line(["sample"], capsys)
     assert "required" in line and "--help" in line
-    line = _fails_in_one_line(
-        ["evaluate", str(BUNDLED_GENERATOR), "--per-disorder", "many"], capsys
-    )
+    line = _fails_in_one_line(["evaluate", str(BUNDLED_GENERATOR), "--per-disorder", "many"], capsys)
     assert "invalid int value" in line
 
 
 def test_recompute_w_avg_refuses_to_overwrite_its_input(capsys):
-    line = _fails_in_one_line(
-        ["recompute-w-avg", str(BUNDLED_GENERATOR), "--out", str(BUNDLED_GENERATOR)], capsys
-    )
+    line = _fails_in_one_line(["recompute-w-avg", str(BUNDLED_GENERATOR), "--out", str(BUNDLED_GENERATOR)], capsys)
     assert "write a new file" in line
 
 

@@ -41,7 +41,5 @@ def test_cuda_and_cpu_draw_the_same_portrait_for_a_seed():
 
 
 def test_the_latent_average_runs_on_cuda():
-    image, info = latent_average_image(
-        load_checkpoint(BUNDLED, device="cuda"), "ostrin", n_samples=10_000
-    )
+    image, info = latent_average_image(load_checkpoint(BUNDLED, device="cuda"), "ostrin", n_samples=10_000)
     assert image.size == (64, 64) and info["n_samples"] == 10_000

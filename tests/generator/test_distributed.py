@@ -61,9 +61,7 @@ def two_processes(phantom_data: Path, tmp_path_factory: pytest.TempPathFactory) 
     command += ["--config", "tiny", "--out", str(root / "out"), "--steps", "2", "--device", "cpu"]
     command += ["--threads", "1", *_flags()]
     env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(
-        command, check=False, capture_output=True, text=True, env=env, cwd=REPO, timeout=600
-    )
+    done = subprocess.run(command, check=False, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
     return root, done.stderr
 

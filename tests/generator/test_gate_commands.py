@@ -65,15 +65,10 @@ def test_evaluate_writes_the_table_report_and_figure(phantoms64: Path, tmp_path:
     with (out / "gates.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert [r["disorder"] for r in rows] == load_generator(BUNDLED_GENERATOR).disorders
-    assert all(
-        r["n"] == "4" and r["privacy_flagged"] != "" and r["fail_case_rate"] != "" for r in rows
-    )
+    assert all(r["n"] == "4" and r["privacy_flagged"] != "" and r["fail_case_rate"] != "" for r in rows)
     assert all(int(r["latent_average_rank"]) >= 1 for r in rows)
     report = (out / "gates.md").read_text()
-    assert (
-        "| disorder | n | fail-case rate | top-1 | top-k | false pass |" in report
-        and "gates.png" in report
-    )
+    assert "| disorder | n | fail-case rate | top-1 | top-k | false pass |" in report and "gates.png" in report
     assert (out / "gates.png").stat().st_size > 1000
     assert "privacy flagged" in capsys.readouterr().out
 
@@ -190,9 +185,7 @@ def test_the_default_disorder_gate_is_not_the_classifier_the_generator_trained_a
     from generator.nets.checkpoint import load_checkpoint_file
 
     model = load_generator(BUNDLED_GENERATOR, device="cpu")
-    gates, notes = build_gates(
-        model.disorders, model.config.resolution, torch.device("cpu"), skip=frozenset({"face"})
-    )
+    gates, notes = build_gates(model.disorders, model.config.resolution, torch.device("cpu"), skip=frozenset({"face"}))
     judge = load_checkpoint_file(BUNDLED_JUDGE, expected_kind="classifier")
     gestalt = load_checkpoint_file(BUNDLED_CLASSIFIER, expected_kind="classifier")
     assert gates.classifier is not None and judge.checkpoint_id in gates.classifier.name

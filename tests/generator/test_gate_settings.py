@@ -139,9 +139,7 @@ def test_the_bundled_face_check_is_calibrated_on_real_phantoms_not_at_the_papers
     assert gates.face_calibration == stored
     assert any("percentile 1 of the scores of" in n for n in notes)
     # a fixed threshold is possible, and the notes say it is not calibrated
-    gates, notes = build_gates(
-        ["velmar"], 64, torch.device("cpu"), settings=GateSettings(face_threshold=0.5)
-    )
+    gates, notes = build_gates(["velmar"], 64, torch.device("cpu"), settings=GateSettings(face_threshold=0.5))
     assert gates.face_threshold == 0.5 and any("not calibrated" in n for n in notes)
 
 
@@ -158,17 +156,13 @@ def test_a_calibration_from_a_folder_of_real_portraits(phantom_data: Path):
 
 
 def test_a_calibration_of_another_detector_is_refused(tmp_path: Path):
-    FaceCalibration("phantom-face-check", "0000000000000000", (0.99,), "x").save(
-        tmp_path / "c.json"
-    )
+    FaceCalibration("phantom-face-check", "0000000000000000", (0.99,), "x").save(tmp_path / "c.json")
     with pytest.raises(ValueError, match="calibrate it again"):
         build_gates(["velmar"], 64, torch.device("cpu"), face_calibration=tmp_path / "c.json")
 
 
 def test_the_disorder_gate_with_9_classes_is_top_1_and_says_its_false_pass_rate():
-    _, notes = build_gates(
-        ["velmar", "unaffected"], 64, torch.device("cpu"), skip=frozenset({"face"})
-    )
+    _, notes = build_gates(["velmar", "unaffected"], 64, torch.device("cpu"), skip=frozenset({"face"}))
     assert any("top 1 of 9 classes" in n and "1/9 = 0.111" in n for n in notes)
 
 
@@ -210,9 +204,7 @@ def test_evaluate_warns_when_the_face_gate_fails_dark_portraits(tiny_model):
     rows, _, brightness = gate_report.evaluate_gates(tiny_model, gates, 64, batch=32)
     assert brightness is not None and sum(brightness.n) == 64 * 3
     assert brightness.pass_rate[0] < brightness.pass_rate[3]  # the darkest fail most
-    report = gate_report.markdown_report(
-        rows, tiny_model, gates, [], "cmd", 1.0, "g.png", brightness
-    )
+    report = gate_report.markdown_report(rows, tiny_model, gates, [], "cmd", 1.0, "g.png", brightness)
     assert not brightness.within_tolerance and "WARNING: BIASED BY BRIGHTNESS" in report
     fair = GateSet(face=_Constant(), face_threshold=0.5)
     _, _, brightness = gate_report.evaluate_gates(tiny_model, fair, 16, batch=16)
@@ -224,7 +216,5 @@ def test_a_detector_without_a_stored_calibration_needs_one_given():
 
     with pytest.raises(ValueError, match="has no calibration: pass --face-calibration"):
         _face_threshold(_Constant(), None, None, 64, DEFAULTS)
-    threshold, calibration, how = _face_threshold(
-        _Constant(), None, None, 64, GateSettings(face_threshold=0.7)
-    )
+    threshold, calibration, how = _face_threshold(_Constant(), None, None, 64, GateSettings(face_threshold=0.7))
     assert (threshold, calibration) == (0.7, None) and "not calibrated" in how

@@ -36,11 +36,7 @@ BUNDLED_GENERATOR = BUNDLED_CLASSIFIER.parent / "generator-demo64.safetensors"
 
 
 def _phantoms(codes: list[str], individuals: range, size: int = 64) -> torch.Tensor:
-    arrays = [
-        np.asarray(phantoms.render_portrait(c, individual=i, size=size))
-        for c in codes
-        for i in individuals
-    ]
+    arrays = [np.asarray(phantoms.render_portrait(c, individual=i, size=size)) for c in codes for i in individuals]
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 
@@ -125,10 +121,7 @@ def test_a_torchscript_classifier_with_its_contract_is_accepted(tmp_path: Path):
     assert torch.allclose(clf.embed(x).norm(dim=1), torch.ones(5))
     gates = GateSet(classifier=clf, top_k=1)
     result = gates.check(x, "alpha")
-    assert (
-        result.rank is not None
-        and result.passed["disorder"].tolist() == (result.rank == 1).tolist()
-    )
+    assert result.rank is not None and result.passed["disorder"].tolist() == (result.rank == 1).tolist()
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -238,9 +231,7 @@ def test_gated_samples_skip_rejected_seeds_and_count_why(tiny_model):
     )
     assert [info["seed"] for _, info in out.accepted] == [0, 2, 4]
     assert out.rejected == out.tried - 3 and out.reasons["face"] == out.rejected
-    none = api.gated_samples(
-        tiny_model, GateSet(face=_Never(), face_threshold=0.5), "alpha", 2, 0, 0.7, max_seeds=5
-    )
+    none = api.gated_samples(tiny_model, GateSet(face=_Never(), face_threshold=0.5), "alpha", 2, 0, 0.7, max_seeds=5)
     assert none.accepted == [] and none.tried == 5 and none.reasons["face"] == 5
 
 

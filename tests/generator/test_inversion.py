@@ -106,9 +106,7 @@ def _centre_of_brightness(images: torch.Tensor) -> torch.Tensor:
     weight = (images.mean(dim=1) + 1).clamp(min=0)  # [N, H, W], background 0
     rows = torch.arange(images.shape[2], dtype=torch.float32)
     total = weight.sum(dim=(1, 2))
-    return torch.stack(
-        [(weight.sum(2) * rows).sum(1) / total, (weight.sum(1) * rows).sum(1) / total], 1
-    )
+    return torch.stack([(weight.sum(2) * rows).sum(1) / total, (weight.sum(1) * rows).sum(1) / total], 1)
 
 
 def test_no_misalignment_leaves_the_portraits_untouched():
@@ -180,13 +178,9 @@ def _class_mean_faces(model, n: int) -> torch.Tensor:
 
 
 def test_the_fitted_pose_is_the_misalignment_applied_to_each_portrait(tiny_model):
-    moved, applied = misalign(
-        _class_mean_faces(tiny_model, 6), Misalignment(shift=0.1, scale=0.1, degrees=10), seed=0
-    )
+    moved, applied = misalign(_class_mean_faces(tiny_model, 6), Misalignment(shift=0.1, scale=0.1, degrees=10), seed=0)
     # w held still (a vanishing step), so only the pose can explain the misalignment
-    settings = InversionSettings(
-        steps=100, lr=1e-9, optimise_noise=False, feature_weight=0.0, fit_pose=True
-    )
+    settings = InversionSettings(steps=100, lr=1e-9, optimise_noise=False, feature_weight=0.0, fit_pose=True)
     fitted = invert(tiny_model, moved, init_label=1, settings=settings).pose
     expected = describe_pose(applied)  # shift x, y (fraction of the side), scale, roll (degrees)
     assert torch.allclose(fitted[:, :3], expected[:, :3], atol=0.01)

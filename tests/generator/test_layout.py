@@ -10,10 +10,7 @@ CLI_MODULE_MAX_LINES = 150
 
 
 def test_every_cli_module_is_short() -> None:
-    lengths = {
-        p.name: len(p.read_text(encoding="utf-8").splitlines())
-        for p in (PACKAGE / "cli").glob("*.py")
-    }
+    lengths = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in (PACKAGE / "cli").glob("*.py")}
     assert {name: n for name, n in lengths.items() if n >= CLI_MODULE_MAX_LINES} == {}
 
 

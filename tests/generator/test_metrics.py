@@ -20,16 +20,11 @@ from generator.reports.metrics import (
     precision_recall,
 )
 
-BUNDLED_GENERATOR = (
-    Path(__file__).resolve().parents[2] / "fixtures/models/generator-demo64.safetensors"
-)
+BUNDLED_GENERATOR = Path(__file__).resolve().parents[2] / "fixtures/models/generator-demo64.safetensors"
 
 
 def _gauss(n: int, d: int, seed: int, shift: float = 0.0) -> torch.Tensor:
-    return (
-        torch.randn(n, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-        + shift
-    )
+    return torch.randn(n, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) + shift
 
 
 def _mmd2_by_loops(x: np.ndarray, y: np.ndarray) -> float:
@@ -48,9 +43,7 @@ def _mmd2_by_loops(x: np.ndarray, y: np.ndarray) -> float:
 
 def test_the_vectorised_kid_estimator_equals_the_formula_written_out():
     x, y = _gauss(7, 3, 0).numpy(), _gauss(5, 3, 1, shift=0.7).numpy()
-    assert mmd2_unbiased(torch.from_numpy(x), torch.from_numpy(y)) == pytest.approx(
-        _mmd2_by_loops(x, y), rel=1e-12
-    )
+    assert mmd2_unbiased(torch.from_numpy(x), torch.from_numpy(y)) == pytest.approx(_mmd2_by_loops(x, y), rel=1e-12)
     # and the kernel matrix itself, against one entry computed by hand
     a, b = np.array([[1.0, 2.0]]), np.array([[3.0, -1.0]])
     assert float(polynomial_kernel(torch.from_numpy(a), torch.from_numpy(b))) == pytest.approx(
@@ -61,9 +54,7 @@ def test_the_vectorised_kid_estimator_equals_the_formula_written_out():
 def test_kid_between_two_samples_of_one_distribution_is_unbiased():
     # 200 independent pairs of samples of one distribution: the estimates scatter around 0,
     # some negative, their mean within 3 standard errors of 0
-    values = np.array(
-        [mmd2_unbiased(_gauss(40, 8, 2 * i), _gauss(40, 8, 2 * i + 1)) for i in range(200)]
-    )
+    values = np.array([mmd2_unbiased(_gauss(40, 8, 2 * i), _gauss(40, 8, 2 * i + 1)) for i in range(200)])
     assert (values < 0).any() and (values > 0).any()
     assert abs(values.mean()) < 3 * values.std() / np.sqrt(len(values))
     # the biased (V-statistic) version would sit clearly above 0: the diagonal is what is left out
@@ -116,9 +107,7 @@ def test_precision_recall_equal_the_definition_written_out():
     precision, recall = precision_recall(torch.from_numpy(real), torch.from_numpy(fake), k=3)
     assert precision == pytest.approx(_coverage_by_loops(fake, real, 3))
     assert recall == pytest.approx(_coverage_by_loops(real, fake, 3))
-    assert torch.allclose(
-        knn_radii(torch.tensor([[0.0], [1.0], [3.0]]), 1), torch.tensor([1.0, 1.0, 2.0]).double()
-    )
+    assert torch.allclose(knn_radii(torch.tensor([[0.0], [1.0], [3.0]]), 1), torch.tensor([1.0, 1.0, 2.0]).double())
 
 
 def test_metrics_command_reports_every_disorder_and_all(tmp_path: Path, capsys):

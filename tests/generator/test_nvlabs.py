@@ -186,9 +186,7 @@ def write_snapshot(path: Path, marker: Path, *, c_dim: int = C, stylegan3: bool 
             magnitude_ema_beta=0.999,
         )
     else:
-        g_kwargs["synthesis_kwargs"] = EasyDict(
-            architecture="skip", channel_base=64, channel_max=4, conv_clamp=256
-        )
+        g_kwargs["synthesis_kwargs"] = EasyDict(architecture="skip", channel_base=64, channel_max=4, conv_clamp=256)
     synthesis = stylegan3_synthesis(marker) if stylegan3 else stylegan2_synthesis(marker)
     g = module(
         marker,
@@ -233,9 +231,7 @@ def snapshot3(tmp_path: Path, trap: Path) -> Path:
 # ---- the reader ---------------------------------------------------------------------------------
 
 
-def test_it_returns_state_tensors_and_init_kwargs_without_running_module_source(
-    snapshot3: Path, trap: Path
-) -> None:
+def test_it_returns_state_tensors_and_init_kwargs_without_running_module_source(snapshot3: Path, trap: Path) -> None:
     snap = read_snapshot(snapshot3)  # the booby-trapped torch_utils is importable right now
     assert not trap.exists()
     g = snap.g_ema
@@ -328,9 +324,7 @@ def test_it_refuses_a_file_that_is_not_a_pickle(tmp_path: Path) -> None:
 # ---- the converter -------------------------------------------------------------------------------
 
 
-def reference_w(
-    tensors: dict[str, torch.Tensor], z: torch.Tensor, c: torch.Tensor | None, psi: float
-) -> torch.Tensor:
+def reference_w(tensors: dict[str, torch.Tensor], z: torch.Tensor, c: torch.Tensor | None, psi: float) -> torch.Tensor:
     """NVlabs' mapping, written out from its published equations (one-hot c, global w_avg)."""
 
     def dense(x: torch.Tensor, prefix: str, lr: float, lrelu: bool) -> torch.Tensor:
@@ -350,13 +344,9 @@ def reference_w(
 
 
 @pytest.mark.parametrize("psi", [1.0, 0.7])
-def test_the_converted_mapping_reproduces_nvlabs_w(
-    snapshot3: Path, tmp_path: Path, psi: float
-) -> None:
+def test_the_converted_mapping_reproduces_nvlabs_w(snapshot3: Path, tmp_path: Path, psi: float) -> None:
     out = tmp_path / "mapping.safetensors"
-    result = import_nvlabs(
-        snapshot3, out, classes=["a", "b", "c"], mapping_only=True, w_avg="nvlabs"
-    )
+    result = import_nvlabs(snapshot3, out, classes=["a", "b", "c"], mapping_only=True, w_avg="nvlabs")
     assert result.architecture == "StyleGAN3-R"
     net, classes = load_mapping(out)
     assert classes == ["a", "b", "c"]
@@ -375,9 +365,7 @@ def test_an_unconditional_mapping_converts_too(tmp_path: Path, trap: Path) -> No
     assert classes == ["unconditional"]
     z = torch.randn(5, Z, generator=torch.Generator().manual_seed(2))
     expected = reference_w(read_snapshot(path).g_ema.named_tensors(), z, None, 0.5)
-    torch.testing.assert_close(
-        net(z, torch.zeros(5, dtype=torch.long), truncation=0.5), expected, atol=1e-5, rtol=1e-5
-    )
+    torch.testing.assert_close(net(z, torch.zeros(5, dtype=torch.long), truncation=0.5), expected, atol=1e-5, rtol=1e-5)
 
 
 def test_per_class_w_averages_are_each_class_mean(snapshot3: Path, tmp_path: Path) -> None:
@@ -417,9 +405,7 @@ def test_cli_imports_and_sample_refuses_the_mapping_file(
         ]
     )
     assert "StyleGAN3-R mapping network" in capsys.readouterr().out
-    with pytest.raises(
-        CheckpointError, match="a mapping checkpoint, but a generator checkpoint is needed"
-    ):
+    with pytest.raises(CheckpointError, match="a mapping checkpoint, but a generator checkpoint is needed"):
         load_generator(out)
     assert not trap.exists()
 
@@ -464,16 +450,12 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, 
 
 @pytest.mark.parametrize("psi", [1.0, 0.7])
 @pytest.mark.parametrize("name", REFERENCES)
-def test_an_imported_generator_reproduces_nvlabs_images_and_w(
-    imported: dict, name: str, psi: float
-) -> None:
+def test_an_imported_generator_reproduces_nvlabs_images_and_w(imported: dict, name: str, psi: float) -> None:
     ckpt, ref, marker = imported[name]
     model = load_generator(ckpt, device="cpu")
     seeds, labels = ref["meta"]["seeds"], ref["labels"].tolist()
     with torch.no_grad():
-        w = model.generator.mapping(
-            torch.from_numpy(ref["z"]), torch.tensor(labels), truncation=psi
-        )
+        w = model.generator.mapping(torch.from_numpy(ref["z"]), torch.tensor(labels), truncation=psi)
     assert (w - torch.from_numpy(ref[f"w/{psi}"])).abs().max() <= 1e-5
     for i, (seed, label) in enumerate(zip(seeds, labels, strict=True)):
         # the path `sample`, `grid` and `fill_pool` take: z drawn from the seed
@@ -489,9 +471,7 @@ def test_on_cuda_an_imported_generator_still_reproduces_nvlabs(imported: dict, n
     """generate_batch autocasts on CUDA; imported networks keep float32 (Fourier phases)."""
     ckpt, ref, _ = imported[name]
     model = load_generator(ckpt, device="cuda")
-    for i, (seed, label) in enumerate(
-        zip(ref["meta"]["seeds"], ref["labels"].tolist(), strict=True)
-    ):
+    for i, (seed, label) in enumerate(zip(ref["meta"]["seeds"], ref["labels"].tolist(), strict=True)):
         image = generate_batch(model, label, [seed], 0.7).float().cpu()
         assert (image - torch.from_numpy(ref["img/0.7"][i : i + 1])).abs().max() <= TOLERANCE
 
@@ -530,9 +510,7 @@ def test_the_checkpoint_carries_its_provenance(imported: dict) -> None:
     assert p["init_kwargs"]["synthesis_kwargs"]["use_radial_filters"] is True
     assert p["w_avg"]["mode"] == "nvlabs" and p["noise_mode"] == "const"
     assert stored.config["synthesis"]["kind"] == "stylegan3"
-    assert torch.equal(
-        stored.tensors["nvlabs.mapping.w_avg"], torch.from_numpy(ref["tensor/mapping.w_avg"])
-    )
+    assert torch.equal(stored.tensors["nvlabs.mapping.w_avg"], torch.from_numpy(ref["tensor/mapping.w_avg"]))
     # the radial (2-D) down filters are NVlabs' own, stored as they were
     radial = [k for k, v in stored.tensors.items() if k.endswith("down_filter") and v.ndim == 2]
     assert radial
@@ -649,9 +627,7 @@ def test_a_missing_synthesis_tensor_is_refused_naming_it(tmp_path: Path, trap: P
         ref["tree"]["synthesis.b8.conv0"]["parameters"].remove("noise_strength")
 
     path = _mutated_snapshot(tmp_path, trap, "sg2ada-skip-cond-32", drop_noise)
-    with pytest.raises(
-        NVlabsError, match=r"synthesis\.b8\.conv0\.noise_strength: not in the snapshot"
-    ):
+    with pytest.raises(NVlabsError, match=r"synthesis\.b8\.conv0\.noise_strength: not in the snapshot"):
         import_nvlabs(path, tmp_path / "g.safetensors", classes=["a", "b", "c"])
 
 
@@ -664,9 +640,7 @@ def test_a_grey_scale_generator_is_refused(tmp_path: Path, trap: Path) -> None:
         import_nvlabs(path, tmp_path / "g.safetensors", classes=["a", "b", "c"])
 
 
-def test_cli_reports_and_fails_in_one_line(
-    tmp_path: Path, trap: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_reports_and_fails_in_one_line(tmp_path: Path, trap: Path, capsys: pytest.CaptureFixture[str]) -> None:
     snapshot = tmp_path / "s.pkl"
     write_reference_snapshot(FIXTURES / "sg3r-cond-32.npz", snapshot, trap)
     main(["import-nvlabs", str(snapshot)])
@@ -699,9 +673,7 @@ def test_a_booby_trapped_reference_snapshot_never_runs_its_code(tmp_path: Path, 
     assert trap.exists()
 
 
-def test_fill_pool_fills_a_study_from_an_imported_model(
-    imported: dict, db: None, image_bank_root: Path
-) -> None:
+def test_fill_pool_fills_a_study_from_an_imported_model(imported: dict, db: None, image_bank_root: Path) -> None:
     """docs/generator-import.md's route: import-nvlabs, then manage.py fill_pool SLUG --checkpoint MODEL."""
     from django.core.management import call_command
 
@@ -709,18 +681,14 @@ def test_fill_pool_fills_a_study_from_an_imported_model(
     from tests.survey.factories import DisorderFactory, StudyFactory
 
     ckpt, _, _ = imported["sg3r-cond-32"]
-    study = StudyFactory(
-        slug="sg3", disorders=[DisorderFactory(code="a"), DisorderFactory(code="c")]
-    )
+    study = StudyFactory(slug="sg3", disorders=[DisorderFactory(code="a"), DisorderFactory(code="c")])
     out = io.StringIO()
     call_command("fill_pool", "sg3", checkpoint=str(ckpt), per_disorder=2, latent_samples=32,
                  device="cpu", stdout=out)  # fmt: skip
     synthetic = Portrait.objects.filter(study=study, kind="synthetic")
     assert synthetic.count() == 4
     assert Portrait.objects.filter(study=study, kind="latent_average").count() == 2
-    assert set(Portrait.objects.values_list("checkpoint_id", flat=True)) == {
-        load_checkpoint_file(ckpt).checkpoint_id
-    }
+    assert set(Portrait.objects.values_list("checkpoint_id", flat=True)) == {load_checkpoint_file(ckpt).checkpoint_id}
     assert "Added 4 synthetic portraits and 2 latent averages to sg3." in out.getvalue()
 
 

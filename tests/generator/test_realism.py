@@ -38,10 +38,7 @@ def test_sharp_against_blurred_is_given_away(portraits):
     assert report.n_real == report.n_synthetic == 32
     assert report.auc > 0.95 and report.ci_low > 0.85
     rates = {row.name: row for row in report.statistics}
-    assert (
-        rates["laplacian_variance"].pick_rate > 0.9
-        and rates["laplacian_variance"].pick_rule == "highest"
-    )
+    assert rates["laplacian_variance"].pick_rate > 0.9 and rates["laplacian_variance"].pick_rule == "highest"
     assert rates["jpeg_length"].pick_rate > 0.9 and rates["jpeg_length"].pick_rule == "highest"
     assert "AUC" in report.summary() and "jpeg_length" in report.table()
 
@@ -72,9 +69,7 @@ def test_pick_rules_and_ties():
 
 
 def test_questions_stay_within_a_disorder():
-    questions = realism.draw_questions(
-        ["a", "b", "c"], ["a"] * 3 + ["b"] * 4 + ["c"] * 2, 200, seed=1
-    )
+    questions = realism.draw_questions(["a", "b", "c"], ["a"] * 3 + ["b"] * 4 + ["c"] * 2, 200, seed=1)
     groups = np.array(["a"] * 3 + ["b"] * 4 + ["c"] * 2)
     assert set(questions[:, 0]) == {0, 1}  # "c" has too few synthetic portraits to ask about
     for row in questions:
@@ -83,9 +78,7 @@ def test_questions_stay_within_a_disorder():
 
 def test_the_module_never_imports_torch():
     code = "import generator.reports.realism, sys; assert 'torch' not in sys.modules"
-    subprocess.run(
-        [sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2]
-    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
 
 
 def test_the_command_reads_two_folders(portraits, tmp_path, capsys):
@@ -94,9 +87,7 @@ def test_the_command_reads_two_folders(portraits, tmp_path, capsys):
     for (code, i), image in portraits.items():
         folder = tmp_path / ("real" if i % 2 == 0 else "synthetic")
         folder.mkdir(exist_ok=True)
-        (image.filter(ImageFilter.GaussianBlur(1.5)) if i % 2 else image).save(
-            folder / f"{code}_{i:03d}.png"
-        )
+        (image.filter(ImageFilter.GaussianBlur(1.5)) if i % 2 else image).save(folder / f"{code}_{i:03d}.png")
     main(
         [
             "realism",
@@ -122,10 +113,7 @@ def test_the_command_reads_a_manifest(tmp_path, capsys):
         "\n".join(
             [
                 lines[0],
-                *(
-                    line.replace(",real,", ",synthetic,") if n % 2 else line
-                    for n, line in enumerate(lines[1:])
-                ),
+                *(line.replace(",real,", ",synthetic,") if n % 2 else line for n, line in enumerate(lines[1:])),
             ]
         )
         + "\n"

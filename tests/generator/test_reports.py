@@ -14,24 +14,16 @@ from generator.training.train import run_training
 TINY = PRESETS["tiny"]
 
 
-def test_grid_averages_evaluation_and_benchmark_run_on_a_tiny_model(
-    phantom_data: Path, tmp_path: Path
-) -> None:
-    ckpt = run_training(
-        phantom_data, tmp_path / "g", TINY, TrainConfig(batch=4, checkpoint_every=10), steps=1
-    )
+def test_grid_averages_evaluation_and_benchmark_run_on_a_tiny_model(phantom_data: Path, tmp_path: Path) -> None:
+    ckpt = run_training(phantom_data, tmp_path / "g", TINY, TrainConfig(batch=4, checkpoint_every=10), steps=1)
     cpu = torch.device("cpu")
     grid = sample_grid(ckpt, tmp_path / "grid.png", per_disorder=2, truncation=0.7, device=cpu)
     assert grid.height == 9 * 32  # one row per class, tiles shown at 2x
-    _figure, rows = averages_figure(
-        ckpt, n_latent=500, n_pixel=4, device=cpu, data_dir=phantom_data
-    )
+    _figure, rows = averages_figure(ckpt, n_latent=500, n_pixel=4, device=cpu, data_dir=phantom_data)
     assert len(rows) == 9 and {"real_pixel_laplacian_var", "latent_laplacian_var"} <= set(rows[0])
     clf = tmp_path / "clf.safetensors"
     train_classifier(phantom_data, clf, epochs=1, batch=4, config=ClassifierConfig(16, (8, 8), 9))
-    table = evaluate_classes(
-        ckpt, clf, per_disorder=3, truncation=1.0, device=cpu, real_dir=phantom_data
-    )
+    table = evaluate_classes(ckpt, clf, per_disorder=3, truncation=1.0, device=cpu, real_dir=phantom_data)
     assert [r["n"] for r in table] == [3] * 9 and "chance 0.111" in format_table(table)
     assert all(r["real_n"] == 2 for r in table) and "real top-1" in format_table(table)
     # chance is the classifier's: a 9-class judge guessing among its classes on a 2-class generator

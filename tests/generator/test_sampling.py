@@ -43,16 +43,12 @@ def test_latent_average_is_one_synthesis_of_the_class_mean_w(tiny_model) -> None
     w = mean_w(tiny_model, 0, 2_000, seed=0)
     direct = tiny_model.generator.synthesis(w)
     image = latent_average(tiny_model, 0, 2_000, seed=0)
-    expected = (
-        ((direct.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)[0].permute(1, 2, 0).numpy()
-    )
+    expected = ((direct.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)[0].permute(1, 2, 0).numpy()
     assert np.array_equal(image, expected)
     other = latent_average(tiny_model, 1, 2_000, seed=0)
     assert not np.array_equal(image, other)
     img, info = api.latent_average_image(tiny_model, "alpha", n_samples=2_000)
-    assert (
-        img.size == (16, 16) and info["disorder"] == "alpha" and info["checkpoint_id"] == "test0000"
-    )
+    assert img.size == (16, 16) and info["disorder"] == "alpha" and info["checkpoint_id"] == "test0000"
 
 
 def test_pixel_averages_are_blurrier_than_their_members() -> None:
@@ -109,8 +105,6 @@ def test_sample_cli_writes_images_and_provenance(tmp_path, tiny_model) -> None: 
         check=True,
         capture_output=True,
     )
-    assert sorted(p.name for p in out.glob("*.png")) == [
-        f"alpha_seed{s:06d}.png" for s in (0, 1, 2, 7)
-    ]
+    assert sorted(p.name for p in out.glob("*.png")) == [f"alpha_seed{s:06d}.png" for s in (0, 1, 2, 7)]
     info = json.loads((out / "alpha_seed000007.json").read_text())
     assert info["seed"] == 7 and info["truncation"] == 0.7 and len(info["checkpoint_id"]) == 16

@@ -68,9 +68,7 @@ def test_balanced_sampling_gives_unaffected_its_exposure_factor() -> None:
     assert torch.allclose(freq, torch.tensor([0.2, 0.2, 0.6], dtype=torch.float64), atol=0.02)
 
 
-def test_a_few_steps_train_and_a_resumed_run_matches_an_uninterrupted_one(
-    phantom_data: Path, tmp_path: Path
-) -> None:
+def test_a_few_steps_train_and_a_resumed_run_matches_an_uninterrupted_one(phantom_data: Path, tmp_path: Path) -> None:
     straight = run_training(phantom_data, tmp_path / "a", TINY, _TRAIN, steps=4)
     run_training(phantom_data, tmp_path / "b", TINY, _TRAIN, steps=2)
     assert load_checkpoint_file(tmp_path / "b" / LATEST).extra["step"] == 2
@@ -89,13 +87,9 @@ def test_resuming_with_another_config_is_refused(phantom_data: Path, tmp_path: P
         run_training(phantom_data, tmp_path, wider, _TRAIN, steps=2)
 
 
-def test_training_with_gestalt_loss_and_classifier_checkpoint(
-    phantom_data: Path, tmp_path: Path
-) -> None:
+def test_training_with_gestalt_loss_and_classifier_checkpoint(phantom_data: Path, tmp_path: Path) -> None:
     clf_path = tmp_path / "clf.safetensors"
-    train_classifier(
-        phantom_data, clf_path, epochs=1, batch=4, config=ClassifierConfig(16, (8, 8), 9)
-    )
+    train_classifier(phantom_data, clf_path, epochs=1, batch=4, config=ClassifierConfig(16, (8, 8), 9))
     clf = load_classifier(clf_path)
     assert clf.disorders == load_image_set(phantom_data, 16, training_only=False).disorders
     train = TrainConfig(batch=4, r1_interval=2, checkpoint_every=10, gestalt_weight=0.5)
@@ -117,9 +111,7 @@ def test_the_train_cli_trains_exports_and_resumes(phantom_data: Path, tmp_path: 
     assert provenance["steps"] == 2 and "--config tiny" in provenance["command"]
 
 
-def test_a_fresh_run_can_start_from_an_exported_generator(
-    phantom_data: Path, tmp_path: Path
-) -> None:
+def test_a_fresh_run_can_start_from_an_exported_generator(phantom_data: Path, tmp_path: Path) -> None:
     from generator.nets.config import TrainConfig as Train
     from generator.training.train import build_state, init_generator_from
 
@@ -133,15 +125,11 @@ def test_a_fresh_run_can_start_from_an_exported_generator(
         for name, tensor in module.state_dict().items():
             assert torch.equal(tensor, base.tensors[f"G_ema.{name}"]), name
 
-    tuned = run_training(
-        phantom_data, tmp_path / "tuned", TINY, _TRAIN, steps=1, init_from=exported
-    )
+    tuned = run_training(phantom_data, tmp_path / "tuned", TINY, _TRAIN, steps=1, init_from=exported)
     assert load_checkpoint_file(tuned).provenance["initialised_from"] == base.checkpoint_id
 
 
-def test_starting_from_a_generator_of_other_disorders_is_refused(
-    phantom_data: Path, tmp_path: Path
-) -> None:
+def test_starting_from_a_generator_of_other_disorders_is_refused(phantom_data: Path, tmp_path: Path) -> None:
     from generator.nets.config import TrainConfig as Train
     from generator.training.train import build_state, init_generator_from
 

@@ -42,9 +42,7 @@ def _trainer(data_dir: Path, device: torch.device = CPU, **options: object) -> T
 # --- precision
 
 
-def test_bf16_trains_on_cpu_stays_finite_and_keeps_fp32_weights(
-    phantom_data: Path, tmp_path: Path
-) -> None:
+def test_bf16_trains_on_cpu_stays_finite_and_keeps_fp32_weights(phantom_data: Path, tmp_path: Path) -> None:
     options = {"batch": 4, "checkpoint_every": 1, "unaffected_factor": 2.0, "r1_interval": 1}
     options |= {"pl_weight": 2.0, "pl_interval": 1}  # R1 and path length on every step
     bf16 = TrainConfig(**options, precision="bf16")  # type: ignore[arg-type]
@@ -191,20 +189,14 @@ def test_ada_augments_each_image_with_probability_p_and_passes_gradients() -> No
 
 def test_ada_p_follows_the_overfitting_heuristic() -> None:
     assert overfitting(sign_sum=8.0, count=10.0) == 0.8 and overfitting(0.0, 0.0) == 0.0
-    assert adjust_ada_p(0.2, r_t=0.8, target=0.6, images=100, speed_images=1000) == pytest.approx(
-        0.3
-    )
-    assert adjust_ada_p(0.2, r_t=0.4, target=0.6, images=100, speed_images=1000) == pytest.approx(
-        0.1
-    )
+    assert adjust_ada_p(0.2, r_t=0.8, target=0.6, images=100, speed_images=1000) == pytest.approx(0.3)
+    assert adjust_ada_p(0.2, r_t=0.4, target=0.6, images=100, speed_images=1000) == pytest.approx(0.1)
     assert adjust_ada_p(0.0, r_t=0.0, target=0.6, images=100, speed_images=1000) == 0.0
     assert adjust_ada_p(0.95, r_t=1.0, target=0.6, images=100, speed_images=1000) == 1.0
 
 
 @pytest.mark.parametrize(("bias", "rises"), [(10.0, True), (-10.0, False)])
-def test_ada_p_rises_when_d_is_sure_of_every_real_image(
-    phantom_data: Path, bias: float, rises: bool
-) -> None:
+def test_ada_p_rises_when_d_is_sure_of_every_real_image(phantom_data: Path, bias: float, rises: bool) -> None:
     # a toy overfitting D: a large output bias makes D(real) > 0 for every real image (r_t = 1)
     t = _trainer(phantom_data, ada_target=0.6, ada_interval=2, ada_speed_images=40)
     with torch.no_grad():
@@ -218,10 +210,7 @@ def test_ada_p_rises_when_d_is_sure_of_every_real_image(
 
 def test_ada_shows_d_augmented_real_images(phantom_data: Path) -> None:
     seen: list[torch.Tensor] = []
-    dataset = {
-        tuple(img.flatten().tolist())
-        for img in (load_image_set(phantom_data, 16).images.float() / 127.5 - 1)
-    }
+    dataset = {tuple(img.flatten().tolist()) for img in (load_image_set(phantom_data, 16).images.float() / 127.5 - 1)}
 
     def real_inputs(ada_target: float, p: float) -> list[torch.Tensor]:
         t = _trainer(phantom_data, diffaugment="", ada_target=ada_target)

@@ -26,9 +26,18 @@ N_DISORDERS = 8  # the phantom renderer's disorders; diagnosis questions offer 4
 # suffices. The latent average comes first so that even a bank of ~100 has one per disorder.
 KIND_CYCLE: tuple[tuple[str, bool | None], ...] = (
     ("latent_average", None),
-    ("real", True), ("real", True), ("real", True), ("real", True),
-    ("real", False), ("real", False), ("real", False),
-    ("synthetic", None), ("synthetic", None), ("synthetic", None), ("synthetic", None), ("synthetic", None),
+    ("real", True),
+    ("real", True),
+    ("real", True),
+    ("real", True),
+    ("real", False),
+    ("real", False),
+    ("real", False),
+    ("synthetic", None),
+    ("synthetic", None),
+    ("synthetic", None),
+    ("synthetic", None),
+    ("synthetic", None),
 )
 
 
@@ -57,8 +66,9 @@ def throwaway_database(prefix: str) -> Iterator[str]:
         admin.close()
 
 
-def django_environment(database_url: str, var_dir: Path, *, invite_rate: str = "100000/minute",
-                       conn_max_age: int = 60) -> dict[str, str]:
+def django_environment(
+    database_url: str, var_dir: Path, *, invite_rate: str = "100000/minute", conn_max_age: int = 60
+) -> dict[str, str]:
     """The settings every process of a run reads (config/settings.py takes them all from the environment)."""
     (var_dir / "static").mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing STATIC_ROOT
     return {
@@ -94,8 +104,15 @@ def migrate() -> float:
     return time.perf_counter() - started
 
 
-def study_create(slug: str, *, per_category: int = 10, time_limit_ms: int | None = None, grace_ms: int | None = None,
-                 load_allowance_ms: int | None = None, arming_delay_ms: int | None = None):
+def study_create(
+    slug: str,
+    *,
+    per_category: int = 10,
+    time_limit_ms: int | None = None,
+    grace_ms: int | None = None,
+    load_allowance_ms: int | None = None,
+    arming_delay_ms: int | None = None,
+):
     """A study over the renderer's disorders; None keeps a setting's default."""
     import phantoms
     from survey.models import Disorder, Study
@@ -105,11 +122,16 @@ def study_create(slug: str, *, per_category: int = 10, time_limit_ms: int | None
         for d in phantoms.DISORDERS[:N_DISORDERS]
     ]
     fields: dict[str, int] = {
-        "n_real_vs_synthetic": per_category, "n_reidentification": per_category, "n_diagnosis": per_category,
+        "n_real_vs_synthetic": per_category,
+        "n_reidentification": per_category,
+        "n_diagnosis": per_category,
     }
     if time_limit_ms is not None:
-        fields.update(time_limit_real_vs_synthetic_ms=time_limit_ms, time_limit_reidentification_ms=time_limit_ms,
-                      time_limit_diagnosis_ms=time_limit_ms)
+        fields.update(
+            time_limit_real_vs_synthetic_ms=time_limit_ms,
+            time_limit_reidentification_ms=time_limit_ms,
+            time_limit_diagnosis_ms=time_limit_ms,
+        )
     if grace_ms is not None:
         fields["grace_ms"] = grace_ms
     if load_allowance_ms is not None:
@@ -133,8 +155,9 @@ def bank_rendered(study, n: int) -> int:
     for i in range(n):
         kind, training = KIND_CYCLE[(i // len(codes)) % len(KIND_CYCLE)]
         image = phantoms.render_portrait(codes[i % len(codes)], 300_000 + i, settings.SURVEY_IMAGE_SIZE)
-        portrait_add(study=study, image=image, kind=kind, disorder_code=codes[i % len(codes)],
-                     used_in_training=training)
+        portrait_add(
+            study=study, image=image, kind=kind, disorder_code=codes[i % len(codes)], used_in_training=training
+        )
     return study.portraits.count()
 
 
@@ -149,10 +172,17 @@ def bank_rows(study, n: int, *, start: int = 0, batch: int = 5000) -> int:
         rows = []
         for i in range(first, min(first + batch, start + n)):
             kind, training = KIND_CYCLE[(i // len(disorders)) % len(KIND_CYCLE)]
-            rows.append(Portrait(
-                study=study, disorder=disorders[i % len(disorders)], kind=kind, used_in_training=training,
-                content_hash=hashlib.sha256(f"{study.slug}-{i}".encode()).hexdigest(),
-                width=256, height=256, byte_size=1000,
-            ))
+            rows.append(
+                Portrait(
+                    study=study,
+                    disorder=disorders[i % len(disorders)],
+                    kind=kind,
+                    used_in_training=training,
+                    content_hash=hashlib.sha256(f"{study.slug}-{i}".encode()).hexdigest(),
+                    width=256,
+                    height=256,
+                    byte_size=1000,
+                )
+            )
         Portrait.objects.bulk_create(rows)
     return study.portraits.count()

@@ -48,9 +48,16 @@ def walk(study, meter: Meter) -> int:
     from survey.models import Invite
 
     client = Client()
-    started = client.post("/api/participant/sessions/", {"invite": Invite.objects.create(study=study).token,
-                          "consent": True, "profession": "other", "years_experience": 3},
-                          content_type="application/json")
+    started = client.post(
+        "/api/participant/sessions/",
+        {
+            "invite": Invite.objects.create(study=study).token,
+            "consent": True,
+            "profession": "other",
+            "years_experience": 3,
+        },
+        content_type="application/json",
+    )
     assert started.status_code == 201, started.content
     auth = {"HTTP_AUTHORIZATION": f"Bearer {started.json()['token']}"}
     client.post("/api/participant/session/begin/", **auth)
@@ -63,11 +70,19 @@ def walk(study, meter: Meter) -> int:
         for url in question["stimulus_urls"] + [o["image_url"] for o in question["options"] if o["image_url"]]:
             image = meter("image", lambda url=url: b"".join(client.get(url, **auth).streaming_content))
             assert image, url
-        meter("clock start", lambda question=question: client.post(
-            f"/api/participant/questions/{question['id']}/start/", **auth))
-        answered = meter("answer", lambda question=question: client.post(
-            f"/api/participant/questions/{question['id']}/answer/", {"choice": question["options"][0]["code"]},
-            content_type="application/json", **auth))
+        meter(
+            "clock start",
+            lambda question=question: client.post(f"/api/participant/questions/{question['id']}/start/", **auth),
+        )
+        answered = meter(
+            "answer",
+            lambda question=question: client.post(
+                f"/api/participant/questions/{question['id']}/answer/",
+                {"choice": question["options"][0]["code"]},
+                content_type="application/json",
+                **auth,
+            ),
+        )
         assert answered.status_code == 200, answered.content
         meter("healthz", lambda: client.get("/healthz"))
         questions += 1
@@ -97,8 +112,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{kind:14}{meter.count[kind]:>6}{1000 * meter.cpu[kind] / meter.count[kind]:>14.2f}")
     per_question = 1000 * sum(meter.cpu[k] for k in KINDS) / questions
     healthz = 1000 * meter.cpu["healthz"] / meter.count["healthz"]
-    print(f"per question ({questions} questions, practice included): {per_question:.1f} ms of this process's CPU, "
-          f"{per_question / healthz:.1f} x /healthz ({healthz:.2f} ms)")
+    print(
+        f"per question ({questions} questions, practice included): {per_question:.1f} ms of this process's CPU, "
+        f"{per_question / healthz:.1f} x /healthz ({healthz:.2f} ms)"
+    )
     return 0
 
 

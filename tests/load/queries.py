@@ -57,8 +57,9 @@ def _request(client, method: str, path: str, token: str, measured: Measured, ste
 
     with CaptureQueriesContext(connection) as captured:
         started = time.perf_counter()
-        response = getattr(client, method)(path, data=data or None, content_type="application/json",
-                                           HTTP_AUTHORIZATION=f"Bearer {token}")
+        response = getattr(client, method)(
+            path, data=data or None, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+        )
         elapsed = (time.perf_counter() - started) * 1000
     assert response.status_code in (200, 201), (step, response.status_code, response.content[:300])
     measured.add(step, [q["sql"] for q in captured.captured_queries], elapsed)
@@ -71,9 +72,19 @@ _PARTICIPANTS = itertools.count()
 def measure_session(client, invite_token: str) -> Measured:
     """Start a session through the API and walk its first questions, counting each request's queries."""
     measured = Measured()
-    started = _request(client, "post", "/api/participant/sessions/", "", measured, "session start",
-                       invite=invite_token, consent=True, profession="other", years_experience=5,
-                       participant_id=f"queries-{next(_PARTICIPANTS)}")
+    started = _request(
+        client,
+        "post",
+        "/api/participant/sessions/",
+        "",
+        measured,
+        "session start",
+        invite=invite_token,
+        consent=True,
+        profession="other",
+        years_experience=5,
+        participant_id=f"queries-{next(_PARTICIPANTS)}",
+    )
     token = started.json()["token"]
     _request(client, "post", "/api/participant/session/begin/", token, measured, "begin")
     for _ in range(QUESTIONS_MEASURED):
@@ -82,8 +93,15 @@ def measure_session(client, invite_token: str) -> Measured:
         urls = question["stimulus_urls"] + [o["image_url"] for o in question["options"] if o["image_url"]]
         measure_image(client, urls[0], token, measured)
         _request(client, "post", f"/api/participant/questions/{question['id']}/start/", token, measured, STEPS[3])
-        _request(client, "post", f"/api/participant/questions/{question['id']}/answer/", token, measured, STEPS[4],
-                 choice=question["options"][0]["code"])
+        _request(
+            client,
+            "post",
+            f"/api/participant/questions/{question['id']}/answer/",
+            token,
+            measured,
+            STEPS[4],
+            choice=question["options"][0]["code"],
+        )
     return measured
 
 
@@ -109,19 +127,27 @@ def report(results: dict[int, Measured], show_sql: bool) -> bool:
     """Print the table; True when every step's query count is the same for every bank size."""
     sizes = sorted(results)
     steps = ["session start", "begin", *STEPS]
-    header = f"{'request':34}" + "".join(f"{f'queries @{n:,}':>18}" for n in sizes) + "".join(
-        f"{f'median ms @{n:,}':>20}" for n in sizes)
+    header = (
+        f"{'request':34}"
+        + "".join(f"{f'queries @{n:,}':>18}" for n in sizes)
+        + "".join(f"{f'median ms @{n:,}':>20}" for n in sizes)
+    )
     print(header)
     constant = True
     for step in steps:
         counts = [results[n].queries[step] for n in sizes]
         same = all(set(c) == set(counts[0]) for c in counts)
         constant &= same or step == "session start"
-        line = f"{step:34}" + "".join(f"{_counts(c):>18}" for c in counts) + "".join(
-            f"{statistics.median(results[n].ms[step]):>20.1f}" for n in sizes)
+        line = (
+            f"{step:34}"
+            + "".join(f"{_counts(c):>18}" for c in counts)
+            + "".join(f"{statistics.median(results[n].ms[step]):>20.1f}" for n in sizes)
+        )
         print(line + ("" if same else "   <-- differs"))
-    print("(per question: min-max over the first "
-          f"{QUESTIONS_MEASURED} questions; 'image' is a 404 here because bank rows have no files)")
+    print(
+        "(per question: min-max over the first "
+        f"{QUESTIONS_MEASURED} questions; 'image' is a 404 here because bank rows have no files)"
+    )
     if show_sql:
         for step in STEPS:
             print(f"\n-- SQL of '{step}' (bank of {sizes[-1]:,}):")

@@ -164,6 +164,7 @@ async def healthz_cpu(instances: list[Instance], database: str, requests: int) -
     the unit the per-question figure is compared with, so the ratio does not depend on the machine."""
     tracker = CpuTracker(instances, database)
     async with aiohttp.ClientSession() as client:
+
         async def hit(i: int) -> None:
             async with client.get(instances[i % len(instances)].base + "/healthz") as response:
                 await response.read()
@@ -230,15 +231,38 @@ def instance_start(name: str, folder: Path, environment: dict[str, str], workers
     port = free_port()
     access_log, error_log = folder / f"{name}-access.log", folder / f"{name}-error.log"
     command = [
-        sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--threads", str(threads),
-        "--worker-class", "gthread" if threads > 1 else "sync",
-        "--access-logfile", str(access_log), "--access-logformat", ACCESS_LOG_FORMAT,
-        "--error-logfile", str(error_log), "--log-level", "warning", "--timeout", "60",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--worker-class",
+        "gthread" if threads > 1 else "sync",
+        "--access-logfile",
+        str(access_log),
+        "--access-logformat",
+        ACCESS_LOG_FORMAT,
+        "--error-logfile",
+        str(error_log),
+        "--log-level",
+        "warning",
+        "--timeout",
+        "60",
     ]
     # Own process group: the cleanup can end the master and its workers together, and nothing else.
-    process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **environment}, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env={**os.environ, **environment},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return Instance(name, port, process, access_log, error_log)
 
 
@@ -347,8 +371,16 @@ class Run:
     def now(self) -> float:
         return time.monotonic() - self.began
 
-    async def call(self, instance: Instance, method: str, path: str, label: str, *, token: str | None = None,
-                   json: dict | None = None) -> Reply:
+    async def call(
+        self,
+        instance: Instance,
+        method: str,
+        path: str,
+        label: str,
+        *,
+        token: str | None = None,
+        json: dict | None = None,
+    ) -> Reply:
         """One browser request: retried with backoff on a lost response or a 5xx, like a reload."""
         for attempt in range(MAX_ATTEMPTS):
             request_id = f"r{next(self.ids)}"
@@ -364,8 +396,9 @@ class Run:
                     is_json = response.content_type == "application/json"
             except (TimeoutError, aiohttp.ClientError) as error:
                 self.in_flight[instance.name] -= 1
-                self.attempts.append(Attempt(label, instance.name, request_id, started, self.now(), None,
-                                             type(error).__name__))
+                self.attempts.append(
+                    Attempt(label, instance.name, request_id, started, self.now(), None, type(error).__name__)
+                )
             else:
                 self.in_flight[instance.name] -= 1
                 self.attempts.append(Attempt(label, instance.name, request_id, started, self.now(), status))
@@ -405,9 +438,19 @@ async def fetch_images(run: Run, instance: Instance, token: str, question: dict)
 
 
 async def session_start(run: Run, instance: Instance, index: int) -> str:
-    reply = await run.call(instance, "POST", "/api/participant/sessions/", "session start", json={
-        "invite": run.invite, "consent": True, "profession": "clinical_geneticist",
-        "years_experience": random.randint(1, 30), "participant_id": f"load-participant-{index}"})
+    reply = await run.call(
+        instance,
+        "POST",
+        "/api/participant/sessions/",
+        "session start",
+        json={
+            "invite": run.invite,
+            "consent": True,
+            "profession": "clinical_geneticist",
+            "years_experience": random.randint(1, 30),
+            "participant_id": f"load-participant-{index}",
+        },
+    )
     if reply.status not in (200, 201):
         raise GaveUp(f"session start answered {reply.status}: {reply.body}")
     run.sessions_started += 1
@@ -442,8 +485,14 @@ async def answer_question(run: Run, instance: Instance, token: str, question: di
         acknowledge(qid, reply, None, "skipped")
     else:
         choice = random.choice(question["options"])["code"]
-        reply = await run.call(instance, "POST", f"/api/participant/questions/{qid}/answer/", "answer", token=token,
-                               json={"choice": choice})
+        reply = await run.call(
+            instance,
+            "POST",
+            f"/api/participant/questions/{qid}/answer/",
+            "answer",
+            token=token,
+            json={"choice": choice},
+        )
         acknowledge(qid, reply, choice, "answered")
 
 
@@ -507,8 +556,14 @@ async def killer(run: Run, expected_answers: int) -> None:
         else:
             await asyncio.sleep(0.002)
     os.kill(victim, signal.SIGKILL)
-    run.kill = {"instance": instance.name, "pid": victim, "at": run.now(), "acks": len(run.acks), "busy": busy,
-                "in_flight": run.in_flight[instance.name]}
+    run.kill = {
+        "instance": instance.name,
+        "pid": victim,
+        "at": run.now(),
+        "acks": len(run.acks),
+        "busy": busy,
+        "in_flight": run.in_flight[instance.name],
+    }
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         now_workers = set(instance.workers())
@@ -524,13 +579,20 @@ async def warm_up(instances: list[Instance], per_instance: int) -> None:
     that has run for a minute has done so, so this is kept out of the measurement (a respawned worker's
     cold start after the kill is not: it is part of the run)."""
     async with aiohttp.ClientSession() as client:
+
         async def hit(url: str) -> None:
             async with client.get(url) as response:
                 await response.read()
 
         for _ in range(3):
-            await asyncio.gather(*(hit(instance.base + path) for instance in instances for _ in range(per_instance)
-                                   for path in ("/healthz", "/api/participant/question/")))
+            await asyncio.gather(
+                *(
+                    hit(instance.base + path)
+                    for instance in instances
+                    for _ in range(per_instance)
+                    for path in ("/healthz", "/api/participant/question/")
+                )
+            )
 
 
 async def drive(args: argparse.Namespace, instances: list[Instance], invite: str) -> Run:
@@ -590,8 +652,17 @@ def latency_table(run: Run) -> dict[str, dict[str, float]]:
             by_label[a.label].append(a.ms)
         else:
             failed[a.label] += 1
-    order = ["healthz", "current question", "answer", "skip", "expire", "clock start", "image", "session start",
-             "begin"]
+    order = [
+        "healthz",
+        "current question",
+        "answer",
+        "skip",
+        "expire",
+        "clock start",
+        "image",
+        "session start",
+        "begin",
+    ]
     stats = {}
     print(f"{'request':18}{'n':>8}{'failed':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'max ms':>10}")
     for label in order:
@@ -698,10 +769,12 @@ def cpu_per_question(run: Run) -> dict[str, float]:
         figures[what] = 1000 * spent / max(questions, 1)
         figures[f"healthz {what}"] = 1000 * run.healthz_cpu.get(what, 0.0)
     ratio = figures["gunicorn"] / figures["healthz gunicorn"] if figures["healthz gunicorn"] else float("nan")
-    print(f"CPU per question ({questions} questions, practice included; {probes} /healthz probes taken out): "
-          f"gunicorn workers {figures['gunicorn']:.1f} ms, PostgreSQL backends {figures['postgres']:.1f} ms; "
-          f"one /healthz alone: workers {figures['healthz gunicorn']:.2f} ms, PostgreSQL "
-          f"{figures['healthz postgres']:.2f} ms; a question costs {ratio:.1f} x /healthz in worker CPU")
+    print(
+        f"CPU per question ({questions} questions, practice included; {probes} /healthz probes taken out): "
+        f"gunicorn workers {figures['gunicorn']:.1f} ms, PostgreSQL backends {figures['postgres']:.1f} ms; "
+        f"one /healthz alone: workers {figures['healthz gunicorn']:.2f} ms, PostgreSQL "
+        f"{figures['healthz postgres']:.2f} ms; a question costs {ratio:.1f} x /healthz in worker CPU"
+    )
     return figures
 
 
@@ -709,16 +782,24 @@ def report_targets(args, run: Run, stats, verdict: Verdict, unexplained: int, qu
     n = args.participants
     answer_p95, healthz_p95 = stats.get("answer", {}).get(95, float("inf")), stats["healthz"][95]
     targets = [
-        (f"{n} concurrent participants: peak {run.peak_active} active at once, {run.finished} of {n} finished",
-         run.peak_active == n and run.finished == n),
-        (f"zero lost answers: {verdict.lost} of {verdict.acknowledged} acknowledged missing from the export, "
-         f"{verdict.mismatched} with another outcome", verdict.lost == 0 and verdict.mismatched == 0
-         and not run.ack_conflicts),
+        (
+            f"{n} concurrent participants: peak {run.peak_active} active at once, {run.finished} of {n} finished",
+            run.peak_active == n and run.finished == n,
+        ),
+        (
+            f"zero lost answers: {verdict.lost} of {verdict.acknowledged} acknowledged missing from the export, "
+            f"{verdict.mismatched} with another outcome",
+            verdict.lost == 0 and verdict.mismatched == 0 and not run.ack_conflicts,
+        ),
         (f"zero duplicated answers: {verdict.duplicated} duplicates in the export", verdict.duplicated == 0),
-        (f"no 5xx or lost response apart from the killed worker's: {unexplained} unexplained",
-         unexplained == 0 and bool(run.kill)),
-        (f"p95 answer {answer_p95:.1f} ms <= 3 x p95 healthz {healthz_p95:.1f} ms = {3 * healthz_p95:.1f} ms",
-         answer_p95 <= 3 * healthz_p95),
+        (
+            f"no 5xx or lost response apart from the killed worker's: {unexplained} unexplained",
+            unexplained == 0 and bool(run.kill),
+        ),
+        (
+            f"p95 answer {answer_p95:.1f} ms <= 3 x p95 healthz {healthz_p95:.1f} ms = {3 * healthz_p95:.1f} ms",
+            answer_p95 <= 3 * healthz_p95,
+        ),
     ]
     if queries_ok is not None:
         targets.append(("SQL queries per request constant from 100 to 100,000 portraits", queries_ok))
@@ -738,25 +819,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conn-max-age", type=int, default=60, help="DATABASE_CONN_MAX_AGE for the servers")
     parser.add_argument("--bank", type=int, default=208, help="rendered portraits in the study's bank")
     parser.add_argument("--ramp", type=float, default=10.0, help="seconds over which participants arrive")
-    parser.add_argument("--think", type=float, nargs=2, default=(0.5, 2.5), metavar=("MIN", "MAX"),
-                        help="seconds a participant looks before answering or skipping")
-    parser.add_argument("--time-limit-ms", type=int, default=4000, help="every category's limit (short: quick timeouts)")
+    parser.add_argument(
+        "--think",
+        type=float,
+        nargs=2,
+        default=(0.5, 2.5),
+        metavar=("MIN", "MAX"),
+        help="seconds a participant looks before answering or skipping",
+    )
+    parser.add_argument(
+        "--time-limit-ms", type=int, default=4000, help="every category's limit (short: quick timeouts)"
+    )
     parser.add_argument("--timeout-share", type=float, default=0.1, help="share of questions left to time out")
     parser.add_argument("--skip-share", type=float, default=0.1, help="share of questions skipped")
     parser.add_argument("--kill-at", type=float, default=0.4, help="SIGKILL a worker when this share of answers is in")
     parser.add_argument("--healthz-rate", type=float, default=10.0, help="baseline probes per second")
     parser.add_argument("--request-timeout", type=float, default=60.0, help="client gives up on a response after (s)")
     parser.add_argument("--max-seconds", type=float, default=900.0, help="stop the run after this long")
-    parser.add_argument("--healthz-cpu-requests", type=int, default=400,
-                        help="GET /healthz requests after the run that measure one's CPU (the unit of comparison)")
+    parser.add_argument(
+        "--healthz-cpu-requests",
+        type=int,
+        default=400,
+        help="GET /healthz requests after the run that measure one's CPU (the unit of comparison)",
+    )
     parser.add_argument("--skip-queries", action="store_true", help="do not run tests/load/queries.py")
     parser.add_argument("--seed", type=int, default=None, help="seed of the simulated participants' choices")
     args = parser.parse_args(argv)
     random.seed(args.seed)
 
     instances: list[Instance] = []
-    with tempfile.TemporaryDirectory(prefix="survey-load-") as folder_name, \
-            throwaway_database("survey_load") as database_url:
+    with (
+        tempfile.TemporaryDirectory(prefix="survey-load-") as folder_name,
+        throwaway_database("survey_load") as database_url,
+    ):
         folder = Path(folder_name)
         try:
             environment = django_environment(database_url, folder, conn_max_age=args.conn_max_age)
@@ -769,47 +864,70 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== setup: throwaway database {database_url.rsplit('/', 1)[1]}", flush=True)
             print(f"migrated in {migrate():.1f} s", flush=True)
             started = time.perf_counter()
-            study = study_create("load", per_category=PER_CATEGORY, time_limit_ms=args.time_limit_ms, grace_ms=1000,
-                                 load_allowance_ms=3000)
+            study = study_create(
+                "load",
+                per_category=PER_CATEGORY,
+                time_limit_ms=args.time_limit_ms,
+                grace_ms=1000,
+                load_allowance_ms=3000,
+            )
             n_bank = bank_rendered(study, args.bank)
             invite = Invite.objects.create(study=study, reusable=True, label="load run").token
-            print(f"study 'load': {n_bank} rendered portraits, {3 * PER_CATEGORY} timed questions per participant, "
-                  f"limit {args.time_limit_ms} ms, grace 1000 ms ({time.perf_counter() - started:.1f} s)", flush=True)
+            print(
+                f"study 'load': {n_bank} rendered portraits, {3 * PER_CATEGORY} timed questions per participant, "
+                f"limit {args.time_limit_ms} ms, grace 1000 ms ({time.perf_counter() - started:.1f} s)",
+                flush=True,
+            )
             connections.close_all()  # the servers get the database to themselves
 
             instances = [instance_start(name, folder, environment, args.workers, args.threads) for name in ("A", "B")]
             kind = f"gthread, {args.threads} threads" if args.threads > 1 else "sync"
-            print(f"\n== servers: 2 gunicorn instances x {args.workers} workers ({kind}), "
-                  f"DATABASE_CONN_MAX_AGE={args.conn_max_age}, on {os.cpu_count()} CPU cores", flush=True)
+            print(
+                f"\n== servers: 2 gunicorn instances x {args.workers} workers ({kind}), "
+                f"DATABASE_CONN_MAX_AGE={args.conn_max_age}, on {os.cpu_count()} CPU cores",
+                flush=True,
+            )
             cpu_before = resource.getrusage(resource.RUSAGE_SELF)
             run = asyncio.run(drive(args, instances, invite))
             cpu_after = resource.getrusage(resource.RUSAGE_SELF)
             for instance in instances:
-                print(f"{instance.name}: {instance.base} master {instance.process.pid}, workers now {instance.workers()}")
+                print(
+                    f"{instance.name}: {instance.base} master {instance.process.pid}, workers now {instance.workers()}"
+                )
 
-            print(f"\n== run: {args.participants} participants (ramp {args.ramp:.0f} s, think {args.think[0]}-"
-                  f"{args.think[1]} s, ~{args.timeout_share:.0%} left to time out, ~{args.skip_share:.0%} skipped)")
+            print(
+                f"\n== run: {args.participants} participants (ramp {args.ramp:.0f} s, think {args.think[0]}-"
+                f"{args.think[1]} s, ~{args.timeout_share:.0%} left to time out, ~{args.skip_share:.0%} skipped)"
+            )
             client_cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
-            print(f"wall {run.wall:.1f} s, {len(run.attempts)} requests ({len(run.attempts) / run.wall:.0f}/s); "
-                  f"CPU s used on the same {os.cpu_count()} cores: load client {client_cpu:.1f}, gunicorn workers "
-                  f"{run.cpu['gunicorn']:.1f} (the killed one's not counted), PostgreSQL backends "
-                  f"{run.cpu['postgres']:.1f}; whole machine busy {run.cpu['machine']:.1f} (steal "
-                  f"{run.cpu['steal']:.1f}) of {run.wall * os.cpu_count():.0f} available")
+            print(
+                f"wall {run.wall:.1f} s, {len(run.attempts)} requests ({len(run.attempts) / run.wall:.0f}/s); "
+                f"CPU s used on the same {os.cpu_count()} cores: load client {client_cpu:.1f}, gunicorn workers "
+                f"{run.cpu['gunicorn']:.1f} (the killed one's not counted), PostgreSQL backends "
+                f"{run.cpu['postgres']:.1f}; whole machine busy {run.cpu['machine']:.1f} (steal "
+                f"{run.cpu['steal']:.1f}) of {run.wall * os.cpu_count():.0f} available"
+            )
             others = run.cpu["machine"] - client_cpu - run.cpu["gunicorn"] - run.cpu["postgres"]
-            print(f"busy time not accounted to this run's processes (other jobs on the machine, PostgreSQL's "
-                  f"own writers, the killed worker, the kernel): {others:.1f} CPU s")
+            print(
+                f"busy time not accounted to this run's processes (other jobs on the machine, PostgreSQL's "
+                f"own writers, the killed worker, the kernel): {others:.1f} CPU s"
+            )
             cpu_per_question(run)
-            print(f"sessions started {run.sessions_started}, peak active {run.peak_active}, finished {run.finished}, "
-                  f"gave up {len(run.gave_up)}")
+            print(
+                f"sessions started {run.sessions_started}, peak active {run.peak_active}, finished {run.finished}, "
+                f"gave up {len(run.gave_up)}"
+            )
             for line in run.gave_up[:10]:
                 print("  gave up:", line)
             if run.kill:
-                print(f"SIGKILL worker {run.kill['pid']} of {run.kill['instance']} "
-                      f"({'mid-request' if run.kill['busy'] else 'none seen mid-request in 5 s'}; "
-                      f"{run.kill['in_flight']} requests to {run.kill['instance']} awaiting responses) "
-                      f"at {run.kill['at']:.1f} s "
-                      f"(after {run.kill['acks']} answers); respawned as {run.kill.get('respawned_as')} "
-                      f"in {run.kill.get('respawn_s', float('nan')):.1f} s")
+                print(
+                    f"SIGKILL worker {run.kill['pid']} of {run.kill['instance']} "
+                    f"({'mid-request' if run.kill['busy'] else 'none seen mid-request in 5 s'}; "
+                    f"{run.kill['in_flight']} requests to {run.kill['instance']} awaiting responses) "
+                    f"at {run.kill['at']:.1f} s "
+                    f"(after {run.kill['acks']} answers); respawned as {run.kill.get('respawned_as')} "
+                    f"in {run.kill.get('respawn_s', float('nan')):.1f} s"
+                )
             for what, count in run.anomalies.items():
                 print(f"  note: {what}: {count}")
 
@@ -823,15 +941,23 @@ def main(argv: list[str] | None = None) -> int:
             verdict = verify(run, "load")
             vias = Counter(ack.via for ack in run.acks.values())
             outcomes = Counter(ack.outcome for ack in run.acks.values())
-            print(f"acknowledged {verdict.acknowledged} ({dict(outcomes)}; by 200: {vias['200']}, by 409 "
-                  f"already_answered after a lost response: {vias['409']})")
-            print(f"export rows {verdict.in_export}; lost {verdict.lost}; duplicated {verdict.duplicated}; other "
-                  f"outcome than acknowledged {verdict.mismatched}; conflicting acknowledgements {len(run.ack_conflicts)}")
+            print(
+                f"acknowledged {verdict.acknowledged} ({dict(outcomes)}; by 200: {vias['200']}, by 409 "
+                f"already_answered after a lost response: {vias['409']})"
+            )
+            print(
+                f"export rows {verdict.in_export}; lost {verdict.lost}; duplicated {verdict.duplicated}; other "
+                f"outcome than acknowledged {verdict.mismatched}; conflicting acknowledgements {len(run.ack_conflicts)}"
+            )
             late = Counter(ack.intent for ack in run.acks.values() if ack.intent != ack.outcome)
-            print(f"answers and skips sent in time by the client's clock but recorded as timeouts, because they "
-                  f"reached the server after limit + grace: {sum(late.values())} {dict(late)}")
-            print(f"export rows never acknowledged to a client: {sum(verdict.unacknowledged.values())} "
-                  f"{dict(verdict.unacknowledged)} (server-recorded timeouts)")
+            print(
+                f"answers and skips sent in time by the client's clock but recorded as timeouts, because they "
+                f"reached the server after limit + grace: {sum(late.values())} {dict(late)}"
+            )
+            print(
+                f"export rows never acknowledged to a client: {sum(verdict.unacknowledged.values())} "
+                f"{dict(verdict.unacknowledged)} (server-recorded timeouts)"
+            )
             print(f"sessions by stage: {dict(verdict.sessions)}")
         finally:
             for instance in instances:

@@ -38,9 +38,7 @@ def test_the_cli_writes_a_dataset(tmp_path: Path) -> None:
 
 
 def test_it_renders_only_the_classes_asked_for_with_the_spread_asked_for(tmp_path: Path) -> None:
-    manifest = phantoms.write_dataset(
-        tmp_path / "broad", per_class=2, size=32, classes=["unaffected"], spread=2.5
-    )
+    manifest = phantoms.write_dataset(tmp_path / "broad", per_class=2, size=32, classes=["unaffected"], spread=2.5)
     with manifest.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["disorder"] for r in rows] == ["unaffected", "unaffected"]

@@ -6,11 +6,7 @@ import pytest
 import phantoms
 from phantoms.face import FaceParams, face_params
 
-_GEOMETRY = [
-    f.name
-    for f in fields(FaceParams)
-    if isinstance(getattr(face_params("unaffected", 0), f.name), float)
-]
+_GEOMETRY = [f.name for f in fields(FaceParams) if isinstance(getattr(face_params("unaffected", 0), f.name), float)]
 
 
 def test_it_renders_rgb_at_the_requested_size() -> None:
@@ -79,9 +75,7 @@ def test_a_broad_population_widens_the_face_geometry_and_nothing_else() -> None:
     usual = [face_params("unaffected", i) for i in range(300)]
     broad = [face_params("unaffected", i, spread=2.5) for i in range(300)]
     for name in ("face_width", "ear_drop", "mouth_width", "fissure_slant"):
-        ratio = np.std([getattr(p, name) for p in broad]) / np.std(
-            [getattr(p, name) for p in usual]
-        )
+        ratio = np.std([getattr(p, name) for p in broad]) / np.std([getattr(p, name) for p in usual])
         assert 2.2 < ratio < 2.8, name
     for name in ("skin", "hair", "background", "roll", "shift_x", "scale", "age"):
         assert [getattr(p, name) for p in broad] == [getattr(p, name) for p in usual], name

@@ -55,7 +55,7 @@ class PortraitFactory(factory.django.DjangoModelFactory):
     width = 256
     height = 256
     byte_size = 1000
-    used_in_training = factory.LazyAttribute(lambda p: (False if p.kind == "real" else None))
+    used_in_training = factory.LazyAttribute(lambda p: False if p.kind == "real" else None)
 
 
 class InviteFactory(factory.django.DjangoModelFactory):
@@ -65,8 +65,15 @@ class InviteFactory(factory.django.DjangoModelFactory):
     study = factory.SubFactory(StudyFactory)
 
 
-def make_bank(study: Study, disorders: list[Disorder], *, training: int = 6, held_out: int = 6,
-              synthetic: int = 12, averages: int = 1) -> None:
+def make_bank(
+    study: Study,
+    disorders: list[Disorder],
+    *,
+    training: int = 6,
+    held_out: int = 6,
+    synthetic: int = 12,
+    averages: int = 1,
+) -> None:
     """A bank large enough for default sessions: every kind for every disorder."""
     rows = []
     for disorder in disorders:
@@ -75,8 +82,9 @@ def make_bank(study: Study, disorders: list[Disorder], *, training: int = 6, hel
         rows += [dict(kind="synthetic", used_in_training=None)] * synthetic
         rows += [dict(kind="latent_average", used_in_training=None)] * averages
         Portrait.objects.bulk_create(
-            Portrait(study=study, disorder=disorder, content_hash=_fake_hash(), width=256, height=256,
-                     byte_size=1000, **row)
+            Portrait(
+                study=study, disorder=disorder, content_hash=_fake_hash(), width=256, height=256, byte_size=1000, **row
+            )
             for row in rows
         )
         rows = []

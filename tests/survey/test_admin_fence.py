@@ -57,9 +57,12 @@ def test_a_coordinator_cannot_open_or_change_another_studys_rows(two_studies):
     mine, theirs = two_studies
     me = coordinator_of(mine, "me")
     their_invite = Invite.objects.filter(study=theirs).first()
-    for model, pk in [("study", theirs.pk), ("invite", their_invite.pk),
-                      ("portrait", Portrait.objects.filter(study=theirs).first().pk),
-                      ("quizsession", QuizSession.objects.get(study=theirs).pk)]:
+    for model, pk in [
+        ("study", theirs.pk),
+        ("invite", their_invite.pk),
+        ("portrait", Portrait.objects.filter(study=theirs).first().pk),
+        ("quizsession", QuizSession.objects.get(study=theirs).pk),
+    ]:
         response = me.get(reverse(f"admin:survey_{model}_change", args=[pk]))
         assert response.status_code in (302, 404), model  # the admin redirects a missing object to its index
     me.post(reverse("admin:survey_invite_changelist"), {"action": "revoke", "_selected_action": [their_invite.pk]})
@@ -107,18 +110,30 @@ def test_a_coordinator_downloads_their_invite_links_as_csv(two_studies):
     mine, _ = two_studies
     me = coordinator_of(mine, "me")
     selected = list(Invite.objects.values_list("pk", flat=True))  # theirs too: the fence drops it
-    response = me.post(reverse("admin:survey_invite_changelist"),
-                       {"action": "download_csv", "_selected_action": selected})
+    response = me.post(
+        reverse("admin:survey_invite_changelist"), {"action": "download_csv", "_selected_action": selected}
+    )
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert [r["label"] for r in rows] == ["mine expert"]
     assert rows[0]["link"].endswith(f"/i/{Invite.objects.get(study=mine).token}/")
 
 
 def their_jobs(theirs: Study) -> tuple[Job, Job]:
-    fill = Job.objects.create(study=theirs, kind=Job.Kind.POOL_FILL, state=Job.State.DONE,
-                              parameters={"checkpoint": "x", "per_disorder": 1}, report={"lines": ["secret line"]})
-    sheet = Job.objects.create(study=theirs, kind=Job.Kind.EXPORT, state=Job.State.DONE, parameters={"table": "answers"},
-                               file_name="theirs-answers.xlsx", file_data=b"their answers")
+    fill = Job.objects.create(
+        study=theirs,
+        kind=Job.Kind.POOL_FILL,
+        state=Job.State.DONE,
+        parameters={"checkpoint": "x", "per_disorder": 1},
+        report={"lines": ["secret line"]},
+    )
+    sheet = Job.objects.create(
+        study=theirs,
+        kind=Job.Kind.EXPORT,
+        state=Job.State.DONE,
+        parameters={"table": "answers"},
+        file_name="theirs-answers.xlsx",
+        file_data=b"their answers",
+    )
     return fill, sheet
 
 
@@ -159,8 +174,16 @@ def test_the_api_shows_nothing_of_another_study(two_studies):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     assert [s["slug"] for s in client.get("/api/studies/").json()["results"]] == ["mine"]
-    for path in ["", "progress/", "readiness/", "portraits/", "invites/", "export/answers.csv",
-                 "export/options.json", "export/settings.json"]:
+    for path in [
+        "",
+        "progress/",
+        "readiness/",
+        "portraits/",
+        "invites/",
+        "export/answers.csv",
+        "export/options.json",
+        "export/settings.json",
+    ]:
         assert client.get(f"/api/studies/mine/{path}").status_code == 200, path
         assert client.get(f"/api/studies/theirs/{path}").status_code == 404, path
     assert client.get("/api/studies/theirs/export/participants.xlsx").status_code == 404
@@ -172,8 +195,12 @@ def test_the_api_shows_nothing_of_another_study(two_studies):
     assert not Job.objects.filter(study=mine).exists() and Job.objects.filter(study=theirs).count() == 2
     pseudonym = QuizSession.objects.get(study=theirs).pseudonym
     invite = Invite.objects.get(study=theirs)
-    for path in [f"participants/{pseudonym}/end/", f"participants/{pseudonym}/erase/",
-                 f"invites/{invite.pk}/revoke/", "invites/"]:
+    for path in [
+        f"participants/{pseudonym}/end/",
+        f"participants/{pseudonym}/erase/",
+        f"invites/{invite.pk}/revoke/",
+        "invites/",
+    ]:
         assert client.post(f"/api/studies/theirs/{path}", {"count": 1}, format="json").status_code == 404, path
     assert client.patch("/api/studies/theirs/", {"title": "taken"}, format="json").status_code == 404
     session = QuizSession.objects.get(study=theirs)

@@ -47,22 +47,28 @@ def png(seed: int) -> bytes:
 def upload(client, slug, manifest: str, files: dict[str, bytes]):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    data = {"manifest": SimpleUploadedFile("manifest.csv", manifest.encode()),
-            "files": [SimpleUploadedFile(name, body) for name, body in files.items()]}
+    data = {
+        "manifest": SimpleUploadedFile("manifest.csv", manifest.encode()),
+        "files": [SimpleUploadedFile(name, body) for name, body in files.items()],
+    }
     return client.post(f"/api/studies/{slug}/portraits/", data, format="multipart")
 
 
 def test_a_coordinator_creates_a_study_and_it_is_theirs(coordinator, staff, disorders):
-    response = coordinator.post("/api/studies/", {"slug": "pilot", "title": "Pilot", "consent_text": "Agree?",
-                                                  "disorders": [d.code for d in disorders[:4]]}, format="json")
+    response = coordinator.post(
+        "/api/studies/",
+        {"slug": "pilot", "title": "Pilot", "consent_text": "Agree?", "disorders": [d.code for d in disorders[:4]]},
+        format="json",
+    )
     assert response.status_code == 201, response.content
     assert Study.objects.get(slug="pilot").coordinators.filter(pk=staff.pk).exists()
     assert [s["slug"] for s in coordinator.get("/api/studies/").json()["results"]] == ["pilot"]
 
 
 def test_an_unknown_disorder_is_a_field_error(coordinator):
-    response = coordinator.post("/api/studies/", {"slug": "x", "title": "X", "consent_text": "c",
-                                                  "disorders": ["nosuch"]}, format="json")
+    response = coordinator.post(
+        "/api/studies/", {"slug": "x", "title": "X", "consent_text": "c", "disorders": ["nosuch"]}, format="json"
+    )
     assert response.status_code == 400 and "disorders" in response.json()
 
 
@@ -85,11 +91,19 @@ def test_coordinator_endpoints_need_a_staff_token(who, own_study, db):
 
 
 def test_upload_validates_like_import_images(coordinator, own_study, image_bank_root):
-    ok = upload(coordinator, "mine", "filename,disorder,kind,used_in_training\na.png,phx0,real,1\nb.png,phx1,synthetic,\n",
-                {"a.png": png(1), "b.png": png(2)})
+    ok = upload(
+        coordinator,
+        "mine",
+        "filename,disorder,kind,used_in_training\na.png,phx0,real,1\nb.png,phx1,synthetic,\n",
+        {"a.png": png(1), "b.png": png(2)},
+    )
     assert ok.status_code == 201 and ok.json() == {"imported": 2}
-    bad = upload(coordinator, "mine", "filename,disorder,kind,used_in_training\nc.png,phx0,real,1\nd.png,nosuch,real,0\n",
-                 {"c.png": png(3), "d.png": png(4)})
+    bad = upload(
+        coordinator,
+        "mine",
+        "filename,disorder,kind,used_in_training\nc.png,phx0,real,1\nd.png,nosuch,real,0\n",
+        {"c.png": png(3), "d.png": png(4)},
+    )
     assert bad.status_code == 400
     assert any("line 3 (d.png)" in problem for problem in bad.json()["manifest"])
     assert Portrait.objects.count() == 2  # nothing of the bad upload was imported
@@ -115,7 +129,10 @@ def test_readiness_lists_what_is_missing_and_invites_wait_for_it(coordinator, ow
 
 
 def test_the_admin_issues_no_invites_for_a_study_that_is_not_ready(admin_client, own_study):
-    admin_client.post("/admin/survey/study/", {"action": "issue_invites", "apply": "1", "count": 5, "_selected_action": [own_study.pk]})
+    admin_client.post(
+        "/admin/survey/study/",
+        {"action": "issue_invites", "apply": "1", "count": 5, "_selected_action": [own_study.pk]},
+    )
     assert not Invite.objects.exists()
 
 
@@ -129,8 +146,16 @@ def test_invites_are_created_listed_and_revoked(coordinator, ready_study):
     assert coordinator.get("/api/studies/mine/invites/").json()["count"] == 3
 
 
-@pytest.mark.parametrize("body", [{"count": 0}, {"count": 100000}, {"count": "many"},
-                                  {"expires_at": "2001-01-01T00:00:00Z"}, {"expires_at": "yesterday"}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"count": 0},
+        {"count": 100000},
+        {"count": "many"},
+        {"expires_at": "2001-01-01T00:00:00Z"},
+        {"expires_at": "yesterday"},
+    ],
+)
 def test_bad_invite_requests_are_field_errors(coordinator, ready_study, body):
     response = coordinator.post("/api/studies/mine/invites/", body, format="json")
     assert response.status_code == 400 and set(response.json()) & set(body)
@@ -152,11 +177,20 @@ def test_the_schema_and_docs_are_served(client, db):
     assert client.get("/api/docs/").status_code == 200
 
 
-@pytest.mark.parametrize("url", ["/api/studies/", "/api/studies/mine/", "/api/studies/mine/readiness/",
-                                 "/api/studies/mine/progress/", "/api/studies/mine/invites/",
-                                 "/api/studies/mine/portraits/", "/api/disorders/",
-                                 "/api/studies/mine/invites/1/revoke/",
-                                 "/api/studies/mine/participants/P0/end/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/studies/",
+        "/api/studies/mine/",
+        "/api/studies/mine/readiness/",
+        "/api/studies/mine/progress/",
+        "/api/studies/mine/invites/",
+        "/api/studies/mine/portraits/",
+        "/api/disorders/",
+        "/api/studies/mine/invites/1/revoke/",
+        "/api/studies/mine/participants/P0/end/",
+    ],
+)
 def test_the_browsable_api_pages_open_for_a_signed_in_coordinator(client, staff, ready_study, url):
     client.force_login(staff)
     assert client.get(url, HTTP_ACCEPT="text/html").status_code in (200, 404, 405)

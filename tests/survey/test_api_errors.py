@@ -20,8 +20,11 @@ T0 = datetime(2031, 3, 1, 9, 0, 0, tzinfo=UTC)
 
 
 def quiz_errors() -> list[type[services.QuizError]]:
-    return [kind for _, kind in inspect.getmembers(services, inspect.isclass)
-            if issubclass(kind, services.QuizError) and kind is not services.QuizError]
+    return [
+        kind
+        for _, kind in inspect.getmembers(services, inspect.isclass)
+        if issubclass(kind, services.QuizError) and kind is not services.QuizError
+    ]
 
 
 @pytest.mark.parametrize("kind", quiz_errors(), ids=lambda kind: kind.__name__)
@@ -42,12 +45,19 @@ def test_refusals_are_409_with_their_code_and_message():
 
 
 def test_a_refusal_carries_what_the_client_needs_to_recover():
-    assert answer(services.AlreadyAnswered(Answer(outcome=Outcome.SKIPPED))) == (409, {
-        "error": "already_answered", "message": "This question was already answered; the first answer stands.",
-        "outcome": "skipped"})
+    assert answer(services.AlreadyAnswered(Answer(outcome=Outcome.SKIPPED))) == (
+        409,
+        {
+            "error": "already_answered",
+            "message": "This question was already answered; the first answer stands.",
+            "outcome": "skipped",
+        },
+    )
     assert answer(services.NotExpired(1200))[1] == {
-        "error": "not_expired", "message": "The time for this question has not run out (1200 ms left).",
-        "remaining_ms": 1200}
+        "error": "not_expired",
+        "message": "The time for this question has not run out (1200 ms left).",
+        "remaining_ms": 1200,
+    }
     assert answer(services.TooEarly(400))[1]["arming_delay_ms"] == 400
 
 
@@ -55,11 +65,16 @@ def test_field_refusals_are_drf_field_errors():
     assert answer(services.UnknownOption("No such option.")) == (400, {"choice": ["No such option."]})
     assert answer(services.IdentifierNeeded("Who are you?")) == (400, {"participant_id": ["Who are you?"]})
     assert answer(ImportRejected(["manifest.csv line 2: no such disorder"])) == (
-        400, {"manifest": ["manifest.csv line 2: no such disorder"]})
+        400,
+        {"manifest": ["manifest.csv line 2: no such disorder"]},
+    )
 
 
 def test_a_study_not_ready_for_invites_says_what_is_missing():
-    assert answer(services.InvitesRefused(["Add portraits."])) == (409, {"ready": False, "problems": ["Add portraits."]})
+    assert answer(services.InvitesRefused(["Add portraits."])) == (
+        409,
+        {"ready": False, "problems": ["Add portraits."]},
+    )
 
 
 def test_anything_else_is_answered_as_drf_answers_it():
@@ -81,8 +96,14 @@ def test_an_answer_before_the_question_arms_is_too_early_through_the_api(study):
         question = client.get("/api/participant/question/").json()
         client.post(f"/api/participant/questions/{question['id']}/start/")
         clock.shift(timedelta(milliseconds=100))
-        response = client.post(f"/api/participant/questions/{question['id']}/answer/",
-                               {"choice": question["options"][0]["code"]}, format="json")
+        response = client.post(
+            f"/api/participant/questions/{question['id']}/answer/",
+            {"choice": question["options"][0]["code"]},
+            format="json",
+        )
     assert response.status_code == 409
-    assert response.json() == {"error": "too_early", "arming_delay_ms": 400, "message":
-                               "The question was not yet accepting answers (it arms 400 ms after it is shown)."}
+    assert response.json() == {
+        "error": "too_early",
+        "arming_delay_ms": 400,
+        "message": "The question was not yet accepting answers (it arms 400 ms after it is shown).",
+    }

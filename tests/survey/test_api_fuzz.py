@@ -40,7 +40,10 @@ def credentials(study):
     services.session_profile_submit(session=session, profession="other", years_experience=1)
     services.session_quiz_begin(session=session)
     services.session_current_question(session=session)
-    return {"coordinator": f"Token {Token.objects.create(user=user).key}", "participant": f"Bearer {session.access_token}"}
+    return {
+        "coordinator": f"Token {Token.objects.create(user=user).key}",
+        "participant": f"Bearer {session.access_token}",
+    }
 
 
 @pytest.mark.django_db(transaction=True)

@@ -49,15 +49,19 @@ def test_a_client_drives_a_full_session_through_the_api(study, time_machine):
         elif question["position"] % 7 == 0:
             result = client.post(f"/api/participant/questions/{question['id']}/skip/")
         else:
-            result = client.post(f"/api/participant/questions/{question['id']}/answer/",
-                                 {"choice": question["options"][0]["code"]}, format="json")
+            result = client.post(
+                f"/api/participant/questions/{question['id']}/answer/",
+                {"choice": question["options"][0]["code"]},
+                format="json",
+            )
         assert result.status_code == 200
         outcomes.append(result.json()["outcome"])
     assert response.status_code == 204
     assert practice == 3 and len(outcomes) == 33 and outcomes.count("skipped") == 4 + 3
     # Each category is introduced twice: before its practice question and before its timed questions.
-    assert sorted(intros) == sorted((c, p) for c in ("real_vs_synthetic", "reidentification", "diagnosis")
-                                    for p in (True, False))
+    assert sorted(intros) == sorted(
+        (c, p) for c in ("real_vs_synthetic", "reidentification", "diagnosis") for p in (True, False)
+    )
     session = QuizSession.objects.get(pseudonym=body["participant"])
     assert session.stage == QuizSession.Stage.FINISHED
     assert session.profession == "clinical_geneticist"
@@ -67,9 +71,24 @@ def test_a_question_carries_no_kind_correctness_or_file_name(study):
     client = begun(study)
     for _ in range(30):
         question = client.get("/api/participant/question/").json()
-        assert set(question) == {"id", "practice", "position", "total", "category", "prompt", "stimulus_urls",
-                                 "options", "time_limit_ms", "load_allowance_ms", "clock_running", "remaining_ms",
-                                 "latest_remaining_ms", "arming_delay_ms", "category_label", "intro"}
+        assert set(question) == {
+            "id",
+            "practice",
+            "position",
+            "total",
+            "category",
+            "prompt",
+            "stimulus_urls",
+            "options",
+            "time_limit_ms",
+            "load_allowance_ms",
+            "clock_running",
+            "remaining_ms",
+            "latest_remaining_ms",
+            "arming_delay_ms",
+            "category_label",
+            "intro",
+        }
         # The category and its prompt name the concepts by design; what identifies portraits must not.
         portraits = str(question["stimulus_urls"]) + str(question["options"])
         for word in ("real", "synthetic", "latent", "average", "correct", "hash", ".jpg", ".png", "training"):
@@ -81,8 +100,11 @@ def test_a_question_carries_no_kind_correctness_or_file_name(study):
 def test_an_answer_response_does_not_reveal_correctness(study):
     client = begun(study)
     question = client.get("/api/participant/question/").json()
-    result = client.post(f"/api/participant/questions/{question['id']}/answer/",
-                         {"choice": question["options"][0]["code"]}, format="json").json()
+    result = client.post(
+        f"/api/participant/questions/{question['id']}/answer/",
+        {"choice": question["options"][0]["code"]},
+        format="json",
+    ).json()
     assert result == {"outcome": "answered"}
 
 
@@ -90,8 +112,11 @@ def test_a_second_answer_is_refused_with_the_first_outcome(study):
     client = begun(study)
     question = client.get("/api/participant/question/").json()
     client.post(f"/api/participant/questions/{question['id']}/skip/")
-    again = client.post(f"/api/participant/questions/{question['id']}/answer/",
-                        {"choice": question["options"][0]["code"]}, format="json")
+    again = client.post(
+        f"/api/participant/questions/{question['id']}/answer/",
+        {"choice": question["options"][0]["code"]},
+        format="json",
+    )
     assert again.status_code == 409
     assert again.json()["error"] == "already_answered" and again.json()["outcome"] == "skipped"
 
@@ -107,8 +132,9 @@ def test_an_unknown_option_is_a_field_error_and_changes_nothing(study):
 def test_malformed_json_is_a_400(study):
     client = begun(study)
     question = client.get("/api/participant/question/").json()
-    response = client.post(f"/api/participant/questions/{question['id']}/answer/", data="{not json",
-                           content_type="application/json")
+    response = client.post(
+        f"/api/participant/questions/{question['id']}/answer/", data="{not json", content_type="application/json"
+    )
     assert response.status_code == 400
     assert not Answer.objects.exists()
 
@@ -117,8 +143,11 @@ def test_another_participants_question_is_refused(study):
     mine, theirs = begun(study), begun(study)
     their_question = theirs.get("/api/participant/question/").json()
     mine.get("/api/participant/question/")
-    response = mine.post(f"/api/participant/questions/{their_question['id']}/answer/",
-                         {"choice": their_question["options"][0]["code"]}, format="json")
+    response = mine.post(
+        f"/api/participant/questions/{their_question['id']}/answer/",
+        {"choice": their_question["options"][0]["code"]},
+        format="json",
+    )
     assert response.status_code == 409 and response.json()["error"] == "not_current"
     assert not Answer.objects.exists()
 
@@ -138,8 +167,10 @@ def test_a_participant_can_fetch_own_images_with_the_token_only(study, image_ban
     assert begun(study).get(url).status_code == 404  # another participant's token, no image
 
 
-@pytest.mark.parametrize("change", [{"revoked_at": timezone.now() - timedelta(seconds=1)},
-                                    {"expires_at": timezone.now() - timedelta(seconds=1)}])
+@pytest.mark.parametrize(
+    "change",
+    [{"revoked_at": timezone.now() - timedelta(seconds=1)}, {"expires_at": timezone.now() - timedelta(seconds=1)}],
+)
 def test_a_revoked_or_expired_invite_is_gone(study, change):
     invite = InviteFactory(study=study, **change)
     response = APIClient().post("/api/participant/sessions/", {"invite": invite.token, **PROFILE}, format="json")
@@ -153,8 +184,9 @@ def test_an_unknown_invite_is_not_found(study):
 
 def test_consent_is_required(study):
     invite = InviteFactory(study=study)
-    response = APIClient().post("/api/participant/sessions/", {"invite": invite.token, **PROFILE, "consent": False},
-                                format="json")
+    response = APIClient().post(
+        "/api/participant/sessions/", {"invite": invite.token, **PROFILE, "consent": False}, format="json"
+    )
     assert response.status_code == 400 and "consent" in response.json()
 
 
@@ -173,18 +205,27 @@ def test_a_used_single_use_invite_resumes_only_for_the_client_holding_its_token(
 def test_a_resume_code_moves_the_session_and_locks_out_the_old_client(study):
     invite = InviteFactory(study=study)
     first = APIClient().post("/api/participant/sessions/", {"invite": invite.token, **PROFILE}, format="json").json()
-    wrong = APIClient().post("/api/participant/sessions/",
-                             {"invite": invite.token, "resume_code": "0000-0000-0000", **PROFILE}, format="json")
+    wrong = APIClient().post(
+        "/api/participant/sessions/",
+        {"invite": invite.token, "resume_code": "0000-0000-0000", **PROFILE},
+        format="json",
+    )
     assert wrong.status_code == 409 and "token" not in wrong.json()
-    moved = APIClient().post("/api/participant/sessions/",
-                             {"invite": invite.token, "resume_code": first["resume_code"], **PROFILE}, format="json")
+    moved = APIClient().post(
+        "/api/participant/sessions/",
+        {"invite": invite.token, "resume_code": first["resume_code"], **PROFILE},
+        format="json",
+    )
     assert moved.status_code == 200 and moved.json()["participant"] == first["participant"]
     assert moved.json()["token"] != first["token"] and moved.json()["resume_code"] != first["resume_code"]
     old = APIClient()
     old.credentials(HTTP_AUTHORIZATION=f"Bearer {first['token']}")
     assert old.get("/api/participant/session/").status_code in (401, 403)
-    replay = APIClient().post("/api/participant/sessions/",
-                              {"invite": invite.token, "resume_code": first["resume_code"], **PROFILE}, format="json")
+    replay = APIClient().post(
+        "/api/participant/sessions/",
+        {"invite": invite.token, "resume_code": first["resume_code"], **PROFILE},
+        format="json",
+    )
     assert replay.status_code == 409  # the code was spent
 
 

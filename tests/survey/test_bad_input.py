@@ -84,8 +84,8 @@ def test_a_late_html_answer_with_a_10000_character_choice_is_not_a_server_error(
 def test_an_api_answer_with_a_nul_character_is_refused_with_400(quiz_session, clock):
     question = revealed(quiz_session, clock)
     response = api_participant(quiz_session).post(
-        reverse("api:question-answer", args=[question.pk]), {"choice": f"{question.correct_choice}\x00"},
-        format="json")
+        reverse("api:question-answer", args=[question.pk]), {"choice": f"{question.correct_choice}\x00"}, format="json"
+    )
     assert response.status_code == 400
     assert not Answer.objects.filter(question=question).exists()
 
@@ -95,7 +95,9 @@ def test_an_url_with_a_nul_character_is_not_a_server_error(quiz_session, clock):
     client = browser(quiz_session)
     for url in ("/i/%00/", "/img/%00", "/i/a%00b/", "/admin/survey/study/?q=%00"):
         assert client.get(url).status_code < 500, url
-    assert client.post(reverse("survey:answer", args=[question.pk]) + "?choice=%00", {"choice": "%00"}).status_code < 500
+    assert (
+        client.post(reverse("survey:answer", args=[question.pk]) + "?choice=%00", {"choice": "%00"}).status_code < 500
+    )
 
 
 # --- bounded JSON ------------------------------------------------------------------------------------
@@ -111,8 +113,9 @@ def test_deeply_nested_json_to_session_start_is_refused_with_400(study, body):
 @pytest.mark.parametrize("body", [DEEP_LIST, DEEP_OBJECT], ids=["list", "object"])
 def test_deeply_nested_json_to_an_answer_is_refused_with_400(quiz_session, clock, body):
     question = revealed(quiz_session, clock)
-    response = api_participant(quiz_session).post(reverse("api:question-answer", args=[question.pk]), body,
-                                                  content_type="application/json")
+    response = api_participant(quiz_session).post(
+        reverse("api:question-answer", args=[question.pk]), body, content_type="application/json"
+    )
     assert response.status_code == 400
     assert "nested too deeply" in response.json()["detail"]
     assert not Answer.objects.filter(question=question).exists()
@@ -151,8 +154,9 @@ def test_an_oversized_json_body_is_refused_with_400(study):
 @pytest.mark.parametrize("body", ["{", '{"choice": NaN}', "\xff", '"\\ud800"'])
 def test_malformed_json_is_refused_with_400(quiz_session, clock, body):
     question = revealed(quiz_session, clock)
-    response = api_participant(quiz_session).post(reverse("api:question-answer", args=[question.pk]),
-                                                  body.encode("latin-1"), content_type="application/json")
+    response = api_participant(quiz_session).post(
+        reverse("api:question-answer", args=[question.pk]), body.encode("latin-1"), content_type="application/json"
+    )
     assert response.status_code == 400
     assert not Answer.objects.filter(question=question).exists()
 

@@ -42,7 +42,9 @@ def post(client, manifest: str, **files):
 
 
 def test_a_manifest_with_a_zip_adds_every_portrait(coordinator, image_bank_root):
-    response = post(coordinator, MANIFEST, archive=SimpleUploadedFile("bank.zip", zipped({"a.png": png(1), "b.png": png(2)})))
+    response = post(
+        coordinator, MANIFEST, archive=SimpleUploadedFile("bank.zip", zipped({"a.png": png(1), "b.png": png(2)}))
+    )
     assert response.status_code == 302
     assert sorted(Portrait.objects.values_list("kind", flat=True)) == ["real", "synthetic"]
     page = coordinator.get(response.url)
@@ -50,13 +52,17 @@ def test_a_manifest_with_a_zip_adds_every_portrait(coordinator, image_bank_root)
 
 
 def test_picked_files_work_too(coordinator, image_bank_root):
-    response = post(coordinator, MANIFEST, images=[SimpleUploadedFile("a.png", png(1)), SimpleUploadedFile("b.png", png(2))])
+    response = post(
+        coordinator, MANIFEST, images=[SimpleUploadedFile("a.png", png(1)), SimpleUploadedFile("b.png", png(2))]
+    )
     assert response.status_code == 302 and Portrait.objects.count() == 2
 
 
 def test_a_bad_manifest_is_refused_with_its_line_numbers_and_nothing_is_added(coordinator, image_bank_root):
     manifest = "filename,disorder,kind,used_in_training\na.png,phx0,real,1\nb.png,nosuch,real,maybe\n"
-    response = post(coordinator, manifest, archive=SimpleUploadedFile("bank.zip", zipped({"a.png": png(1), "b.png": png(2)})))
+    response = post(
+        coordinator, manifest, archive=SimpleUploadedFile("bank.zip", zipped({"a.png": png(1), "b.png": png(2)}))
+    )
     assert response.status_code == 400 and b"Nothing was added" in response.content
     assert b"line 3 (b.png)" in response.content
     assert not Portrait.objects.exists()

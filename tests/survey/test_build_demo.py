@@ -44,7 +44,8 @@ def test_the_renderer_only_demo_is_complete_and_leaks_nothing(db, image_bank_roo
     assert output.count("  pretend expert ") == 8 and "user: coordinator  password: " in output
     assert not Invite.objects.filter(study=study, reusable=True).exists()  # one link per person, single-use
     assert set(Portrait.objects.filter(study=study, kind="synthetic").values_list("checkpoint_id", flat=True)) == {
-        "phantom-renderer"}  # provenance says where the pool came from
+        "phantom-renderer"
+    }  # provenance says where the pool came from
     take_a_session(study)
     assert audit_study(study).clean
 
@@ -83,12 +84,19 @@ def encoding_of(portrait: Portrait) -> tuple:
     (the JPEG quality) and metadata keys."""
     with Image.open(imaging.stored_path(settings.IMAGE_BANK_ROOT, portrait.content_hash)) as image:
         tables = tuple(tuple(table) for _, table in sorted(image.quantization.items()))
-        return (image.size, image.mode, image.format, JpegImagePlugin.get_sampling(image), tables,
-                tuple(sorted(image.info)))
+        return (
+            image.size,
+            image.mode,
+            image.format,
+            JpegImagePlugin.get_sampling(image),
+            tables,
+            tuple(sorted(image.info)),
+        )
 
 
 def test_real_and_synthetic_demo_portraits_are_drawn_at_one_resolution_and_take_one_path(
-        db, image_bank_root, monkeypatch):
+    db, image_bank_root, monkeypatch
+):
     """The kind must not show in sharpness, size or compression: the real phantoms are rendered at the bundled
     generator's resolution (read from its checkpoint) and every portrait, of either kind, is upscaled and
     encoded by the same call with the same settings."""
@@ -100,15 +108,17 @@ def test_real_and_synthetic_demo_portraits_are_drawn_at_one_resolution_and_take_
     study = Study.objects.get(slug="demo")
     portraits = list(Portrait.objects.filter(study=study))
     assert len(entered) == len(portraits)  # none stored without passing through the pipeline
-    assert set(entered) == {((resolution, resolution), "RGB", settings.SURVEY_IMAGE_SIZE,
-                             settings.SURVEY_IMAGE_QUALITY)}
+    assert set(entered) == {
+        ((resolution, resolution), "RGB", settings.SURVEY_IMAGE_SIZE, settings.SURVEY_IMAGE_QUALITY)
+    }
     assert f"real phantoms rendered at {resolution} px, the bundled generator's portraits at {resolution} px" in output
     encodings = {kind: {encoding_of(p) for p in portraits if p.kind == kind} for kind in ("real", "synthetic")}
     assert len(encodings["real"]) == 1 and encodings["real"] == encodings["synthetic"]
 
 
 def test_the_demo_renders_its_real_phantoms_at_the_generator_resolution_even_without_torch(
-        db, image_bank_root, monkeypatch):
+    db, image_bank_root, monkeypatch
+):
     entered = spy_on_the_pipeline(monkeypatch)
     build("--renderer-only")
     resolution = checkpoint_resolution(Path(BUNDLED))

@@ -39,7 +39,8 @@ def abandoned(study):
 def latest_deadline(question):
     """The latest the question can time out: served + load allowance + limit + grace."""
     return question.served_at + timedelta(
-        milliseconds=question.load_allowance_ms + question.time_limit_ms + question.grace_ms)
+        milliseconds=question.load_allowance_ms + question.time_limit_ms + question.grace_ms
+    )
 
 
 def test_a_question_within_its_deadline_and_grace_is_not_overdue(study, abandoned):
@@ -49,8 +50,9 @@ def test_a_question_within_its_deadline_and_grace_is_not_overdue(study, abandone
     assert [q.pk for q in selectors.overdue_questions(study, now=just_after)] == [question.pk]
 
 
-def test_reads_count_the_overdue_question_as_a_timeout_without_writing(study, abandoned, client, admin_user,
-                                                                     django_capture_on_commit_callbacks):
+def test_reads_count_the_overdue_question_as_a_timeout_without_writing(
+    study, abandoned, client, admin_user, django_capture_on_commit_callbacks
+):
     _, question = abandoned
     with time_machine.travel(T0 + timedelta(hours=2), tick=False):
         client.force_login(admin_user)  # logged in then, not when the fixture ran
@@ -78,7 +80,9 @@ def test_reads_count_the_overdue_question_as_a_timeout_without_writing(study, ab
         page = admin_client.get(f"/staff/studies/{study.slug}/dashboard/")
         assert page.status_code == 200 and page.context["dashboard"].progress.timed_out == 1
         assert b"1 timeouts" in page.content
-        assert b"timeout" in b"".join(admin_client.get(f"/api/studies/{study.slug}/export/answers.json").streaming_content)
+        assert b"timeout" in b"".join(
+            admin_client.get(f"/api/studies/{study.slug}/export/answers.json").streaming_content
+        )
         assert admin_client.get(f"/api/studies/{study.slug}/export/settings.json").status_code == 200
         assert Answer.objects.count() == 1  # no GET wrote anything
 

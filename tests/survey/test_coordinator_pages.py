@@ -19,14 +19,31 @@ from tests.survey.test_admin_fence import coordinator_of
 
 # --- the clock in seconds -------------------------------------------------------------------------------
 
+
 def study_form(disorders, **clock) -> dict:
     data = {
-        "title": "Seconds study", "slug": "seconds", "is_open": "on", "disorders": [d.pk for d in disorders[:4]],
-        "consent_text": "You agree.", "instructions": "", "expected_sessions": 60, "require_participant_id": "on",
-        "n_real_vs_synthetic": 10, "n_reidentification": 10, "n_diagnosis": 10, "with_practice": "on",
-        "n_synthetic_in_real_vs_synthetic": 3, "n_candidates_in_reidentification": 3, "n_options_in_diagnosis": 4,
-        "time_limit_real_vs_synthetic_s": "30", "time_limit_reidentification_s": "25", "time_limit_diagnosis_s": "12.5",
-        "grace_s": "2", "load_allowance_s": "10", "transfer_allowance_s": "1", "arming_delay_s": "0.4",
+        "title": "Seconds study",
+        "slug": "seconds",
+        "is_open": "on",
+        "disorders": [d.pk for d in disorders[:4]],
+        "consent_text": "You agree.",
+        "instructions": "",
+        "expected_sessions": 60,
+        "require_participant_id": "on",
+        "n_real_vs_synthetic": 10,
+        "n_reidentification": 10,
+        "n_diagnosis": 10,
+        "with_practice": "on",
+        "n_synthetic_in_real_vs_synthetic": 3,
+        "n_candidates_in_reidentification": 3,
+        "n_options_in_diagnosis": 4,
+        "time_limit_real_vs_synthetic_s": "30",
+        "time_limit_reidentification_s": "25",
+        "time_limit_diagnosis_s": "12.5",
+        "grace_s": "2",
+        "load_allowance_s": "10",
+        "transfer_allowance_s": "1",
+        "arming_delay_s": "0.4",
     }
     return {**data, **clock}
 
@@ -41,15 +58,23 @@ def test_the_add_form_asks_for_seconds_and_stores_milliseconds(admin_client, dis
     response = admin_client.post(reverse("admin:survey_study_add"), study_form(disorders))
     assert response.status_code == 302, response.context["adminform"].form.errors
     study = Study.objects.get(slug="seconds")
-    assert (study.time_limit_real_vs_synthetic_ms, study.time_limit_reidentification_ms,
-            study.time_limit_diagnosis_ms) == (30_000, 25_000, 12_500)
+    assert (
+        study.time_limit_real_vs_synthetic_ms,
+        study.time_limit_reidentification_ms,
+        study.time_limit_diagnosis_ms,
+    ) == (30_000, 25_000, 12_500)
     assert (study.grace_ms, study.load_allowance_ms, study.transfer_allowance_ms, study.arming_delay_ms) == (
-        2_000, 10_000, 1_000, 400)
+        2_000,
+        10_000,
+        1_000,
+        400,
+    )
 
 
 def test_the_change_form_shows_the_stored_milliseconds_as_seconds(admin_client, disorders):
-    study = StudyFactory(slug="seconds", disorders=disorders[:4], arming_delay_ms=250, grace_ms=1_500,
-                         time_limit_diagnosis_ms=15_000)
+    study = StudyFactory(
+        slug="seconds", disorders=disorders[:4], arming_delay_ms=250, grace_ms=1_500, time_limit_diagnosis_ms=15_000
+    )
     url = reverse("admin:survey_study_change", args=[study.pk])
     html = admin_client.get(url).content.decode()
     assert 'name="arming_delay_s" value="0.25"' in html and 'name="grace_s" value="1.5"' in html
@@ -60,13 +85,16 @@ def test_the_change_form_shows_the_stored_milliseconds_as_seconds(admin_client, 
     assert study.arming_delay_ms == 0 and study.time_limit_diagnosis_ms == 20_000
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("time_limit_diagnosis_s", "0.5", "At least 1 seconds."),
-    ("transfer_allowance_s", "6", "At most 5 seconds."),
-    ("arming_delay_s", "2.5", "At most 2 seconds."),
-    ("arming_delay_s", "0.0004", "At most 3 decimals"),
-    ("grace_s", "-1", "At least 0 seconds."),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("time_limit_diagnosis_s", "0.5", "At least 1 seconds."),
+        ("transfer_allowance_s", "6", "At most 5 seconds."),
+        ("arming_delay_s", "2.5", "At most 2 seconds."),
+        ("arming_delay_s", "0.0004", "At most 3 decimals"),
+        ("grace_s", "-1", "At least 0 seconds."),
+    ],
+)
 def test_the_form_refuses_out_of_range_seconds_in_seconds(admin_client, disorders, field, value, message):
     response = admin_client.post(reverse("admin:survey_study_add"), study_form(disorders, **{field: value}))
     assert response.status_code == 200 and not Study.objects.exists()
@@ -76,6 +104,7 @@ def test_the_form_refuses_out_of_range_seconds_in_seconds(admin_client, disorder
 
 
 # --- issuing invites ------------------------------------------------------------------------------------
+
 
 def issue(client, study, **values):
     data = {"action": "issue_invites", "_selected_action": [study.pk], **values}
@@ -91,8 +120,15 @@ def test_issuing_invites_asks_how_many_first(admin_client, study):
 
 def test_the_chosen_number_of_invites_is_issued_with_label_kind_and_expiry(admin_client, study):
     expiry = (timezone.localtime() + timedelta(days=30)).replace(second=0, microsecond=0)
-    response = issue(admin_client, study, apply="1", count=12, label_prefix="Ward A", reusable="on",
-                     expires_at=expiry.strftime("%Y-%m-%dT%H:%M"))
+    response = issue(
+        admin_client,
+        study,
+        apply="1",
+        count=12,
+        label_prefix="Ward A",
+        reusable="on",
+        expires_at=expiry.strftime("%Y-%m-%dT%H:%M"),
+    )
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:survey_invite_changelist") + f"?study__id__exact={study.pk}"
     invites = Invite.objects.filter(study=study).order_by("label")
@@ -107,10 +143,14 @@ def test_single_use_links_without_a_label_or_expiry(admin_client, study):
     assert invites.count() == 5 and not any(i.reusable or i.label or i.expires_at for i in invites)
 
 
-@pytest.mark.parametrize(("values", "field"), [
-    ({"count": 0}, "count"), ({"count": 1001}, "count"),
-    ({"count": 3, "expires_at": "2001-01-01T00:00"}, "expires_at"),
-])
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"count": 0}, "count"),
+        ({"count": 1001}, "count"),
+        ({"count": 3, "expires_at": "2001-01-01T00:00"}, "expires_at"),
+    ],
+)
 def test_invalid_invite_requests_issue_nothing(admin_client, study, values, field):
     page = issue(admin_client, study, apply="1", **values)
     assert page.status_code == 200 and field in page.context["form"].errors
@@ -128,8 +168,10 @@ def test_a_coordinator_issues_invites_only_for_their_own_study(disorders):
     for s in (mine, theirs):
         make_bank(s, disorders)
     me = coordinator_of(mine, "me")
-    me.post(reverse("admin:survey_study_changelist"),
-            {"action": "issue_invites", "_selected_action": [mine.pk, theirs.pk], "apply": "1", "count": 2})
+    me.post(
+        reverse("admin:survey_study_changelist"),
+        {"action": "issue_invites", "_selected_action": [mine.pk, theirs.pk], "apply": "1", "count": 2},
+    )
     assert Invite.objects.filter(study=mine).count() == 2 and not Invite.objects.filter(study=theirs).exists()
 
 
@@ -146,6 +188,7 @@ def test_the_invite_list_shows_the_full_link_with_a_copy_button_from_a_static_sc
 
 
 # --- the item view --------------------------------------------------------------------------------------
+
 
 def play_fooled(study):
     """One expert: takes a synthetic portrait for the real one in every real-vs-synthetic question, finds
@@ -184,8 +227,11 @@ def test_the_item_view_counts_per_portrait_what_experts_chose(study):
     assert members and all(i.reid_chosen == int(bool(i.used_in_training)) for i in members)
     diagnosed = [i for i in view.portraits if i.diag_shown]
     assert diagnosed and all(i.diag_right == i.diag_shown for i in diagnosed)
-    answered_diagnoses = study.sessions.get().questions.filter(
-        category="diagnosis", is_practice=False, answer__outcome="answered").count()
+    answered_diagnoses = (
+        study.sessions.get()
+        .questions.filter(category="diagnosis", is_practice=False, answer__outcome="answered")
+        .count()
+    )
     assert sum(i.diag_shown for i in diagnosed) == answered_diagnoses  # the skip is left out
 
 

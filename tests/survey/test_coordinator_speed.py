@@ -53,8 +53,9 @@ def builds(monkeypatch):
     return counts
 
 
-def test_the_dashboard_is_computed_once_per_version_of_the_answers(study, django_user_model, builds,
-                                                                   django_capture_on_commit_callbacks):
+def test_the_dashboard_is_computed_once_per_version_of_the_answers(
+    study, django_user_model, builds, django_capture_on_commit_callbacks
+):
     """By the worker, never in a request: a request queues a recompute only when the answers changed."""
     from tests.survey.test_dashboard_refresh import get, run_worker
 
@@ -79,16 +80,23 @@ def test_the_dashboard_is_computed_once_per_version_of_the_answers(study, django
         assert not third.context["figures"].fresh and third.context["dashboard"].progress.sessions_started == 1
         run_worker()
         assert builds["dashboard"] == 2
-        assert get(admin_client, url, django_capture_on_commit_callbacks).context["dashboard"].progress.sessions_started == 2
+        assert (
+            get(admin_client, url, django_capture_on_commit_callbacks).context["dashboard"].progress.sessions_started
+            == 2
+        )
         services.session_start(invite=services.invites_issue(study=study, count=1)[0])  # a session, no answer yet
         assert not get(admin_client, url, django_capture_on_commit_callbacks).context["figures"].fresh
         run_worker()
         assert builds["dashboard"] == 3
-        assert get(admin_client, url, django_capture_on_commit_callbacks).context["dashboard"].progress.sessions_started == 3
+        assert (
+            get(admin_client, url, django_capture_on_commit_callbacks).context["dashboard"].progress.sessions_started
+            == 3
+        )
 
 
 def test_a_question_left_past_its_deadline_makes_a_new_version_without_any_write(
-        study, django_user_model, builds, django_capture_on_commit_callbacks):
+    study, django_user_model, builds, django_capture_on_commit_callbacks
+):
     from tests.survey.test_dashboard_refresh import get, run_worker
 
     play(study)
@@ -151,8 +159,10 @@ def test_the_item_view_counts_what_the_options_export_says(study):
     options = options[(options.portrait != "") & options.question.isin(answered)]
     view = dashboard.item_view(study)
     by_hash = {item.content_hash: item for item in view.portraits}
-    for category, shown, chosen in [("real_vs_synthetic", "rvs_shown", "rvs_chosen"),
-                                    ("reidentification", "reid_shown", "reid_chosen")]:
+    for category, shown, chosen in [
+        ("real_vs_synthetic", "rvs_shown", "rvs_chosen"),
+        ("reidentification", "reid_shown", "reid_chosen"),
+    ]:
         rows = options[options.category == category]
         expected = rows.groupby("portrait").chosen.agg(["count", "sum"])
         assert len(expected)

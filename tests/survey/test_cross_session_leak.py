@@ -103,8 +103,13 @@ def draw_by_kind(monkeypatch):
     monkeypatch.setattr(planning, "_sources", by_kind)
 
 
-CASES = [(cross_category, "real_vs_synthetic"), (cross_category, "reidentification"),
-         (cross_category, "diagnosis"), (most_seen, "real_vs_synthetic"), (most_seen, "reidentification")]
+CASES = [
+    (cross_category, "real_vs_synthetic"),
+    (cross_category, "reidentification"),
+    (cross_category, "diagnosis"),
+    (most_seen, "real_vs_synthetic"),
+    (most_seen, "reidentification"),
+]
 CHANCE = {"real_vs_synthetic": 1 / 4, "reidentification": 1 / 3, "diagnosis": 1 / 4}
 
 

@@ -38,7 +38,9 @@ def get(client, url, capture):
 
 
 def pending_dashboard_jobs(study) -> int:
-    return Job.objects.filter(study=study, kind=Job.Kind.DASHBOARD, state__in=[Job.State.QUEUED, Job.State.RUNNING]).count()
+    return Job.objects.filter(
+        study=study, kind=Job.Kind.DASHBOARD, state__in=[Job.State.QUEUED, Job.State.RUNNING]
+    ).count()
 
 
 class ComputeGuard:
@@ -54,6 +56,7 @@ def no_compute_in_requests(monkeypatch) -> ComputeGuard:
     def guarded(study):
         assert not guard.in_request, "the dashboard's figures were computed inside a request"
         return real(study)
+
     monkeypatch.setattr(dashboard, "study_dashboard", guarded)
     return guard
 
@@ -65,7 +68,8 @@ def worker_run(guard: ComputeGuard, *, real: bool = False) -> None:
 
 
 def test_before_the_first_result_the_page_says_the_figures_are_being_computed(
-        study, django_user_model, django_capture_on_commit_callbacks, no_compute_in_requests):
+    study, django_user_model, django_capture_on_commit_callbacks, no_compute_in_requests
+):
     play(study)
     url = reverse("survey:dashboard", args=[study.slug])
     with time_machine.travel(T0 + timedelta(hours=1), tick=False):
@@ -78,7 +82,8 @@ def test_before_the_first_result_the_page_says_the_figures_are_being_computed(
 
 
 def test_a_stale_result_is_served_at_once_labelled_and_refreshing(
-        study, django_user_model, django_capture_on_commit_callbacks, no_compute_in_requests):
+    study, django_user_model, django_capture_on_commit_callbacks, no_compute_in_requests
+):
     play(study)
     url = reverse("survey:dashboard", args=[study.slug])
     with time_machine.travel(T0 + timedelta(hours=1), tick=False):
@@ -101,7 +106,8 @@ def test_a_stale_result_is_served_at_once_labelled_and_refreshing(
 
 
 def test_repeated_requests_queue_exactly_one_recompute(
-        study, django_user_model, django_capture_on_commit_callbacks, no_compute_in_requests):
+    study, django_user_model, django_capture_on_commit_callbacks, no_compute_in_requests
+):
     play(study)
     url = reverse("survey:dashboard", args=[study.slug])
     with time_machine.travel(T0 + timedelta(hours=1), tick=False):
@@ -115,7 +121,8 @@ def test_repeated_requests_queue_exactly_one_recompute(
 
 @pytest.mark.django_db(transaction=True)
 def test_after_the_worker_runs_the_fresh_figures_are_served(
-        study, django_user_model, django_capture_on_commit_callbacks, no_compute_in_requests):
+    study, django_user_model, django_capture_on_commit_callbacks, no_compute_in_requests
+):
     play(study)
     url = reverse("survey:dashboard", args=[study.slug])
     with time_machine.travel(T0 + timedelta(hours=1), tick=False):
@@ -147,8 +154,9 @@ def test_the_answers_since_count_this_studys_timed_answers_only(study, disorders
     make_bank(other, disorders)
     play(other, label="another study's expert")
     play(study, label="second expert")
-    second = Answer.objects.filter(pk__gt=last, outcome=Outcome.ANSWERED, question__session__study=study,
-                                   question__is_practice=False).count()
+    second = Answer.objects.filter(
+        pk__gt=last, outcome=Outcome.ANSWERED, question__session__study=study, question__is_practice=False
+    ).count()
     assert second > 0 and Answer.objects.filter(question__session__study=other).exists()
     assert dashboard._answers_since(study, last) == second
     monkeypatch.setattr(dashboard, "IN_BATCH", 2)  # several batches of ids

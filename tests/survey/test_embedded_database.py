@@ -63,7 +63,8 @@ def report() -> dict:
     answers = [
         {"token": token, "question": question, "outcome": outcome, "choice": choice}
         for token, question, outcome, choice in Answer.objects.filter(question__is_practice=False).values_list(
-            "question__session__access_token", "question_id", "outcome", "choice")
+            "question__session__access_token", "question_id", "outcome", "choice"
+        )
     ]
     return {"sessions_per_invite": dict(sessions), "answers": answers}
 
@@ -98,8 +99,13 @@ def postgres_admin():
     from django.conf import settings
 
     db = settings.DATABASES["default"]
-    connection = psycopg2.connect(dbname="postgres", user=db["USER"], password=db["PASSWORD"] or None,
-                                  host=db["HOST"] or None, port=db["PORT"] or None)
+    connection = psycopg2.connect(
+        dbname="postgres",
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        host=db["HOST"] or None,
+        port=db["PORT"] or None,
+    )
     connection.autocommit = True  # CREATE/DROP DATABASE cannot run in a transaction
     return connection, db
 
@@ -141,8 +147,15 @@ def environment(database_url, tmp_path) -> dict[str, str]:
 
 
 def in_study(environment: dict[str, str], *args: str) -> object:
-    done = subprocess.run([sys.executable, __file__, *args], cwd=ROOT, env=environment, capture_output=True,
-                          text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, __file__, *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -152,11 +165,26 @@ def served(environment, tmp_path) -> Iterator[tuple[str, list[str], Callable[[],
     """(base URL, invite tokens, a function reading the database's state, gunicorn's error log)."""
     invites = in_study(environment, "setup", str(PARTICIPANTS))
     port, error_log = free_port(), tmp_path / "gunicorn-error.log"
-    command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-               "--workers", "3", "--timeout", "60", "--error-logfile", str(error_log), "--log-level", "warning"]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "3",
+        "--timeout",
+        "60",
+        "--error-logfile",
+        str(error_log),
+        "--log-level",
+        "warning",
+    ]
     # Its own process group: the end of the test stops the master and its workers, and nothing else.
-    server = subprocess.Popen(command, cwd=ROOT, env=environment, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        command, cwd=ROOT, env=environment, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base, server, error_log)
@@ -248,37 +276,77 @@ def test_simultaneous_answers_double_clicks_and_session_starts_lose_nothing(serv
     base, invites, database, error_log = served
 
     # Every participant consents twice at the same instant (a double click), all 20 together.
-    starts = check(all_at_once([request("POST", f"{base}{API}/sessions/", f"start {i}", json={"invite": invite, **PROFILE})
-                                for i, invite in enumerate(invites) for _ in range(2)]), allowed={200, 201, 409, 410})
+    starts = check(
+        all_at_once(
+            [
+                request("POST", f"{base}{API}/sessions/", f"start {i}", json={"invite": invite, **PROFILE})
+                for i, invite in enumerate(invites)
+                for _ in range(2)
+            ]
+        ),
+        allowed={200, 201, 409, 410},
+    )
     tokens = []
     for i in range(PARTICIPANTS):
-        pair = [r for r in starts[2 * i:2 * i + 2] if r.status in (200, 201)]
-        assert pair, starts[2 * i:2 * i + 2]  # at least one of the two clicks starts (or resumes) the session
+        pair = [r for r in starts[2 * i : 2 * i + 2] if r.status in (200, 201)]
+        assert pair, starts[2 * i : 2 * i + 2]  # at least one of the two clicks starts (or resumes) the session
         assert len({r.body["token"] for r in pair}) == 1, pair  # never two sessions for one single-use link
         tokens.append(pair[0].body["token"])
 
-    check(all_at_once([request("POST", f"{base}{API}/session/begin/", f"begin {i}", token)
-                       for i, token in enumerate(tokens) for _ in range(2)]), allowed={200, 409})
-    shown = check(all_at_once([request("GET", f"{base}{API}/question/", f"question {i}", token)
-                               for i, token in enumerate(tokens) for _ in range(2)]), allowed={200})
+    check(
+        all_at_once(
+            [
+                request("POST", f"{base}{API}/session/begin/", f"begin {i}", token)
+                for i, token in enumerate(tokens)
+                for _ in range(2)
+            ]
+        ),
+        allowed={200, 409},
+    )
+    shown = check(
+        all_at_once(
+            [
+                request("GET", f"{base}{API}/question/", f"question {i}", token)
+                for i, token in enumerate(tokens)
+                for _ in range(2)
+            ]
+        ),
+        allowed={200},
+    )
     questions = []
     for i in range(PARTICIPANTS):
-        pair = shown[2 * i:2 * i + 2]
+        pair = shown[2 * i : 2 * i + 2]
         assert pair[0].body["id"] == pair[1].body["id"], pair  # a reload serves the same question
         questions.append(pair[0].body)
-    check(all_at_once([request("POST", f"{base}{API}/questions/{q['id']}/start/", f"clock {i}", token)
-                       for i, (token, q) in enumerate(zip(tokens, questions, strict=True)) for _ in range(2)]), allowed={200})
+    check(
+        all_at_once(
+            [
+                request("POST", f"{base}{API}/questions/{q['id']}/start/", f"clock {i}", token)
+                for i, (token, q) in enumerate(zip(tokens, questions, strict=True))
+                for _ in range(2)
+            ]
+        ),
+        allowed={200},
+    )
     time.sleep(ARMING_WAIT_S)
 
     # The moment under test: 20 answers, each posted twice, all at once.
     choices = [q["options"][0]["code"] for q in questions]
-    answers = check(all_at_once([
-        request("POST", f"{base}{API}/questions/{q['id']}/answer/", f"answer {i}", token, json={"choice": choice})
-        for i, (token, q, choice) in enumerate(zip(tokens, questions, choices, strict=True)) for _ in range(2)
-    ]), allowed={200, 409})
+    answers = check(
+        all_at_once(
+            [
+                request(
+                    "POST", f"{base}{API}/questions/{q['id']}/answer/", f"answer {i}", token, json={"choice": choice}
+                )
+                for i, (token, q, choice) in enumerate(zip(tokens, questions, choices, strict=True))
+                for _ in range(2)
+            ]
+        ),
+        allowed={200, 409},
+    )
     acknowledged = {}
     for i in range(PARTICIPANTS):
-        pair = answers[2 * i:2 * i + 2]
+        pair = answers[2 * i : 2 * i + 2]
         assert [r.body["outcome"] for r in pair if r.status == 200] in (["answered"], ["answered", "answered"]), pair
         assert all(r.body.get("error") == "already_answered" for r in pair if r.status == 409), pair
         acknowledged[questions[i]["id"]] = (tokens[i], choices[i])

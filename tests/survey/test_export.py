@@ -34,8 +34,13 @@ def play(study, *, label: str = "Dr. Jane Example <jane@example.org>") -> object
                 clock.shift(timedelta(seconds=120))  # walks away: timeout
                 n += 1
                 continue
-            choice = None if n % 5 == 1 else question.correct_choice if n % 2 == 0 else \
-                question.options.exclude(code=question.correct_choice).first().code
+            choice = (
+                None
+                if n % 5 == 1
+                else question.correct_choice
+                if n % 2 == 0
+                else question.options.exclude(code=question.correct_choice).first().code
+            )
             services.answer_submit(session=session, question_id=question.pk, choice=choice)
             n += 1
     return session
@@ -130,9 +135,18 @@ def test_export_results_writes_every_file(study, tmp_path):
     call_command("export_results", study.slug, out=str(tmp_path), stdout=io.StringIO())
     names = sorted(p.name for p in tmp_path.iterdir())
     slug = study.slug
-    assert names == sorted([f"{slug}-answers.csv", f"{slug}-answers.json", f"{slug}-answers.xlsx",
-                            f"{slug}-options.csv", f"{slug}-options.xlsx",
-                            f"{slug}-participants.csv", f"{slug}-participants.xlsx", f"{slug}-settings.json"])
+    assert names == sorted(
+        [
+            f"{slug}-answers.csv",
+            f"{slug}-answers.json",
+            f"{slug}-answers.xlsx",
+            f"{slug}-options.csv",
+            f"{slug}-options.xlsx",
+            f"{slug}-participants.csv",
+            f"{slug}-participants.xlsx",
+            f"{slug}-settings.json",
+        ]
+    )
     xlsx = pd.read_excel(tmp_path / f"{slug}-answers.xlsx")
     assert list(xlsx.columns) == ANSWER_COLUMNS and len(xlsx) == 30
 
@@ -226,8 +240,11 @@ def test_docs_exports_documents_every_column_of_every_table():
 
     page = (Path(__file__).resolve().parents[2] / "docs" / "exports.md").read_text()
     sections = dict(re.findall(r"^## `(\w+)`[^\n]*\n(.*?)(?=^## |\Z)", page, flags=re.M | re.S))
-    for table, columns in [("answers", ANSWER_COLUMNS), ("options", OPTION_COLUMNS),
-                           ("participants", PARTICIPANT_COLUMNS)]:
+    for table, columns in [
+        ("answers", ANSWER_COLUMNS),
+        ("options", OPTION_COLUMNS),
+        ("participants", PARTICIPANT_COLUMNS),
+    ]:
         documented = set(re.findall(r"^\| ([^|]+) \|", sections[table], flags=re.M))
         names = {name.strip("` ") for row in documented for name in row.split(",")}
         assert set(columns) <= names, (table, set(columns) - names)

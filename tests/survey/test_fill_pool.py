@@ -30,9 +30,14 @@ def tiny_checkpoint(tmp_path) -> tuple[Path, str]:
     net = Generator(config)
     disorders = ["alpha", "beta", "unaffected"][: config.num_classes]
     path = tmp_path / "tiny.safetensors"
-    checkpoint_id = save_checkpoint(path, kind="generator", config=config.to_json(), disorders=disorders,
-                                    provenance={"purpose": "test"},
-                                    tensors={f"G_ema.{k}": v for k, v in net.state_dict().items()})
+    checkpoint_id = save_checkpoint(
+        path,
+        kind="generator",
+        config=config.to_json(),
+        disorders=disorders,
+        provenance={"purpose": "test"},
+        tensors={f"G_ema.{k}": v for k, v in net.state_dict().items()},
+    )
     return path, checkpoint_id
 
 
@@ -73,12 +78,14 @@ def test_a_corrupt_checkpoint_is_a_clear_error(study, tmp_path):
 def test_the_web_process_does_not_import_torch():
     """Loading every URL, view, API and admin module, and the background jobs' module that the web process
     enqueues with, must not pull torch in (the generator is imported inside the task's body only)."""
-    code = ("import os, sys, django; os.environ['DJANGO_SETTINGS_MODULE']='config.settings_test'; django.setup(); "
-            "import config.urls, survey.admin, survey.api.urls, survey.views, survey.dashboard, "
-            "survey.staff_views, survey.jobs, survey.tasks; "
-            "survey.jobs.checkpoint_choices(); "
-            "from django.urls import get_resolver; get_resolver().url_patterns; "
-            "sys.exit(1 if 'torch' in sys.modules or 'generator' in sys.modules else 0)")
+    code = (
+        "import os, sys, django; os.environ['DJANGO_SETTINGS_MODULE']='config.settings_test'; django.setup(); "
+        "import config.urls, survey.admin, survey.api.urls, survey.views, survey.dashboard, "
+        "survey.staff_views, survey.jobs, survey.tasks; "
+        "survey.jobs.checkpoint_choices(); "
+        "from django.urls import get_resolver; get_resolver().url_patterns; "
+        "sys.exit(1 if 'torch' in sys.modules or 'generator' in sys.modules else 0)"
+    )
     root = Path(__file__).resolve().parents[2]
     assert subprocess.run([sys.executable, "-c", code], cwd=root).returncode == 0
 
@@ -94,9 +101,14 @@ def phantom_tiny_checkpoint(tmp_path) -> Path:
     torch.manual_seed(0)
     config = PRESETS["tiny"]
     path = tmp_path / "phantom-tiny.safetensors"
-    save_checkpoint(path, kind="generator", config=config.to_json(), disorders=["quellan", "velmar", "unaffected"],
-                    provenance={"purpose": "test"},
-                    tensors={f"G_ema.{k}": v for k, v in Generator(config).state_dict().items()})
+    save_checkpoint(
+        path,
+        kind="generator",
+        config=config.to_json(),
+        disorders=["quellan", "velmar", "unaffected"],
+        provenance={"purpose": "test"},
+        tensors={f"G_ema.{k}": v for k, v in Generator(config).state_dict().items()},
+    )
     return path
 
 
@@ -107,8 +119,16 @@ def phantom_study(db, image_bank_root):
 
 def test_it_keeps_portraits_that_fail_the_gates_out_and_says_why(phantom_study, phantom_tiny_checkpoint):
     out, err = io.StringIO(), io.StringIO()
-    call_command("fill_pool", "ph", checkpoint=str(phantom_tiny_checkpoint), per_disorder=2, latent_samples=16,
-                 max_tries_factor=3, stdout=out, stderr=err)
+    call_command(
+        "fill_pool",
+        "ph",
+        checkpoint=str(phantom_tiny_checkpoint),
+        per_disorder=2,
+        latent_samples=16,
+        max_tries_factor=3,
+        stdout=out,
+        stderr=err,
+    )
     text = out.getvalue()
     assert not Portrait.objects.filter(study=phantom_study, kind="synthetic").exists()
     assert Portrait.objects.filter(study=phantom_study, kind="latent_average").count() == 2
@@ -120,16 +140,28 @@ def test_it_keeps_portraits_that_fail_the_gates_out_and_says_why(phantom_study, 
 
 def test_skipping_the_gates_adds_every_portrait(phantom_study, phantom_tiny_checkpoint):
     out = io.StringIO()
-    call_command("fill_pool", "ph", checkpoint=str(phantom_tiny_checkpoint), per_disorder=2, latent_samples=16,
-                 skip_gates="all", stdout=out)
+    call_command(
+        "fill_pool",
+        "ph",
+        checkpoint=str(phantom_tiny_checkpoint),
+        per_disorder=2,
+        latent_samples=16,
+        skip_gates="all",
+        stdout=out,
+    )
     assert Portrait.objects.filter(study=phantom_study, kind="synthetic").count() == 4
     assert "rejected 0 of 2 generated" in out.getvalue() and "face gate: off" in out.getvalue()
 
 
 def test_a_missing_classifier_file_is_a_clear_error(phantom_study, phantom_tiny_checkpoint, tmp_path):
     with pytest.raises(CommandError, match="Cannot set up the gates"):
-        call_command("fill_pool", "ph", checkpoint=str(phantom_tiny_checkpoint), per_disorder=1,
-                     classifier=str(tmp_path / "nope.safetensors"))
+        call_command(
+            "fill_pool",
+            "ph",
+            checkpoint=str(phantom_tiny_checkpoint),
+            per_disorder=1,
+            classifier=str(tmp_path / "nope.safetensors"),
+        )
     assert not Portrait.objects.exists()
 
 
@@ -145,8 +177,7 @@ def _add_real_portraits(study, levels: list[int]) -> None:
 def test_it_reports_the_pools_brightness_beside_the_real_banks(study, tiny_checkpoint, image_bank_root):
     _add_real_portraits(study, [40, 80, 120, 160, 200, 240])
     out = io.StringIO()
-    call_command("fill_pool", "gen", checkpoint=str(tiny_checkpoint[0]), per_disorder=3, latent_samples=16,
-                 stdout=out)
+    call_command("fill_pool", "gen", checkpoint=str(tiny_checkpoint[0]), per_disorder=3, latent_samples=16, stdout=out)
     text = out.getvalue()
     assert "real bank, 6 portraits: luma min 40.0" in text and "max 240.0" in text
     assert "synthetic added now, 6 portraits: luma" in text
@@ -164,11 +195,22 @@ def test_it_warns_loudly_when_the_face_gate_fails_dark_portraits(study, tiny_che
     from generator import api
     from generator.gates.pipeline import GateSet
 
-    monkeypatch.setattr(api, "load_gates", lambda model, **kw: (
-        GateSet(face=_FailsDarkPortraits(), face_threshold=0.5), ["face gate: a stand-in"]))
+    monkeypatch.setattr(
+        api,
+        "load_gates",
+        lambda model, **kw: (GateSet(face=_FailsDarkPortraits(), face_threshold=0.5), ["face gate: a stand-in"]),
+    )
     out, err = io.StringIO(), io.StringIO()
-    call_command("fill_pool", "gen", checkpoint=str(tiny_checkpoint[0]), per_disorder=8, latent_samples=16,
-                 batch=16, stdout=out, stderr=err)
+    call_command(
+        "fill_pool",
+        "gen",
+        checkpoint=str(tiny_checkpoint[0]),
+        per_disorder=8,
+        latent_samples=16,
+        batch=16,
+        stdout=out,
+        stderr=err,
+    )
     assert "face gate pass rate by brightness quartile" in out.getvalue()
     assert "WARNING: face gate pass rate by brightness quartile" in err.getvalue()
     assert "BIASED BY BRIGHTNESS" in err.getvalue()
@@ -186,11 +228,19 @@ def test_its_gate_defaults_are_the_settings_object(study, tiny_checkpoint, monke
         return real_load_gates(model, **kwargs)
 
     monkeypatch.setattr(api, "load_gates", spy)
-    call_command("fill_pool", "gen", checkpoint=str(tiny_checkpoint[0]), per_disorder=1, latent_samples=8,
-                 stdout=io.StringIO())
+    call_command(
+        "fill_pool", "gen", checkpoint=str(tiny_checkpoint[0]), per_disorder=1, latent_samples=8, stdout=io.StringIO()
+    )
     assert seen["settings"] == DEFAULTS
-    call_command("fill_pool", "gen", checkpoint=str(tiny_checkpoint[0]), per_disorder=1, latent_samples=8,
-                 top_k=2, stdout=io.StringIO())
+    call_command(
+        "fill_pool",
+        "gen",
+        checkpoint=str(tiny_checkpoint[0]),
+        per_disorder=1,
+        latent_samples=8,
+        top_k=2,
+        stdout=io.StringIO(),
+    )
     assert seen["settings"] == GateSettings(top_k=2)
     with pytest.raises(CommandError, match="Bad gate setting: face threshold"):
         call_command("fill_pool", "gen", checkpoint=str(tiny_checkpoint[0]), per_disorder=1, face_threshold=2.0)

@@ -61,7 +61,9 @@ def test_it_imports_a_valid_folder(tmp_path, study, image_bank_root):
         (HEADER + "../outside.png,velmar,real,1,x\n", "must lie inside"),
     ],
 )
-def test_it_rejects_bad_input_naming_file_and_line_and_imports_nothing(tmp_path, study, image_bank_root, manifest, expected):
+def test_it_rejects_bad_input_naming_file_and_line_and_imports_nothing(
+    tmp_path, study, image_bank_root, manifest, expected
+):
     write(tmp_path, "a.png", noise(1))
     write(tmp_path, "copy.png", noise(1))
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
@@ -103,8 +105,11 @@ def test_every_image_leaves_the_pipeline_the_same_shape_without_metadata(tmp_pat
     write(tmp_path, "grey.png", noise(5, size=(128, 128), mode="L"))
     write(tmp_path, "alpha.png", noise(6, size=(90, 160), mode="RGBA"))
     write(tmp_path, "palette.gif", noise(7, size=(64, 64), mode="P"))
-    run(tmp_path, HEADER + "exif.jpg,velmar,real,1,x\ngrey.png,velmar,synthetic,,x\nalpha.png,ostrin,real,0,x\n"
-                           "palette.gif,ostrin,latent_average,,x\n")
+    run(
+        tmp_path,
+        HEADER + "exif.jpg,velmar,real,1,x\ngrey.png,velmar,synthetic,,x\nalpha.png,ostrin,real,0,x\n"
+        "palette.gif,ostrin,latent_average,,x\n",
+    )
     for portrait in Portrait.objects.all():
         data = stored_path(image_bank_root, portrait.content_hash).read_bytes()
         image = Image.open(io.BytesIO(data))

@@ -26,8 +26,14 @@ def gen_study(db, image_bank_root):
 
 
 def queue_fill(study, **overrides) -> Job:
-    values = {"checkpoint": str(BUNDLED_CHECKPOINT), "per_disorder": 2, "truncation": 0.7, "skip_gates": ["face"],
-              "latent_samples": 16, **overrides}
+    values = {
+        "checkpoint": str(BUNDLED_CHECKPOINT),
+        "per_disorder": 2,
+        "truncation": 0.7,
+        "skip_gates": ["face"],
+        "latent_samples": 16,
+        **overrides,
+    }
     return jobs.pool_fill_queue(study=study, user=None, **values)
 
 
@@ -36,8 +42,10 @@ def test_the_page_offers_the_bundled_checkpoint_and_queues_a_job(gen_study, djan
     page = me.get(reverse("survey:pool-fill", args=["gen"]))
     assert page.status_code == 200 and BUNDLED_CHECKPOINT.name in page.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
-        response = me.post(reverse("survey:pool-fill", args=["gen"]), {
-            "checkpoint": BUNDLED_CHECKPOINT.name, "per_disorder": 3, "truncation": 0.6, "gates": ["disorder"]})
+        response = me.post(
+            reverse("survey:pool-fill", args=["gen"]),
+            {"checkpoint": BUNDLED_CHECKPOINT.name, "per_disorder": 3, "truncation": 0.6, "gates": ["disorder"]},
+        )
     job = Job.objects.get()
     assert response.status_code == 302 and response.url == reverse("survey:job", args=["gen", job.pk])
     assert job.parameters["per_disorder"] == 3 and job.parameters["truncation"] == 0.6
@@ -50,8 +58,9 @@ def test_the_page_offers_the_bundled_checkpoint_and_queues_a_job(gen_study, djan
 
 def test_the_page_refuses_a_path_of_its_own_and_bad_numbers(gen_study):
     me = coordinator_of(gen_study, "me")
-    response = me.post(reverse("survey:pool-fill", args=["gen"]), {
-        "checkpoint": "/etc/passwd", "per_disorder": 0, "truncation": 1.5})
+    response = me.post(
+        reverse("survey:pool-fill", args=["gen"]), {"checkpoint": "/etc/passwd", "per_disorder": 0, "truncation": 1.5}
+    )
     assert response.status_code == 400 and not Job.objects.exists()
     errors = response.context["form"].errors
     assert set(errors) == {"checkpoint", "per_disorder", "truncation"}
@@ -117,7 +126,9 @@ def test_an_export_job_builds_the_spreadsheet_and_offers_it(study, django_captur
     assert me.get(reverse("survey:job-download", args=[study.slug, job.pk])).status_code == 409  # not yet
     tasks.build_export.call(job.pk)
     download = me.get(reverse("survey:job-download", args=[study.slug, job.pk]))
-    assert download.status_code == 200 and f'filename="{study.slug}-participants.xlsx"' in download["Content-Disposition"]
+    assert (
+        download.status_code == 200 and f'filename="{study.slug}-participants.xlsx"' in download["Content-Disposition"]
+    )
     sheet = load_workbook(io.BytesIO(download.content))["participants"]
     assert [c.value for c in sheet[1]][:2] == ["participant", "session"]
     listing = me.get(reverse("survey:exports", args=[study.slug])).content.decode()
@@ -135,4 +146,3 @@ def test_manage_py_db_worker_runs_the_queued_jobs(image_bank_root):
     assert job.state == Job.State.DONE, job.error
     assert DBTaskResult.objects.get().status == "SUCCESSFUL"
     assert Portrait.objects.filter(study=study, kind="synthetic").count() == 2
-

@@ -108,8 +108,13 @@ def blurry_synthetic(db, image_bank_root):
 
     study = StudyFactory(slug="blurry", disorders=[DisorderFactory(code="velmar")])
     for i in range(12):
-        portrait_add(study=study, image=phantoms.render_portrait("velmar", i, 64), kind="real",
-                     disorder_code="velmar", used_in_training=True)
+        portrait_add(
+            study=study,
+            image=phantoms.render_portrait("velmar", i, 64),
+            kind="real",
+            disorder_code="velmar",
+            used_in_training=True,
+        )
         blurred = phantoms.render_portrait("velmar", 1000 + i, 64).filter(ImageFilter.GaussianBlur(2))
         portrait_add(study=study, image=blurred, kind="synthetic", disorder_code="velmar")
     return study
@@ -139,7 +144,8 @@ def test_the_audit_can_skip_the_pixels(blurry_synthetic):
 
 def test_a_bank_too_small_for_the_pixel_measure_says_so(bank_study):
     bank_study.portraits.filter(kind="synthetic").exclude(
-        pk=bank_study.portraits.filter(kind="synthetic").first().pk).delete()
+        pk=bank_study.portraits.filter(kind="synthetic").first().pk
+    ).delete()
     report = audit_study(bank_study)
     assert report.realism is None and "not measured" in report.warnings[0]
 
@@ -149,9 +155,11 @@ def test_importing_the_leak_audit_loads_neither_torch_nor_the_generator():
     import sys
     from pathlib import Path
 
-    code = ("import os, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings_test'); "
-            "django.setup(); import survey.management.commands._leakage, sys; "
-            "assert not {'torch', 'generator'} & set(sys.modules), sorted({'torch', 'generator'} & set(sys.modules))")
+    code = (
+        "import os, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings_test'); "
+        "django.setup(); import survey.management.commands._leakage, sys; "
+        "assert not {'torch', 'generator'} & set(sys.modules), sorted({'torch', 'generator'} & set(sys.modules))"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
 
 
@@ -187,8 +195,15 @@ def test_the_freeze_stores_the_length_and_later_portraits_do_not_change_it(study
     study = study_bank_freeze(study=study)
     assert study.image_pad_bytes == 3072 == bank_pad_bytes(study) == pad_block(study)
     later = study.portraits.first()  # a larger portrait added after the freeze (it gets no role)
-    Portrait.objects.create(study=study, disorder=later.disorder, kind="synthetic", content_hash="f" * 64,
-                            width=256, height=256, byte_size=7000)
+    Portrait.objects.create(
+        study=study,
+        disorder=later.disorder,
+        kind="synthetic",
+        content_hash="f" * 64,
+        width=256,
+        height=256,
+        byte_size=7000,
+    )
     study.refresh_from_db()
     assert study.image_pad_bytes == 3072 and bank_pad_bytes(study) == 7168
     assert padded_length(7000, pad_block(study)) == 3 * 3072  # a multiple of the study's length
@@ -207,5 +222,5 @@ def test_a_streamed_image_is_its_stored_bytes_then_zeros(bank_study, settings):
     body = b"".join(response.streaming_content)
     stored = stored_path(settings.IMAGE_BANK_ROOT, portrait.content_hash).read_bytes()
     assert len(body) == int(response["Content-Length"]) == pad_block(bank_study)
-    assert body.startswith(stored) and set(body[len(stored):]) == {0}
+    assert body.startswith(stored) and set(body[len(stored) :]) == {0}
     assert "Content-Disposition" not in response

@@ -35,18 +35,24 @@ def started_job(study, kind: str, *, at) -> Job:
 
 
 def test_a_silent_dashboard_job_no_longer_blocks_the_next_recompute(
-        study, django_user_model, django_capture_on_commit_callbacks):
+    study, django_user_model, django_capture_on_commit_callbacks
+):
     play(study)
     lost = started_job(study, Job.Kind.DASHBOARD, at=T0)
     url = reverse("survey:dashboard", args=[study.slug])
-    with time_machine.travel(T0 + LIMIT - timedelta(seconds=5), tick=False), \
-            django_capture_on_commit_callbacks(execute=True):
+    with (
+        time_machine.travel(T0 + LIMIT - timedelta(seconds=5), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         client = signed_in(django_user_model)
         assert client.get(url).status_code == 200
     assert list(Job.objects.filter(study=study, kind=Job.Kind.DASHBOARD).values_list("pk", "state")) == [
-        (lost.pk, Job.State.RUNNING)]  # still within its time: it may yet finish
-    with time_machine.travel(T0 + LIMIT + timedelta(seconds=5), tick=False), \
-            django_capture_on_commit_callbacks(execute=True):
+        (lost.pk, Job.State.RUNNING)
+    ]  # still within its time: it may yet finish
+    with (
+        time_machine.travel(T0 + LIMIT + timedelta(seconds=5), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         assert client.get(url).status_code == 200
     lost.refresh_from_db()
     assert lost.state == Job.State.FAILED and "stopped reporting" in lost.error

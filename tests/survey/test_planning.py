@@ -25,17 +25,23 @@ SETTINGS = PlanSettings(disorders=DISORDERS, counts={"real_vs_synthetic": 10, "r
 def with_roles(portraits: list[BankPortrait], settings: PlanSettings = SETTINGS, seed: int = 0) -> list[BankPortrait]:
     """The bank as a frozen study holds it: every portrait with the role the study's seed gives it."""
     role_settings = roles.RoleSettings(
-        disorders=settings.disorders, counts=settings.counts, with_practice=settings.with_practice)
+        disorders=settings.disorders, counts=settings.counts, with_practice=settings.with_practice
+    )
     assignment = roles.assign_roles(
-        [roles.Candidate(p.id, p.content_hash, p.pool, p.disorder) for p in portraits], role_settings, seed=seed)
+        [roles.Candidate(p.id, p.content_hash, p.pool, p.disorder) for p in portraits], role_settings, seed=seed
+    )
     return [replace(p, role=assignment.roles.get(p.id, "")) for p in portraits]
 
 
 def bank(training=6, held_out=6, synthetic=12, averages=1, assign=True) -> list[BankPortrait]:
     portraits = []
     for d in DISORDERS:
-        for kind, used, n in [("real", True, training), ("real", False, held_out),
-                              ("synthetic", None, synthetic), ("latent_average", None, averages)]:
+        for kind, used, n in [
+            ("real", True, training),
+            ("real", False, held_out),
+            ("synthetic", None, synthetic),
+            ("latent_average", None, averages),
+        ]:
             for _ in range(n):
                 pid = len(portraits) + 1
                 portraits.append(BankPortrait(pid, f"{pid:064x}", kind, d, used))
@@ -130,14 +136,18 @@ def test_real_vs_synthetic_shows_one_real_training_portrait_among_synthetic_ones
 
 @pytest.mark.parametrize("seed", range(25))
 def test_the_real_portraits_slot_stays_within_its_bounds_in_every_session(seed):
-    slots = Counter(q.correct_choice for q in timed(plan_session(BANK, SETTINGS, seed)) if q.category == "real_vs_synthetic")
+    slots = Counter(
+        q.correct_choice for q in timed(plan_session(BANK, SETTINGS, seed)) if q.category == "real_vs_synthetic"
+    )
     low, high = slot_count_bounds(10, 4)
     assert all(low <= slots.get(code, 0) <= high for code in "ABCD")
 
 
 def test_the_real_portraits_slot_is_uniform_over_many_sessions():
     slots = Counter(
-        q.correct_choice for s in range(200) for q in timed(plan_session(BANK, SETTINGS, s))
+        q.correct_choice
+        for s in range(200)
+        for q in timed(plan_session(BANK, SETTINGS, s))
         if q.category == "real_vs_synthetic"
     )
     assert max(slots.values()) - min(slots.values()) <= 200  # of 2000: each slot within 10 % of its share

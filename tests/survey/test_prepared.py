@@ -17,8 +17,12 @@ from tests.survey.factories import DisorderFactory
 
 
 def _questions_to_show(session_id: int) -> QuerySet[Question]:
-    return (Question.objects.filter(session_id=session_id).select_related("disorder")
-            .annotate(option_count=Count("options")).order_by("sequence"))
+    return (
+        Question.objects.filter(session_id=session_id)
+        .select_related("disorder")
+        .annotate(option_count=Count("options"))
+        .order_by("sequence")
+    )
 
 
 def _disorder_rows(code: str, name: str) -> QuerySet:
@@ -40,8 +44,9 @@ def test_models_with_related_rows_and_annotations_come_back_as_the_queryset_give
         got, expected = prepared.run(quiz_session.pk), list(_questions_to_show(quiz_session.pk))
         assert [q.pk for q in got] == [q.pk for q in expected]
         for mine, theirs in zip(got, expected, strict=True):
-            assert {f.attname: getattr(mine, f.attname) for f in Question._meta.concrete_fields} == \
-                   {f.attname: getattr(theirs, f.attname) for f in Question._meta.concrete_fields}
+            assert {f.attname: getattr(mine, f.attname) for f in Question._meta.concrete_fields} == {
+                f.attname: getattr(theirs, f.attname) for f in Question._meta.concrete_fields
+            }
             assert mine.option_count == theirs.option_count and mine.disorder.name == theirs.disorder.name
             assert mine._state.adding is False and mine._state.db == "default"
 
@@ -95,10 +100,22 @@ def test_arguments_must_say_their_type():
 
 def test_the_participants_per_question_statements_are_all_prepared(quiz_session):
     """Each would otherwise be compiled again on every request (survey/prepared.py says what that costs)."""
-    statements = [auth._SESSION, services._UNANSWERED, services._UNANSWERED_TO_SHOW, services._SERVE,
-                  services._FIX_CLOCK, services._IMAGE_DELIVERED, services._QUESTION_DELIVERED, services._OPTION,
-                  selectors._IMAGES, selectors._OPTIONS, selectors._EARLIER, selectors._SESSION_PLAN, selectors._ANSWER,
-                  selectors._PARTICIPANT_IMAGE]
+    statements = [
+        auth._SESSION,
+        services._UNANSWERED,
+        services._UNANSWERED_TO_SHOW,
+        services._SERVE,
+        services._FIX_CLOCK,
+        services._IMAGE_DELIVERED,
+        services._QUESTION_DELIVERED,
+        services._OPTION,
+        selectors._IMAGES,
+        selectors._OPTIONS,
+        selectors._EARLIER,
+        selectors._SESSION_PLAN,
+        selectors._ANSWER,
+        selectors._PARTICIPANT_IMAGE,
+    ]
     if connection.vendor == "postgresql":  # the database's clock and the session's row lock
         statements += [services._IMAGE_DELIVERED_NOW, services._QUESTION_DELIVERED_NOW]
     with transaction.atomic():

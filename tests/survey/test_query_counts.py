@@ -39,15 +39,20 @@ def per_question_counts(study: Study) -> dict[str, set[int]]:
     for i in range(QUESTIONS):
         served: list = []
         counts.setdefault("serve", set()).add(
-            queries(lambda served=served: served.append(services.session_current_question(session=session))))
+            queries(lambda served=served: served.append(services.session_current_question(session=session)))
+        )
         question = served[0]
         counts.setdefault("reload", set()).add(queries(lambda: services.session_current_question(session=session)))
         counts.setdefault("view", set()).add(queries(lambda question=question: selectors.question_view(question)))
         # Alternate an answer and a skip: both paths of answer_submit.
         choice = question.options.order_by("slot").first().code if i % 2 == 0 else None
         counts.setdefault("answer" if choice else "skip", set()).add(
-            queries(lambda question=question, choice=choice: services.answer_submit(
-                session=session, question_id=question.pk, choice=choice)))
+            queries(
+                lambda question=question, choice=choice: services.answer_submit(
+                    session=session, question_id=question.pk, choice=choice
+                )
+            )
+        )
     return counts
 
 
@@ -79,9 +84,16 @@ def api_step_sql(study: Study) -> dict[str, list[list[str]]]:
     from rest_framework.test import APIClient
 
     client = APIClient()
-    started = client.post("/api/participant/sessions/", {
-        "invite": InviteFactory(study=study).token, "consent": True, "profession": "other", "years_experience": 3,
-    }, format="json")
+    started = client.post(
+        "/api/participant/sessions/",
+        {
+            "invite": InviteFactory(study=study).token,
+            "consent": True,
+            "profession": "other",
+            "years_experience": 3,
+        },
+        format="json",
+    )
     assert started.status_code == 201, started.content
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {started.json()['token']}")
     steps: dict[str, list[list[str]]] = {}
@@ -100,14 +112,24 @@ def api_step_sql(study: Study) -> dict[str, list[list[str]]]:
         urls = question["stimulus_urls"] + [o["image_url"] for o in question["options"] if o["image_url"]]
         call("image", "get", urls[0], expected=404)  # bank rows without files: the same lookups as a 200
         call("clock start", "post", f"/api/participant/questions/{question['id']}/start/")
-        call("answer", "post", f"/api/participant/questions/{question['id']}/answer/",
-             choice=question["options"][0]["code"])
+        call(
+            "answer",
+            "post",
+            f"/api/participant/questions/{question['id']}/answer/",
+            choice=question["options"][0]["code"],
+        )
     return steps
 
 
 def _session_reads(sql: list[str]) -> list[str]:
-    return [q for q in sql if q.startswith("SELECT") and q.split(" WHERE ")[0].endswith('FROM "survey_quizsession"')
-            or q.startswith("SELECT") and 'FROM "survey_quizsession" INNER JOIN' in q.split(" WHERE ")[0]]
+    return [
+        q
+        for q in sql
+        if q.startswith("SELECT")
+        and q.split(" WHERE ")[0].endswith('FROM "survey_quizsession"')
+        or q.startswith("SELECT")
+        and 'FROM "survey_quizsession" INNER JOIN' in q.split(" WHERE ")[0]
+    ]
 
 
 @pytest.fixture
@@ -142,7 +164,9 @@ API_QUERIES = {
 
 
 def test_api_requests_cost_a_fixed_small_number_of_queries(arming_free_study):
-    counts = {step: sorted({len(sql) for sql in requests}) for step, requests in api_step_sql(arming_free_study).items()}
+    counts = {
+        step: sorted({len(sql) for sql in requests}) for step, requests in api_step_sql(arming_free_study).items()
+    }
     expected = API_QUERIES[connection.vendor]
     for step, n in expected.items():
         assert counts[step] == [n], (step, counts[step], n)

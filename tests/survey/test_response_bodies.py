@@ -20,8 +20,9 @@ def test_each_question_gets_its_own_body_as_drf_would_build_it(quiz_session):
         question = services.session_current_question(session=quiz_session)
         shown = ShownQuestion(selectors.question_view(question), selectors.category_intro(question, being_served=True))
         bodies.append((QuestionOut(shown).data, FreshQuestionOut(shown).data))
-        services.answer_submit(session=quiz_session, question_id=question.pk,
-                               choice=question.options.order_by("slot").first().code)
+        services.answer_submit(
+            session=quiz_session, question_id=question.pk, choice=question.options.order_by("slot").first().code
+        )
     assert all(shared == fresh for shared, fresh in bodies), bodies
     assert len({body["id"] for body, _ in bodies}) == 3
     assert bodies[0][0]["intro"] is not None and bodies[1][0]["intro"] is None  # nested bodies follow too

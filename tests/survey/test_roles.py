@@ -40,9 +40,13 @@ def test_role_pools_keep_the_proportions_a_question_uses_them_in():
 def test_members_and_real_options_come_from_the_training_set_and_non_members_from_outside_it():
     portraits = {c.id: c for c in candidates()}
     assignment = roles.assign_roles(portraits.values(), ROLE_SETTINGS, seed=4)
-    expected = {roles.REAL_VS_SYNTHETIC_REAL: {"real_training"}, roles.REIDENTIFICATION_MEMBER: {"real_training"},
-                roles.REIDENTIFICATION_NON_MEMBER: {"real_held_out"},
-                roles.REAL_VS_SYNTHETIC_SYNTHETIC: {"synthetic"}, roles.DIAGNOSIS_SYNTHETIC: {"synthetic"}}
+    expected = {
+        roles.REAL_VS_SYNTHETIC_REAL: {"real_training"},
+        roles.REIDENTIFICATION_MEMBER: {"real_training"},
+        roles.REIDENTIFICATION_NON_MEMBER: {"real_held_out"},
+        roles.REAL_VS_SYNTHETIC_SYNTHETIC: {"synthetic"},
+        roles.DIAGNOSIS_SYNTHETIC: {"synthetic"},
+    }
     for role, pools in expected.items():
         assert {portraits[pid].pool for pid, r in assignment.roles.items() if r == role} == pools
 
@@ -78,11 +82,19 @@ def test_the_first_session_freezes_the_bank_and_later_portraits_are_never_shown(
 def test_a_rebuilt_session_equals_the_stored_one(study):
     session = services.session_start(invite=InviteFactory(study=study))
     rebuilt = services.session_plan_rebuild(session)
-    stored = [(q.sequence, q.category, q.correct_choice, sorted(q.images.values_list("portrait_id", flat=True)))
-              for q in session.questions.order_by("sequence")]
-    assert stored == [(p.sequence, p.category, p.correct_choice,
-                       sorted([o.portrait_id for o in p.options if o.portrait_id] + list(p.stimulus_portrait_ids)))
-                      for p in rebuilt]
+    stored = [
+        (q.sequence, q.category, q.correct_choice, sorted(q.images.values_list("portrait_id", flat=True)))
+        for q in session.questions.order_by("sequence")
+    ]
+    assert stored == [
+        (
+            p.sequence,
+            p.category,
+            p.correct_choice,
+            sorted([o.portrait_id for o in p.options if o.portrait_id] + list(p.stimulus_portrait_ids)),
+        )
+        for p in rebuilt
+    ]
 
 
 def test_the_settings_export_records_every_portraits_role_and_the_quotas(study):
@@ -96,8 +108,11 @@ def test_the_settings_export_records_every_portraits_role_and_the_quotas(study):
 
 def test_the_readiness_check_names_what_is_missing(study):
     assert selectors.study_readiness(study) == []
-    doomed = list(study.portraits.filter(kind="real", used_in_training=True, disorder__code="phx3")
-                  .values_list("pk", flat=True)[:3])
+    doomed = list(
+        study.portraits.filter(kind="real", used_in_training=True, disorder__code="phx3").values_list("pk", flat=True)[
+            :3
+        ]
+    )
     Portrait.objects.filter(pk__in=doomed).delete()
     problems = selectors.study_readiness(study)
     assert problems and "phx3: 1 more real portraits used in training" in problems[0]

@@ -21,8 +21,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_invite_and_image_tokens_carry_at_least_128_bits(quiz_session):
     invites = [Invite.objects.create(study=quiz_session.study) for _ in range(20)]
-    for token in [i.token for i in invites] + list(ShownImage.objects.values_list("token", flat=True)[:50]) \
-            + [quiz_session.access_token]:
+    for token in (
+        [i.token for i in invites]
+        + list(ShownImage.objects.values_list("token", flat=True)[:50])
+        + [quiz_session.access_token]
+    ):
         assert re.fullmatch(r"[A-Za-z0-9_-]+", token) and len(token) * 6 >= 128
     assert len({i.token for i in invites}) == 20
 
@@ -67,8 +70,9 @@ def test_the_invite_page_is_rate_limited(study, settings):
 def test_the_session_start_api_is_rate_limited(study, settings):
     settings.SURVEY_INVITE_RATE = "2/minute"
     client = APIClient(REMOTE_ADDR="203.0.113.9")
-    statuses = [client.post("/api/participant/sessions/", {"invite": f"guess-{i}"}, format="json").status_code
-                for i in range(4)]
+    statuses = [
+        client.post("/api/participant/sessions/", {"invite": f"guess-{i}"}, format="json").status_code for i in range(4)
+    ]
     assert statuses[:2] == [400, 400] and statuses[2:] == [429, 429]
 
 
@@ -95,11 +99,22 @@ def test_no_question_page_or_api_reveals_correctness_before_the_end(study):
 def test_check_deploy_is_clean_under_production_settings(tmp_path):
     # The test settings relax these in this process's environment; production leaves them unset.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SURVEY_", "DATABASE_URL"))}
-    env = {**env, "DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_DEBUG": "0",
-           "DJANGO_SECRET_KEY": "k" * 20 + "-Very-long-random-production-secret-0123456789-abcdefgh",
-           "DJANGO_ALLOWED_HOSTS": "survey.example.org", "SURVEY_VAR_DIR": str(tmp_path), "SURVEY_ALLOW_SQLITE": "1"}
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                            cwd=ROOT, env=env, capture_output=True, text=True)
+    env = {
+        **env,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "k" * 20 + "-Very-long-random-production-secret-0123456789-abcdefgh",
+        "DJANGO_ALLOWED_HOSTS": "survey.example.org",
+        "SURVEY_VAR_DIR": str(tmp_path),
+        "SURVEY_ALLOW_SQLITE": "1",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
@@ -136,5 +151,7 @@ def test_a_successful_admin_login_resets_the_count(db, client):
     get_user_model().objects.create_user("coord", password="right-horse-battery", is_staff=True)
     for _ in range(4):
         client.post("/admin/login/?next=/admin/", {"username": "coord", "password": "wrong"})
-    assert client.post("/admin/login/?next=/admin/",
-                       {"username": "coord", "password": "right-horse-battery"}).status_code == 302
+    assert (
+        client.post("/admin/login/?next=/admin/", {"username": "coord", "password": "right-horse-battery"}).status_code
+        == 302
+    )

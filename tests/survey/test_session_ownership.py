@@ -28,7 +28,9 @@ def test_a_used_single_use_link_in_another_browser_is_refused_not_handed_over(in
     assert page.status_code == 409 and b"already in use" in page.content
     assert SESSION_KEY not in stranger.session
     assert consent(stranger, invite).status_code == 409  # consenting again does not start or take anything
-    assert QuizSession.objects.filter(invite=invite).count() == 1 and session.access_token not in str(stranger.session.items())
+    assert QuizSession.objects.filter(invite=invite).count() == 1 and session.access_token not in str(
+        stranger.session.items()
+    )
 
 
 def test_the_browser_that_started_it_comes_back_with_a_new_session_key(invite):
@@ -100,7 +102,9 @@ def test_a_coordinator_ends_a_running_session(quiz_session, admin_client):
     services.question_clock_start(session=quiz_session, question_id=question.pk)
     response = admin_client.post(
         f"/api/studies/{quiz_session.study.slug}/participants/{quiz_session.pseudonym}/end/",
-        {"reason": "link forwarded"}, content_type="application/json")
+        {"reason": "link forwarded"},
+        content_type="application/json",
+    )
     assert response.status_code == 200
     quiz_session.refresh_from_db()
     assert quiz_session.stage == "finished" and quiz_session.end_reason == "link forwarded"
@@ -116,8 +120,11 @@ def test_a_coordinator_ends_a_running_session(quiz_session, admin_client):
 
 def test_revoking_a_link_can_end_its_sessions(quiz_session, admin_client):
     invite = quiz_session.invite
-    response = admin_client.post(f"/api/studies/{invite.study.slug}/invites/{invite.pk}/revoke/",
-                                 {"end_sessions": True}, content_type="application/json")
+    response = admin_client.post(
+        f"/api/studies/{invite.study.slug}/invites/{invite.pk}/revoke/",
+        {"end_sessions": True},
+        content_type="application/json",
+    )
     assert response.status_code == 200 and response.json()["revoked_at"]
     quiz_session.refresh_from_db()
     assert quiz_session.ended_at is not None
@@ -130,8 +137,10 @@ def test_revoking_alone_lets_a_running_session_finish(quiz_session):
 
 
 def test_the_admin_action_ends_sessions(quiz_session, admin_client):
-    response = admin_client.post(reverse("admin:survey_quizsession_changelist"),
-                                 {"action": "end_sessions", "_selected_action": [quiz_session.pk]})
+    response = admin_client.post(
+        reverse("admin:survey_quizsession_changelist"),
+        {"action": "end_sessions", "_selected_action": [quiz_session.pk]},
+    )
     assert response.status_code == 302
     quiz_session.refresh_from_db()
     assert quiz_session.ended_at is not None

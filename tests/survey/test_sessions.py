@@ -17,14 +17,35 @@ def stored_plan(session: QuizSession) -> list[tuple]:
     for q in session.questions.order_by("is_practice", "position").prefetch_related("options", "images"):
         stimuli = tuple(i.portrait_id for i in q.images.filter(role=ShownImage.Role.STIMULUS).order_by("slot"))
         options = tuple((o.slot, o.code, o.image.portrait_id if o.image else None) for o in q.options.order_by("slot"))
-        rows.append((q.is_practice, q.position, q.category, q.disorder.code, q.stimulus_kind, q.correct_choice,
-                     stimuli, options))
+        rows.append(
+            (
+                q.is_practice,
+                q.position,
+                q.category,
+                q.disorder.code,
+                q.stimulus_kind,
+                q.correct_choice,
+                stimuli,
+                options,
+            )
+        )
     return rows
 
 
 def planned(plan) -> list[tuple]:
-    rows = [(p.is_practice, p.position, p.category, p.disorder, p.stimulus_kind, p.correct_choice,
-             p.stimulus_portrait_ids, tuple((o.slot, o.code, o.portrait_id) for o in p.options)) for p in plan]
+    rows = [
+        (
+            p.is_practice,
+            p.position,
+            p.category,
+            p.disorder,
+            p.stimulus_kind,
+            p.correct_choice,
+            p.stimulus_portrait_ids,
+            tuple((o.slot, o.code, o.portrait_id) for o in p.options),
+        )
+        for p in plan
+    ]
     return sorted(rows, key=lambda r: (r[0], r[1]))
 
 
@@ -60,8 +81,9 @@ def test_the_database_refuses_a_repeated_portrait_in_a_session(invite):
     session = services.session_start(invite=invite)
     shown = session.shown_images.exclude(portrait__kind="latent_average").first()
     with pytest.raises(IntegrityError):
-        ShownImage.objects.create(session=session, question=shown.question, portrait=shown.portrait,
-                                  role="option", slot=9)
+        ShownImage.objects.create(
+            session=session, question=shown.question, portrait=shown.portrait, role="option", slot=9
+        )
 
 
 def test_a_single_use_invite_starts_one_session_and_is_not_handed_over(invite):
@@ -78,8 +100,10 @@ def test_a_reusable_invite_without_identifiers_starts_a_new_session_each_time(st
     assert services.session_start(invite=invite).pk != services.session_start(invite=invite).pk
 
 
-@pytest.mark.parametrize("change", [{"revoked_at": timezone.now() - timedelta(minutes=1)},
-                                    {"expires_at": timezone.now() - timedelta(minutes=1)}])
+@pytest.mark.parametrize(
+    "change",
+    [{"revoked_at": timezone.now() - timedelta(minutes=1)}, {"expires_at": timezone.now() - timedelta(minutes=1)}],
+)
 def test_a_revoked_or_expired_invite_starts_nothing(study, change):
     invite = InviteFactory(study=study, **change)
     with pytest.raises(services.InviteUnusable):

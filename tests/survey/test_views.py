@@ -25,9 +25,11 @@ def real_study(disorders, image_bank_root):
     study = StudyFactory(disorders=disorders, n_real_vs_synthetic=4, n_reidentification=4, n_diagnosis=4)
     rng = np.random.default_rng(0)
     for disorder in disorders:
+
         def add(kind, used=None, code=disorder.code):
             noise = Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8))
             portrait_add(study=study, image=noise, kind=kind, disorder_code=code, used_in_training=used)
+
         for _ in range(3):
             add("real", True)
             add("real", False)
@@ -116,7 +118,9 @@ def test_an_old_question_posted_again_cannot_change_its_answer(client, real_stud
     question, _ = current_question(client)
     wrong = question.options.exclude(code=question.correct_choice).first().code
     client.post(reverse("survey:answer", args=[question.pk]), {"choice": wrong})
-    response = client.post(reverse("survey:answer", args=[question.pk]), {"choice": question.correct_choice}, follow=True)
+    response = client.post(
+        reverse("survey:answer", args=[question.pk]), {"choice": question.correct_choice}, follow=True
+    )
     assert b"first answer stands" in response.content
     assert Answer.objects.get(question=question).choice == wrong
 
@@ -198,14 +202,17 @@ def test_images_of_every_kind_are_delivered_identically(client, real_study):
             body = response.getvalue()  # streamed from the bank's storage
             assert len(body) == int(response["Content-Length"])
             image = Image.open(__import__("io").BytesIO(body))
-            headers = tuple(sorted((k, v) for k, v in response.items() if k.lower() not in {"content-length", "expires"}))  # both vary per response, not per kind
+            headers = tuple(
+                sorted((k, v) for k, v in response.items() if k.lower() not in {"content-length", "expires"})
+            )  # both vary per response, not per kind
             seen.setdefault(shown.portrait.kind, set()).add(
-                (image.format, image.mode, image.size, tuple(sorted(image.info)), headers))
+                (image.format, image.mode, image.size, tuple(sorted(image.info)), headers)
+            )
         client.post(reverse("survey:answer", args=[question.pk]), {"choice": question.correct_choice})
     assert set(seen) == {"real", "synthetic", "latent_average"}
     signatures = {frozenset(v) for v in seen.values()}
     assert len(signatures) == 1 and len(next(iter(signatures))) == 1, seen
-    (fmt, mode, size, info, _), = next(iter(signatures))
+    ((fmt, mode, size, info, _),) = next(iter(signatures))
     assert (fmt, mode, size) == ("JPEG", "RGB", (256, 256))
     assert not {"exif", "icc_profile", "comment"} & set(info)
 
@@ -233,11 +240,22 @@ def test_reopening_a_reusable_link_in_the_same_browser_resumes_its_session(clien
 @pytest.fixture
 def practice_study(disorders, image_bank_root):
     """A study as participants meet it: practice questions first, answers armed 400 ms after the reveal."""
-    study = StudyFactory(disorders=disorders, n_real_vs_synthetic=4, n_reidentification=4, n_diagnosis=4,
-                         with_practice=True, arming_delay_ms=400)
+    study = StudyFactory(
+        disorders=disorders,
+        n_real_vs_synthetic=4,
+        n_reidentification=4,
+        n_diagnosis=4,
+        with_practice=True,
+        arming_delay_ms=400,
+    )
     rng = np.random.default_rng(1)
     for disorder in disorders:
-        for kind, used, n in [("real", True, 4), ("real", False, 4), ("synthetic", None, 8), ("latent_average", None, 1)]:
+        for kind, used, n in [
+            ("real", True, 4),
+            ("real", False, 4),
+            ("synthetic", None, 8),
+            ("latent_average", None, 1),
+        ]:
             for _ in range(n):
                 noise = Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8))
                 portrait_add(study=study, image=noise, kind=kind, disorder_code=disorder.code, used_in_training=used)
@@ -284,10 +302,13 @@ def test_an_answer_before_the_question_arms_stores_nothing_and_says_nothing(clie
         question, _ = current_question(client)
         client.post(reverse("survey:clock-start", args=[question.pk]))
         clock.shift(timedelta(milliseconds=150))  # a click meant for the question before
-        response = client.post(reverse("survey:answer", args=[question.pk]), {"choice": question.correct_choice},
-                               follow=True)
+        response = client.post(
+            reverse("survey:answer", args=[question.pk]), {"choice": question.correct_choice}, follow=True
+        )
         assert not Answer.objects.filter(question=question).exists()
-        assert b'class="messages"' not in response.content and f'/quiz/q/{question.pk}/start/' in response.content.decode()
+        assert (
+            b'class="messages"' not in response.content and f"/quiz/q/{question.pk}/start/" in response.content.decode()
+        )
         clock.shift(timedelta(milliseconds=400))
         client.post(reverse("survey:answer", args=[question.pk]), {"choice": question.correct_choice})
         assert Answer.objects.get(question=question).outcome == Outcome.ANSWERED

@@ -28,14 +28,17 @@ ROOT = Path(__file__).resolve().parents[2]
 # --- the client's address --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("proxies", "forwarded", "expected"), [
-    (0, "198.51.100.1", "10.0.0.9"),  # no proxy trusted: the header is whatever the client wrote
-    (1, "198.51.100.1", "198.51.100.1"),  # one proxy: the address it received from
-    (1, "6.6.6.6, 198.51.100.1", "198.51.100.1"),  # what the client wrote to the left is ignored
-    (2, "6.6.6.6, 198.51.100.1, 10.0.0.2", "198.51.100.1"),  # two proxies: second from the right
-    (2, "198.51.100.1", "10.0.0.9"),  # fewer entries than proxies: it did not come through them all
-    (1, "", "10.0.0.9"),
-])
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "expected"),
+    [
+        (0, "198.51.100.1", "10.0.0.9"),  # no proxy trusted: the header is whatever the client wrote
+        (1, "198.51.100.1", "198.51.100.1"),  # one proxy: the address it received from
+        (1, "6.6.6.6, 198.51.100.1", "198.51.100.1"),  # what the client wrote to the left is ignored
+        (2, "6.6.6.6, 198.51.100.1, 10.0.0.2", "198.51.100.1"),  # two proxies: second from the right
+        (2, "198.51.100.1", "10.0.0.9"),  # fewer entries than proxies: it did not come through them all
+        (1, "", "10.0.0.9"),
+    ],
+)
 def test_the_client_address_is_the_entry_the_trusted_proxies_saw(settings, proxies, forwarded, expected):
     settings.SURVEY_TRUSTED_PROXIES = proxies
     request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR=forwarded)
@@ -65,12 +68,20 @@ def production_settings(tmp_path: Path, **variables: str) -> subprocess.Complete
     """Load config.settings in a fresh process with production defaults plus `variables`; prints the
     settings the web tier's shared services depend on as JSON."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SURVEY_", "DATABASE_"))}
-    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_SECRET_KEY": "s" * 60,
-                "SURVEY_VAR_DIR": str(tmp_path), **variables})
-    code = ("import json; from django.conf import settings as s; d = s.DATABASES['default']; "
-            "print(json.dumps({'engine': d['ENGINE'], 'max_age': d['CONN_MAX_AGE'], 'health': d['CONN_HEALTH_CHECKS'], "
-            "'cache': s.CACHES['default']['BACKEND'], 'bank': s.STORAGES['image_bank'], "
-            "'proxies': s.SURVEY_TRUSTED_PROXIES, 'pad': s.SURVEY_IMAGE_PAD_BYTES}))")
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DJANGO_SECRET_KEY": "s" * 60,
+            "SURVEY_VAR_DIR": str(tmp_path),
+            **variables,
+        }
+    )
+    code = (
+        "import json; from django.conf import settings as s; d = s.DATABASES['default']; "
+        "print(json.dumps({'engine': d['ENGINE'], 'max_age': d['CONN_MAX_AGE'], 'health': d['CONN_HEALTH_CHECKS'], "
+        "'cache': s.CACHES['default']['BACKEND'], 'bank': s.STORAGES['image_bank'], "
+        "'proxies': s.SURVEY_TRUSTED_PROXIES, 'pad': s.SURVEY_IMAGE_PAD_BYTES}))"
+    )
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
 
 
@@ -94,11 +105,18 @@ def test_the_defaults_keep_state_local_and_connections_open(tmp_path):
 
 
 def test_shared_services_are_chosen_by_environment_variables(tmp_path):
-    loaded = json.loads(production_settings(
-        tmp_path, DATABASE_URL="postgres://u@db.example:5432/s", DATABASE_CONN_MAX_AGE="0",
-        SURVEY_CACHE_URL="redis://cache.example:6379/1", SURVEY_TRUSTED_PROXIES="2",
-        SURVEY_IMAGE_BANK_BUCKET="portraits", SURVEY_IMAGE_BANK_ENDPOINT_URL="http://objects.example:9000",
-        SURVEY_IMAGE_PAD_BYTES="65536").stdout)
+    loaded = json.loads(
+        production_settings(
+            tmp_path,
+            DATABASE_URL="postgres://u@db.example:5432/s",
+            DATABASE_CONN_MAX_AGE="0",
+            SURVEY_CACHE_URL="redis://cache.example:6379/1",
+            SURVEY_TRUSTED_PROXIES="2",
+            SURVEY_IMAGE_BANK_BUCKET="portraits",
+            SURVEY_IMAGE_BANK_ENDPOINT_URL="http://objects.example:9000",
+            SURVEY_IMAGE_PAD_BYTES="65536",
+        ).stdout
+    )
     assert loaded["max_age"] == 0
     assert loaded["cache"] == "django.core.cache.backends.redis.RedisCache"
     assert loaded["proxies"] == 2 and loaded["pad"] == 65536
@@ -108,15 +126,26 @@ def test_shared_services_are_chosen_by_environment_variables(tmp_path):
     assert bank["OPTIONS"]["endpoint_url"] == "http://objects.example:9000" and bank["OPTIONS"]["default_acl"] is None
 
 
-@pytest.mark.parametrize(("variable", "value", "message"), [
-    ("SURVEY_CACHE_URL", "memcached://x:11211", "SURVEY_CACHE_URL='memcached://x:11211' is not a URL starting with redis://"),
-    ("SURVEY_TRUSTED_PROXIES", "one", "SURVEY_TRUSTED_PROXIES='one' is not a whole number"),
-    ("SURVEY_TRUSTED_PROXIES", "-1", "SURVEY_TRUSTED_PROXIES=-1 is below the minimum of 0"),
-    ("SURVEY_IMAGE_PAD_BYTES", "big", "SURVEY_IMAGE_PAD_BYTES='big' is neither a whole number nor 'auto'"),
-    ("SURVEY_IMAGE_BANK_ENDPOINT_URL", "objects.example:9000", "SURVEY_IMAGE_BANK_ENDPOINT_URL='objects.example:9000' is not a URL"),
-    ("SURVEY_ALLOW_SQLITE", "perhaps", "SURVEY_ALLOW_SQLITE='perhaps' is not a boolean"),
-    ("DATABASE_CONN_MAX_AGE", "1m", "DATABASE_CONN_MAX_AGE='1m' is not a whole number"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "SURVEY_CACHE_URL",
+            "memcached://x:11211",
+            "SURVEY_CACHE_URL='memcached://x:11211' is not a URL starting with redis://",
+        ),
+        ("SURVEY_TRUSTED_PROXIES", "one", "SURVEY_TRUSTED_PROXIES='one' is not a whole number"),
+        ("SURVEY_TRUSTED_PROXIES", "-1", "SURVEY_TRUSTED_PROXIES=-1 is below the minimum of 0"),
+        ("SURVEY_IMAGE_PAD_BYTES", "big", "SURVEY_IMAGE_PAD_BYTES='big' is neither a whole number nor 'auto'"),
+        (
+            "SURVEY_IMAGE_BANK_ENDPOINT_URL",
+            "objects.example:9000",
+            "SURVEY_IMAGE_BANK_ENDPOINT_URL='objects.example:9000' is not a URL",
+        ),
+        ("SURVEY_ALLOW_SQLITE", "perhaps", "SURVEY_ALLOW_SQLITE='perhaps' is not a boolean"),
+        ("DATABASE_CONN_MAX_AGE", "1m", "DATABASE_CONN_MAX_AGE='1m' is not a whole number"),
+    ],
+)
 def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path, variable, value, message):
     variables = {"SURVEY_ALLOW_SQLITE": "1", "SURVEY_IMAGE_BANK_BUCKET": "portraits", variable: value}
     result = production_settings(tmp_path, **variables)
@@ -141,8 +170,13 @@ def test_on_postgresql_every_stamp_comes_from_the_database_clock(quiz_session, s
     quiz_session.study.arming_delay_ms = 0
     services.answer_submit(session=quiz_session, question_id=question.pk, choice=None)
     question.refresh_from_db()
-    stamps = [question.served_at, question.portraits_delivered_at, question.clock_started_at,
-              question.answer.answered_at, *question.images.values_list("delivered_at", flat=True)]
+    stamps = [
+        question.served_at,
+        question.portraits_delivered_at,
+        question.clock_started_at,
+        question.answer.answered_at,
+        *question.images.values_list("delivered_at", flat=True),
+    ]
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -173,11 +207,21 @@ def object_store_bank(settings):
         import boto3
 
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="portraits")
-        settings.STORAGES = {**settings.STORAGES, "image_bank": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {"bucket_name": "portraits", "location": "bank", "region_name": "us-east-1",
-                        "default_acl": None, "file_overwrite": True, "access_key": "test", "secret_key": "test"},
-        }}
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "image_bank": {
+                "BACKEND": "storages.backends.s3.S3Storage",
+                "OPTIONS": {
+                    "bucket_name": "portraits",
+                    "location": "bank",
+                    "region_name": "us-east-1",
+                    "default_acl": None,
+                    "file_overwrite": True,
+                    "access_key": "test",
+                    "secret_key": "test",
+                },
+            },
+        }
         yield boto3.client("s3", region_name="us-east-1")
 
 
@@ -189,16 +233,24 @@ def test_imports_write_to_the_object_store_and_delivery_streams_from_it(db, obje
     settings.IMAGE_BANK_ROOT = tmp_path / "must-stay-empty"
     study = StudyFactory(slug="bucket", disorders=[DisorderFactory(code="velmar")])
     rng = np.random.default_rng(5)
-    portraits = [portrait_add(study=study, image=Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)),
-                              kind="synthetic", disorder_code="velmar") for _ in range(2)]
+    portraits = [
+        portrait_add(
+            study=study,
+            image=Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)),
+            kind="synthetic",
+            disorder_code="velmar",
+        )
+        for _ in range(2)
+    ]
     keys = {o["Key"] for o in object_store_bank.list_objects_v2(Bucket="portraits")["Contents"]}
     assert keys == {f"bank/{p.content_hash[:2]}/{p.content_hash}.jpg" for p in portraits}
     assert not settings.IMAGE_BANK_ROOT.exists()  # nothing of the bank on this host
     for portrait in portraits:
         response = image_response(portrait.content_hash, pad_to=pad_block(study))
         body = b"".join(response.streaming_content)
-        stored = object_store_bank.get_object(Bucket="portraits", Key=f"bank/{portrait.content_hash[:2]}/"
-                                              f"{portrait.content_hash}.jpg")["Body"].read()
+        stored = object_store_bank.get_object(
+            Bucket="portraits", Key=f"bank/{portrait.content_hash[:2]}/{portrait.content_hash}.jpg"
+        )["Body"].read()
         assert body.startswith(stored) and len(body) == int(response["Content-Length"]) == pad_block(study)
         assert Image.open(io.BytesIO(body)).size == (settings.SURVEY_IMAGE_SIZE,) * 2
     from django.http import Http404

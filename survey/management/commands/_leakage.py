@@ -69,12 +69,15 @@ def _deliver_with_image(portrait: Portrait, pad_to: int) -> tuple[DeliveredImage
         return None
     body = b"".join(response.streaming_content)
     if len(body) != int(response["Content-Length"]):
-        raise AssertionError(f"portrait {portrait.pk}: Content-Length {response['Content-Length']} but {len(body)} bytes sent")
+        raise AssertionError(
+            f"portrait {portrait.pk}: Content-Length {response['Content-Length']} but {len(body)} bytes sent"
+        )
     image = Image.open(io.BytesIO(body))
     headers = tuple(sorted((k.lower(), v) for k, v in response.items() if k.lower() not in VOLATILE_HEADERS))
     metadata = tuple(sorted(k for k in image.info if not k.startswith("jfif")))
-    item = DeliveredImage(portrait.kind, image.width, image.height, image.format or "", image.mode, metadata,
-                          headers, len(body))
+    item = DeliveredImage(
+        portrait.kind, image.width, image.height, image.format or "", image.mode, metadata, headers, len(body)
+    )
     return item, image
 
 
@@ -95,8 +98,9 @@ def _measure_pixels(pixels: list[tuple[str, str, object]], **options):
     synthetic = [(group, f) for kind, group, f in pixels if kind == PortraitKind.SYNTHETIC]
     if len(real) < 2 or len(synthetic) < 2:
         return None
-    return _realism().measure_features([f for _, f in real], [f for _, f in synthetic],
-                                       [g for g, _ in real], [g for g, _ in synthetic], **options)
+    return _realism().measure_features(
+        [f for _, f in real], [f for _, f in synthetic], [g for g, _ in real], [g for g, _ in synthetic], **options
+    )
 
 
 def _pixel_realism(pixels: list[tuple[str, str, object]], report: LeakageReport) -> None:
@@ -127,8 +131,13 @@ def _url_shapes(study: Study) -> dict[str, set]:
 
 def _summarise(sizes: list[int]) -> dict[str, float]:
     ordered = sorted(sizes)
-    return {"n": len(ordered), "min": ordered[0], "median": ordered[len(ordered) // 2], "max": ordered[-1],
-            "mean": sum(ordered) / len(ordered)}
+    return {
+        "n": len(ordered),
+        "min": ordered[0],
+        "median": ordered[len(ordered) // 2],
+        "max": ordered[-1],
+        "mean": sum(ordered) / len(ordered),
+    }
 
 
 def audit_study(study: Study, *, with_pixels: bool = True) -> LeakageReport:

@@ -72,8 +72,10 @@ class DisorderFill:
     def shortfall(self) -> str | None:
         if self.accepted >= self.wanted:
             return None
-        return (f"{self.disorder}: only {self.accepted} of {self.wanted} passed within {self.tried} seeds; "
-                f"raise --max-tries-factor or check the model.")
+        return (
+            f"{self.disorder}: only {self.accepted} of {self.wanted} passed within {self.tried} seeds; "
+            f"raise --max-tries-factor or check the model."
+        )
 
 
 @dataclass
@@ -92,9 +94,13 @@ class PoolFillReport:
 
     def as_json(self) -> dict:
         """For the job's row: the page renders the same lines the command prints."""
-        return {**asdict(self), "lines": [d.line() for d in self.disorders],
-                "shortfalls": [s for d in self.disorders if (s := d.shortfall())],
-                "added_synthetic": self.added_synthetic, "added_averages": len(self.disorders)}
+        return {
+            **asdict(self),
+            "lines": [d.line() for d in self.disorders],
+            "shortfalls": [s for d in self.disorders if (s := d.shortfall())],
+            "added_synthetic": self.added_synthetic,
+            "added_averages": len(self.disorders),
+        }
 
 
 Progress = Callable[[int, int, str], None]  # (steps done, steps in all, what is happening now)
@@ -117,7 +123,9 @@ def pool_fill(study: Study, request: PoolFillRequest, *, progress: Progress = _n
     try:
         from generator import api  # torch: in the worker or the batch command only
     except ImportError as error:
-        raise PoolFillError(f"The generator is not installed ({error}): pip install -r requirements-generator.txt") from None
+        raise PoolFillError(
+            f"The generator is not installed ({error}): pip install -r requirements-generator.txt"
+        ) from None
     codes = sorted(study.disorders.values_list("code", flat=True))
     if not codes:
         raise PoolFillError(f"Study {study.slug!r} has no disorders yet.")
@@ -130,7 +138,9 @@ def pool_fill(study: Study, request: PoolFillRequest, *, progress: Progress = _n
     known = set(api.disorders(model))
     missing = [code for code in codes if code not in known]
     if missing:
-        raise PoolFillError(f"The checkpoint was not trained on {', '.join(missing)}; it knows {', '.join(sorted(known))}.")
+        raise PoolFillError(
+            f"The checkpoint was not trained on {', '.join(missing)}; it knows {', '.join(sorted(known))}."
+        )
     from generator.gates.settings import GateSettings
 
     try:
@@ -140,9 +150,14 @@ def pool_fill(study: Study, request: PoolFillRequest, *, progress: Progress = _n
     skip = frozenset(GATES) if "all" in request.skip_gates else frozenset(request.skip_gates)
     try:
         gates, notes = api.load_gates(
-            model, classifier=request.classifier, face_detector=request.face_detector,
-            training_data=request.training_data, face_calibration=request.face_calibration, skip=skip,
-            settings=gate_settings)
+            model,
+            classifier=request.classifier,
+            face_detector=request.face_detector,
+            training_data=request.training_data,
+            face_calibration=request.face_calibration,
+            skip=skip,
+            settings=gate_settings,
+        )
     except (ValueError, OSError, ImportError) as error:
         raise PoolFillError(f"Cannot set up the gates: {error}") from None
 
@@ -153,35 +168,68 @@ def pool_fill(study: Study, request: PoolFillRequest, *, progress: Progress = _n
     face_passed: list[bool] = []
     for step, code in enumerate(codes, start=1):
         progress(step, total, f"generating and gating {code}")
-        result = api.gated_samples(model, gates, code, request.per_disorder, request.seed_start,
-                                   request.truncation, batch=request.batch, max_seeds=max_seeds)
+        result = api.gated_samples(
+            model,
+            gates,
+            code,
+            request.per_disorder,
+            request.seed_start,
+            request.truncation,
+            batch=request.batch,
+            max_seeds=max_seeds,
+        )
         tried_luma += result.tried_luma
         face_passed += result.face_passed
         average = api.latent_average_image(model, code, n_samples=request.latent_samples)
         generated.append((code, result.accepted, average))
-        fills.append(DisorderFill(disorder=code, accepted=len(result.accepted), wanted=request.per_disorder,
-                                  tried=result.tried, rejected=result.rejected,
-                                  reasons={api.REASONS[gate]: count for gate, count in result.reasons.items()}))
+        fills.append(
+            DisorderFill(
+                disorder=code,
+                accepted=len(result.accepted),
+                wanted=request.per_disorder,
+                tried=result.tried,
+                rejected=result.rejected,
+                reasons={api.REASONS[gate]: count for gate, count in result.reasons.items()},
+            )
+        )
 
     progress(total - 1, total, "adding the portraits to the bank")
     pool_hashes: list[str] = []
     with transaction.atomic():  # all or nothing; image files are content-addressed, so leftovers are harmless
         for code, accepted, (average, average_provenance) in generated:
             for image, provenance in accepted:
-                portrait = portrait_add(study=study, image=image, kind=PortraitKind.SYNTHETIC, disorder_code=code,
-                                        checkpoint_id=provenance["checkpoint_id"], seed=provenance["seed"],
-                                        truncation=provenance["truncation"])
+                portrait = portrait_add(
+                    study=study,
+                    image=image,
+                    kind=PortraitKind.SYNTHETIC,
+                    disorder_code=code,
+                    checkpoint_id=provenance["checkpoint_id"],
+                    seed=provenance["seed"],
+                    truncation=provenance["truncation"],
+                )
                 pool_hashes.append(portrait.content_hash)
-            portrait_add(study=study, image=average, kind=PortraitKind.LATENT_AVERAGE, disorder_code=code,
-                         checkpoint_id=average_provenance["checkpoint_id"])
+            portrait_add(
+                study=study,
+                image=average,
+                kind=PortraitKind.LATENT_AVERAGE,
+                disorder_code=code,
+                checkpoint_id=average_provenance["checkpoint_id"],
+            )
     brightness, warnings = _brightness_report(study, pool_hashes, tried_luma, face_passed, gate_settings)
     progress(total, total, "done")
-    return PoolFillReport(study=study.slug, checkpoint_id=model.checkpoint_id, gate_notes=list(notes),
-                          disorders=fills, brightness=brightness, warnings=warnings)
+    return PoolFillReport(
+        study=study.slug,
+        checkpoint_id=model.checkpoint_id,
+        gate_notes=list(notes),
+        disorders=fills,
+        brightness=brightness,
+        warnings=warnings,
+    )
 
 
-def _brightness_report(study: Study, pool_hashes: list[str], tried_luma: list[float], face_passed: list[bool],
-                       gate_settings: Any) -> tuple[list[str], list[str]]:
+def _brightness_report(
+    study: Study, pool_hashes: list[str], tried_luma: list[float], face_passed: list[bool], gate_settings: Any
+) -> tuple[list[str], list[str]]:
     """The pool's brightness beside the real bank's (both measured on the stored images), and the face
     gate's pass rate by brightness quartile over every seed generated: a gate that passes dark and light
     faces at different rates skews the pool's skin tones away from the real portraits', a cue."""
@@ -195,24 +243,31 @@ def _brightness_report(study: Study, pool_hashes: list[str], tried_luma: list[fl
         share_by_quartile,
     )
 
-    real_hashes = list(Portrait.objects.filter(study=study, kind=PortraitKind.REAL)
-                       .values_list("content_hash", flat=True))
+    real_hashes = list(
+        Portrait.objects.filter(study=study, kind=PortraitKind.REAL).values_list("content_hash", flat=True)
+    )
     real, pool = _stored_luma(real_hashes), _stored_luma(pool_hashes)
-    lines = ["brightness (mean luma of the central square, 0-255):",
-             f"  real bank, {len(real)} portraits: {distribution_line(real)}",
-             f"  synthetic added now, {len(pool)} portraits: {distribution_line(pool)}"]
+    lines = [
+        "brightness (mean luma of the central square, 0-255):",
+        f"  real bank, {len(real)} portraits: {distribution_line(real)}",
+        f"  synthetic added now, {len(pool)} portraits: {distribution_line(pool)}",
+    ]
     if len(real) and len(pool):
         shares = share_by_quartile(pool, quartile_edges(real))
-        lines.append("  synthetic per quartile of the real bank, " + ", ".join(
-            f"{name} {share:.2f}" for name, share in zip(QUARTILES, shares, strict=True))
-            + " (0.25 each: the same spread)")
+        lines.append(
+            "  synthetic per quartile of the real bank, "
+            + ", ".join(f"{name} {share:.2f}" for name, share in zip(QUARTILES, shares, strict=True))
+            + " (0.25 each: the same spread)"
+        )
     warnings: list[str] = []
     if face_passed and len(face_passed) == len(tried_luma):
         bias = brightness_bias(np.array(tried_luma), np.array(face_passed), gate_settings.brightness_tolerance)
         lines.append(bias.line())
         if not bias.within_tolerance:
-            warnings.append(f"WARNING: {bias.line()}; calibrate the face gate on the study's real portraits "
-                            "(--face-calibration) or check the detector before running the study.")
+            warnings.append(
+                f"WARNING: {bias.line()}; calibrate the face gate on the study's real portraits "
+                "(--face-calibration) or check the detector before running the study."
+            )
     return lines, warnings
 
 

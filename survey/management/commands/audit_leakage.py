@@ -19,8 +19,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("study", help="Slug of the study.")
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
-        parser.add_argument("--no-pixels", action="store_true",
-                            help="Skip the pixel-statistics realism measure (byte-level checks only).")
+        parser.add_argument(
+            "--no-pixels",
+            action="store_true",
+            help="Skip the pixel-statistics realism measure (byte-level checks only).",
+        )
 
     def handle(self, *args, study: str, **options):
         target = study_by_slug(study)
@@ -36,10 +39,14 @@ class Command(BaseCommand):
         counts = ", ".join(f"{n} {kind}" for kind, n in report.counts.items())
         self.stdout.write(f"Audited study {report.study}: {counts}.")
         for kind, summary in report.byte_sizes.items():
-            self.stdout.write(f"  byte sizes of {kind}: median {summary['median']:.0f}, "
-                              f"range {summary['min']:.0f}-{summary['max']:.0f} (n={summary['n']:.0f})")
+            self.stdout.write(
+                f"  byte sizes of {kind}: median {summary['median']:.0f}, "
+                f"range {summary['min']:.0f}-{summary['max']:.0f} (n={summary['n']:.0f})"
+            )
         if report.byte_size_test:
-            self.stdout.write(f"  real vs synthetic byte sizes: Mann-Whitney U p = {report.byte_size_test['p_value']:.3g}")
+            self.stdout.write(
+                f"  real vs synthetic byte sizes: Mann-Whitney U p = {report.byte_size_test['p_value']:.3g}"
+            )
         for line in report.differences:
             self.stdout.write(self.style.WARNING(f"  DIFFERENCE: {line}"))
         for line in report.warnings:
@@ -49,8 +56,9 @@ class Command(BaseCommand):
             rows = sorted(report.realism["statistics"], key=lambda r: -r["pick_rate"])
             self.stdout.write("    statistic            AUC alone  picks real  rule")
             for row in rows:
-                self.stdout.write(f"    {row['name']:<20} {row['auc_alone']:>9.3f} {row['pick_rate']:>10.1%}  "
-                                  f"{row['pick_rule']}")
+                self.stdout.write(
+                    f"    {row['name']:<20} {row['auc_alone']:>9.3f} {row['pick_rate']:>10.1%}  {row['pick_rule']}"
+                )
         if report.clean:
             self.stdout.write(self.style.SUCCESS("No difference between kinds beyond the pixels."))
 

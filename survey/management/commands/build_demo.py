@@ -69,46 +69,76 @@ def _torch_available() -> bool:
 
 
 class Command(BaseCommand):
-    help = ("Build (or rebuild) the demo study with phantom portraits; print one single-use link per pretend expert "
-            "and the admin login.")
+    help = (
+        "Build (or rebuild) the demo study with phantom portraits; print one single-use link per pretend expert "
+        "and the admin login."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--real-per-disorder", type=int, default=12)
         parser.add_argument(
-            "--real-size", type=int, default=None,
+            "--real-size",
+            type=int,
+            default=None,
             help="Pixels of the rendered 'real' phantoms (default: the bundled generator's resolution, read from "
-                 "its checkpoint, so that real and synthetic portraits enter the image bank's one pipeline at the "
-                 "same size and are upscaled and encoded alike; the generator was trained on phantoms rendered "
-                 "exactly so).")
-        parser.add_argument("--truncation", type=float, default=DEMO_TRUNCATION,
-                            help="Truncation psi of the synthetic portraits (default 1: untruncated).")
+            "its checkpoint, so that real and synthetic portraits enter the image bank's one pipeline at the "
+            "same size and are upscaled and encoded alike; the generator was trained on phantoms rendered "
+            "exactly so).",
+        )
+        parser.add_argument(
+            "--truncation",
+            type=float,
+            default=DEMO_TRUNCATION,
+            help="Truncation psi of the synthetic portraits (default 1: untruncated).",
+        )
         parser.add_argument("--synthetic-per-disorder", type=int, default=12)
         parser.add_argument("--renderer-only", action="store_true", help="Do not use the generator checkpoint.")
         parser.add_argument("--experts", type=int, default=8, help="Single-use links to print, one per pretend expert.")
         parser.add_argument("--slug", default="demo")
 
-    def handle(self, *args, real_per_disorder: int, real_size: int | None, truncation: float,
-               synthetic_per_disorder: int, renderer_only: bool, slug: str, experts: int, **options):
+    def handle(
+        self,
+        *args,
+        real_per_disorder: int,
+        real_size: int | None,
+        truncation: float,
+        synthetic_per_disorder: int,
+        renderer_only: bool,
+        slug: str,
+        experts: int,
+        **options,
+    ):
         generator_size = checkpoint_resolution(BUNDLED_CHECKPOINT) if BUNDLED_CHECKPOINT.is_file() else None
         real_size = real_size or generator_size or FALLBACK_RESOLUTION
         study = self._study(slug)
         with tempfile.TemporaryDirectory() as folder:
             self._import_real(study, Path(folder), real_per_disorder, real_size)
         if not renderer_only and generator_size is not None and _torch_available():
-            call_command("fill_pool", study.slug, checkpoint=BUNDLED_CHECKPOINT, per_disorder=synthetic_per_disorder,
-                         truncation=truncation, stdout=self.stdout)
+            call_command(
+                "fill_pool",
+                study.slug,
+                checkpoint=BUNDLED_CHECKPOINT,
+                per_disorder=synthetic_per_disorder,
+                truncation=truncation,
+                stdout=self.stdout,
+            )
             synthetic = f"the bundled generator's portraits at {generator_size} px (truncation psi {truncation:g})"
         else:
-            self.stdout.write("Generator checkpoint or torch not available: drawing the synthetic pool with the renderer.")
+            self.stdout.write(
+                "Generator checkpoint or torch not available: drawing the synthetic pool with the renderer."
+            )
             self._renderer_pool(study, synthetic_per_disorder, real_size)
             synthetic = f"the renderer's portraits at {real_size} px"
-        self.stdout.write(f"Resolution: real phantoms rendered at {real_size} px, {synthetic}; every portrait "
-                          f"upscaled to {settings.SURVEY_IMAGE_SIZE} px and re-encoded by the image bank's one "
-                          "pipeline.")
+        self.stdout.write(
+            f"Resolution: real phantoms rendered at {real_size} px, {synthetic}; every portrait "
+            f"upscaled to {settings.SURVEY_IMAGE_SIZE} px and re-encoded by the image bank's one "
+            "pipeline."
+        )
         realism = study_pixel_realism(study, permutations=0)
         if realism is not None:
-            self.stdout.write(f"Pixel realism (manage.py audit_leakage {study.slug} for the details): "
-                              f"{realism['summary']}")
+            self.stdout.write(
+                f"Pixel realism (manage.py audit_leakage {study.slug} for the details): {realism['summary']}"
+            )
         self._announce(study, experts)
 
     @transaction.atomic
@@ -120,8 +150,13 @@ class Command(BaseCommand):
             Disorder.objects.update_or_create(code=d.code, defaults={"name": d.name, "description": d.features})[0]
             for d in phantoms.DISORDERS
         ]
-        study = Study.objects.create(slug=slug, title="Phantom portrait study (demo)", consent_text=CONSENT,
-                                     instructions=INSTRUCTIONS, show_feedback=True)
+        study = Study.objects.create(
+            slug=slug,
+            title="Phantom portrait study (demo)",
+            consent_text=CONSENT,
+            instructions=INSTRUCTIONS,
+            show_feedback=True,
+        )
         study.disorders.set(disorders)
         return study
 
@@ -142,19 +177,33 @@ class Command(BaseCommand):
         for disorder in phantoms.DISORDERS:
             # Individuals far from the real ones, so no 'synthetic' portrait repeats a 'real' person.
             for individual in range(100_000, 100_000 + per_disorder):
-                portrait_add(study=study, image=phantoms.render_portrait(disorder.code, individual, size),
-                             kind=PortraitKind.SYNTHETIC, disorder_code=disorder.code,
-                             checkpoint_id=RENDERER_PROVENANCE, seed=individual)
-            renders = [np.asarray(phantoms.render_portrait(disorder.code, i, size), dtype=np.float64)
-                       for i in range(200_000, 200_050)]
+                portrait_add(
+                    study=study,
+                    image=phantoms.render_portrait(disorder.code, individual, size),
+                    kind=PortraitKind.SYNTHETIC,
+                    disorder_code=disorder.code,
+                    checkpoint_id=RENDERER_PROVENANCE,
+                    seed=individual,
+                )
+            renders = [
+                np.asarray(phantoms.render_portrait(disorder.code, i, size), dtype=np.float64)
+                for i in range(200_000, 200_050)
+            ]
             average = Image.fromarray(np.mean(renders, axis=0).round().astype(np.uint8))
-            portrait_add(study=study, image=average, kind=PortraitKind.LATENT_AVERAGE, disorder_code=disorder.code,
-                         checkpoint_id=f"{RENDERER_PROVENANCE}:pixel-average")
+            portrait_add(
+                study=study,
+                image=average,
+                kind=PortraitKind.LATENT_AVERAGE,
+                disorder_code=disorder.code,
+                checkpoint_id=f"{RENDERER_PROVENANCE}:pixel-average",
+            )
 
     def _announce(self, study: Study, experts: int) -> None:
         user_model = get_user_model()
         password = secrets.token_urlsafe(9)
-        user, _ = user_model.objects.get_or_create(username="coordinator", defaults={"is_staff": True, "is_superuser": True})
+        user, _ = user_model.objects.get_or_create(
+            username="coordinator", defaults={"is_staff": True, "is_superuser": True}
+        )
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()

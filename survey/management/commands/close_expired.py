@@ -9,10 +9,12 @@ from survey.models import Study
 
 
 class Command(BaseCommand):
-    help = ("Record as timeouts the served, unanswered questions whose deadline and grace have passed (abandoned "
-            "sessions), in one study or in all. Run it periodically (e.g. every few minutes from cron). Pages and "
-            "exports already count these questions as timeouts without writing; this makes the record match. "
-            "It also marks failed the background jobs whose worker stopped reporting (SURVEY_JOB_SILENT_AFTER_S).")
+    help = (
+        "Record as timeouts the served, unanswered questions whose deadline and grace have passed (abandoned "
+        "sessions), in one study or in all. Run it periodically (e.g. every few minutes from cron). Pages and "
+        "exports already count these questions as timeouts without writing; this makes the record match. "
+        "It also marks failed the background jobs whose worker stopped reporting (SURVEY_JOB_SILENT_AFTER_S)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("study", nargs="?", help="Slug of the study (default: every study).")

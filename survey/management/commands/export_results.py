@@ -7,13 +7,23 @@ from django.core.management.base import BaseCommand
 from survey import export, services
 from survey.management.study_lookup import study_by_slug
 
-FILES = [("answers", "csv"), ("answers", "json"), ("answers", "xlsx"), ("options", "csv"), ("options", "xlsx"),
-         ("participants", "csv"), ("participants", "xlsx"), ("settings", "json")]
+FILES = [
+    ("answers", "csv"),
+    ("answers", "json"),
+    ("answers", "xlsx"),
+    ("options", "csv"),
+    ("options", "xlsx"),
+    ("participants", "csv"),
+    ("participants", "xlsx"),
+    ("settings", "json"),
+]
 
 
 class Command(BaseCommand):
-    help = ("Write a study's tidy answers (CSV, JSON, XLSX), options and participants tables and settings file into a "
-            "folder; docs/exports.md documents every column.")
+    help = (
+        "Write a study's tidy answers (CSV, JSON, XLSX), options and participants tables and settings file into a "
+        "folder; docs/exports.md documents every column."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("study", help="Slug of the study.")

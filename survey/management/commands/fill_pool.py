@@ -18,8 +18,7 @@ from survey.management.commands._pool_fill import PoolFillError, PoolFillRequest
 from survey.management.study_lookup import study_by_slug
 
 # Options that are fields of the gates' settings (call_command may leave any out: then the default holds).
-GATE_OPTIONS = ("face_threshold", "face_calibration_percentile", "brightness_tolerance", "top_k",
-                "privacy_percentile")
+GATE_OPTIONS = ("face_threshold", "face_calibration_percentile", "brightness_tolerance", "top_k", "privacy_percentile")
 
 
 def parse_seed_start(value: str) -> int:
@@ -36,48 +35,101 @@ class Command(BaseCommand):
         parser.add_argument("study", help="Slug of the study.")
         parser.add_argument("--checkpoint", type=Path, required=True, help="Generator checkpoint file.")
         parser.add_argument("--per-disorder", type=int, required=True, help="Synthetic portraits per disorder.")
-        parser.add_argument("--truncation", type=float, default=0.7, help="Truncation psi toward the disorder's mean w.")
+        parser.add_argument(
+            "--truncation", type=float, default=0.7, help="Truncation psi toward the disorder's mean w."
+        )
         parser.add_argument("--seed-start", type=parse_seed_start, default=0, help="First generator seed.")
         parser.add_argument("--latent-samples", type=int, default=10_000, help="w samples averaged per latent average.")
         parser.add_argument("--device", default="auto", help="auto, cpu or cuda.")
         parser.add_argument("--batch", type=int, default=64)
-        parser.add_argument("--classifier", type=Path, default=None,
-                            help="Disorder classifier for the disorder and privacy gates (default: the bundled "
-                                 "phantom judge when the checkpoint's disorders are phantom ones).")
-        parser.add_argument("--training-data", type=Path, default=None,
-                            help="Manifest folder of the training portraits (used_in_training=1) and held-out "
-                                 "ones (0); the privacy gate runs only with it.")
+        parser.add_argument(
+            "--classifier",
+            type=Path,
+            default=None,
+            help="Disorder classifier for the disorder and privacy gates (default: the bundled "
+            "phantom judge when the checkpoint's disorders are phantom ones).",
+        )
+        parser.add_argument(
+            "--training-data",
+            type=Path,
+            default=None,
+            help="Manifest folder of the training portraits (used_in_training=1) and held-out "
+            "ones (0); the privacy gate runs only with it.",
+        )
         parser.add_argument("--face-detector", default="auto", help="auto, phantom, mtcnn or none.")
-        parser.add_argument("--skip-gates", default="",
-                            help="Comma-separated gates to turn off: face, disorder, privacy, or all.")
-        parser.add_argument("--face-calibration", type=Path, default=None,
-                            help="Real portraits (folder with manifest.csv) or a calibration JSON that set the face "
-                                 "threshold (default: the bundled face check's stored calibration).")
-        parser.add_argument("--face-calibration-percentile", type=float,
-                            default=DEFAULTS.face_calibration_percentile,
-                            help="Face threshold = this percentile of the real portraits' face scores.")
-        parser.add_argument("--face-threshold", type=float, default=DEFAULTS.face_threshold,
-                            help="A fixed face threshold instead of the calibrated one.")
-        parser.add_argument("--brightness-tolerance", type=float, default=DEFAULTS.brightness_tolerance,
-                            help="Warn when the face gate's pass rates across brightness quartiles differ by more.")
-        parser.add_argument("--top-k", type=int, default=DEFAULTS.top_k,
-                            help="The disorder must be in the classifier's top k (default: the largest k whose "
-                                 f"chance pass rate is at most {DEFAULTS.max_chance_pass:g}).")
+        parser.add_argument(
+            "--skip-gates", default="", help="Comma-separated gates to turn off: face, disorder, privacy, or all."
+        )
+        parser.add_argument(
+            "--face-calibration",
+            type=Path,
+            default=None,
+            help="Real portraits (folder with manifest.csv) or a calibration JSON that set the face "
+            "threshold (default: the bundled face check's stored calibration).",
+        )
+        parser.add_argument(
+            "--face-calibration-percentile",
+            type=float,
+            default=DEFAULTS.face_calibration_percentile,
+            help="Face threshold = this percentile of the real portraits' face scores.",
+        )
+        parser.add_argument(
+            "--face-threshold",
+            type=float,
+            default=DEFAULTS.face_threshold,
+            help="A fixed face threshold instead of the calibrated one.",
+        )
+        parser.add_argument(
+            "--brightness-tolerance",
+            type=float,
+            default=DEFAULTS.brightness_tolerance,
+            help="Warn when the face gate's pass rates across brightness quartiles differ by more.",
+        )
+        parser.add_argument(
+            "--top-k",
+            type=int,
+            default=DEFAULTS.top_k,
+            help="The disorder must be in the classifier's top k (default: the largest k whose "
+            f"chance pass rate is at most {DEFAULTS.max_chance_pass:g}).",
+        )
         parser.add_argument("--privacy-percentile", type=float, default=DEFAULTS.privacy_percentile)
-        parser.add_argument("--max-tries-factor", type=int, default=10,
-                            help="Give up on a disorder after per-disorder x this many seeds.")
+        parser.add_argument(
+            "--max-tries-factor",
+            type=int,
+            default=10,
+            help="Give up on a disorder after per-disorder x this many seeds.",
+        )
 
-    def handle(self, *args, study: str, checkpoint: Path, per_disorder: int, truncation: float, seed_start: int,
-               latent_samples: int, device: str, batch: int, **options):
+    def handle(
+        self,
+        *args,
+        study: str,
+        checkpoint: Path,
+        per_disorder: int,
+        truncation: float,
+        seed_start: int,
+        latent_samples: int,
+        device: str,
+        batch: int,
+        **options,
+    ):
         skip = {name.strip() for name in str(options.get("skip_gates") or "").split(",") if name.strip()}
         request = PoolFillRequest(
             checkpoint=Path(checkpoint),  # call_command passes keyword options unconverted
-            per_disorder=per_disorder, truncation=truncation, seed_start=seed_start, latent_samples=latent_samples,
-            device=device, batch=batch, classifier=options.get("classifier"),
-            training_data=options.get("training_data"), face_detector=options.get("face_detector") or "auto",
-            skip_gates=frozenset(skip), face_calibration=options.get("face_calibration"),
+            per_disorder=per_disorder,
+            truncation=truncation,
+            seed_start=seed_start,
+            latent_samples=latent_samples,
+            device=device,
+            batch=batch,
+            classifier=options.get("classifier"),
+            training_data=options.get("training_data"),
+            face_detector=options.get("face_detector") or "auto",
+            skip_gates=frozenset(skip),
+            face_calibration=options.get("face_calibration"),
             gate_settings={name: options[name] for name in GATE_OPTIONS if name in options},
-            max_tries_factor=int(options.get("max_tries_factor") or 10))
+            max_tries_factor=int(options.get("max_tries_factor") or 10),
+        )
         target = study_by_slug(study)
         try:
             report = pool_fill(target, request)
@@ -93,5 +145,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  {line}")
         for warning in report.warnings:
             self.stderr.write(f"  {warning}")
-        self.stdout.write(self.style.SUCCESS(
-            f"Added {report.added_synthetic} synthetic portraits and {len(report.disorders)} latent averages to {target.slug}."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Added {report.added_synthetic} synthetic portraits and {len(report.disorders)} latent averages to {target.slug}."
+            )
+        )
