@@ -528,6 +528,12 @@ class Job(models.Model):
         return self.state in (self.State.DONE, self.State.FAILED)
 
     @property
+    def has_file(self) -> bool:
+        """Whether the job built a file to download: a finished export (its page, the API and the
+        download views all ask this)."""
+        return self.kind == self.Kind.EXPORT and self.state == self.State.DONE
+
+    @property
     def percent(self) -> int:
         if self.state == self.State.DONE:
             return 100

@@ -81,7 +81,7 @@ def job_download(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     """The file an export job built."""
     study = coordinated_study(request.user, slug)
     job = jobs.job_of(request.user, study, job_id)
-    if job.kind != Job.Kind.EXPORT or job.state != Job.State.DONE:
+    if not job.has_file:
         return render(
             request,
             "survey/job.html",

@@ -170,7 +170,7 @@ class JobOut(serializers.ModelSerializer):
         return self._absolute("api:study-job", job)
 
     def get_download(self, job: Job) -> str | None:
-        done = job.kind == Job.Kind.EXPORT and job.state == Job.State.DONE
+        done = job.has_file
         return self._absolute("api:study-job-download", job) if done else None
 
 
@@ -273,7 +273,7 @@ class StudyJobDownload(StudyJob):
     def get(self, request, slug: str, job_id: int):
         """The file an export job built; 409 (`not_ready`) until the job is done."""
         job = self.job()
-        if job.kind != Job.Kind.EXPORT or job.state != Job.State.DONE:
+        if not job.has_file:
             raise ApiRefused(
                 status.HTTP_409_CONFLICT,
                 "not_ready",
