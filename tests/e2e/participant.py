@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.urls import reverse
 from PIL import Image, ImageFilter
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 import phantoms
 from survey.image_bank import portrait_add
@@ -188,9 +189,35 @@ def option_under(page, x: float, y: float) -> str | None:
     return hit["value"]
 
 
-def press_at(page, device: Device, x: float, y: float) -> None:
-    """A click with the mouse, or a tap on a touch screen."""
-    if device.touch:
-        page.touchscreen.tap(x, y)
-    else:
-        page.mouse.click(x, y)
+# How long a click, tap or key press may wait for the browser to confirm it. Chromium holds back the
+# acknowledgement of input while a navigation is provisional (a click just after an answer lands in the
+# moment the next page is requested), and Playwright's page.mouse, page.touchscreen and page.keyboard wait
+# for it with no limit: a test would hang instead of failing. The selector-based actions below are bounded.
+INPUT_TIMEOUT_MS = 5_000
+
+
+def press_at(page, device: Device, x: float, y: float, scroll: tuple[float, float] | None = None) -> bool:
+    """A click with the mouse, or a tap on a touch screen, at a point of the viewport (CSS px).
+
+    `scroll` is the page's scroll offset if already known (a press while the page may be navigating must
+    not ask the page first). Returns False when the browser did not confirm the input in time; what the
+    press did is then known only from what the server stored, which is what the tests assert."""
+    if scroll is None:
+        scroll = tuple(page.evaluate("[window.scrollX, window.scrollY]"))
+    # The root element's box starts at minus the scroll offset, so this is the viewport point (x, y).
+    position = {"x": x + scroll[0], "y": y + scroll[1]}
+    action = page.tap if device.touch else page.click
+    try:
+        action("html", position=position, force=True, timeout=INPUT_TIMEOUT_MS)
+    except PlaywrightTimeoutError:
+        return False
+    return True
+
+
+def press_key(page, key: str) -> bool:
+    """A key press on the page (e.g. "Shift+C"), bounded like press_at; False when not confirmed in time."""
+    try:
+        page.press("body", key, timeout=INPUT_TIMEOUT_MS)
+    except PlaywrightTimeoutError:
+        return False
+    return True

@@ -34,6 +34,7 @@ from tests.e2e.participant import (
     make_study,
     option_under,
     press_at,
+    press_key,
     start,
     start_from_intro,
     touch_targets_too_small,
@@ -75,11 +76,16 @@ def wait_until(condition, timeout_s: float = 10.0):
     raise AssertionError("timed out waiting")
 
 
-def stray_clicks(page, device, x: float, y: float, since: float) -> None:
-    """Clicks at the same point 150, 300 and 500 ms after `since` (a time.monotonic())."""
+def page_scroll(page) -> tuple[float, float]:
+    return tuple(page.evaluate("[window.scrollX, window.scrollY]"))
+
+
+def stray_clicks(page, device, x: float, y: float, since: float, scroll: tuple[float, float]) -> None:
+    """Clicks at the same point 150, 300 and 500 ms after `since` (a time.monotonic()). They land while the
+    next page is being requested or shown, so the scroll offset is the one read before the answer."""
     for ms in STRAY_MS:
         time.sleep(max(0.0, since + ms / 1000 - time.monotonic()))
-        press_at(page, device, x, y)
+        press_at(page, device, x, y, scroll)
 
 
 def on_screen(page, device, selector: str) -> None:
@@ -175,28 +181,30 @@ def test_every_click_means_what_the_expert_meant(browser, live_server, walk_stud
                 assert later.category == category and not later.is_practice
                 Question.objects.filter(pk=later.pk).update(time_limit_ms=SHORT_LIMIT_MS)
 
+            # Whether each press reached the page is judged below from what the server stored.
+            scroll = page_scroll(page)
             if action == "face":
                 x, y = centre(targets.nth(arg))
                 choice = option_under(page, x, y)
                 assert choice is not None
                 clicked = time.monotonic()
-                press_at(page, device, x, y)
-                stray_clicks(page, device, x, y, clicked)
+                press_at(page, device, x, y, scroll)
+                stray_clicks(page, device, x, y, clicked, scroll)
                 expected[question.pk] = (Outcome.ANSWERED, choice)
             elif action == "key":
                 x, y = centre(targets.nth(0))
                 index = int(arg) - 1 if arg.isdigit() else ord(arg.lower()) - ord("a")
                 choice = question.options.order_by("slot")[index].code
                 pressed = time.monotonic()
-                page.keyboard.press(arg if arg.isdigit() else f"Shift+{arg}")
-                stray_clicks(page, device, x, y, pressed)
+                press_key(page, arg if arg.isdigit() else f"Shift+{arg}")
+                stray_clicks(page, device, x, y, pressed, scroll)
                 expected[question.pk] = (Outcome.ANSWERED, choice)
             else:
                 x, y = centre(targets.nth(0))
                 with page.expect_request(lambda r: r.url.endswith("/expire/"), timeout=SHORT_LIMIT_MS + 5_000):
                     pass  # the page's countdown ran out and it reports the timeout
                 expired = time.monotonic()
-                stray_clicks(page, device, x, y, expired)
+                stray_clicks(page, device, x, y, expired, scroll)
                 expected[question.pk] = (Outcome.TIMEOUT, None)
             if page.locator("[data-interstitial]:not([hidden])").count():
                 page.screenshot(path=str(shots / f"pause-after-{action}.png"))
