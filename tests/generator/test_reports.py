@@ -1,5 +1,6 @@
 from itertools import pairwise
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
@@ -29,8 +30,25 @@ def test_grid_averages_evaluation_and_benchmark_run_on_a_tiny_model(phantom_data
     # chance is the classifier's: a 9-class judge guessing among its classes on a 2-class generator
     two_classes = [dict(r) for r in table[:2]]
     assert "chance 0.111" in format_table(two_classes)
-    model = untrained_model("tiny", cpu)
-    assert images_per_second(model, 0, n=8, batch=4) > 0
+
+
+def test_images_per_second_times_the_batches_after_one_warm_up(monkeypatch) -> None:
+    """A stand-in generator that takes 0.5 s of a fake clock per batch: 8 images in batches of 4 after one
+    warm-up batch are 8 / (2 x 0.5 s) = 8 images a second, and the warm-up is not timed."""
+    from generator.reports import benchmark
+
+    clock = {"now": 100.0}
+    batches: list[list[int]] = []
+
+    def one_batch(model, label, seeds, truncation):
+        batches.append(list(seeds))
+        clock["now"] += 0.5
+
+    monkeypatch.setattr(benchmark, "generate_batch", one_batch)
+    monkeypatch.setattr(benchmark, "time", SimpleNamespace(perf_counter=lambda: clock["now"]))
+    model = untrained_model("tiny", torch.device("cpu"))
+    assert images_per_second(model, 0, n=8, batch=4) == 8.0
+    assert batches == [[0, 1, 2, 3], [0, 1, 2, 3], [4, 5, 6, 7]]
 
 
 def test_checkpoint_save_is_atomic(tmp_path: Path) -> None:

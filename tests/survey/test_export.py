@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -46,10 +48,22 @@ def play(study, *, label: str = "Dr. Jane Example <jane@example.org>") -> object
     return session
 
 
-def test_the_export_has_the_contracts_columns_in_order(study):
+EXPORTS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "exports.md"
+
+
+def documented_columns(table: str) -> list[str]:
+    """The column names of one table of docs/exports.md, in the page's order (a row may name several)."""
+    section = re.search(rf"^## `{table}`[^\n]*\n(.*?)(?=^## |\Z)", EXPORTS_PAGE.read_text(), flags=re.M | re.S)
+    assert section, f"docs/exports.md has no section for {table!r}"
+    rows = re.findall(r"^\| ([^|]+) \|", section.group(1), flags=re.M)
+    return [name.strip("` ") for row in rows[1:] for name in row.split(",")]  # rows[0] is the header
+
+
+def test_the_export_has_the_documented_columns_in_order(study):
+    """The page the statisticians read is the contract: the file's header is its table, in its order."""
     play(study)
     frame = pd.read_csv(io.BytesIO(export.answers_csv(study)), keep_default_na=False)
-    assert list(frame.columns) == ANSWER_COLUMNS
+    assert list(frame.columns) == documented_columns("answers")
     assert len(frame) == 30
 
 
@@ -166,7 +180,7 @@ def test_the_spreadsheet_keeps_seeds_exact_and_times_as_dates(study, tmp_path):
 def test_the_options_table_has_one_row_per_option_shown_with_what_was_chosen(study):
     session = play(study)
     frame = options_frame(study)
-    assert list(frame.columns) == OPTION_COLUMNS
+    assert list(frame.columns) == documented_columns("options")
     answered = Question.objects.filter(session=session, is_practice=False)
     assert len(frame) == sum(q.options.count() for q in answered)
     for question in answered:
