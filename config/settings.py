@@ -152,7 +152,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATIC_ROOT: Path | str = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))  # str in settings_test
 # Local runs serve app static files straight from the apps; deployments run collectstatic (Dockerfile).
 WHITENOISE_USE_FINDERS = DEBUG
 # The image bank lives in its own storage (survey/storage.py): a folder of this host by default, or an

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -16,6 +17,9 @@ from django.db.models import Q
 
 from survey import clock
 from survey.clock import ClockStart
+
+if TYPE_CHECKING:
+    from django.db.transaction import Atomic
 
 
 def new_url_token() -> str:
@@ -307,6 +311,9 @@ class QuizSession(models.Model):
     resume_code_hash = models.CharField(max_length=64, blank=True, editable=False)
     ended_at = models.DateTimeField(null=True, blank=True, help_text="Ended by a coordinator before it finished.")
     end_reason = models.CharField(max_length=300, blank=True)
+    # Not a field: set on an instance by services.lock_in_request (the request's outermost atomic block that
+    # fetched it FOR UPDATE); absent otherwise, so read with getattr. Declared for the type checker only.
+    _locked_by: Atomic
 
     class Meta:
         ordering = ["study", "-started_at"]
@@ -350,6 +357,12 @@ class Question(models.Model):
     clock_rule = models.CharField(
         max_length=30, blank=True, help_text="Which moment started the clock (survey/clock.py)."
     )
+    # Not fields: set on an instance by survey/services.py for its caller, absent otherwise (declared for the
+    # type checker only). is_last: the session's last unanswered question (_current_or_refuse); served_now:
+    # this request served it (_serve; read with getattr); stamped_at: the time question_clock_start counted from.
+    is_last: bool
+    served_now: bool
+    stamped_at: datetime
 
     class Meta:
         ordering = ["session", "sequence"]

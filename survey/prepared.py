@@ -33,7 +33,9 @@ from typing import Any
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Model, QuerySet, sql
-from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
+
+# get_related_populators is private: django-stubs 5.2.9 does not declare it (the ignore is for that name).
+from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators  # type: ignore[attr-defined]
 
 CONSTANT = -1  # a parameter that is no argument: the same value in every run
 
@@ -193,7 +195,11 @@ class _Statement:
         if sql_a != sql_b:
             return None  # the SQL's text depends on the values
         ops = _connection().ops
-        database_args = tuple(tuple(_for_database(arg, ops) for arg in args) for args in self.examples)
+        args_a, args_b = self.examples
+        database_args = (
+            tuple(_for_database(arg, ops) for arg in args_a),
+            tuple(_for_database(arg, ops) for arg in args_b),
+        )
         slots = _parameter_slots(database_args, (params_a, params_b))
         if slots is None:
             return None
@@ -222,7 +228,8 @@ class PreparedSelect(_Statement):
 
     def _compiled(self, args: tuple) -> tuple[str, tuple, Callable[[list], list]]:
         queryset: QuerySet = self.build(*args)
-        if queryset._iterable_class not in (ModelIterable, ValuesListIterable) or queryset._prefetch_related_lookups:
+        # QuerySet._prefetch_related_lookups is private: django-stubs 5.2.9 does not declare it.
+        if queryset._iterable_class not in (ModelIterable, ValuesListIterable) or queryset._prefetch_related_lookups:  # type: ignore[attr-defined]
             raise _NotPreparable
         compiler = queryset.query.get_compiler(connection=_connection())
         sql_text, params = compiler.as_sql()  # also fills the compiler's select list, which the readers use
