@@ -141,7 +141,9 @@ def _now_of(session: QuizSession, now: datetime | None) -> datetime:
 
 
 # What a choice may look like before it is compared with anything or kept for audit: an option code.
-MAX_CHOICE_LENGTH = Answer._meta.get_field("choice").max_length
+_choice_max_length = Answer._meta.get_field("choice").max_length
+assert _choice_max_length is not None  # Answer.choice is a CharField with a max_length (survey/models.py)
+MAX_CHOICE_LENGTH: int = _choice_max_length
 
 
 def _check_choice_text(choice: str) -> None:
@@ -617,7 +619,11 @@ def _clock_started(question: Question, now: datetime) -> clock.ClockStart:
     """The question's clock start if the page reported the reveal now (only the first report counts)."""
     if question.clock_started_at is not None:
         return clock.ClockStart(question.clock_started_at, question.clock_rule)
-    return clock.start_on_report(question.latest_clock_start(), now)
+    latest = question.latest_clock_start()
+    # Its callers pass the question _current_or_refuse returned, which is served: a served question's clock
+    # has a latest start (Question.latest_clock_start is None only before serving).
+    assert latest is not None
+    return clock.start_on_report(latest, now)
 
 
 def _fix_clock(question: Question, start: clock.ClockStart) -> None:
@@ -698,9 +704,14 @@ def question_expire(*, session: QuizSession, question_id: int, now: datetime | N
         _require_stage(session, QuizSession.Stage.QUIZ)
         question = _current_or_refuse(session, question_id)
         deadline = question.deadline()
+        # _current_or_refuse returns a served question, and a served question's clock has a (latest) start,
+        # so a deadline: Question.latest_clock_start and deadline are None only before serving.
+        assert deadline is not None
         if now < deadline:
             raise NotExpired(clock.ms_between(now, deadline))
-        _fix_clock(question, question.latest_clock_start())
+        latest = question.latest_clock_start()
+        assert latest is not None  # served, as above
+        _fix_clock(question, latest)
         answer = _record_timeout(question)
         if question.is_last:
             _finish(session, now)
@@ -766,5 +777,6 @@ def participant_erase(*, session: QuizSession, reason: str, now: datetime | None
         session.save(update_fields=["profession", "years_experience", "erased_at", "erasure_reason"])
         if session.invite is not None and not session.invite.reusable:
             # A single-use link's label may name the person it was sent to.
+            assert session.invite_id is not None  # the session has its invite (above), so the invite's key
             Invite.objects.filter(pk=session.invite_id).update(label="")
     return session
