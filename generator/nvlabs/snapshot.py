@@ -21,7 +21,8 @@ import torch
 try:  # numpy 2 moved the pickling helpers; snapshots name either module
     from numpy._core import multiarray as _multiarray
 except ImportError:  # pragma: no cover - numpy 1.x
-    from numpy.core import multiarray as _multiarray
+    # mypy cannot type a fallback import that binds the same name to another module
+    from numpy.core import multiarray as _multiarray  # type: ignore[no-redef]
 
 
 class NVlabsError(ValueError):
