@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
@@ -77,12 +78,18 @@ def individual_rng(disorder: str, individual: int) -> np.random.Generator:
     return np.random.default_rng([individual, zlib.crc32(disorder.encode("utf-8"))])
 
 
+def _triple(values: Iterable[float]) -> tuple[float, float, float]:
+    """A colour's three channels as plain floats (numpy scalars in, Python floats out)."""
+    r, g, b = (float(v) for v in values)
+    return r, g, b
+
+
 def _mix(palette: np.ndarray, rng: np.random.Generator) -> tuple[float, float, float]:
     pos = rng.uniform(0, len(palette) - 1)
     low = int(np.floor(pos))
     high = min(low + 1, len(palette) - 1)
     colour = palette[low] * (1 - (pos - low)) + palette[high] * (pos - low)
-    return tuple(float(c) for c in colour)  # type: ignore[return-value]
+    return _triple(colour)
 
 
 def check_spread(spread: float) -> None:
@@ -131,11 +138,11 @@ def base_params(rng: np.random.Generator, spread: float = 1.0) -> FaceParams:
         age=age,
         skin=_mix(_SKIN_TONES, rng),
         hair=_mix(_HAIR_COLOURS, rng),
-        iris=tuple(float(c) for c in _IRIS_COLOURS[rng.integers(len(_IRIS_COLOURS))]),  # type: ignore[arg-type]
+        iris=_triple(_IRIS_COLOURS[rng.integers(len(_IRIS_COLOURS))]),
         hair_length=float(rng.uniform(0, 1)),
         fringe=float(rng.uniform(0, 1)),
-        shirt=tuple(float(c) for c in rng.uniform(40, 220, size=3)),  # type: ignore[arg-type]
-        background=tuple(float(c) for c in rng.uniform(150, 235, size=3)),  # type: ignore[arg-type]
+        shirt=_triple(rng.uniform(40, 220, size=3)),
+        background=_triple(rng.uniform(150, 235, size=3)),
         roll=rng.normal(0, 3.0),
         shift_x=rng.normal(0, 0.02),
         shift_y=rng.normal(0, 0.015),

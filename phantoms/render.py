@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
@@ -48,7 +49,8 @@ class _Canvas:
 
 
 def _rgb(c: Colour) -> tuple[int, int, int]:
-    return tuple(int(np.clip(round(v), 0, 255)) for v in c)  # type: ignore[return-value]
+    r, g, b = (int(np.clip(round(v), 0, 255)) for v in c)
+    return r, g, b
 
 
 def _shade(c: Colour, factor: float) -> Colour:
@@ -252,7 +254,9 @@ def _apply_pose_and_light(img: Image.Image, p: FaceParams, rng: np.random.Genera
         p.roll,
         resample=Image.Resampling.BICUBIC,
         center=(size / 2 + p.shift_x * size / 2, size / 2),
-        translate=(p.shift_x * size / 2, p.shift_y * size / 2),
+        # Pillow annotates translate as ints, but its affine matrix takes float offsets (sub-pixel
+        # shifts, as intended here): the annotation is narrower than the implementation
+        translate=cast(tuple[int, int], (p.shift_x * size / 2, p.shift_y * size / 2)),
         fillcolor=_rgb(p.background),
     )
     if abs(p.scale - 1.0) > 1e-6:  # zoom about the centre, cropping or padding with background

@@ -89,10 +89,11 @@ def register_calibrate_face(sub: argparse._SubParsersAction) -> None:
 
 
 def run_calibrate_face(args: argparse.Namespace) -> None:
-    from generator.gates.face import calibrate
+    from generator.gates.face import FaceDetector, calibrate
     from generator.training.data import load_image_set
 
     device = setup(args)
+    detector: FaceDetector
     if args.face_detector == "mtcnn":
         from generator.gates.face import MTCNNFaceDetector
 

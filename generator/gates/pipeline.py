@@ -157,23 +157,27 @@ def build_gates(
         raise ValueError(f"unknown gates to skip {sorted(unknown)}; choose from {GATE_NAMES}")
     phantom = is_phantom_model(disorders)
     notes: list[str] = []
-    face, face_threshold, calibration = None, None, None
+    face: FaceDetector | None = None
+    face_threshold: float | None = None
+    calibration: FaceCalibration | None = None
     if "face" in skip or face_detector == "none":
         notes.append("face gate: off")
     elif face_detector == "mtcnn":
         from generator.gates.face import MTCNNFaceDetector
 
-        face = MTCNNFaceDetector(device)
-        face_threshold, calibration, how = _face_threshold(face, face_calibration, None, resolution, settings)
-        notes.append(f"face gate: MTCNN {face.params}, threshold {face_threshold:.6f} ({how})")
+        face = mtcnn = MTCNNFaceDetector(device)
+        face_threshold, calibration, how = _face_threshold(mtcnn, face_calibration, None, resolution, settings)
+        notes.append(f"face gate: MTCNN {mtcnn.params}, threshold {face_threshold:.6f} ({how})")
     elif face_detector in ("auto", "phantom") and (phantom or face_detector == "phantom"):
         from generator.gates.facecheck import load_face_check
 
-        face = load_face_check(BUNDLED_FACE_CHECK, device)
+        face = face_check = load_face_check(BUNDLED_FACE_CHECK, device)
         face_threshold, calibration, how = _face_threshold(
-            face, face_calibration, BUNDLED_FACE_CALIBRATION, resolution, settings
+            face_check, face_calibration, BUNDLED_FACE_CALIBRATION, resolution, settings
         )
-        notes.append(f"face gate: phantom face check {face.checkpoint_id}, threshold {face_threshold:.6f} ({how})")
+        notes.append(
+            f"face gate: phantom face check {face_check.checkpoint_id}, threshold {face_threshold:.6f} ({how})"
+        )
     elif face_detector == "auto":
         notes.append("face gate: off (not a phantom checkpoint; pass --face-detector mtcnn)")
     else:

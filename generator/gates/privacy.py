@@ -70,17 +70,20 @@ def shift_tolerant_nearest(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(distance, index) of the nearest training portrait over all translations of each float
     image by -radius..radius pixels in x and y (a circular shift: the border is background)."""
-    best_d, best_i = None, None
+    best_d: torch.Tensor | None = None
+    best_i: torch.Tensor | None = None
     for dy in range(-radius, radius + 1):
         for dx in range(-radius, radius + 1):
             moved = images.roll((dy, dx), dims=(2, 3)) if dy or dx else images
             d, i = nearest_training(classifier.embed(moved).float(), train_embeddings)
-            if best_d is None:
+            if best_d is None or best_i is None:  # the first shift: the two are set together
                 best_d, best_i = d, i
             else:
                 closer = d < best_d
                 best_d, best_i = torch.where(closer, d, best_d), torch.where(closer, i, best_i)
-    return best_d, best_i  # type: ignore[return-value]
+    # radius >= 0, so the loops ran at least once (dx = dy = 0)
+    assert best_d is not None and best_i is not None
+    return best_d, best_i
 
 
 @torch.inference_mode()

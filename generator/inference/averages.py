@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from generator.inference.sampling import to_uint8
 from generator.nets.checkpoint import load_checkpoint_file, save_checkpoint
 from generator.nets.device import inference_autocast
 from generator.nets.model import LoadedGenerator, load_generator
+from generator.nets.networks import Generator, MappingNetwork
+from generator.nvlabs.networks import ImportedGenerator
 
 # samples per class behind a recomputed truncation centre: its standard error is then about 1 % of
 # the spread of w within a class
@@ -59,7 +60,7 @@ def laplacian_variance(image: np.ndarray) -> float:
 
 @torch.no_grad()
 def class_w_means(
-    mapping: nn.Module, n_samples: int = W_AVG_SAMPLES, seed: int = 0, chunk: int = 10_000
+    mapping: MappingNetwork, n_samples: int = W_AVG_SAMPLES, seed: int = 0, chunk: int = 10_000
 ) -> torch.Tensor:
     """[classes, w_dim] mean mapped w of each class from `n_samples` z each. Every class sees the
     same z draws (one CPU generator seeded with `seed`), as `mean_w` does, so the centres differ
@@ -81,7 +82,9 @@ def class_w_means(
 
 
 @torch.no_grad()
-def recompute_class_w_avg(generator: nn.Module, n: int = W_AVG_SAMPLES, seed: int = 0) -> torch.Tensor:
+def recompute_class_w_avg(
+    generator: Generator | ImportedGenerator, n: int = W_AVG_SAMPLES, seed: int = 0
+) -> torch.Tensor:
     """Replace the generator's per-class truncation centres (`mapping.w_avg`, a running average
     during training that lags the final mapping) by each class's mean w over `n` samples; returns
     the new centres. Call it on the EMA generator at the end of training and after an import."""

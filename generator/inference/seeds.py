@@ -35,7 +35,8 @@ def parse_seeds(spec: str) -> list[int]:
 def seed_inputs(seeds: list[int], z_dim: int, noise_resolutions: list[int]) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """z and noise maps drawn from each seed's own CPU generator, so a seed's image never depends on
     which batch or device it is generated on."""
-    zs, noises = [], [[] for _ in noise_resolutions]
+    zs: list[torch.Tensor] = []
+    noises: list[list[torch.Tensor]] = [[] for _ in noise_resolutions]
     for seed in seeds:
         g = torch.Generator().manual_seed(seed)
         zs.append(torch.randn(1, z_dim, generator=g))

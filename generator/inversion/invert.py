@@ -161,8 +161,9 @@ def invert(
             images = pose_warp(images, pose)
         pixel = (images - targets).pow(2).flatten(1).mean(dim=1)
         feature = (
-            feature_distance(feature_net(images), target_features)  # type: ignore[misc]
-            if target_features is not None
+            feature_distance(feature_net(images), target_features)
+            # target_features is set only where there is a feature_net; mypy needs both narrowed
+            if feature_net is not None and target_features is not None
             else torch.zeros_like(pixel)
         )
         return images, pixel, feature, s.pixel_weight * pixel + s.feature_weight * feature

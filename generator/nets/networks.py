@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from itertools import pairwise
 
 import torch
@@ -23,6 +24,11 @@ class MappingNetwork(nn.Module):
     The class enters through a learned embedding (nn.Embedding, randomly initialised), never a
     one-hot or zero vector, so class 0 carries as much signal as any other class.
     """
+
+    # buffers, registered in __init__; declared so the type checker sees tensors, not
+    # nn.Module.__getattr__'s Tensor | Module
+    w_avg: torch.Tensor  # [num_classes, w_dim]
+    w_avg_seen: torch.Tensor  # [num_classes] bool: has the class had a batch yet
 
     def __init__(
         self,
@@ -118,6 +124,8 @@ class SynthesisNetwork(nn.Module):
 
     def forward(self, w: torch.Tensor, noise: list[torch.Tensor] | None = None) -> torch.Tensor:
         """w is [B, w_dim] (one style for every layer) or w+ [B, num_ws, w_dim] (GAN inversion)."""
+        conv_ws: Sequence[torch.Tensor]
+        rgb_ws: Sequence[torch.Tensor]
         if w.ndim == 3:
             check_shape("w+", w, (None, self.num_ws, self.w_dim))
             per_layer = w.unbind(1)

@@ -154,6 +154,15 @@ def _shape(record: PersistentRecord, name: str) -> list[int] | None:
     return None if tensor is None else list(tensor.shape)
 
 
+def _weight(record: PersistentRecord) -> torch.Tensor:
+    """A convolution's or linear layer's weight. NVlabs registers None only for optional
+    parameters (a missing bias), never for a weight; a record whose weight is absent still fails
+    here, as it did on the weight's shape."""
+    weight = record.parameters["weight"]
+    assert weight is not None, f"{record.class_name}: weight is None"
+    return weight
+
+
 def _dense_problems(record: PersistentRecord, where: str) -> list[str]:
     """An affine layer must be linear with unit learning rate (what NVlabs' synthesis builds)."""
     problems = []
@@ -212,8 +221,8 @@ def stylegan2_spec(g: PersistentRecord) -> dict[str, Any]:
             problems.append(f"{where}: resolution {res} does not match its name")
         # NVlabs passes a block's channel counts positionally: read them from the weights
         first = "const" in block.parameters
-        conv1 = block.child("conv1").parameters["weight"]
-        in_channels = 0 if first else int(block.child("conv0").parameters["weight"].shape[1])
+        conv1 = _weight(block.child("conv1"))
+        in_channels = 0 if first else int(_weight(block.child("conv0")).shape[1])
         spec: dict[str, Any] = {
             "resolution": res,
             "architecture": arch,
@@ -232,7 +241,7 @@ def stylegan2_spec(g: PersistentRecord) -> dict[str, Any]:
                 problems.append(f"{where}.conv0: does not upsample by 2")
         if block.modules.get("torgb") is not None:
             rgb = block.child("torgb")
-            weight = rgb.parameters["weight"]
+            weight = _weight(rgb)
             problems.extend(_dense_problems(rgb.child("affine"), f"{where}.torgb.affine"))
             clamp = _value(rgb, "conv_clamp", None)
             spec["torgb"] = {
@@ -243,7 +252,7 @@ def stylegan2_spec(g: PersistentRecord) -> dict[str, Any]:
             }
         if block.modules.get("skip") is not None:
             skip = block.child("skip")
-            weight = skip.parameters["weight"]
+            weight = _weight(skip)
             if skip.parameters.get("bias") is not None or weight.shape[-1] != 1:
                 problems.append(f"{where}.skip: expected a 1x1 convolution without bias")
             if _value(skip, "up", 2) != 2 or _value(skip, "activation", "linear") != "linear":
@@ -276,7 +285,7 @@ def _sg3_layer(record: PersistentRecord, name: str, problems: list[str]) -> dict
     """One alias-free layer's geometry, recomputed from its kwargs as NVlabs' constructor does
     and checked against the attributes the snapshot stored."""
     where = f"synthesis.{name}"
-    weight = record.parameters["weight"]
+    weight = _weight(record)
     is_torgb = bool(_value(record, "is_torgb"))
     in_size, out_size = _pair(_value(record, "in_size")), _pair(_value(record, "out_size"))
     in_rate, out_rate = (
@@ -349,7 +358,7 @@ def stylegan3_spec(g: PersistentRecord) -> dict[str, Any]:
         if a["out_channels"] != b["in_channels"] or a["out_size"] != b["in_size"]:
             problems.append(f"synthesis.{a['name']} -> {b['name']}: shapes do not chain")
     size = _pair(_value(fourier, "size"))
-    channels = int(fourier.parameters["weight"].shape[0])
+    channels = int(_weight(fourier).shape[0])
     if layers and (layers[0]["in_size"] != size or layers[0]["in_channels"] != channels):
         problems.append("synthesis.input: its output does not feed the first layer")
     if problems:

@@ -25,7 +25,10 @@ from generator.nets.networks import MappingNetwork
 from generator.nvlabs.stylegan2 import StyleGAN2Synthesis
 from generator.nvlabs.stylegan3 import StyleGAN3Synthesis
 
-SYNTHESIS = {"stylegan2": StyleGAN2Synthesis, "stylegan3": StyleGAN3Synthesis}
+SYNTHESIS: dict[str, type[StyleGAN2Synthesis] | type[StyleGAN3Synthesis]] = {
+    "stylegan2": StyleGAN2Synthesis,
+    "stylegan3": StyleGAN3Synthesis,
+}
 IMPORTED = "nvlabs"  # the `architecture` key of an imported generator checkpoint's config
 
 
@@ -72,7 +75,7 @@ class ImportedGenerator(nn.Module):
         if kind not in SYNTHESIS:
             raise ValueError(f"unknown imported synthesis kind {kind!r}; this code reads {sorted(SYNTHESIS)}")
         self.mapping = MappingNetwork(**mapping_config)
-        self.synthesis = SYNTHESIS[kind](synthesis_spec)
+        self.synthesis: StyleGAN2Synthesis | StyleGAN3Synthesis = SYNTHESIS[kind](synthesis_spec)
 
     def forward(
         self,

@@ -21,7 +21,8 @@ import torch
 try:  # numpy 2 moved the pickling helpers; snapshots name either module
     from numpy._core import multiarray as _multiarray
 except ImportError:  # pragma: no cover - numpy 1.x
-    from numpy.core import multiarray as _multiarray
+    # mypy cannot type a fallback import that binds the same name to another module
+    from numpy.core import multiarray as _multiarray  # type: ignore[no-redef]
 
 
 class NVlabsError(ValueError):
@@ -249,7 +250,9 @@ def architecture(g: PersistentRecord) -> str:
         radial = g.init_kwargs.get("use_radial_filters", synthesis.init_kwargs.get("use_radial_filters"))
         return "StyleGAN3-R" if radial else "StyleGAN3-T"
     if children.get("b4") == "SynthesisBlock":
-        kind = synthesis.modules["b4"].init_kwargs.get("architecture", "skip")  # type: ignore[union-attr]
+        b4 = synthesis.modules["b4"]
+        assert b4 is not None  # children lists only the submodules that are present
+        kind = b4.init_kwargs.get("architecture", "skip")
         return f"StyleGAN2 ({kind})"
     return f"unknown (synthesis submodules {sorted(children)})"
 

@@ -26,6 +26,11 @@ from generator.nvlabs.ops import (
 class SG2Layer(nn.Module):
     """A modulated 3x3 (or k x k) convolution, optionally upsampling, with stored noise."""
 
+    # buffers, registered in __init__; declared so the type checker sees tensors, not
+    # nn.Module.__getattr__'s Tensor | Module
+    resample_filter: torch.Tensor
+    noise_const: torch.Tensor  # [resolution, resolution], registered only where use_noise
+
     def __init__(self, spec: dict[str, Any], w_dim: int) -> None:
         super().__init__()
         i, o, k = spec["in_channels"], spec["out_channels"], spec["kernel_size"]
@@ -73,6 +78,10 @@ class SG2ToRGB(nn.Module):
 class SG2Skip(nn.Module):
     """The resnet block's shortcut: 1x1 convolution, FIR upsampling, no bias."""
 
+    # buffers, registered in __init__; declared so the type checker sees tensors, not
+    # nn.Module.__getattr__'s Tensor | Module
+    resample_filter: torch.Tensor
+
     def __init__(self, spec: dict[str, Any]) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(spec["out_channels"], spec["in_channels"], 1, 1))
@@ -85,6 +94,10 @@ class SG2Skip(nn.Module):
 
 
 class SG2Block(nn.Module):
+    # buffers, registered in __init__; declared so the type checker sees tensors, not
+    # nn.Module.__getattr__'s Tensor | Module
+    resample_filter: torch.Tensor
+
     def __init__(self, spec: dict[str, Any], w_dim: int) -> None:
         super().__init__()
         self.resolution, self.architecture = spec["resolution"], spec["architecture"]
@@ -163,4 +176,6 @@ class StyleGAN2Synthesis(nn.Module):
             # consecutive blocks share one w: a block's ToRGB style is the next block's first
             x, img = block(x, img, ws[start : start + block.num_conv + block.num_torgb])
             start += block.num_conv
+        # NVlabs gives the last block a ToRGB in every architecture, so it always draws an image
+        assert img is not None
         return img

@@ -26,6 +26,12 @@ class FourierInput(nn.Module):
     """StyleGAN3's input: sinusoids at stored frequencies and phases, rotated and translated per
     sample by an affine of w, band-limited by amplitude, mixed by a learned matrix."""
 
+    # buffers, registered in __init__; declared so the type checker sees tensors, not
+    # nn.Module.__getattr__'s Tensor | Module
+    transform: torch.Tensor  # [3, 3]
+    freqs: torch.Tensor  # [C, 2]
+    phases: torch.Tensor  # [C]
+
     def __init__(self, spec: dict[str, Any], w_dim: int) -> None:
         super().__init__()
         c = spec["channels"]
@@ -66,6 +72,12 @@ class SG3Layer(nn.Module):
     """Modulated convolution, then the filtered leaky ReLU: bias, up-FIR at the layer's higher
     sampling rate, leaky ReLU with gain and clamp, down-FIR to the output rate."""
 
+    # buffers, registered in __init__ (a filter is None where the layer does not resample);
+    # declared so the type checker sees them, not nn.Module.__getattr__'s Tensor | Module
+    magnitude_ema: torch.Tensor  # []
+    up_filter: torch.Tensor | None
+    down_filter: torch.Tensor | None
+
     def __init__(self, spec: dict[str, Any], w_dim: int) -> None:
         super().__init__()
         i, o, k = spec["in_channels"], spec["out_channels"], spec["conv_kernel"]
@@ -88,7 +100,7 @@ class SG3Layer(nn.Module):
         width, height = self.in_size
         check_shape("StyleGAN3 layer input", x, (None, self.weight.shape[1], height, width))
         styles = self.affine(w)
-        weight = self.weight
+        weight: torch.Tensor = self.weight
         if self.is_torgb:
             styles = styles * self.torgb_gain
         else:

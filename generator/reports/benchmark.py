@@ -212,6 +212,9 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("give a checkpoint or --untrained PRESET")
     if args.train:
         print(f"device: {device_name(model.device)}")
+        # training builds our own networks from the config; an imported NVlabs checkpoint has no
+        # such config and could never be timed (it failed further in, on the missing channels)
+        assert isinstance(model.config, NetworkConfig), "--train times our own networks, not imported ones"
         print_training_rate(model.config, args, model.device)
         return
     label = 0

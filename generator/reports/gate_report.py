@@ -19,6 +19,10 @@ from generator.inference.averages import mean_w
 from generator.inference.sampling import generate_batch, to_uint8
 from generator.nets.model import LoadedGenerator
 
+# one disorder's row (DisorderTally.row, plus latent_average_rank): counts are ints, rates floats,
+# None where a gate is off
+GateRow = dict[str, str | int | float | None]
+
 COLUMNS = (
     "disorder",
     "n",
@@ -54,7 +58,7 @@ class DisorderTally:
     luma: list[np.ndarray] = field(default_factory=list)  # brightness of every portrait
     face_passed: list[np.ndarray] = field(default_factory=list)  # face gate outcome of each
 
-    def row(self, disorder: str, gates: GateSet) -> dict[str, object]:
+    def row(self, disorder: str, gates: GateSet) -> GateRow:
         d = torch.cat(self.distances) if self.distances else None
         return {
             "disorder": disorder,
@@ -79,7 +83,7 @@ def evaluate_gates(
     truncation: float = 1.0,
     batch: int = 64,
     first_seed: int = 0,
-) -> tuple[list[dict[str, object]], dict[str, tuple[float, np.ndarray, int]], BrightnessBias | None]:
+) -> tuple[list[GateRow], dict[str, tuple[float, np.ndarray, int]], BrightnessBias | None]:
     """Rows of COLUMNS per disorder; each disorder's generated image closest to a training
     portrait (distance, HWC uint8, training index) when the privacy gate runs; and the face
     gate's pass rate by brightness quartile over all portraits (None without a face gate)."""
@@ -142,11 +146,13 @@ def _tally(tally: DisorderTally, gates: GateSet, images: torch.Tensor, disorder:
         tally.top1 += int((result.rank <= 1).sum())
         tally.top_k += int((result.rank <= k).sum())
         in_top_k = class_ranks(result.logits) <= k
-        target = gates.classifier.disorders.index(disorder)  # type: ignore[union-attr]
+        assert gates.classifier is not None  # ranks come from the classifier (GateSet.check)
+        target = gates.classifier.disorders.index(disorder)
         in_top_k[:, target] = False
         tally.false_passes += int(in_top_k.sum())
         tally.other_classes += len(images) * (result.logits.shape[1] - 1)
     if result.distance is not None:
+        assert result.nearest is not None  # GateSet.check sets the two together
         tally.flagged += int((~result.passed["privacy"]).sum())
         tally.distances.append(result.distance)
         i = int(result.distance.argmin())
@@ -168,7 +174,7 @@ def _fmt(value: object, digits: int = 3) -> str:
     return str(value)
 
 
-def write_csv(rows: list[dict[str, object]], path: Path) -> None:
+def write_csv(rows: list[GateRow], path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS)
         writer.writeheader()
@@ -176,7 +182,7 @@ def write_csv(rows: list[dict[str, object]], path: Path) -> None:
             writer.writerow({k: "" if r[k] is None else r[k] for k in COLUMNS})
 
 
-def markdown_table(rows: list[dict[str, object]]) -> str:
+def markdown_table(rows: list[GateRow]) -> str:
     head = (
         "| disorder | n | fail-case rate | top-1 | top-k | false pass | privacy flagged | "
         "min dist | median dist | passed all | latent avg rank |"
@@ -193,7 +199,7 @@ def markdown_table(rows: list[dict[str, object]]) -> str:
 
 
 def markdown_report(
-    rows: list[dict[str, object]],
+    rows: list[GateRow],
     model: LoadedGenerator,
     gates: GateSet,
     notes: list[str],
@@ -242,7 +248,8 @@ def markdown_report(
     if brightness is not None:
         parts += ["", f"- generated: {brightness.line()}"]
         if real is not None:
-            parts.append(f"- real ({gates.face_calibration.source}): {real.line()}")  # type: ignore[union-attr]
+            assert gates.face_calibration is not None  # real_brightness is None without one
+            parts.append(f"- real ({gates.face_calibration.source}): {real.line()}")
         parts.append(
             "- brightness: mean luma of the central square (half the side); quartiles of each set's own portraits."
         )
@@ -269,7 +276,7 @@ _BAR_COLOURS = {
 
 
 def figure(
-    rows: list[dict[str, object]],
+    rows: list[GateRow],
     closest: dict[str, tuple[float, np.ndarray, int]],
     train_images: torch.Tensor | None,
 ) -> Image.Image:
@@ -288,13 +295,14 @@ def figure(
     for i, r in enumerate(rows):
         y = 30 + i * row_h
         draw.text((4, y + row_h // 2 - 6), str(r["disorder"]), fill=(0, 0, 0))
-        flagged = r["privacy_flagged"]
+        flagged, n = r["privacy_flagged"], r["n"]
+        assert n is not None  # the portrait count, never None
         values = [
             r["fail_case_rate"],
             r["top1"],
             r["top_k"],
-            None if flagged is None else int(flagged) / int(r["n"]),
-        ]  # type: ignore[arg-type]
+            None if flagged is None else int(flagged) / int(n),
+        ]
         for j, (value, colour) in enumerate(zip(values, _BAR_COLOURS.values())):
             top = y + 4 + j * 14
             draw.rectangle((label_w, top, label_w + bar_w, top + 11), outline=(220, 220, 220))

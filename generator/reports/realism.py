@@ -210,7 +210,7 @@ def best_pick_rates(real: np.ndarray, synthetic: np.ndarray, questions: np.ndarr
     for j in range(real.shape[1]):
         values = np.column_stack([real[questions[:, 0], j], synthetic[questions[:, 1:], j]])
         rates = {rule: float(_pick_weights(values, rule).mean()) for rule in PICK_RULES}
-        rule = max(rates, key=rates.get)
+        rule = max(rates, key=rates.__getitem__)
         best.append((rule, rates[rule]))
     return best
 
@@ -360,8 +360,8 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
 
 def _load(path: Path, size: int | None) -> np.ndarray:
-    with Image.open(path) as image:
-        image = image.convert("RGB")
+    with Image.open(path) as opened:
+        image = opened.convert("RGB")
         if size:
             side = min(image.size)
             left, top = (image.width - side) // 2, (image.height - side) // 2
@@ -369,10 +369,15 @@ def _load(path: Path, size: int | None) -> np.ndarray:
         return np.asarray(image)
 
 
-def load_manifest_folder(folder: Path, size: int | None = None) -> tuple[list, list, list, list]:
+def load_manifest_folder(
+    folder: Path, size: int | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray], list[str], list[str]]:
     """A folder with `manifest.csv` (columns filename, kind and optionally disorder, as `import_images`
     reads them): real and synthetic images and their disorders; other kinds are left out."""
-    real, synthetic, real_groups, synthetic_groups = [], [], [], []
+    real: list[np.ndarray] = []
+    synthetic: list[np.ndarray] = []
+    real_groups: list[str] = []
+    synthetic_groups: list[str] = []
     with (folder / "manifest.csv").open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             kind = (row.get("kind") or "").strip()
@@ -385,10 +390,11 @@ def load_manifest_folder(folder: Path, size: int | None = None) -> tuple[list, l
     return real, synthetic, real_groups, synthetic_groups
 
 
-def load_kind_folder(folder: Path, size: int | None = None) -> tuple[list, list]:
+def load_kind_folder(folder: Path, size: int | None = None) -> tuple[list[np.ndarray], list[str]]:
     """Every image under `folder`, and its disorder: the part of the name before the first `_`
     (`velmar_seed000012.png`, as `python -m generator sample` names them), else its parent folder."""
-    images, groups = [], []
+    images: list[np.ndarray] = []
+    groups: list[str] = []
     for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
         images.append(_load(path, size))
         groups.append(path.stem.split("_")[0] if "_" in path.stem else path.parent.name)

@@ -33,8 +33,8 @@ def class_order(codes: set[str]) -> list[str]:
 
 def read_portrait(path: Path, resolution: int) -> np.ndarray:
     """One portrait file as uint8 [R, R, 3], resized with Lanczos; OSError if it cannot be read."""
-    with Image.open(path) as img:
-        img = img.convert("RGB")
+    with Image.open(path) as opened:
+        img = opened.convert("RGB")
         if img.size != (resolution, resolution):
             img = img.resize((resolution, resolution), Image.Resampling.LANCZOS)
         return np.asarray(img)

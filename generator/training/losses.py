@@ -49,6 +49,10 @@ def path_length_penalty(lengths: torch.Tensor, running_mean: float) -> torch.Ten
 class GestaltLoss(nn.Module):
     """Cross-entropy of a frozen classifier on generated images against the requested disorder."""
 
+    # buffer, registered in __init__; declared so the type checker sees a tensor, not
+    # nn.Module.__getattr__'s Tensor | Module
+    to_classifier: torch.Tensor  # [generator classes] long: each one's classifier index
+
     def __init__(
         self,
         classifier: nn.Module,  # maps [-1, 1] images to logits over classifier_disorders

@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -547,7 +547,7 @@ def run_training(
     return export
 
 
-def _printer(process: Process):  # type: ignore[no-untyped-def]
+def _printer(process: Process) -> Callable[[str], None]:
     def say(message: str) -> None:
         if process.is_main:
             print(message, file=sys.stderr)
