@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
+from .multiplicity import holm_adjusted
 from .proportions import _check_probability
 
 __all__ = ["per_expert_vs_chance"]
@@ -54,7 +54,7 @@ def per_expert_vs_chance(counts: pd.DataFrame, chance: float, alpha: float = 0.0
     n = active["n"].to_numpy(dtype=np.int64)
     y = active["y"].to_numpy(dtype=np.int64)
     p = stats.binom.sf(y - 1, n, chance)  # P(Y >= y): exact one-sided p-value
-    holm = multipletests(p, method="holm")[1] if len(p) else p
+    holm = holm_adjusted(p)
     return pd.DataFrame(
         {
             "n": n,

@@ -8,6 +8,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from .export import CATEGORIES, ExportError
+from .multiplicity import holm_adjusted
 
 __all__ = [
     "MIN_ANSWERS",
@@ -191,7 +192,7 @@ def disorder_breakdown(df: pd.DataFrame, min_answers: int = MIN_ANSWERS) -> pd.D
         p = counts.loc[idx, "p_value"]
         tested = p.notna()
         if tested.any():
-            counts.loc[p.index[tested], "p_holm"] = multipletests(p[tested], method="holm")[1]
+            counts.loc[p.index[tested], "p_holm"] = holm_adjusted(p[tested].to_numpy())
             counts.loc[p.index[tested], "p_bh"] = multipletests(p[tested], method="fdr_bh")[1]
     order = {c: i for i, c in enumerate(CATEGORIES)}
     counts = counts.sort_values(

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import analysis_reference_values as ref
+import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
@@ -55,6 +56,23 @@ def test_holm_and_bh_match_p_adjust():
     assert_allclose(tested["p_bh"], multipletests(tested["p_value"], method="fdr_bh")[1])
     small = table[table["disorder"] == "D4"].iloc[0]
     assert pd.isna(small["p_value"]) and "fewer than 10" in small["reason"]
+
+
+def test_holm_adjusted_reproduces_p_adjust_by_hand_and_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    from analysis.multiplicity import holm_adjusted
+
+    assert_allclose(holm_adjusted(ref.PADJUST_P), ref.PADJUST_HOLM)
+    rng = np.random.default_rng(7)
+    for m in (1, 2, 5, 20, 200):
+        p = rng.random(m) ** 3  # many small values
+        p[: m // 3] = p[0]  # ties keep their order
+        assert_allclose(holm_adjusted(p), multipletests(p, method="holm")[1], rtol=0, atol=1e-15)
+    assert holm_adjusted([]).size == 0
+    for bad in ([0.1, float("nan")], [1.5], [[0.1, 0.2]]):
+        with pytest.raises(ValueError, match="p-values"):
+            holm_adjusted(bad)
 
 
 def test_multipletests_reproduces_p_adjust_by_hand():
