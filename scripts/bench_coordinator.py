@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.load.common import (  # noqa: E402
+from tools.load.common import (  # noqa: E402
     bank_rows,
     django_environment,
     django_setup,

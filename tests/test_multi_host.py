@@ -56,7 +56,7 @@ def setup_study() -> dict:
     """Migrate, build a study whose bank of rendered phantoms goes to the object store, and a reusable invite."""
     sys.path.insert(0, str(ROOT))
     from survey.models import Invite
-    from tests.load.common import bank_rendered, migrate, study_create
+    from tools.load.common import bank_rendered, migrate, study_create
 
     migrate()
     study = study_create("multihost", per_category=PER_CATEGORY, arming_delay_ms=0)
@@ -133,7 +133,7 @@ def shared_environment(services, tmp_path) -> dict[str, str]:
 
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("LOAD_PG_ADMIN_URL", PG_ADMIN_URL)
-    from tests.load import common
+    from tools.load import common
 
     common.PG_ADMIN_URL = PG_ADMIN_URL
     redis.Redis.from_url(REDIS_URL).flushdb()  # the rate limit's counts start at zero

@@ -1,5 +1,5 @@
 """The participant's per-question work costs the same number of SQL queries whatever the size of the image
-bank: serving, showing and answering a question must never scan or loop over the bank. (tests/load/queries.py
+bank: serving, showing and answering a question must never scan or loop over the bank. (tools/load/queries.py
 prints the same for banks of 100 and 100,000 portraits.)"""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 
 from survey import selectors, services
 from survey.models import Portrait, QuizSession, Study
-from tests.load.common import bank_rows
 from tests.survey.factories import InviteFactory, StudyFactory
+from tools.load.common import bank_rows
 
 SMALL_BANK = 100
 LARGE_BANK = 5_000

@@ -1,13 +1,13 @@
 """SQL queries per participant request, for a small and a large image bank: the count must not grow with
 the bank.
 
-    .venv/bin/python tests/load/queries.py                      # banks of 100 and 100,000 portraits
-    .venv/bin/python tests/load/queries.py --banks 100 5000 --sql   # also print one request's SQL
+    .venv/bin/python tools/load/queries.py                      # banks of 100 and 100,000 portraits
+    .venv/bin/python tools/load/queries.py --banks 100 5000 --sql   # also print one request's SQL
 
 Creates its own throwaway PostgreSQL database (127.0.0.1:5432, user postgres; LOAD_PG_ADMIN_URL overrides),
 migrates it, adds portrait rows in bulk without image files (the query count depends on rows, not bytes),
 and drives the participant API in-process with Django's test client inside CaptureQueriesContext. Run by
-tests/load/run.py too. The regular test suite checks the same in tests/survey/test_query_counts.py.
+tools/load/run.py too. The regular test suite checks the same in tests/survey/test_query_counts.py.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.load.common import (
+from tools.load.common import (
     bank_rows,
     django_environment,
     django_setup,

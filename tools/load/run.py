@@ -2,7 +2,7 @@
 one throwaway PostgreSQL database, with one gunicorn worker killed by SIGKILL mid-run. Afterwards every
 answer the server acknowledged is looked up in the tidy export.
 
-    .venv/bin/python tests/load/run.py --participants 200
+    .venv/bin/python tools/load/run.py --participants 200
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust; LOAD_PG_ADMIN_URL overrides) and the dev
 requirements (aiohttp). Takes about 5 minutes at 200 participants on 2 cores. In one command it:
@@ -18,7 +18,7 @@ requirements (aiohttp). Takes about 5 minutes at 200 participants on 2 cores. In
      attributes every 5xx and connection error;
   6. prints p50/p95/p99 latency per request kind beside GET /healthz (one COUNT query) sampled throughout
      the same run;
-  7. runs tests/load/queries.py (SQL queries per request for banks of 100 and 100,000 portraits);
+  7. runs tools/load/queries.py (SQL queries per request for banks of 100 and 100,000 portraits);
 then prints PASS/FAIL per target. Exit status 0 only when every target passes. Processes and the database
 are removed at the end whatever happens. Not part of the pytest suite.
 """
@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import aiohttp
 
-from tests.load.common import (
+from tools.load.common import (
     REPO,
     bank_rendered,
     django_environment,
@@ -752,7 +752,7 @@ def verify(run: Run, slug: str) -> Verdict:
 
 
 def run_queries() -> bool:
-    print("\n== SQL queries per request (tests/load/queries.py, its own throwaway database)", flush=True)
+    print("\n== SQL queries per request (tools/load/queries.py, its own throwaway database)", flush=True)
     result = subprocess.run([sys.executable, str(Path(__file__).with_name("queries.py"))], cwd=REPO)
     return result.returncode == 0
 
@@ -842,7 +842,7 @@ def main(argv: list[str] | None = None) -> int:
         default=400,
         help="GET /healthz requests after the run that measure one's CPU (the unit of comparison)",
     )
-    parser.add_argument("--skip-queries", action="store_true", help="do not run tests/load/queries.py")
+    parser.add_argument("--skip-queries", action="store_true", help="do not run tools/load/queries.py")
     parser.add_argument("--seed", type=int, default=None, help="seed of the simulated participants' choices")
     args = parser.parse_args(argv)
     random.seed(args.seed)

@@ -1,7 +1,7 @@
 """What the load tool and the query counter share: a throwaway PostgreSQL database, the environment the
 web tier reads its settings from, and banks of portraits (rendered files, or bare rows).
 
-Nothing here runs under pytest; tests/load is a tool, not a test module.
+Nothing here runs under pytest; tools/load is a tool, not a test module.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:  # run as `python tests/load/run.py`: the project's packages live at the root
+if str(REPO) not in sys.path:  # run as `python tools/load/run.py`: the project's packages live at the root
     sys.path.insert(0, str(REPO))
 
 PG_ADMIN_URL = os.environ.get("LOAD_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")

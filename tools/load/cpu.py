@@ -1,7 +1,7 @@
 """CPU per participant request, in one process, without a server or a load client: the steady figure
 beside run.py's (which a busy shared machine makes noisy).
 
-    .venv/bin/python tests/load/cpu.py [--sessions 4]
+    .venv/bin/python tools/load/cpu.py [--sessions 4]
 
 Creates its own throwaway PostgreSQL database (127.0.0.1:5432, user postgres; LOAD_PG_ADMIN_URL
 overrides) with production settings (`config.settings`, debug off, persistent connection), a study of 5
@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.load.common import bank_rendered, django_environment, django_setup, migrate, study_create, throwaway_database
+from tools.load.common import bank_rendered, django_environment, django_setup, migrate, study_create, throwaway_database
 
 KINDS = ("question", "image", "clock start", "answer")
 
