@@ -20,8 +20,6 @@ from survey.image_bank import portrait_add
 from survey.models import Portrait, PortraitKind, Study
 from survey.storage import bank_storage, stored_name
 
-GATES = ("face", "disorder", "privacy")
-
 
 class PoolFillError(ValueError):
     """Nothing was added; the message says why, in one sentence."""
@@ -39,6 +37,7 @@ class PoolFillRequest:
     classifier: Path | None = None
     training_data: Path | None = None
     face_detector: str = "auto"
+    # Gate names to turn off (a command line's "all" is expanded by generator.cli.options.skipped_gates).
     skip_gates: frozenset[str] = frozenset()
     # Real portraits (a manifest folder) or a calibration JSON that set the face threshold; None: the
     # detector's stored calibration.
@@ -147,7 +146,7 @@ def pool_fill(study: Study, request: PoolFillRequest, *, progress: Progress = _n
         gate_settings = GateSettings(**dict(request.gate_settings))
     except (TypeError, ValueError) as error:
         raise PoolFillError(f"Bad gate setting: {error}") from None
-    skip = frozenset(GATES) if "all" in request.skip_gates else frozenset(request.skip_gates)
+    skip = frozenset(request.skip_gates)
     try:
         gates, notes = api.load_gates(
             model,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from generator.gates.settings import DEFAULTS
+from generator.cli.options import gate_options, skipped_gates
 from survey.management.commands._pool_fill import PoolFillError, PoolFillRequest, pool_fill
 from survey.management.study_lookup import study_by_slug
 
@@ -43,56 +43,13 @@ class Command(BaseCommand):
         parser.add_argument("--device", default="auto", help="auto, cpu or cuda.")
         parser.add_argument("--batch", type=int, default=64)
         parser.add_argument(
-            "--classifier",
-            type=Path,
-            default=None,
-            help="Disorder classifier for the disorder and privacy gates (default: the bundled "
-            "phantom judge when the checkpoint's disorders are phantom ones).",
-        )
-        parser.add_argument(
             "--training-data",
             type=Path,
             default=None,
             help="Manifest folder of the training portraits (used_in_training=1) and held-out "
             "ones (0); the privacy gate runs only with it.",
         )
-        parser.add_argument("--face-detector", default="auto", help="auto, phantom, mtcnn or none.")
-        parser.add_argument(
-            "--skip-gates", default="", help="Comma-separated gates to turn off: face, disorder, privacy, or all."
-        )
-        parser.add_argument(
-            "--face-calibration",
-            type=Path,
-            default=None,
-            help="Real portraits (folder with manifest.csv) or a calibration JSON that set the face "
-            "threshold (default: the bundled face check's stored calibration).",
-        )
-        parser.add_argument(
-            "--face-calibration-percentile",
-            type=float,
-            default=DEFAULTS.face_calibration_percentile,
-            help="Face threshold = this percentile of the real portraits' face scores.",
-        )
-        parser.add_argument(
-            "--face-threshold",
-            type=float,
-            default=DEFAULTS.face_threshold,
-            help="A fixed face threshold instead of the calibrated one.",
-        )
-        parser.add_argument(
-            "--brightness-tolerance",
-            type=float,
-            default=DEFAULTS.brightness_tolerance,
-            help="Warn when the face gate's pass rates across brightness quartiles differ by more.",
-        )
-        parser.add_argument(
-            "--top-k",
-            type=int,
-            default=DEFAULTS.top_k,
-            help="The disorder must be in the classifier's top k (default: the largest k whose "
-            f"chance pass rate is at most {DEFAULTS.max_chance_pass:g}).",
-        )
-        parser.add_argument("--privacy-percentile", type=float, default=DEFAULTS.privacy_percentile)
+        gate_options(parser)  # the gates' options, the same as `python -m generator evaluate` takes
         parser.add_argument(
             "--max-tries-factor",
             type=int,
@@ -113,7 +70,7 @@ class Command(BaseCommand):
         batch: int,
         **options,
     ):
-        skip = {name.strip() for name in str(options.get("skip_gates") or "").split(",") if name.strip()}
+        skip = skipped_gates(str(options.get("skip_gates") or ""))
         request = PoolFillRequest(
             checkpoint=Path(checkpoint),  # call_command passes keyword options unconverted
             per_disorder=per_disorder,
@@ -125,7 +82,7 @@ class Command(BaseCommand):
             classifier=options.get("classifier"),
             training_data=options.get("training_data"),
             face_detector=options.get("face_detector") or "auto",
-            skip_gates=frozenset(skip),
+            skip_gates=skip,
             face_calibration=options.get("face_calibration"),
             gate_settings={name: options[name] for name in GATE_OPTIONS if name in options},
             max_tries_factor=int(options.get("max_tries_factor") or 10),
