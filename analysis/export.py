@@ -1,10 +1,17 @@
-"""Reading and validating the tidy export (the CSV contract of docs/exports.md)."""
+"""Reading and validating the tidy export (the CSV contract of docs/exports.md).
+
+The reader here is shared with the options export (:mod:`analysis.options`): the file
+formats, the required columns, the empty table, text columns and the first bad row are
+handled once by :func:`_load_table`; each table's ``_validate`` holds only its own rules.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -99,6 +106,36 @@ class ExportError(ValueError):
         self.source = source
 
 
+#: A broken rule's message: fixed text, or text built from the 0-based index of the first bad row.
+_Message = str | Callable[[int], str]
+#: ``fail(mask, column, message)``: raise ExportError naming the first row where ``mask`` holds.
+_Fail = Callable[[np.ndarray, str, _Message], None]
+
+
+@dataclass(frozen=True)
+class _Table:
+    """What reading one export table takes besides its own rules (see :func:`_load_table`)."""
+
+    #: How the messages name the table ("the export", "the options export").
+    name: str
+    #: How the missing-column message names the column list.
+    expected: str
+    columns: tuple[str, ...]
+    #: Columns compared as text, converted when the source is not a text-only CSV read.
+    text_columns: tuple[str, ...]
+    #: Columns that identify a row and so must never be empty.
+    id_columns: tuple[str, ...]
+
+
+_ANSWERS: Final = _Table(
+    name="the export",
+    expected="columns",
+    columns=COLUMNS,
+    text_columns=_TEXT_COLUMNS,
+    id_columns=("participant", "session", "question"),
+)
+
+
 def load_export(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
     """Read a tidy export and check it against the contract.
 
@@ -156,6 +193,17 @@ def load_export(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
     correct 1
     is 1 but choice 'NS' differs from correct_choice 'KS'
     """
+    return _load_table(source, _ANSWERS, _validate)
+
+
+def _load_table(
+    source: str | os.PathLike[str] | pd.DataFrame, table: _Table, rules: Callable[[pd.DataFrame, _Fail], pd.DataFrame]
+) -> pd.DataFrame:
+    """Read ``source`` as ``table``, check what every table shares, then apply the table's own ``rules``.
+
+    ``rules`` gets the frame (ids checked, text columns as text) and the ``fail`` that
+    names the first bad row; it returns the frame with its numeric columns typed.
+    """
     label = None
     note = ""
     if isinstance(source, pd.DataFrame):
@@ -164,7 +212,8 @@ def load_export(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
     else:
         label = os.fspath(source)
         raw, text_ready, note = _read_file(label)
-    df = _validate(raw, label, text_ready)
+    fail = _first_bad_row(label)
+    df = rules(_shared_checks(raw, table, label, text_ready, fail), fail)
     if note:
         df.attrs["read_note"] = note
     return df
@@ -268,28 +317,41 @@ def _read_csv(path: str, encoding: str = "utf-8", sep: str = ",") -> pd.DataFram
         return pd.read_csv(path, dtype=object, keep_default_na=False, na_filter=False, encoding=encoding, sep=sep)
 
 
-def _validate(raw: pd.DataFrame, label: str | None, text_ready: bool) -> pd.DataFrame:
-    missing = [c for c in COLUMNS if c not in raw.columns]
+def _shared_checks(raw: pd.DataFrame, table: _Table, label: str | None, text_ready: bool, fail: _Fail) -> pd.DataFrame:
+    """The rules every table has: its columns, at least one row, text as text, no empty id."""
+    missing = [c for c in table.columns if c not in raw.columns]
     if missing:
         raise ExportError(
-            f"required column missing (expected columns: {', '.join(COLUMNS)})", column=missing[0], source=label
+            f"required column missing (expected {table.expected}: {', '.join(table.columns)})",
+            column=missing[0],
+            source=label,
         )
     if len(raw) == 0:
-        raise ExportError("the export has a header but no rows", source=label)
+        raise ExportError(f"{table.name} has a header but no rows", source=label)
     df = raw.reset_index(drop=True)
-    if not text_ready:
-        for col in _TEXT_COLUMNS:
+    if not text_ready:  # XLSX, JSON or a DataFrame may hold numbers or NaN in text columns
+        for col in table.text_columns:
             df[col] = _as_text(df[col])
+    for col in table.id_columns:
+        fail((df[col] == "").to_numpy(), col, "is empty")
+    return df
 
-    def fail(mask: np.ndarray, column: str, message) -> None:
+
+def _first_bad_row(label: str | None) -> _Fail:
+    """The ``fail`` of a table read from ``label``: rules are vectorised, the report names one row."""
+
+    def fail(mask: np.ndarray, column: str, message: _Message) -> None:
         # Report the first offending row; `message` may depend on it.
         if mask.any():
             i = int(np.flatnonzero(mask)[0])
             text = message(i) if callable(message) else message
             raise ExportError(text, column=column, row=i + 1, source=label)
 
-    for col in ("participant", "session", "question"):
-        fail((df[col] == "").to_numpy(), col, "is empty")
+    return fail
+
+
+def _validate(df: pd.DataFrame, fail: _Fail) -> pd.DataFrame:
+    """The answers table's own rules; :func:`_shared_checks` has run."""
     cat = df["category"]
     fail(
         ~cat.isin(CATEGORIES).to_numpy(),
@@ -405,7 +467,9 @@ def _as_text(col: pd.Series) -> pd.Series:
     ).astype(str)
 
 
-def _as_number(df: pd.DataFrame, column: str, fail, *, integer: bool = False, required: bool = False) -> np.ndarray:
+def _as_number(
+    df: pd.DataFrame, column: str, fail: _Fail, *, integer: bool = False, required: bool = False
+) -> np.ndarray:
     """Parse a numeric column; empty cells become NaN unless ``required``."""
     col = df[column]
     if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):

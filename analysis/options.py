@@ -8,7 +8,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from .export import CATEGORIES, ExportError, _as_number, _as_text, _read_file
+from .export import CATEGORIES, _as_number, _Fail, _load_table, _Table
 
 __all__ = ["OPTION_COLUMNS", "PORTRAIT_KINDS", "load_options"]
 
@@ -42,6 +42,13 @@ _TEXT_COLUMNS: Final = (
     "portrait",
     "kind",
     "disorder",
+)
+_OPTIONS: Final = _Table(
+    name="the options export",
+    expected="the options export's columns",
+    columns=OPTION_COLUMNS,
+    text_columns=_TEXT_COLUMNS,
+    id_columns=("participant", "session", "question", "option"),
 )
 
 
@@ -104,43 +111,11 @@ def load_options(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
     ...     print(err.column, err.row)
     is_correct 1
     """
-    label = None
-    note = ""
-    if isinstance(source, pd.DataFrame):
-        raw = source.copy()
-        text_ready = False
-    else:
-        label = os.fspath(source)
-        raw, text_ready, note = _read_file(label)
-    df = _validate(raw, label, text_ready)
-    if note:
-        df.attrs["read_note"] = note
-    return df
+    return _load_table(source, _OPTIONS, _validate)
 
 
-def _validate(raw: pd.DataFrame, label: str | None, text_ready: bool) -> pd.DataFrame:
-    missing = [c for c in OPTION_COLUMNS if c not in raw.columns]
-    if missing:
-        raise ExportError(
-            f"required column missing (expected the options export's columns: {', '.join(OPTION_COLUMNS)})",
-            column=missing[0],
-            source=label,
-        )
-    if len(raw) == 0:
-        raise ExportError("the options export has a header but no rows", source=label)
-    df = raw.reset_index(drop=True)
-    if not text_ready:  # XLSX, JSON or a DataFrame may hold numbers or NaN in text columns
-        for col in _TEXT_COLUMNS:
-            df[col] = _as_text(df[col])
-
-    def fail(mask: np.ndarray, column: str, message) -> None:
-        if mask.any():
-            i = int(np.flatnonzero(mask)[0])
-            text = message(i) if callable(message) else message
-            raise ExportError(text, column=column, row=i + 1, source=label)
-
-    for col in ("participant", "session", "question", "option"):
-        fail((df[col] == "").to_numpy(), col, "is empty")
+def _validate(df: pd.DataFrame, fail: _Fail) -> pd.DataFrame:
+    """The options table's own rules; the shared ones (columns, rows, text, ids) have run."""
     cat = df["category"]
     fail(
         ~cat.isin(CATEGORIES).to_numpy(),
@@ -164,11 +139,7 @@ def _validate(raw: pd.DataFrame, label: str | None, text_ready: bool) -> pd.Data
     fail(position < 1, "position", "must be 1 or more")
     slot = _as_number(df, "slot", fail, integer=True, required=True)
     fail(slot < 1, "slot", "must be 1 or more")
-    flags = {}
-    for col in ("is_correct", "chosen"):
-        values = _as_number(df, col, fail, required=True)
-        fail(~np.isin(values, (0.0, 1.0)), col, lambda i, v=values: f"is {v[i]:g}; must be 0 or 1")
-        flags[col] = values
+    flags = {col: _as_flag(df, col, fail) for col in ("is_correct", "chosen")}
     used = _as_number(df, "used_in_training", fail)
     real = (kind == "real").to_numpy()
     fail(~np.isnan(used) & ~np.isin(used, (0.0, 1.0)), "used_in_training", lambda i: f"is {used[i]:g}; must be 0 or 1")
@@ -233,3 +204,10 @@ def _validate(raw: pd.DataFrame, label: str | None, text_ready: bool) -> pd.Data
     df["chosen"] = flags["chosen"].astype(np.int64)
     df["used_in_training"] = used
     return df
+
+
+def _as_flag(df: pd.DataFrame, column: str, fail: _Fail) -> np.ndarray:
+    """A required 0/1 column, as float (typed as integers once every rule has passed)."""
+    values = _as_number(df, column, fail, required=True)
+    fail(~np.isin(values, (0.0, 1.0)), column, lambda i: f"is {values[i]:g}; must be 0 or 1")
+    return values
