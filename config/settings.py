@@ -71,6 +71,7 @@ AXES_FAILURE_LIMIT = env_int("SURVEY_ADMIN_LOGIN_ATTEMPTS", 5, minimum=1)
 AXES_COOLOFF_TIME = env_int("SURVEY_ADMIN_LOCKOUT_MINUTES", 15, minimum=1) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # its start-up banner, printed by every process (each command, worker and test process)
 
 # Coordinators' background jobs (filling the pool from a checkpoint, XLSX exports) go through the backport of
 # Django 6's tasks framework with its database backend: the queue is a table in the study's own database

@@ -24,6 +24,3 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.mkdtemp(prefix="survey-test-db-"), "test.sqlite3")}  # noqa: F405
 SURVEY_IMAGE_SIZE = 256  # a quarter of the pixels of the default: the image tests run 4x faster
 SURVEY_CLOCK = "python"  # time_machine moves it; tests of the database's clock set "database" themselves
-
-# django-axes prints its version at start-up; in the test processes that is noise in the run's output.
-AXES_VERBOSE = False
