@@ -68,7 +68,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
         print(f"generated: {brightness.line()}")
         if real is not None:
             print(f"real: {real.line()}")
-        if not brightness.within_tolerance:
+        if brightness.biased:
             print(f"WARNING: {brightness.line()}", file=sys.stderr)
     print(f"wrote {args.out / 'gates.csv'}, {args.out / 'gates.md'}, {args.out / 'gates.png'}")
 

@@ -4,6 +4,12 @@ A gate that rejects dark faces more often than light ones skews the pool's skin 
 the real portraits', a cue in the real-vs-synthetic questions. Brightness here is the mean luma
 (Rec. 601, of the gamma-encoded pixels, 0-255) of the central square of half the side, where the
 face is, so the background weighs little. numpy only: fill_pool calls it on stored images.
+
+A spread of pass rates above the tolerance is flagged only when chance alone rarely gives one as
+large. With a few dozen portraits per quartile and pass rates near 1, four quartiles' rates differ
+by more than 0.05 in over a third of pools with no bias at all (n = 48 each, 97 % passing), so a bare
+threshold on the observed spread warned on many fair pools. The p-value is a permutation test: the
+same outcomes shuffled over the same portraits, the quartile sizes and the number passing kept.
 """
 
 from __future__ import annotations
@@ -37,6 +43,11 @@ def quartile_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.searchsorted(edges, np.asarray(values, dtype=np.float64), side="right")
 
 
+CHANCE_ALPHA = 0.05  # a spread is beyond chance when shuffled outcomes reach it less often than this
+PERMUTATIONS = 4000  # the p-value's Monte Carlo standard error at 0.05 is about 0.003
+_PERMUTATION_SEED = 20240601  # fixed: the same pool gets the same verdict on every run
+
+
 @dataclass(frozen=True)
 class BrightnessBias:
     """A gate's pass rate in each brightness quartile (darkest first) and whether they agree."""
@@ -45,24 +56,63 @@ class BrightnessBias:
     pass_rate: tuple[float, ...]  # share passing, per quartile (nan where a quartile is empty)
     edges: tuple[float, ...]  # the quartile boundaries in luma
     tolerance: float  # largest allowed difference between two quartiles' pass rates
+    p_value: float  # how often outcomes unrelated to brightness give a spread at least as large
 
     @property
     def spread(self) -> float:
-        rates = [r for r in self.pass_rate if not np.isnan(r)]
-        return max(rates) - min(rates) if rates else 0.0
+        return _spread(np.array(self.pass_rate, dtype=np.float64)[None, :])[0]
 
     @property
-    def within_tolerance(self) -> bool:
-        return self.spread <= self.tolerance
+    def biased(self) -> bool:
+        """The rates differ by more than the tolerance, and by more than chance explains."""
+        return self.spread > self.tolerance and self.p_value < CHANCE_ALPHA
 
     def line(self, what: str = "face gate") -> str:
         rates = " / ".join(f"{r:.3f}" for r in self.pass_rate)
-        verdict = "within" if self.within_tolerance else "WARNING: BIASED BY BRIGHTNESS, differs by more than"
+        if self.spread <= self.tolerance:
+            verdict = f"within the tolerance {self.tolerance:g}"
+        elif self.biased:
+            verdict = (
+                f"WARNING: BIASED BY BRIGHTNESS, differs by more than the tolerance {self.tolerance:g} "
+                f"(p = {self.p_value:.3f} that chance alone gives as large a spread)"
+            )
+        else:
+            verdict = (
+                f"above the tolerance {self.tolerance:g} but within chance (p = {self.p_value:.2f}: "
+                "portraits whose outcomes are unrelated to brightness spread as much that often)"
+            )
         return (
             f"{what} pass rate by brightness quartile, darkest to lightest: {rates} (n = "
-            f"{', '.join(str(n) for n in self.n)}); spread {self.spread:.3f}, {verdict} the "
-            f"tolerance {self.tolerance:g}"
+            f"{', '.join(str(n) for n in self.n)}); spread {self.spread:.3f}, {verdict}"
         )
+
+
+def _spread(rates: np.ndarray) -> np.ndarray:
+    """Largest minus smallest rate of each row, empty quartiles (nan) left out; 0 with none."""
+    present = ~np.isnan(rates)
+    if not present.any():
+        return np.zeros(len(rates))
+    highest = np.where(present, rates, -np.inf).max(axis=1)
+    lowest = np.where(present, rates, np.inf).min(axis=1)
+    return np.where(present.any(axis=1), highest - lowest, 0.0)
+
+
+def spread_p_value(index: np.ndarray, passed: np.ndarray, observed: float, permutations: int = PERMUTATIONS) -> float:
+    """Permutation p-value of a spread of pass rates across quartiles: the share of shuffles of
+    `passed` over the portraits (quartile `index` kept) whose spread reaches `observed`, counting
+    the observed arrangement as one of them, so it is never 0."""
+    counts = np.bincount(index, minlength=4).astype(np.float64)
+    if passed.all() or not passed.any() or (counts > 0).sum() < 2:
+        return 1.0  # every arrangement is the observed one
+    members = np.eye(4)[index]  # [N, 4]: which quartile each portrait is in
+    rng = np.random.default_rng(_PERMUTATION_SEED)
+    at_least, tolerance = 0, 1e-12  # rates are ratios of small integers: compare with a hair's room
+    for start in range(0, permutations, 500):
+        shuffled = rng.permuted(np.tile(passed.astype(np.float64), (min(500, permutations - start), 1)), axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rates = (shuffled @ members) / counts
+        at_least += int((_spread(rates) >= observed - tolerance).sum())
+    return (at_least + 1) / (permutations + 1)
 
 
 def brightness_bias(
@@ -77,7 +127,9 @@ def brightness_bias(
     index = quartile_index(values, edges)
     counts = tuple(int((index == q).sum()) for q in range(4))
     rates = tuple(float(passed[index == q].mean()) if counts[q] else float("nan") for q in range(4))
-    return BrightnessBias(counts, rates, tuple(float(e) for e in edges), tolerance)
+    observed = float(_spread(np.array(rates)[None, :])[0])
+    p_value = spread_p_value(index, passed, observed)
+    return BrightnessBias(counts, rates, tuple(float(e) for e in edges), tolerance, p_value)
 
 
 def distribution_line(values: np.ndarray) -> str:

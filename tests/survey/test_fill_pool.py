@@ -205,7 +205,7 @@ def test_it_warns_loudly_when_the_face_gate_fails_dark_portraits(study, tiny_che
         "fill_pool",
         "gen",
         checkpoint=str(tiny_checkpoint[0]),
-        per_disorder=8,
+        per_disorder=24,  # enough portraits per quartile for the bias to be beyond chance
         latent_samples=16,
         batch=16,
         stdout=out,

@@ -262,7 +262,7 @@ def _brightness_report(
     if face_passed and len(face_passed) == len(tried_luma):
         bias = brightness_bias(np.array(tried_luma), np.array(face_passed), gate_settings.brightness_tolerance)
         lines.append(bias.line())
-        if not bias.within_tolerance:
+        if bias.biased:
             warnings.append(
                 f"WARNING: {bias.line()}; calibrate the face gate on the study's real portraits "
                 "(--face-calibration) or check the detector before running the study."
