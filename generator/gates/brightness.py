@@ -106,12 +106,12 @@ def spread_p_value(index: np.ndarray, passed: np.ndarray, observed: float, permu
         return 1.0  # every arrangement is the observed one
     members = np.eye(4)[index]  # [N, 4]: which quartile each portrait is in
     rng = np.random.default_rng(_PERMUTATION_SEED)
-    at_least, tolerance = 0, 1e-12  # rates are ratios of small integers: compare with a hair's room
+    at_least, epsilon = 0, 1e-12  # rates are ratios of small integers: compare with a hair's room
     for start in range(0, permutations, 500):
         shuffled = rng.permuted(np.tile(passed.astype(np.float64), (min(500, permutations - start), 1)), axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             rates = (shuffled @ members) / counts
-        at_least += int((_spread(rates) >= observed - tolerance).sum())
+        at_least += int((_spread(rates) >= observed - epsilon).sum())
     return (at_least + 1) / (permutations + 1)
 
 

@@ -25,24 +25,14 @@ from analysis import (
 from analysis.cli import main
 from analysis.export import COLUMNS
 from analysis.tables import PER_PORTRAIT_TABLE, report_tables
+from tests.exports_doc import documented_columns
 
 ROOT = Path(__file__).resolve().parents[2]
 CODES = "ABCD"
 
 
-def _documented_option_columns() -> list[str]:
-    """The options table's columns as docs/exports.md lists them, in order."""
-    section = (ROOT / "docs" / "exports.md").read_text().split("## `options`", 1)[1]
-    section = section.split("\n## ", 1)[0]
-    names = []
-    for line in section.splitlines():
-        if line.startswith("| `"):
-            names += re.findall(r"`([a-z_]+)`", line.split("|")[1])
-    return names
-
-
 def test_loader_columns_are_the_documented_and_exported_ones():
-    assert list(OPTION_COLUMNS) == _documented_option_columns()
+    assert list(OPTION_COLUMNS) == documented_columns("options")
     # survey/export.py is read as text: analysis tests never import Django.
     tree = ast.parse((ROOT / "survey" / "export.py").read_text())
     exported = next(
@@ -216,7 +206,7 @@ def _write(tmp_path: Path, answers: pd.DataFrame, options: pd.DataFrame) -> tupl
 def test_report_adds_per_portrait_only_with_options(tmp_path):
     answers, options = _study([["hit"] * 10] + _counts_plan([(3, 10)] * 11), n_experts=12)
     a, o = _write(tmp_path, answers, options)
-    assert o.read_text().splitlines()[0] == ",".join(_documented_option_columns())
+    assert o.read_text().splitlines()[0] == ",".join(documented_columns("options"))
     df = load_export(a)
     plain = build_report(df)
     assert "per_portrait" not in plain["categories"]["reidentification"]["privacy"]

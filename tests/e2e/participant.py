@@ -196,6 +196,11 @@ def option_under(page, x: float, y: float) -> str | None:
 INPUT_TIMEOUT_MS = 5_000
 
 
+def page_scroll(page) -> tuple[float, float]:
+    """How far the page is scrolled (CSS px), right and down."""
+    return tuple(page.evaluate("[window.scrollX, window.scrollY]"))
+
+
 def press_at(page, device: Device, x: float, y: float, scroll: tuple[float, float] | None = None) -> bool:
     """A click with the mouse, or a tap on a touch screen, at a point of the viewport (CSS px).
 
@@ -203,7 +208,7 @@ def press_at(page, device: Device, x: float, y: float, scroll: tuple[float, floa
     not ask the page first). Returns False when the browser did not confirm the input in time; what the
     press did is then known only from what the server stored, which is what the tests assert."""
     if scroll is None:
-        scroll = tuple(page.evaluate("[window.scrollX, window.scrollY]"))
+        scroll = page_scroll(page)
     # The root element's box starts at minus the scroll offset, so this is the viewport point (x, y).
     position = {"x": x + scroll[0], "y": y + scroll[1]}
     action = page.tap if device.touch else page.click

@@ -33,6 +33,7 @@ from tests.e2e.participant import (
     current_question,
     make_study,
     option_under,
+    page_scroll,
     press_at,
     press_key,
     start,
@@ -74,10 +75,6 @@ def wait_until(condition, timeout_s: float = 10.0):
             return value
         time.sleep(0.05)
     raise AssertionError("timed out waiting")
-
-
-def page_scroll(page) -> tuple[float, float]:
-    return tuple(page.evaluate("[window.scrollX, window.scrollY]"))
 
 
 def stray_clicks(page, device, x: float, y: float, since: float, scroll: tuple[float, float]) -> None:

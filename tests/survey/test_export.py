@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,6 +14,7 @@ from django.core.management import call_command
 from survey import export, services
 from survey.export import ANSWER_COLUMNS, OPTION_COLUMNS, options_frame, render
 from survey.models import Question
+from tests.exports_doc import documented_columns
 from tests.survey.factories import InviteFactory
 
 T0 = datetime(2031, 5, 4, 8, 0, tzinfo=UTC)  # after the fixtures were made
@@ -46,17 +45,6 @@ def play(study, *, label: str = "Dr. Jane Example <jane@example.org>") -> object
             services.answer_submit(session=session, question_id=question.pk, choice=choice)
             n += 1
     return session
-
-
-EXPORTS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "exports.md"
-
-
-def documented_columns(table: str) -> list[str]:
-    """The column names of one table of docs/exports.md, in the page's order (a row may name several)."""
-    section = re.search(rf"^## `{table}`[^\n]*\n(.*?)(?=^## |\Z)", EXPORTS_PAGE.read_text(), flags=re.M | re.S)
-    assert section, f"docs/exports.md has no section for {table!r}"
-    rows = re.findall(r"^\| ([^|]+) \|", section.group(1), flags=re.M)
-    return [name.strip("` ") for row in rows[1:] for name in row.split(",")]  # rows[0] is the header
 
 
 def test_the_export_has_the_documented_columns_in_order(study):
@@ -247,18 +235,12 @@ def test_the_dashboard_of_a_study_without_answers(study, admin_client, django_ca
 
 
 def test_docs_exports_documents_every_column_of_every_table():
-    import re
-    from pathlib import Path
-
     from survey.export import PARTICIPANT_COLUMNS
 
-    page = (Path(__file__).resolve().parents[2] / "docs" / "exports.md").read_text()
-    sections = dict(re.findall(r"^## `(\w+)`[^\n]*\n(.*?)(?=^## |\Z)", page, flags=re.M | re.S))
     for table, columns in [
         ("answers", ANSWER_COLUMNS),
         ("options", OPTION_COLUMNS),
         ("participants", PARTICIPANT_COLUMNS),
     ]:
-        documented = set(re.findall(r"^\| ([^|]+) \|", sections[table], flags=re.M))
-        names = {name.strip("` ") for row in documented for name in row.split(",")}
+        names = set(documented_columns(table))
         assert set(columns) <= names, (table, set(columns) - names)

@@ -20,7 +20,6 @@ from tools.load.servers import Instance
 
 PER_CATEGORY = 10  # the paper's 10 questions per category: 30 timed questions per participant
 MAX_ATTEMPTS = 8  # a patient browser: reloads with backoff for ~30 s before giving up
-ANSWER_LABELS = ("answer", "skip", "expire")
 
 
 @dataclass
