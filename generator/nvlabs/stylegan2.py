@@ -1,5 +1,5 @@
 """NVlabs' StyleGAN2 (-ADA) synthesis network (orig, skip, resnet) under NVlabs' module names,
-built from a spec that `importer.stylegan2_spec` resolves from a snapshot."""
+built from a spec that `synthesis_spec.stylegan2_spec` resolves from a snapshot."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """NVlabs' StyleGAN3 (-T, -R) alias-free synthesis network under NVlabs' module names, built from a
-spec that `importer.stylegan3_spec` resolves from a snapshot; its filters are the snapshot's."""
+spec that `synthesis_spec.stylegan3_spec` resolves from a snapshot; its filters are the snapshot's."""
 
 from __future__ import annotations
 

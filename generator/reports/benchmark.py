@@ -133,7 +133,8 @@ def training_images_per_second(
     """(images/s, seconds per step, images per CPU second of this process) of full training steps
     (D with lazy R1, G, EMA) on one process, timed after `warmup` steps; steps should span the R1
     interval for R1's share to be counted. On a shared CPU the CPU-time figure is the steadier one."""
-    from generator.training.train import Trainer, build_state, train_step
+    from generator.training.state import build_state
+    from generator.training.step import Trainer, train_step
 
     data = random_image_set(config, max(train.batch, 4 * config.num_classes))
     sampler = BalancedSampler(data.labels, class_weights(data.disorders, train.unaffected_factor))

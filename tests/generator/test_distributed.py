@@ -16,7 +16,8 @@ from safetensors.torch import load_file
 
 from generator.nets.checkpoint import load_checkpoint_file
 from generator.nets.config import PRESETS, TrainConfig
-from generator.training.train import EXPORT, LATEST, LOG, run_training
+from generator.training.state import EXPORT, LATEST
+from generator.training.train import LOG, run_training
 
 pytestmark = pytest.mark.slow  # three Python processes start (torchrun and two ranks)
 TINY = PRESETS["tiny"]

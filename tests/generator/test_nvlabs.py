@@ -726,7 +726,7 @@ def test_training_refuses_to_start_from_an_imported_generator(imported: dict) ->
     with a config-key error."""
     from generator.nets.checkpoint import CheckpointError
     from generator.nets.config import PRESETS
-    from generator.training.train import _matching_generator
+    from generator.training.state import _matching_generator
 
     ckpt, _, _ = imported["sg3r-cond-32"]
     with pytest.raises(CheckpointError, match="imported NVlabs generator .StyleGAN3-R."):

@@ -68,7 +68,7 @@ def test_importing_the_package_is_cheap_and_never_loads_django() -> None:
 
 def test_sample_cli_writes_images_and_provenance(tmp_path, tiny_model) -> None:  # type: ignore[no-untyped-def]
     from generator.nets.checkpoint import save_checkpoint
-    from generator.training.train import TrainState  # noqa: F401  (import check only)
+    from generator.training.state import TrainState  # noqa: F401  (import check only)
 
     ckpt = tmp_path / "g.safetensors"
     save_checkpoint(

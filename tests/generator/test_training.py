@@ -15,7 +15,8 @@ from generator.training.classifier import (
 )
 from generator.training.data import BalancedSampler, class_weights, load_image_set
 from generator.training.losses import GestaltLoss
-from generator.training.train import EXPORT, LATEST, run_training
+from generator.training.state import EXPORT, LATEST
+from generator.training.train import run_training
 
 TINY = PRESETS["tiny"]
 
@@ -113,7 +114,7 @@ def test_the_train_cli_trains_exports_and_resumes(phantom_data: Path, tmp_path: 
 
 def test_a_fresh_run_can_start_from_an_exported_generator(phantom_data: Path, tmp_path: Path) -> None:
     from generator.nets.config import TrainConfig as Train
-    from generator.training.train import build_state, init_generator_from
+    from generator.training.state import build_state, init_generator_from
 
     exported = run_training(phantom_data, tmp_path / "base", TINY, _TRAIN, steps=2)
     base = load_checkpoint_file(exported)
@@ -131,7 +132,7 @@ def test_a_fresh_run_can_start_from_an_exported_generator(phantom_data: Path, tm
 
 def test_starting_from_a_generator_of_other_disorders_is_refused(phantom_data: Path, tmp_path: Path) -> None:
     from generator.nets.config import TrainConfig as Train
-    from generator.training.train import build_state, init_generator_from
+    from generator.training.state import build_state, init_generator_from
 
     exported = run_training(phantom_data, tmp_path / "base", TINY, _TRAIN, steps=1)
     base = load_checkpoint_file(exported)

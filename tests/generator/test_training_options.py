@@ -14,17 +14,16 @@ from generator.training.augment import ada_augment, adjust_ada_p, overfitting
 from generator.training.data import BalancedSampler, class_weights, load_image_set
 from generator.training.distributed import Process
 from generator.training.losses import path_lengths
-from generator.training.train import (
-    LATEST,
+from generator.training.state import LATEST, build_state
+from generator.training.step import (
     StyledGenerator,
     Trainer,
-    build_state,
     layer_depths,
-    run_training,
     shard_streams,
     style_mixing_layers,
     train_step,
 )
+from generator.training.train import run_training
 
 TINY = PRESETS["tiny"]
 CPU = torch.device("cpu")

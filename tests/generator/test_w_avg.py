@@ -60,7 +60,8 @@ def test_recompute_w_avg_command_writes_a_new_checkpoint(tmp_path: Path, capsys)
 
 def test_training_exports_centres_recomputed_from_10000_samples(phantom_data: Path, tmp_path: Path):
     from generator.nets.config import TrainConfig
-    from generator.training.train import LATEST, run_training
+    from generator.training.state import LATEST
+    from generator.training.train import run_training
 
     train = TrainConfig(batch=4, r1_interval=2, checkpoint_every=1, unaffected_factor=2.0)
     export = run_training(phantom_data, tmp_path, PRESETS["tiny"], train, steps=1)
