@@ -6,24 +6,20 @@ p_value, ci, n, method, ...); ``build_report`` runs them all on an export.
 """
 
 from .bootstrap import participant_bootstrap, participant_sign_flip_test
-from .clustered import clustered_difference, clustered_excess_bound, gee_vs_chance, participant_counts
+from .clustered import clustered_excess_bound, gee_vs_chance, participant_counts
+from .clustered_comparison import clustered_difference
 from .comparison import chi2_two_proportions, fisher_two_proportions, tost_from_estimate, tost_two_proportions
-from .export import CATEGORIES, COLUMNS, OUTCOMES, ExportError, load_export
+from .equivalence_power import EquivalencePlan, minimum_equivalence_margin, plan_equivalence, tost_power
+from .errors import ExportError
+from .export import CATEGORIES, COLUMNS, OUTCOMES, load_export
 from .mixed import random_intercept_loglik, random_intercept_vs_chance
 from .options import OPTION_COLUMNS, load_options
 from .portraits import PortraitReidentification, per_portrait_reidentification
-from .power import (
-    EquivalencePlan,
-    PowerPlan,
-    exact_binomial_power,
-    minimum_equivalence_margin,
-    plan_equivalence,
-    plan_study,
-    tost_power,
-)
+from .power import PowerPlan, exact_binomial_power, plan_study
 from .privacy import per_expert_vs_chance
 from .proportions import binomial_vs_chance, excess_over_chance_bound, proportion_ci
-from .report import build_report, render_markdown
+from .report import build_report
+from .report_markdown import render_markdown
 from .results import NotTested, TestResult
 from .sensitivity import exclusion_sensitivity
 from .stratified import mantel_haenszel_difference

@@ -14,10 +14,13 @@ import tempfile
 from pathlib import Path
 
 from .bootstrap import DEFAULT_BOOTSTRAP_SEED
-from .export import ExportError, load_export
+from .equivalence_power import DEFAULT_MARGIN, plan_equivalence
+from .errors import ExportError
+from .export import load_export
 from .options import load_options
-from .power import DEFAULT_MARGIN, DEFAULT_PLANNING_ICC, plan_equivalence, plan_study
-from .report import build_report, render_markdown
+from .power import DEFAULT_PLANNING_ICC, plan_study
+from .report import build_report
+from .report_markdown import render_markdown
 from .timing import DEFAULT_GRACE_MS, DEFAULT_MIN_RESPONSE_MS, implausible_times
 
 __all__ = ["main"]

@@ -8,7 +8,8 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from .export import CATEGORIES, _as_number, _Fail, _load_table, _Table
+from .export import CATEGORIES
+from .table_reader import _as_number, _Fail, _load_table, _Table
 
 __all__ = ["OPTION_COLUMNS", "PORTRAIT_KINDS", "load_options"]
 

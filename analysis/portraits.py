@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .export import ExportError
+from .errors import ExportError
 from .privacy import per_expert_vs_chance
 from .proportions import _check_probability, proportion_ci
 

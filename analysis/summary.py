@@ -7,7 +7,8 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from .export import CATEGORIES, ExportError
+from .errors import ExportError
+from .export import CATEGORIES
 from .multiplicity import holm_adjusted
 
 __all__ = [

@@ -20,7 +20,8 @@ from analysis import (
     tost_power,
     tost_two_proportions,
 )
-from analysis.power import DEFAULT_MARGIN, DEFAULT_PLANNING_ICC, MARGIN_RATIONALE
+from analysis.equivalence_power import DEFAULT_MARGIN, MARGIN_RATIONALE
+from analysis.power import DEFAULT_PLANNING_ICC
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "fixtures" / "paper_export.csv"
