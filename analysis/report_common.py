@@ -68,9 +68,5 @@ def _with_ci95(result: TestResult | NotTested, reading: str | None = None) -> di
     return out
 
 
-def _result_dict(result: TestResult | NotTested) -> dict[str, Any]:
-    return result.to_dict()
-
-
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return frame.to_dict(orient="records")

@@ -12,12 +12,6 @@ from .report_format import _fmt_ci, _fmt_p, _fmt_pct, _fmt_pts, _pct_label
 
 __all__ = ["render_markdown"]
 
-_TITLES = {
-    "real_vs_synthetic": "1. Real vs synthetic (find the real portrait)",
-    "reidentification": "2. Re-identification (find the training member)",
-    "diagnosis": "3. Diagnosis (name the disorder)",
-}
-
 
 def render_markdown(report: dict[str, Any], figures: dict[str, str] | None = None) -> str:
     """The report as Markdown: tables a reader can check and sentences a reader can quote.
