@@ -46,7 +46,7 @@ def test_xlsx_and_json_exports_of_the_platform_are_read(tmp_path, rows):
     typed = load_export(FIXTURE).assign(clock_rule="served")
     xlsx, js = tmp_path / "answers.xlsx", tmp_path / "answers.json"
     typed.head(200).to_excel(xlsx, index=False, sheet_name="answers")
-    typed.to_json(js, orient="records", indent=2)  # what survey/export.py writes
+    typed.to_json(js, orient="records", indent=2)  # what survey/export/formats.py writes
     for path, n in ((xlsx, 200), (js, len(rows))):
         df = load_export(path)
         assert len(df) == n and "clock_rule" in df.columns

@@ -130,7 +130,7 @@ def test_the_streamed_csv_is_the_table_pandas_would_write(study, table):
 
 def test_the_streamed_json_holds_the_same_records(study, monkeypatch):
     play(study)
-    monkeypatch.setattr(export, "STREAM_ROWS", 7)  # several chunks
+    monkeypatch.setattr("survey.export.formats.STREAM_ROWS", 7)  # several chunks
     records = json.loads(b"".join(export.json_chunks(study, "answers")))
     frame = pd.read_csv(io.BytesIO(export.answers_csv(study)), keep_default_na=False, dtype=str)
     assert len(records) == len(frame) == 30
@@ -140,7 +140,7 @@ def test_the_streamed_json_holds_the_same_records(study, monkeypatch):
 
 def test_a_csv_download_streams_in_chunks(study, admin_client, monkeypatch):
     play(study)
-    monkeypatch.setattr(export, "STREAM_ROWS", 5)
+    monkeypatch.setattr("survey.export.formats.STREAM_ROWS", 5)
     response = admin_client.get(reverse("api:study-export", args=[study.slug, "answers", "csv"]))
     chunks = list(response.streaming_content)
     assert response.streaming and len(chunks) >= 6  # header and 30 rows, five at a time
@@ -191,7 +191,7 @@ def test_reading_a_few_sessions_at_a_time_keeps_the_export_order(study, table, m
     for label in ("first", "second", "third"):
         play(study, label=label)
     whole = list(export.ROWS[table][1](study))
-    monkeypatch.setattr(export, "SESSIONS_PER_QUERY", 1)
+    monkeypatch.setattr("survey.export.common.SESSIONS_PER_QUERY", 1)
     assert list(export.ROWS[table][1](study)) == whole
     sessions = [row["session"] for row in whole]
     assert sessions == sorted(sessions, key=sessions.index) and len(set(sessions)) == 3  # grouped by session
