@@ -259,7 +259,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "survey.api.schema.SurveyAutoSchema",
-    # The domain's refusals (survey/services.py) become one status and body each, wherever they are raised.
+    # The domain's refusals (survey/services/errors.py) become one status and body each, wherever they are raised.
     "EXCEPTION_HANDLER": "survey.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,

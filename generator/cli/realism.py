@@ -28,13 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from generator.reports import realism
+    from generator.reports import realism, realism_folders
 
     if args.folder is not None:
-        real, synthetic, real_groups, synthetic_groups = realism.load_manifest_folder(args.folder, args.size)
+        real, synthetic, real_groups, synthetic_groups = realism_folders.load_manifest_folder(args.folder, args.size)
     elif args.real is not None and args.synthetic is not None:
-        real, real_groups = realism.load_kind_folder(args.real, args.size)
-        synthetic, synthetic_groups = realism.load_kind_folder(args.synthetic, args.size)
+        real, real_groups = realism_folders.load_kind_folder(args.real, args.size)
+        synthetic, synthetic_groups = realism_folders.load_kind_folder(args.synthetic, args.size)
     else:
         raise ValueError("give a FOLDER with manifest.csv, or both --real DIR and --synthetic DIR")
     report = realism.measure(real, synthetic, real_groups, synthetic_groups, n_questions=args.questions, seed=args.seed)

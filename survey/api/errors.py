@@ -1,4 +1,4 @@
-"""The API's one exception handler: each refusal of the domain (survey/services.py, the image bank) becomes
+"""The API's one exception handler: each refusal of the domain (survey/services/errors.py, the image bank) becomes
 the same status and body wherever it is raised, so views raise and never catch.
 
 Bodies, as clients have always seen them:

@@ -24,7 +24,7 @@ def overdue_by_id(study: Study, now: datetime | None) -> dict[int, Question]:
 
 def outcome_of(question: Question) -> Answer:
     """The question's recorded answer or, for an overdue one, the timeout `close_expired` would record
-    (services._record_timeout): so an export reads the same before and after the job has run."""
+    (survey/services/questions.py, `_record_timeout`): so an export reads the same before and after the job has run."""
     answer = getattr(question, "answer", None)
     if answer is None:
         answer = Answer(question=question, outcome=Outcome.TIMEOUT, answered_at=question.deadline())

@@ -1,6 +1,6 @@
 """The survey's data: studies and their image bank, invites, participants' sessions, questions and answers.
 
-Rules live in services.py; models hold data, constraints that make a rule impossible to break in the
+Rules live in services/; models hold data, constraints that make a rule impossible to break in the
 database (one answer per question, no portrait twice per session), and nothing else.
 
 One module per concern, each model importable from here (`from survey.models import Study`):

@@ -122,7 +122,7 @@ class Question(models.Model):
     clock_rule = models.CharField(
         max_length=30, blank=True, help_text="Which moment started the clock (survey/clock.py)."
     )
-    # Not fields: set on an instance by survey/services.py for its caller, absent otherwise (declared for the
+    # Not fields: set on an instance by survey/services/questions.py for its caller, absent otherwise (declared for the
     # type checker only). is_last: the session's last unanswered question (_current_or_refuse); served_now:
     # this request served it (_serve; read with getattr); stamped_at: the time question_clock_start counted from.
     is_last: bool
