@@ -19,7 +19,7 @@ import math
 import random
 import string
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from survey import roles
@@ -171,28 +171,6 @@ class _Sources:
     stimulus: str = ""  # diagnosis
 
 
-def _sources(category: str, practice: bool, real_stimulus: bool) -> _Sources:
-    if practice:
-        prefix = roles.PRACTICE_ROLES[category] + ":"
-        if category == "diagnosis":
-            return _Sources(stimulus=prefix + SYNTHETIC)
-        others = SYNTHETIC if category == "real_vs_synthetic" else REAL_HELD_OUT
-        return _Sources(real=prefix + REAL_TRAINING, others=prefix + others)
-    if category == "real_vs_synthetic":
-        return _Sources(real=roles.REAL_VS_SYNTHETIC_REAL, others=roles.REAL_VS_SYNTHETIC_SYNTHETIC)
-    if category == "reidentification":
-        return _Sources(real=roles.REIDENTIFICATION_MEMBER, others=roles.REIDENTIFICATION_NON_MEMBER)
-    return _Sources(stimulus=roles.DIAGNOSIS_REAL if real_stimulus else roles.DIAGNOSIS_SYNTHETIC)
-
-
-def _needs(category: str, settings: PlanSettings, sources: _Sources) -> dict[str, int]:
-    if category == "real_vs_synthetic":
-        return {sources.real: 1, sources.others: settings.n_synthetic_in_real_vs_synthetic}
-    if category == "reidentification":
-        return {LATENT_AVERAGE: 1, sources.real: 1, sources.others: settings.n_candidates_in_reidentification - 1}
-    return {sources.stimulus: 1}
-
-
 def _pick_disorder(
     rng: random.Random, pools: _Pools, settings: PlanSettings, needs: dict[str, int], used: Counter[str], what: str
 ) -> str:
@@ -257,15 +235,54 @@ def _diagnosis(rng, pools, settings, sources, disorder, correct_slot, practice, 
     return PlannedQuestion(practice, position, "diagnosis", disorder, kind, disorder, (portrait.id,), options)
 
 
-def _slots_for(category: str, settings: PlanSettings) -> int:
-    return {
-        "real_vs_synthetic": settings.n_synthetic_in_real_vs_synthetic + 1,
-        "reidentification": settings.n_candidates_in_reidentification,
-        "diagnosis": settings.n_options_in_diagnosis,
-    }[category]
+@dataclass(frozen=True)
+class _Category:
+    """What the draw does differently for one category, in one place: where its portraits come from (timed
+    and practice), how many of each one question needs, how many answer slots it has, and how it builds the
+    question from them."""
+
+    sources: Callable[[bool], _Sources]  # real_stimulus -> the timed question's pools
+    practice_sources: Callable[[str], _Sources]  # "practice role:" prefix -> the practice question's pools
+    needs: Callable[[PlanSettings, _Sources], dict[str, int]]  # portraits per pool for one question
+    slots: Callable[[PlanSettings], int]
+    build: Callable[..., PlannedQuestion]
 
 
-_DRAW = {"real_vs_synthetic": _real_vs_synthetic, "reidentification": _reidentification, "diagnosis": _diagnosis}
+_CATEGORY = {
+    "real_vs_synthetic": _Category(
+        sources=lambda real_stimulus: _Sources(
+            real=roles.REAL_VS_SYNTHETIC_REAL, others=roles.REAL_VS_SYNTHETIC_SYNTHETIC
+        ),
+        practice_sources=lambda prefix: _Sources(real=prefix + REAL_TRAINING, others=prefix + SYNTHETIC),
+        needs=lambda settings, sources: {sources.real: 1, sources.others: settings.n_synthetic_in_real_vs_synthetic},
+        slots=lambda settings: settings.n_synthetic_in_real_vs_synthetic + 1,
+        build=_real_vs_synthetic,
+    ),
+    "reidentification": _Category(
+        sources=lambda real_stimulus: _Sources(
+            real=roles.REIDENTIFICATION_MEMBER, others=roles.REIDENTIFICATION_NON_MEMBER
+        ),
+        practice_sources=lambda prefix: _Sources(real=prefix + REAL_TRAINING, others=prefix + REAL_HELD_OUT),
+        needs=lambda settings, sources: {
+            LATENT_AVERAGE: 1,
+            sources.real: 1,
+            sources.others: settings.n_candidates_in_reidentification - 1,
+        },
+        slots=lambda settings: settings.n_candidates_in_reidentification,
+        build=_reidentification,
+    ),
+    "diagnosis": _Category(
+        # Half the timed stimuli are real, half synthetic (real_stimulus); practice shows a synthetic one.
+        sources=lambda real_stimulus: _Sources(
+            stimulus=roles.DIAGNOSIS_REAL if real_stimulus else roles.DIAGNOSIS_SYNTHETIC
+        ),
+        practice_sources=lambda prefix: _Sources(stimulus=prefix + SYNTHETIC),
+        needs=lambda settings, sources: {sources.stimulus: 1},
+        slots=lambda settings: settings.n_options_in_diagnosis,
+        build=_diagnosis,
+    ),
+}
+assert tuple(_CATEGORY) == CATEGORIES
 
 
 def _category_questions(
@@ -277,7 +294,8 @@ def _category_questions(
     practice: bool,
     first_position: int,
 ) -> list[PlannedQuestion]:
-    correct_slots = spread_slots(rng, n, _slots_for(category, settings))
+    spec = _CATEGORY[category]
+    correct_slots = spread_slots(rng, n, spec.slots(settings))
     real_flags = [i < (n + rng.randint(0, 1)) // 2 for i in range(n)]
     rng.shuffle(real_flags)
     used: Counter[str] = Counter()
@@ -285,9 +303,12 @@ def _category_questions(
     for i in range(n):
         position = first_position + i
         what = f"{'practice' if practice else 'question'} {position} ({category})"
-        sources = _sources(category, practice, real_flags[i])
-        disorder = _pick_disorder(rng, pools, settings, _needs(category, settings, sources), used, what)
-        questions.append(_DRAW[category](rng, pools, settings, sources, disorder, correct_slots[i], practice, position))
+        if practice:
+            sources = spec.practice_sources(roles.PRACTICE_ROLES[category] + ":")
+        else:
+            sources = spec.sources(real_flags[i])
+        disorder = _pick_disorder(rng, pools, settings, spec.needs(settings, sources), used, what)
+        questions.append(spec.build(rng, pools, settings, sources, disorder, correct_slots[i], practice, position))
     return questions
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 from scipy.stats import binomtest
@@ -93,14 +93,20 @@ def draw_by_kind(monkeypatch):
     """The draw before roles: real portraits by training use only, so one face could serve two categories."""
     monkeypatch.setattr(planning.BankPortrait, "draw_pool", property(lambda p: p.pool))
 
-    def by_kind(category: str, practice: bool, real_stimulus: bool) -> planning._Sources:
-        if category == "real_vs_synthetic":
-            return planning._Sources(real=planning.REAL_TRAINING, others=planning.SYNTHETIC)
-        if category == "reidentification":
-            return planning._Sources(real=planning.REAL_TRAINING, others=planning.REAL_HELD_OUT)
-        return planning._Sources(stimulus=planning.REAL_HELD_OUT if real_stimulus else planning.SYNTHETIC)
-
-    monkeypatch.setattr(planning, "_sources", by_kind)
+    by_kind = {  # practice questions drew from the same pools as timed ones
+        "real_vs_synthetic": lambda real_stimulus: planning._Sources(
+            real=planning.REAL_TRAINING, others=planning.SYNTHETIC
+        ),
+        "reidentification": lambda real_stimulus: planning._Sources(
+            real=planning.REAL_TRAINING, others=planning.REAL_HELD_OUT
+        ),
+        "diagnosis": lambda real_stimulus: planning._Sources(
+            stimulus=planning.REAL_HELD_OUT if real_stimulus else planning.SYNTHETIC
+        ),
+    }
+    for category, sources in by_kind.items():
+        spec = replace(planning._CATEGORY[category], sources=sources, practice_sources=lambda _, s=sources: s(False))
+        monkeypatch.setitem(planning._CATEGORY, category, spec)
 
 
 CASES = [
