@@ -14,10 +14,7 @@ this file names what it offers. Its modules, by concern:
 - `bank`: a study's bank for its coordinator: readiness to start a session, and an overview.
 """
 
-# The `_NAME as _NAME` imports are the participant's per-question statements (survey/prepared.py), named
-# here for tests/survey/test_prepared.py, which checks that each is prepared; they are not part of the API.
 from survey.selectors.bank import BankGroup, bank_overview, study_readiness
-from survey.selectors.images import _PARTICIPANT_IMAGE as _PARTICIPANT_IMAGE
 from survey.selectors.images import (
     ParticipantImage,
     participant_image,
@@ -32,11 +29,6 @@ from survey.selectors.outcomes import (
     session_scores,
     study_progress,
 )
-from survey.selectors.questions import _ANSWER as _ANSWER
-from survey.selectors.questions import _EARLIER as _EARLIER
-from survey.selectors.questions import _IMAGES as _IMAGES
-from survey.selectors.questions import _OPTIONS as _OPTIONS
-from survey.selectors.questions import _SESSION_PLAN as _SESSION_PLAN
 from survey.selectors.questions import (
     PROMPTS,
     TASKS,

@@ -18,8 +18,6 @@ file names what it offers. Its modules, by concern:
   transaction.
 """
 
-# The `_NAME as _NAME` imports are the participant's per-question statements (survey/prepared.py), named
-# here for tests/survey/test_prepared.py, which checks that each is prepared; they are not part of the API.
 from survey.services._common import lock_in_request
 from survey.services.coordinator import invite_revoke, invites_issue, participant_erase, session_end
 from survey.services.errors import (
@@ -40,16 +38,7 @@ from survey.services.errors import (
     WrongResumeCode,
     WrongStage,
 )
-from survey.services.portraits import _IMAGE_DELIVERED as _IMAGE_DELIVERED
-from survey.services.portraits import _IMAGE_DELIVERED_NOW as _IMAGE_DELIVERED_NOW
-from survey.services.portraits import _QUESTION_DELIVERED as _QUESTION_DELIVERED
-from survey.services.portraits import _QUESTION_DELIVERED_NOW as _QUESTION_DELIVERED_NOW
 from survey.services.portraits import portrait_delivered
-from survey.services.questions import _FIX_CLOCK as _FIX_CLOCK
-from survey.services.questions import _OPTION as _OPTION
-from survey.services.questions import _SERVE as _SERVE
-from survey.services.questions import _UNANSWERED as _UNANSWERED
-from survey.services.questions import _UNANSWERED_TO_SHOW as _UNANSWERED_TO_SHOW
 from survey.services.questions import (
     MAX_CHOICE_LENGTH,
     answer_submit,

@@ -9,10 +9,13 @@ import pytest
 from django.db import connection, transaction
 from django.db.models import Count, QuerySet
 
-from survey import selectors, services
 from survey.api import auth
 from survey.models import Disorder, Question, QuizSession
 from survey.prepared import PreparedSelect, PreparedUpdate
+from survey.selectors import images as image_reads
+from survey.selectors import questions as question_reads
+from survey.services import portraits as portrait_writes
+from survey.services import questions as question_writes
 from tests.survey.factories import DisorderFactory
 
 
@@ -102,22 +105,22 @@ def test_the_participants_per_question_statements_are_all_prepared(quiz_session)
     """Each would otherwise be compiled again on every request (survey/prepared.py says what that costs)."""
     statements = [
         auth._SESSION,
-        services._UNANSWERED,
-        services._UNANSWERED_TO_SHOW,
-        services._SERVE,
-        services._FIX_CLOCK,
-        services._IMAGE_DELIVERED,
-        services._QUESTION_DELIVERED,
-        services._OPTION,
-        selectors._IMAGES,
-        selectors._OPTIONS,
-        selectors._EARLIER,
-        selectors._SESSION_PLAN,
-        selectors._ANSWER,
-        selectors._PARTICIPANT_IMAGE,
+        question_writes._UNANSWERED,
+        question_writes._UNANSWERED_TO_SHOW,
+        question_writes._SERVE,
+        question_writes._FIX_CLOCK,
+        portrait_writes._IMAGE_DELIVERED,
+        portrait_writes._QUESTION_DELIVERED,
+        question_writes._OPTION,
+        question_reads._IMAGES,
+        question_reads._OPTIONS,
+        question_reads._EARLIER,
+        question_reads._SESSION_PLAN,
+        question_reads._ANSWER,
+        image_reads._PARTICIPANT_IMAGE,
     ]
     if connection.vendor == "postgresql":  # the database's clock and the session's row lock
-        statements += [services._IMAGE_DELIVERED_NOW, services._QUESTION_DELIVERED_NOW]
+        statements += [portrait_writes._IMAGE_DELIVERED_NOW, portrait_writes._QUESTION_DELIVERED_NOW]
     with transaction.atomic():
         if connection.features.has_select_for_update:
             statements.append(auth._SESSION_LOCKED)
