@@ -66,8 +66,33 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="session")
-def phantom_bank_images():
-    """Phantom portraits for a small bank, rendered once per test run (they take ~60 ms each)."""
+def phantom_bank_images(tmp_path_factory):
+    """Phantom portraits for a small bank, rendered once per test run (141 of them, about 14 s): the first
+    test process renders them into the run's shared temporary folder (as PNG, lossless), the others wait
+    for it and read them back, so one process per core does not mean one render per core."""
+    import json
+
+    from filelock import FileLock
+    from PIL import Image
+
     from tests.e2e.participant import render_bank_images
 
-    return render_bank_images()
+    shared = tmp_path_factory.getbasetemp().parent / "phantom-bank"  # one folder for every xdist worker
+    index = shared / "index.json"
+    with FileLock(str(shared) + ".lock"):
+        if not index.exists():
+            shared.mkdir(exist_ok=True)
+            names: dict[str, dict[str, list[str]]] = {}
+            for code, kinds in render_bank_images().items():
+                for kind, batch in kinds.items():
+                    for i, image in enumerate(batch):
+                        image.save(shared / f"{code}-{kind}-{i}.png")
+                    names.setdefault(code, {})[kind] = [f"{code}-{kind}-{i}.png" for i in range(len(batch))]
+            index.write_text(json.dumps(names))
+    listed = json.loads(index.read_text())
+
+    def read(name: str) -> Image.Image:
+        with Image.open(shared / name) as image:
+            return image.convert("RGB")
+
+    return {code: {kind: [read(n) for n in batch] for kind, batch in kinds.items()} for code, kinds in listed.items()}
