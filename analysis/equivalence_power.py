@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 from scipy import stats
 
-from .power import DEFAULT_PLANNING_ICC
+from .power import DEFAULT_PLANNING_ICC, check_design
 from .proportions import _check_probability
 
 __all__ = [
@@ -198,12 +198,7 @@ def plan_equivalence(
             f"margin ({margin!r}) must exceed the assumed |difference| "
             f"({abs(difference)!r}): no sample size can show equivalence then"
         )
-    if questions_per_participant < 1:
-        raise ValueError("questions_per_participant must be at least 1")
-    if not 0 <= icc < 1:
-        raise ValueError(f"icc must lie in [0, 1), got {icc!r}")
-    if not 0 < answer_rate <= 1:
-        raise ValueError(f"answer_rate must lie in (0, 1], got {answer_rate!r}")
+    check_design(questions_per_participant, icc, answer_rate)
 
     def smallest(deff: float) -> int:
         # tost_power increases with n: double, then bisect on whole numbers.

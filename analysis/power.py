@@ -107,6 +107,17 @@ class PowerPlan:
         return asdict(self)
 
 
+def check_design(questions_per_participant: int, icc: float, answer_rate: float) -> None:
+    """The study design both planners take (this one and ``plan_equivalence``): raises ValueError, naming
+    the argument, unless m >= 1, 0 <= icc < 1 and 0 < answer_rate <= 1."""
+    if questions_per_participant < 1:
+        raise ValueError("questions_per_participant must be at least 1")
+    if not 0 <= icc < 1:
+        raise ValueError(f"icc must lie in [0, 1), got {icc!r}")
+    if not 0 < answer_rate <= 1:
+        raise ValueError(f"answer_rate must lie in (0, 1], got {answer_rate!r}")
+
+
 def plan_study(
     excess: float,
     chance: float,
@@ -167,12 +178,7 @@ def plan_study(
         raise ValueError(f"excess must be positive and chance + excess below 1, got {excess!r}")
     _check_probability(power, "power")
     _check_probability(alpha, "alpha")
-    if questions_per_participant < 1:
-        raise ValueError("questions_per_participant must be at least 1")
-    if not 0 <= icc < 1:
-        raise ValueError(f"icc must lie in [0, 1), got {icc!r}")
-    if not 0 < answer_rate <= 1:
-        raise ValueError(f"answer_rate must lie in (0, 1], got {answer_rate!r}")
+    check_design(questions_per_participant, icc, answer_rate)
     # Normal approximation (Cohen's h) gives a starting point; the exact search
     # starts well below it because exact power can be reached earlier or later.
     z_a = stats.norm.isf(alpha / 2 if alternative == "two-sided" else alpha)

@@ -73,6 +73,21 @@ def test_equivalence_plan_is_the_smallest_n_and_clustering_inflates_it():
         plan_equivalence(0.48, margin=0.05, difference=0.06)
 
 
+@pytest.mark.parametrize(
+    ("design", "named"),
+    [
+        (dict(questions_per_participant=0), "questions_per_participant"),
+        (dict(icc=1.0), "icc"),
+        (dict(answer_rate=0.0), "answer_rate"),
+    ],
+)
+def test_both_planners_refuse_an_impossible_design_by_name(design, named):
+    with pytest.raises(ValueError, match=named):
+        plan_equivalence(0.48, margin=0.10, **design)
+    with pytest.raises(ValueError, match=named):
+        plan_study(0.05, 0.25, **design)
+
+
 def test_planning_icc_default_is_what_studies_show():
     assert 0.075 <= DEFAULT_PLANNING_ICC <= 0.20
     assert plan_study(0.05, 0.25).icc == DEFAULT_PLANNING_ICC
