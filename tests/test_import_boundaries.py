@@ -1,5 +1,6 @@
-"""The layering the deployment relies on: the web process never imports torch or the generator, and the
-analysis package imports neither Django nor torch.
+"""The layering the deployment relies on: the web process never imports torch or the generator, the
+analysis package imports neither Django nor torch, and the platform reaches the statistics only through
+its export.
 
 Each check runs in a fresh interpreter in which the forbidden packages cannot be imported at all (an
 import hook refuses them), so it holds on a web host where torch is not installed, and it fails loudly,
@@ -8,6 +9,7 @@ naming the importer, where a module reaches for them at import time.
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -89,21 +91,42 @@ def test_the_manifest_rule_is_shared_without_django_or_torch():
     assert "manifest imported" in result.stdout
 
 
+def _imports_anywhere(path: Path) -> list[tuple[str, int]]:
+    """(module, line) for every absolute import in `path`, at module level or deferred inside a function."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.module, node.lineno))
+    return found
+
+
+def _survey_modules() -> list[Path]:
+    return [p for p in sorted((ROOT / "survey").rglob("*.py")) if "migrations" not in p.parts]
+
+
 def test_no_web_module_reaches_for_the_generator_even_lazily():
     """A deferred import inside a function still runs in the web process when that function does; only
     the management package (commands and the batch services they and the worker share) may import it."""
-    import ast
-
-    offenders = []
-    for path in sorted((ROOT / "survey").rglob("*.py")):
-        if "management" in path.parts or "migrations" in path.parts:
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = (
-                [a.name for a in node.names]
-                if isinstance(node, ast.Import)
-                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            )
-            if any(n.split(".")[0] in {"torch", "generator"} for n in names):
-                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in _survey_modules()
+        if "management" not in path.parts
+        for module, line in _imports_anywhere(path)
+        if module.split(".")[0] in {"torch", "generator"}
+    ]
     assert not offenders, offenders
+
+
+def test_the_platform_reaches_the_statistics_only_through_its_export():
+    """One survey module imports analysis, the dashboard, and what it gives analysis is the export."""
+    importers = {
+        str(path.relative_to(ROOT))
+        for path in _survey_modules()
+        if any(module.split(".")[0] == "analysis" for module, _ in _imports_anywhere(path))
+    }
+    assert importers == {"survey/dashboard.py"}
+    dashboard = (ROOT / "survey" / "dashboard.py").read_text(encoding="utf-8")
+    assert "answers = export.answers_frame(study)" in dashboard
+    assert "analysis.load_export(answers)" in dashboard
