@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import http.client
 import json
+import os
 import sys
 import tempfile
 import time
@@ -38,6 +39,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tools.load.common import bank_rendered, django_environment, django_setup, migrate, study_create, throwaway_database
+from tools.load.cpu_accounting import postgres_backends
+from tools.load.servers import instance_start, instance_stop, wait_ready
 
 KINDS = ("question", "image", "clock start", "answer")
 
@@ -93,8 +96,6 @@ class WorkerMeter(Meter):
             last = now
 
     def _postgres(self) -> dict[int, float]:
-        from tools.load.cpu_accounting import postgres_backends
-
         return {pid: _schedstat_seconds(pid) for pid in postgres_backends(self.database)}
 
     def __call__(self, kind: str, request: Callable[[], Any]) -> Any:
@@ -197,10 +198,6 @@ def _walks_in_process(invites: list[str]) -> tuple[Meter, int]:
 
 
 def _walks_on_gunicorn(invites: list[str], folder: Path, database: str) -> tuple[Meter, int]:
-    import os
-
-    from tools.load.servers import instance_start, instance_stop, wait_ready
-
     instance = instance_start("cpu", folder, dict(os.environ), workers=1, threads=1)
     try:
         asyncio.run(wait_ready(instance))
