@@ -49,7 +49,8 @@ class _Canvas:
 
 
 def _rgb(c: Colour) -> tuple[int, int, int]:
-    r, g, b = (int(np.clip(round(v), 0, 255)) for v in c)
+    # Plain min/max: np.clip on a scalar costs a fifth of a whole portrait's drawing time.
+    r, g, b = (min(255, max(0, round(v))) for v in c)
     return r, g, b
 
 

@@ -12,7 +12,13 @@ def image_bank_root(settings, tmp_path):
     return settings.IMAGE_BANK_ROOT
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-django's ordering and the marks the other conftests add
 def pytest_collection_modifyitems(config, items):
+    _skip_postgres_only_tests(items)
+    _slow_tests_first(items)
+
+
+def _skip_postgres_only_tests(items) -> None:
     """Tests marked `postgres` exercise row locks that SQLite does not have; run them where DATABASE_URL
     points at PostgreSQL."""
     try:
@@ -26,3 +32,21 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+def _database_phase(item) -> int:
+    """pytest-django's run order, which this hook keeps: tests in a rolled-back transaction (0), then
+    transactional ones, which empty the database when they end (1), then those with no database (2)."""
+    marker = item.get_closest_marker("django_db")
+    fixtures = getattr(item, "fixturenames", ())
+    transactional = bool(marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")))
+    if transactional or "transactional_db" in fixtures or "live_server" in fixtures:
+        return 1
+    return 0 if marker or "db" in fixtures else 2
+
+
+def _slow_tests_first(items) -> None:
+    """Within each of pytest-django's phases, the tests marked `slow` start first. The test processes
+    (scripts/test) take one test at a time, so a long browser walk begins while short tests remain to fill
+    the other processes, instead of the last process starting it when the rest are done."""
+    items.sort(key=lambda item: (_database_phase(item), "slow" not in item.keywords))

@@ -1,25 +1,25 @@
 """python -m analysis: outputs, exit status, and no partial files on bad input."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from analysis.cli import main
 from analysis.tables import TABLE_NAMES
+from tests.cli import Ran, run_main
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "fixtures" / "paper_export.csv"
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "analysis", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+def _run(*args: str) -> Ran:
+    """`python -m analysis ARGS`, in this process (tests/cli.py)."""
+    return run_main(main, *args)
 
 
+@pytest.mark.slow
 def test_report_writes_json_markdown_and_figures(tmp_path):
     out = tmp_path / "o.json"
     result = _run("report", str(FIXTURE), "--json", str(out), "--out-dir", str(tmp_path / "rep"), "--margin", "0.05")
@@ -72,6 +72,7 @@ def test_failure_while_writing_leaves_no_partial_files(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_report_on_one_study_of_several(tmp_path):
     frame = pd.read_csv(FIXTURE, dtype=str, keep_default_na=False)
     other = frame.assign(study="pilot")

@@ -1,8 +1,6 @@
 """Equivalence planned, not assumed: TOST power, the smallest margin shown, the plan."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import analysis_reference_values as ref
@@ -20,17 +18,18 @@ from analysis import (
     tost_power,
     tost_two_proportions,
 )
+from analysis.cli import main
 from analysis.equivalence_power import DEFAULT_MARGIN, MARGIN_RATIONALE
 from analysis.power import DEFAULT_PLANNING_ICC
+from tests.cli import Ran, run_main
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "fixtures" / "paper_export.csv"
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "analysis", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
-    )
+def _run(*args: str) -> Ran:
+    """`python -m analysis ARGS`, in this process (tests/cli.py)."""
+    return run_main(main, *args)
 
 
 def test_tost_power_matches_reference():

@@ -1,14 +1,14 @@
 """Inputs a statistician actually has: delimiters, encodings, XLSX/JSON, bad rows, bad paths."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from analysis import ExportError, load_export
+from analysis.cli import main
+from tests.cli import Ran, run_main
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "fixtures" / "paper_export.csv"
@@ -19,10 +19,9 @@ def rows() -> pd.DataFrame:
     return pd.read_csv(FIXTURE, dtype=str, keep_default_na=False)
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "analysis", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+def _run(*args: str) -> Ran:
+    """`python -m analysis ARGS`, in this process (tests/cli.py)."""
+    return run_main(main, *args)
 
 
 @pytest.mark.parametrize("sep", [";", "\t", "|"])

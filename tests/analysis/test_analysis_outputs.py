@@ -2,8 +2,6 @@
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -11,8 +9,10 @@ import pytest
 from test_analysis_report import _export
 
 from analysis import build_report, implausible_times, load_export
+from analysis.cli import main
 from analysis.figures import response_time_figure
 from analysis.tables import TABLE_NAMES
+from tests.cli import run_main
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "fixtures" / "paper_export.csv"
@@ -21,14 +21,7 @@ FIXTURE = ROOT / "fixtures" / "paper_export.csv"
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report")
-    result = subprocess.run(
-        [sys.executable, "-m", "analysis", "report", str(FIXTURE), "--json", str(out / "o.json")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    result = run_main(main, "report", str(FIXTURE), "--json", str(out / "o.json"))  # tests/cli.py
     assert result.returncode == 0, result.stderr
     return out
 

@@ -183,6 +183,7 @@ def test_a_memorised_portrait_is_flagged_after_holm():
     assert result.members.loc["member00", "p_holm"] == pytest.approx(20 * (1 / 3) ** 10)
 
 
+@pytest.mark.slow
 def test_chance_data_flag_at_most_alpha_of_the_time():
     # 200 seeded studies of 20 members x 10 answers, every answer a guess: Holm keeps the
     # family-wise false flag rate at most alpha (discreteness makes it far lower).

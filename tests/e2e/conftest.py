@@ -26,13 +26,18 @@ CHROMIUM_ARGS = [
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+@pytest.hookimpl(tryfirst=True)  # before tests/conftest.py orders the run by the `slow` mark
 def pytest_collection_modifyitems(config, items):
+    """Every browser test is slow (a chromium, a live server, the quiz's own pauses); without a chromium
+    they are skipped."""
+    browser_tests = [item for item in items if "tests/e2e" in str(item.fspath)]
+    for item in browser_tests:
+        item.add_marker(pytest.mark.slow)
     if shutil.which(CHROMIUM) or Path(CHROMIUM).exists():
         return
     skip = pytest.mark.skip(reason=f"no chromium at {CHROMIUM} (apt-get install chromium)")
-    for item in items:
-        if "tests/e2e" in str(item.fspath):
-            item.add_marker(skip)
+    for item in browser_tests:
+        item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -99,6 +99,7 @@ def test_training_with_gestalt_loss_and_classifier_checkpoint(phantom_data: Path
     assert load_checkpoint_file(out).provenance["train_config"]["gestalt_weight"] == 0.5
 
 
+@pytest.mark.slow
 def test_the_train_cli_trains_exports_and_resumes(phantom_data: Path, tmp_path: Path) -> None:
     import subprocess
     import sys

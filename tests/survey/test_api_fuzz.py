@@ -46,6 +46,7 @@ def credentials(study):
     }
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @schema.parametrize()
 @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))

@@ -38,8 +38,13 @@ def take_a_session(study: Study) -> None:
         services.answer_submit(session=session, question_id=question.pk, choice=question.correct_choice, now=now)
 
 
-def test_the_renderer_only_demo_is_complete_and_leaks_nothing(db, image_bank_root):
+@pytest.mark.slow
+def test_the_renderer_only_demo_is_complete_and_leaks_nothing(db, image_bank_root, monkeypatch):
+    """Without the generator (or without torch) the demo is whole, and its real phantoms are still rendered
+    at the bundled generator's resolution, read from the checkpoint's header without torch."""
+    entered = spy_on_the_pipeline(monkeypatch)
     output = build("--renderer-only")
+    assert {size for size, *_ in entered} == {(checkpoint_resolution(Path(BUNDLED)),) * 2}
     study = Study.objects.get(slug="demo")
     assert output.count("  pretend expert ") == 8 and "user: coordinator  password: " in output
     assert not Invite.objects.filter(study=study, reusable=True).exists()  # one link per person, single-use
@@ -48,17 +53,6 @@ def test_the_renderer_only_demo_is_complete_and_leaks_nothing(db, image_bank_roo
     }  # provenance says where the pool came from
     take_a_session(study)
     assert audit_study(study).clean
-
-
-def test_the_demo_draws_its_pool_from_the_bundled_generator(db, image_bank_root):
-    pytest.importorskip("torch")
-    build()
-    study = Study.objects.get(slug="demo")
-    generated = Portrait.objects.filter(study=study, kind__in=["synthetic", "latent_average"])
-    assert generated.count() == 8 * 11 + 8
-    checkpoints = set(generated.values_list("checkpoint_id", flat=True))
-    assert len(checkpoints) == 1 and "phantom" not in checkpoints.pop()
-    take_a_session(study)
 
 
 def spy_on_the_pipeline(monkeypatch) -> list[tuple[tuple[int, int], str, int, int]]:
@@ -94,12 +88,14 @@ def encoding_of(portrait: Portrait) -> tuple:
         )
 
 
-def test_real_and_synthetic_demo_portraits_are_drawn_at_one_resolution_and_take_one_path(
+@pytest.mark.slow
+def test_the_demo_draws_its_pool_from_the_bundled_generator_at_the_real_portraits_resolution_and_path(
     db, image_bank_root, monkeypatch
 ):
-    """The kind must not show in sharpness, size or compression: the real phantoms are rendered at the bundled
-    generator's resolution (read from its checkpoint) and every portrait, of either kind, is upscaled and
-    encoded by the same call with the same settings."""
+    """The demo's synthetic portraits and latent averages come from the bundled generator, and a session can
+    be taken. The kind must not show in sharpness, size or compression: the real phantoms are rendered at
+    the generator's resolution (read from its checkpoint) and every portrait, of either kind, is upscaled
+    and encoded by the same call with the same settings."""
     api = pytest.importorskip("generator.api")
     resolution = api.load_checkpoint(BUNDLED, device="cpu").config.resolution
     assert checkpoint_resolution(Path(BUNDLED)) == resolution  # the torch-free header read agrees
@@ -115,16 +111,14 @@ def test_real_and_synthetic_demo_portraits_are_drawn_at_one_resolution_and_take_
     encodings = {kind: {encoding_of(p) for p in portraits if p.kind == kind} for kind in ("real", "synthetic")}
     assert len(encodings["real"]) == 1 and encodings["real"] == encodings["synthetic"]
 
-
-def test_the_demo_renders_its_real_phantoms_at_the_generator_resolution_even_without_torch(
-    db, image_bank_root, monkeypatch
-):
-    entered = spy_on_the_pipeline(monkeypatch)
-    build("--renderer-only")
-    resolution = checkpoint_resolution(Path(BUNDLED))
-    assert {size for size, *_ in entered} == {(resolution, resolution)}
+    generated = [p for p in portraits if p.kind in ("synthetic", "latent_average")]
+    assert len(generated) == 8 * 11 + 8
+    checkpoints = {p.checkpoint_id for p in generated}
+    assert len(checkpoints) == 1 and "phantom" not in checkpoints.pop()  # provenance: the bundled generator
+    take_a_session(study)
 
 
+@pytest.mark.slow
 def test_rebuilding_the_demo_replaces_it_even_after_sessions(db, image_bank_root):
     build("--renderer-only")
     take_a_session(Study.objects.get(slug="demo"))
