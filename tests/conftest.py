@@ -46,7 +46,22 @@ def _database_phase(item) -> int:
 
 
 def _slow_tests_first(items) -> None:
-    """Within each of pytest-django's phases, the tests marked `slow` start first. The test processes
-    (scripts/test) take one test at a time, so a long browser walk begins while short tests remain to fill
-    the other processes, instead of the last process starting it when the rest are done."""
-    items.sort(key=lambda item: (_database_phase(item), "slow" not in item.keywords))
+    """Within each of pytest-django's phases, the tests marked `slow` start first, each followed by a quick
+    one. The test processes (scripts/test) take one test at a time, so a long browser walk begins while
+    short tests remain to fill the other processes, instead of the last process starting it when the rest
+    are done. A process is sent its next test while it runs the current one: the quick test between two
+    slow ones keeps a second slow test from queueing behind the first on one process."""
+    ordered = []
+    for phase in sorted({_database_phase(item) for item in items}):
+        in_phase = [item for item in items if _database_phase(item) == phase]
+        slow = [item for item in in_phase if "slow" in item.keywords]
+        quick = [item for item in in_phase if "slow" not in item.keywords]
+        ordered += interleaved(slow, quick)
+    items[:] = ordered
+
+
+def interleaved(slow: list, quick: list) -> list:
+    """slow[0], quick[0], slow[1], quick[1], ... then what remains of either."""
+    pairs = [item for pair in zip(slow, quick) for item in pair]
+    n = min(len(slow), len(quick))
+    return pairs + slow[n:] + quick[n:]

@@ -72,32 +72,43 @@ def artifacts() -> Path:
 
 @pytest.fixture(scope="session")
 def phantom_bank_images(tmp_path_factory):
-    """Phantom portraits for a small bank, rendered once per test run (141 of them, about 14 s): the first
-    test process renders them into the run's shared temporary folder (as PNG, lossless), the others wait
-    for it and read them back, so one process per core does not mean one render per core."""
+    """Phantom portraits for a small bank (five disorders, 141 portraits), rendered once per test run.
+
+    Each disorder is rendered by one test process into the run's shared temporary folder (as PNG, lossless)
+    under its own lock; the processes start at different disorders, so those that reach the browser tests
+    together share the rendering, and each reads back what the others rendered."""
     import json
 
     from filelock import FileLock
     from PIL import Image
 
-    from tests.e2e.participant import render_bank_images
+    from tests.e2e.participant import DISORDERS, render_disorder_images
 
-    shared = tmp_path_factory.getbasetemp().parent / "phantom-bank"  # one folder for every xdist worker
-    index = shared / "index.json"
-    with FileLock(str(shared) + ".lock"):
-        if not index.exists():
-            shared.mkdir(exist_ok=True)
-            names: dict[str, dict[str, list[str]]] = {}
-            for code, kinds in render_bank_images().items():
-                for kind, batch in kinds.items():
-                    for i, image in enumerate(batch):
-                        image.save(shared / f"{code}-{kind}-{i}.png")
-                    names.setdefault(code, {})[kind] = [f"{code}-{kind}-{i}.png" for i in range(len(batch))]
-            index.write_text(json.dumps(names))
-    listed = json.loads(index.read_text())
+    # xdist workers' temporary folders share the run's folder; without xdist the run's folder is the base
+    # (its parent holds earlier runs, whose bank a changed renderer would not match)
+    run_folder = tmp_path_factory.getbasetemp()
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker:
+        run_folder = run_folder.parent
+    shared = run_folder / "phantom-bank"
+    shared.mkdir(exist_ok=True)
+    first = int(worker.removeprefix("gw") or 0) % len(DISORDERS)
+    listed: dict[str, dict[str, list[str]]] = {}
+    for code in DISORDERS[first:] + DISORDERS[:first]:
+        index = shared / f"{code}.json"
+        with FileLock(shared / f"{code}.lock"):
+            if not index.exists():
+                names = {}
+                for kind, batch in render_disorder_images(code).items():
+                    names[kind] = [f"{code}-{kind}-{i}.png" for i in range(len(batch))]
+                    for name, image in zip(names[kind], batch, strict=True):
+                        image.save(shared / name, compress_level=1)  # lossless, and quick to write
+                index.write_text(json.dumps(names))
+        listed[code] = json.loads(index.read_text())
 
     def read(name: str) -> Image.Image:
         with Image.open(shared / name) as image:
             return image.convert("RGB")
 
-    return {code: {kind: [read(n) for n in batch] for kind, batch in kinds.items()} for code, kinds in listed.items()}
+    # in the disorders' own order, whichever process rendered them
+    return {code: {kind: [read(n) for n in listed[code][kind]] for kind in listed[code]} for code in DISORDERS}

@@ -42,22 +42,19 @@ DEVICES = (DESKTOP, TABLET, PHONE)
 # --- the study ------------------------------------------------------------------------------------------
 
 
-def render_bank_images() -> dict[str, dict[str, list[Image.Image]]]:
-    """Phantom portraits per disorder: real ones (even individuals used in training, odd ones held out),
+def render_disorder_images(code: str) -> dict[str, list[Image.Image]]:
+    """One disorder's phantom portraits: real ones (even individuals used in training, odd ones held out),
     "synthetic" ones (other individuals, slightly smoothed) and a latent average (the mean of eight)."""
-    images: dict[str, dict[str, list[Image.Image]]] = {}
-    for code in DISORDERS:
 
-        def render(individual: int, code: str = code) -> Image.Image:
-            return phantoms.render_portrait(code, individual=individual, size=RENDER_SIZE)
+    def render(individual: int) -> Image.Image:
+        return phantoms.render_portrait(code, individual=individual, size=RENDER_SIZE)
 
-        training = [render(2 * i) for i in range(BANK["training"])]
-        held_out = [render(2 * i + 1) for i in range(BANK["held_out"])]
-        synthetic = [render(500 + i).filter(ImageFilter.GaussianBlur(0.6)) for i in range(BANK["synthetic"])]
-        mean = np.mean([np.asarray(img, dtype=np.float32) for img in training], axis=0)
-        average = Image.fromarray(mean.round().astype(np.uint8)).filter(ImageFilter.GaussianBlur(1.2))
-        images[code] = {"training": training, "held_out": held_out, "synthetic": synthetic, "latent_average": [average]}
-    return images
+    training = [render(2 * i) for i in range(BANK["training"])]
+    held_out = [render(2 * i + 1) for i in range(BANK["held_out"])]
+    synthetic = [render(500 + i).filter(ImageFilter.GaussianBlur(0.6)) for i in range(BANK["synthetic"])]
+    mean = np.mean([np.asarray(img, dtype=np.float32) for img in training], axis=0)
+    average = Image.fromarray(mean.round().astype(np.uint8)).filter(ImageFilter.GaussianBlur(1.2))
+    return {"training": training, "held_out": held_out, "synthetic": synthetic, "latent_average": [average]}
 
 
 def make_study(images, **settings) -> Study:
