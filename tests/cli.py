@@ -2,9 +2,9 @@
 text=True)` would: its exit status and what it printed.
 
 Starting `python -m analysis` as a process costs a second or more of imports (pandas, SciPy, statsmodels,
-Matplotlib) before the tool does anything, and the tests run it dozens of times. Each tool keeps one test
-that starts it as a real process, for what only a process shows (the exit status `python -m` gives, no
-traceback); the rest call its `main` here."""
+Matplotlib) before the tool does anything, and the tests run it dozens of times. One test still starts it
+as a real process, for what only a process shows (the exit status `python -m` gives, no traceback); the
+rest call its `main` here."""
 
 from __future__ import annotations
 
@@ -42,3 +42,10 @@ def _exit_status(code: object, stderr: io.StringIO) -> int:
         return code or 0
     print(code, file=stderr)
     return 1
+
+
+def run_analysis(*args: str) -> Ran:
+    """`python -m analysis ARGS`, in this process."""
+    from analysis.cli import main
+
+    return run_main(main, *args)

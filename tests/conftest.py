@@ -36,10 +36,16 @@ def _skip_postgres_only_tests(items) -> None:
 
 def _database_phase(item) -> int:
     """pytest-django's run order, which this hook keeps: tests in a rolled-back transaction (0), then
-    transactional ones, which empty the database when they end (1), then those with no database (2)."""
+    transactional ones, which empty the database when they end (1), then those with no database (2).
+    The marker is read by pytest-django's own parser, so `django_db(True)` means what it means there."""
+    from pytest_django.fixtures import validate_django_db
+
     marker = item.get_closest_marker("django_db")
     fixtures = getattr(item, "fixturenames", ())
-    transactional = bool(marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")))
+    transactional = False
+    if marker:
+        transaction, reset_sequences, *_ = validate_django_db(marker)
+        transactional = transaction or reset_sequences
     if transactional or "transactional_db" in fixtures or "live_server" in fixtures:
         return 1
     return 0 if marker or "db" in fixtures else 2
@@ -51,13 +57,17 @@ def _slow_tests_first(items) -> None:
     short tests remain to fill the other processes, instead of the last process starting it when the rest
     are done. A process is sent its next test while it runs the current one: the quick test between two
     slow ones keeps a second slow test from queueing behind the first on one process."""
-    ordered = []
-    for phase in sorted({_database_phase(item) for item in items}):
-        in_phase = [item for item in items if _database_phase(item) == phase]
-        slow = [item for item in in_phase if "slow" in item.keywords]
-        quick = [item for item in in_phase if "slow" not in item.keywords]
-        ordered += interleaved(slow, quick)
-    items[:] = ordered
+    phases: dict[int, list] = {}
+    for item in items:
+        phases.setdefault(_database_phase(item), []).append(item)
+    items[:] = [
+        item
+        for phase in sorted(phases)
+        for item in interleaved(
+            [item for item in phases[phase] if "slow" in item.keywords],
+            [item for item in phases[phase] if "slow" not in item.keywords],
+        )
+    ]
 
 
 def interleaved(slow: list, quick: list) -> list:

@@ -6,23 +6,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.cli import main
 from analysis.tables import TABLE_NAMES
-from tests.cli import Ran, run_main
+from tests.cli import run_analysis
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "fixtures" / "paper_export.csv"
 
 
-def _run(*args: str) -> Ran:
-    """`python -m analysis ARGS`, in this process (tests/cli.py)."""
-    return run_main(main, *args)
-
-
 @pytest.mark.slow
 def test_report_writes_json_markdown_and_figures(tmp_path):
     out = tmp_path / "o.json"
-    result = _run("report", str(FIXTURE), "--json", str(out), "--out-dir", str(tmp_path / "rep"), "--margin", "0.05")
+    result = run_analysis(
+        "report", str(FIXTURE), "--json", str(out), "--out-dir", str(tmp_path / "rep"), "--margin", "0.05"
+    )
     assert result.returncode == 0, result.stderr
     assert "p = 1.91e-05" in result.stdout and "p = 0.889" in result.stdout
     data = json.loads(out.read_text())
@@ -51,7 +47,7 @@ def test_bad_export_exits_non_zero_and_writes_nothing(tmp_path, change, column):
     bad = tmp_path / "bad.csv"
     frame.to_csv(bad, index=False)
     out_dir = tmp_path / "out"
-    result = _run("report", str(bad), "--json", str(out_dir / "o.json"))
+    result = run_analysis("report", str(bad), "--json", str(out_dir / "o.json"))
     assert result.returncode == 2
     assert f"column {column!r}" in result.stderr
     if column != "correct_choice":  # a missing column has no row to name
@@ -78,9 +74,9 @@ def test_report_on_one_study_of_several(tmp_path):
     other = frame.assign(study="pilot")
     both = tmp_path / "both.csv"
     pd.concat([frame, other]).to_csv(both, index=False)
-    result = _run("report", str(both), "--json", str(tmp_path / "o.json"), "--no-figures")
+    result = run_analysis("report", str(both), "--json", str(tmp_path / "o.json"), "--no-figures")
     assert result.returncode == 2 and "--study" in result.stderr
-    result = _run("report", str(both), "--json", str(tmp_path / "o.json"), "--no-figures", "--study", "pilot")
+    result = run_analysis("report", str(both), "--json", str(tmp_path / "o.json"), "--no-figures", "--study", "pilot")
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "o.json").read_text())["study"] == "pilot"
 
@@ -90,7 +86,7 @@ def test_small_category_gets_counts_and_a_reason(tmp_path):
     keep = (frame["category"] != "reidentification") | (frame["participant"] == "P001")
     small = tmp_path / "small.csv"
     frame[keep].to_csv(small, index=False)
-    result = _run("report", str(small), "--json", str(tmp_path / "o.json"), "--no-figures")
+    result = run_analysis("report", str(small), "--json", str(tmp_path / "o.json"), "--no-figures")
     assert result.returncode == 0, result.stderr
     reid = json.loads((tmp_path / "o.json").read_text())["categories"]["reidentification"]
     assert reid["n_presented"] == 10 and reid["binomial"]["p_value"] is None
@@ -99,7 +95,7 @@ def test_small_category_gets_counts_and_a_reason(tmp_path):
 
 
 def test_power_prints_plan_and_writes_json(tmp_path):
-    result = _run(
+    result = run_analysis(
         "power",
         "--chance",
         "0.25",
@@ -119,5 +115,5 @@ def test_power_prints_plan_and_writes_json(tmp_path):
 
 
 def test_power_refuses_impossible_targets():
-    result = _run("power", "--chance", "0.9", "--excess", "0.2")
+    result = run_analysis("power", "--chance", "0.9", "--excess", "0.2")
     assert result.returncode == 2 and "excess" in result.stderr

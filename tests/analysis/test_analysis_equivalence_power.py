@@ -18,18 +18,12 @@ from analysis import (
     tost_power,
     tost_two_proportions,
 )
-from analysis.cli import main
 from analysis.equivalence_power import DEFAULT_MARGIN, MARGIN_RATIONALE
 from analysis.power import DEFAULT_PLANNING_ICC
-from tests.cli import Ran, run_main
+from tests.cli import run_analysis
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "fixtures" / "paper_export.csv"
-
-
-def _run(*args: str) -> Ran:
-    """`python -m analysis ARGS`, in this process (tests/cli.py)."""
-    return run_main(main, *args)
 
 
 def test_tost_power_matches_reference():
@@ -37,7 +31,7 @@ def test_tost_power_matches_reference():
     assert_allclose(tost_power(0.48, 0.485, 150, 402, 0.10), ref.TOST_POWER_48_485_150_402_M10, rtol=1e-10)
 
 
-def test_tost_power_is_the_rejection_rate_of_the_test_we_run():
+def test_tost_power_is_the_rejection_rate_of_the_test_werun_analysis():
     # Monte Carlo over binomial draws of tost_two_proportions itself: 4000 replications,
     # SE of a rate near 0.5 is 0.008; the normal approximation is good at these n.
     rng = np.random.default_rng(2)
@@ -93,7 +87,7 @@ def test_planning_icc_default_is_what_studies_show():
 
 
 def test_power_plans_the_equivalence_test_from_the_command_line(tmp_path):
-    result = _run(
+    result = run_analysis(
         "power",
         "--equivalence",
         "--accuracy",
@@ -109,10 +103,10 @@ def test_power_plans_the_equivalence_test_from_the_command_line(tmp_path):
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert plan["answers_per_kind"] == plan_equivalence(0.48, icc=0.0).answers_per_kind
     assert f"{plan['answers_per_kind']} per kind" in result.stdout
-    missing = _run("power", "--equivalence")
+    missing = run_analysis("power", "--equivalence")
     assert missing.returncode == 2 and "--accuracy" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1
-    default = _run("power", "--chance", "0.25", "--excess", "0.05", "--json", str(tmp_path / "p.json"))
+    default = run_analysis("power", "--chance", "0.25", "--excess", "0.05", "--json", str(tmp_path / "p.json"))
     assert default.returncode == 0, default.stderr
     assert json.loads((tmp_path / "p.json").read_text())["icc"] == DEFAULT_PLANNING_ICC
 
@@ -129,7 +123,7 @@ def test_report_states_margin_source_power_and_minimum_margin(tmp_path):
     assert plan["achieved_power_clustered"] < plan["achieved_power"]
     assert any("power" in f for f in report["findings"])
     out = tmp_path / "o.json"
-    result = _run("report", str(FIXTURE), "--json", str(out), "--no-figures", "--margin", "0.08")
+    result = run_analysis("report", str(FIXTURE), "--json", str(out), "--no-figures", "--margin", "0.08")
     assert result.returncode == 0, result.stderr
     data = json.loads(out.read_text())
     assert "given on the command line" in data["margin_source"]

@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from analysis import ExportError, load_export
-from analysis.cli import main
-from tests.cli import Ran, run_main
+from tests.cli import run_analysis
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "fixtures" / "paper_export.csv"
@@ -17,11 +16,6 @@ FIXTURE = ROOT / "fixtures" / "paper_export.csv"
 @pytest.fixture(scope="module")
 def rows() -> pd.DataFrame:
     return pd.read_csv(FIXTURE, dtype=str, keep_default_na=False)
-
-
-def _run(*args: str) -> Ran:
-    """`python -m analysis ARGS`, in this process (tests/cli.py)."""
-    return run_main(main, *args)
 
 
 @pytest.mark.parametrize("sep", [";", "\t", "|"])
@@ -72,7 +66,7 @@ def test_response_time_far_beyond_the_limit_is_refused(rows):
 @pytest.mark.parametrize("target", ["dir", "missing"])
 def test_bad_paths_get_one_line_and_exit_2(tmp_path, target):
     path = tmp_path if target == "dir" else tmp_path / "nope.csv"
-    result = _run("report", str(path), "--json", str(tmp_path / "o.json"), "--no-figures")
+    result = run_analysis("report", str(path), "--json", str(tmp_path / "o.json"), "--no-figures")
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert ("directory" if target == "dir" else "not found") in result.stderr
@@ -81,14 +75,14 @@ def test_bad_paths_get_one_line_and_exit_2(tmp_path, target):
 def test_duplicate_rows_exit_2_with_one_line(tmp_path, rows):
     bad = tmp_path / "dup.csv"
     pd.concat([rows, rows.iloc[[3]]]).to_csv(bad, index=False)
-    result = _run("report", str(bad), "--json", str(tmp_path / "o.json"), "--no-figures")
+    result = run_analysis("report", str(bad), "--json", str(tmp_path / "o.json"), "--no-figures")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "column 'position'" in result.stderr and "row 1861" in result.stderr
 
 
 def test_alpha_labels_intervals_and_provenance_is_written(tmp_path):
     out = tmp_path / "o.json"
-    result = _run("report", str(FIXTURE), "--json", str(out), "--no-figures", "--alpha", "0.01")
+    result = run_analysis("report", str(FIXTURE), "--json", str(out), "--no-figures", "--alpha", "0.01")
     assert result.returncode == 0, result.stderr
     data = json.loads(out.read_text())
     assert "98% CI" in data["diagnosis_real_vs_synthetic"]["statement"]

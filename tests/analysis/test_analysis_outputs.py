@@ -9,10 +9,9 @@ import pytest
 from test_analysis_report import _export
 
 from analysis import build_report, implausible_times, load_export
-from analysis.cli import main
 from analysis.figures import response_time_figure
 from analysis.tables import TABLE_NAMES
-from tests.cli import run_main
+from tests.cli import run_analysis
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "fixtures" / "paper_export.csv"
@@ -21,7 +20,7 @@ FIXTURE = ROOT / "fixtures" / "paper_export.csv"
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report")
-    result = run_main(main, "report", str(FIXTURE), "--json", str(out / "o.json"))  # tests/cli.py
+    result = run_analysis("report", str(FIXTURE), "--json", str(out / "o.json"))
     assert result.returncode == 0, result.stderr
     return out
 
